@@ -1,0 +1,1 @@
+"""Ops SQL: the read-only guard, ad-hoc queries and canned checks."""

@@ -1,0 +1,83 @@
+"""What every command shares: lazy settings, the output format option, one-line failures."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from ..settings import Settings, SettingsError, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AppContext:
+    """Settings are loaded on first use, so `--help` works whatever the config says."""
+
+    def __init__(self, config_file: str | None) -> None:
+        self.config_file = config_file
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_file)
+            except SettingsError as exc:
+                fail(str(exc))
+        return self._settings  # type: ignore[return-value]
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Stop with one line on standard error (exit 2 = refused or bad usage by convention)."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def output_options(func: F) -> F:
+    """`--format table|csv|json` for every command that prints rows."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "csv", "json"]),
+        default="table",
+        show_default=True,
+        help="How rows are printed.",
+    )(func)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
+    rows = [[_plain(v) for v in row] for row in rows]
+    out = click.get_text_stream("stdout")
+    if fmt == "json":
+        out.write(json.dumps([dict(zip(columns, r)) for r in rows], indent=2, default=str) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        text = [[("" if v is None else str(v)) for v in r] for r in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(columns)]
+        out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+        out.write("  ".join("-" * w for w in widths) + "\n")
+        for r in text:
+            out.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")

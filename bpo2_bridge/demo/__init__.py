@@ -1,0 +1,1 @@
+"""The deterministic BPO2-like demo source."""

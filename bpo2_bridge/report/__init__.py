@@ -1,0 +1,1 @@
+"""The Contract Performance report: figures, rendering, email."""

@@ -1,0 +1,293 @@
+"""Every setting, declared once as data, and the loader that fills them.
+
+Order of precedence: defaults, then the TOML file (``config/bpo2-bridge.toml`` or the
+file ``BPO2_BRIDGE_CONFIG`` names), then ``BPO2_BRIDGE_<NAME>`` environment variables,
+then explicit overrides (tests). Secrets are accepted from the environment only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ENV_PREFIX = "BPO2_BRIDGE_"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the key."""
+
+
+def _int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError("expected a whole number")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+        if lo is not None and number < lo:
+            raise ValueError(f"must be at least {lo}, got {number}")
+        if hi is not None and number > hi:
+            raise ValueError(f"must be at most {hi}, got {number}")
+        return number
+
+    return parse
+
+
+def _float(lo: float = 0.0) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+        if number < lo:
+            raise ValueError(f"must be at least {lo}, got {number}")
+        return number
+
+    return parse
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return str(value)
+
+
+def _list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError("expected a list of text values (comma-separated in the environment)")
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
+        return text
+
+    return parse
+
+
+def _today(value: Any) -> str:
+    text = str(value).strip()
+    if text:
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"expected a date as YYYY-MM-DD or empty, got {value!r}") from None
+    return text
+
+
+def _timezone(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (e.g. Africa/Johannesburg)") from None
+    return text
+
+
+def _hhmm(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        dt.time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected a time as HH:MM, got {value!r}") from None
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # -- where the data lives
+    Setting("source_url", "", _str, "SQLAlchemy URL of the BPO2 database (read-only). Empty: the demo source in data_dir."),
+    Setting("source_password", "", _str, "Password for source_url, merged into the URL at connect time.", secret=True),
+    Setting("cache_url", "", _str, "SQLAlchemy URL of the cache. Empty: SQLite files under data_dir/cache. PostgreSQL for several web hosts."),
+    Setting("store_url", "", _str, "SQLAlchemy URL of the application store (users, sync history, email log, check results). Empty: data_dir/store.sqlite."),
+    Setting("mapping_file", "", _str, "TOML file mapping logical entities to BPO2 tables and columns. Empty: the packaged default (config/mapping.toml)."),
+    Setting("data_dir", "data", _str, "Folder for the SQLite cache, application store and demo source."),
+    Setting("share_root", "", _str, "Folder (file share) under which path-stored attachments live. Empty: data_dir/share."),
+    # -- dates and contract windows
+    Setting("today", "", _today, "Pin 'today' (YYYY-MM-DD) for tests and demos. Empty: the real local date."),
+    Setting("timezone", "Africa/Johannesburg", _timezone, "Time zone that defines the local date and times shown."),
+    Setting("expiring_window_months", 6, _int(1, 120), "Months ahead a contract counts as expiring."),
+    Setting("excluded_statuses", ["Cancelled"], _list, "Contract statuses shown only on the Contracts tab, never as expired or expiring."),
+    # -- source access and sync
+    Setting("statement_timeout", 30, _int(1, 3600), "Seconds any single source statement may run."),
+    Setting("sync_batch_size", 5000, _int(100, 1_000_000), "Rows fetched and written per batch during sync."),
+    Setting("incremental_interval_minutes", 15, _int(1, 1440), "Minutes between scheduled incremental syncs."),
+    Setting("full_sync_time", "02:00", _hhmm, "Local time of the nightly full sync (HH:MM)."),
+    Setting("checks_time", "06:00", _hhmm, "Local time of the daily SQL checks run (HH:MM)."),
+    Setting("scheduler_lock_seconds", 120, _int(10, 86400), "Lease length of the scheduler lock held in the application store."),
+    # -- ops SQL
+    Setting("query_max_rows", 1000, _int(1, 1_000_000), "Default row cap of ad-hoc SQL (CLI --max-rows and the checks page)."),
+    Setting("query_timeout", 30, _int(1, 3600), "Default seconds an ad-hoc SQL query may run."),
+    # -- web
+    Setting("host", "127.0.0.1", _str, "Address the web server listens on."),
+    Setting("port", 8080, _int(1, 65535), "Port the web server listens on."),
+    Setting("threads", 8, _int(1, 256), "Worker threads of the web server (waitress)."),
+    Setting("secret_key", "", _str, "Key that signs sessions; the same on every web host. Empty: a random key per start (sessions end on restart).", secret=True),
+    Setting("auth_mode", "local", _choice("local", "header"), "local: accounts with passwords; header: the login from a trusted front proxy."),
+    Setting("auth_header", "X-Remote-User", _str, "Header carrying the login in header mode (IIS Windows authentication, nginx)."),
+    Setting("trusted_proxies", ["127.0.0.1"], _list, "Addresses whose auth_header is honoured."),
+    Setting("ops_logins", [], _list, "Logins given the ops role (Status and SQL checks pages)."),
+    Setting("grid_max_page_size", 200, _int(10, 10_000), "Largest page size a grid serves."),
+    Setting("login_attempts_per_minute", 5, _int(1, 1000), "Failed sign-ins per login and address before sign-in is throttled."),
+    # -- report and email
+    Setting("company_name", "BPO2 Dealer", _str, "Company name in the report header."),
+    Setting("logo_file", "", _str, "Optional image file shown in the report header."),
+    Setting("currency_symbol", "R", _str, "Currency symbol for money (South African rand by default)."),
+    Setting("thousands_separator", " ", _str, "Thousands separator for numbers and money."),
+    Setting("decimal_separator", ".", _str, "Decimal separator for numbers and money."),
+    Setting("smtp_host", "localhost", _str, "SMTP server for report emails."),
+    Setting("smtp_port", 25, _int(1, 65535), "SMTP port."),
+    Setting("smtp_security", "none", _choice("none", "starttls", "ssl"), "SMTP transport security."),
+    Setting("smtp_user", "", _str, "SMTP user name (empty: no authentication)."),
+    Setting("smtp_password", "", _str, "SMTP password.", secret=True),
+    Setting("smtp_timeout", 20, _int(1, 600), "Seconds to wait for the SMTP server."),
+    Setting("mail_from", "crm@localhost", _str, "From address of report emails."),
+    Setting("email_hourly_limit", 30, _int(1, 10_000), "Report emails one user may send per hour."),
+)
+
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def package_config_dir() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("bpo2_bridge.config")))
+
+
+def default_config_file() -> Path:
+    return package_config_dir() / "bpo2-bridge.toml"
+
+
+class Settings:
+    """Validated settings; attribute access by setting name."""
+
+    def __init__(self, values: dict[str, Any], config_file: Path | None = None) -> None:
+        self._values = values
+        self.config_file = config_file
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_dict(self, reveal: bool = False) -> dict[str, Any]:
+        return {
+            k: ("***" if BY_NAME[k].secret and v and not reveal else v) for k, v in self._values.items()
+        }
+
+    def replace(self, **overrides: Any) -> "Settings":
+        values = dict(self._values)
+        values.update(_validate(overrides, "override"))
+        return Settings(values, self.config_file)
+
+    # -- derived values, one place each
+    @property
+    def data_path(self) -> Path:
+        return Path(self._values["data_dir"]).expanduser()
+
+    @property
+    def share_path(self) -> Path:
+        return Path(self._values["share_root"] or self.data_path / "share").expanduser()
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self._values["timezone"])
+
+    def today_date(self) -> dt.date:
+        pinned = self._values["today"]
+        if pinned:
+            return dt.date.fromisoformat(pinned)
+        return dt.datetime.now(self.tz).date()
+
+    def now(self) -> dt.datetime:
+        """Local wall-clock time (naive), matching how BPO2 stores datetimes."""
+        return dt.datetime.now(self.tz).replace(tzinfo=None)
+
+    @property
+    def demo_source_path(self) -> Path:
+        return self.data_path / "bpo2-demo.sqlite"
+
+    @property
+    def mapping_path(self) -> Path:
+        return Path(self._values["mapping_file"]) if self._values["mapping_file"] else package_config_dir() / "mapping.toml"
+
+
+def _validate(raw: dict[str, Any], origin: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        setting = BY_NAME.get(key)
+        if setting is None:
+            raise SettingsError(f"{origin}: unknown setting {key!r}")
+        try:
+            out[key] = setting.parse(value)
+        except ValueError as exc:
+            raise SettingsError(f"{origin}: setting {key!r}: {exc}") from None
+    return out
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build settings from defaults, file, environment and overrides; raise SettingsError."""
+    env = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+
+    path = Path(config_file) if config_file else None
+    if path is None and env.get(ENV_PREFIX + "CONFIG"):
+        path = Path(env[ENV_PREFIX + "CONFIG"])
+    if path is None and default_config_file().exists():
+        path = default_config_file()
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file {path} not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path}: not valid TOML: {exc}") from None
+        for key in data:
+            if key in BY_NAME and BY_NAME[key].secret and data[key] != "":
+                raise SettingsError(
+                    f"{path}: setting {key!r} is a secret; set it in the environment as {ENV_PREFIX}{key.upper()}"
+                )
+        values.update(_validate(data, str(path)))
+
+    from_env = {
+        s.name: env[ENV_PREFIX + s.name.upper()] for s in SETTINGS if ENV_PREFIX + s.name.upper() in env
+    }
+    values.update(_validate(from_env, "environment"))
+    if overrides:
+        values.update(_validate(overrides, "override"))
+    return Settings(values, path)

@@ -1,0 +1,155 @@
+"""Read-only access to the BPO2 source database.
+
+Layers, each independent of the others: the connection is opened read-only for its dialect,
+every statement runs under a time limit, and every transaction is rolled back. The database
+login itself should be SELECT-only (see sql/mssql_readonly_login.sql).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError
+
+from .settings import Settings
+
+
+class SourceError(RuntimeError):
+    """The source cannot be reached or refused a statement; the message says why."""
+
+
+class QueryTimeout(SourceError):
+    """A statement ran past its time limit and was stopped."""
+
+
+def source_url(settings: Settings) -> URL:
+    raw = settings.source_url or f"sqlite:///{settings.demo_source_path}"
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise SourceError(f"source_url is not a valid database URL: {raw!r}") from None
+    if settings.source_password:
+        url = url.set(password=settings.source_password)
+    return url
+
+
+def describe_url(url: URL) -> str:
+    """The URL for messages: never the password."""
+    return url.render_as_string(hide_password=True)
+
+
+def open_source(settings: Settings, timeout: float | None = None) -> Engine:
+    """An engine on the source whose every session is read-only and time-limited."""
+    return open_readonly(source_url(settings), timeout or settings.statement_timeout)
+
+
+def open_readonly(url: URL | str, timeout: float) -> Engine:
+    url = make_url(url) if isinstance(url, str) else url
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_readonly(url, timeout)
+    if backend == "postgresql":
+        options = f"-c default_transaction_read_only=on -c statement_timeout={int(timeout * 1000)}"
+        return create_engine(url, connect_args={"options": options}, pool_pre_ping=True)
+    if backend in {"mysql", "mariadb"}:
+        engine = create_engine(url, pool_pre_ping=True)
+
+        @event.listens_for(engine, "connect")
+        def _mysql_readonly(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("SET SESSION TRANSACTION READ ONLY")
+            cur.execute(f"SET SESSION max_statement_time = {float(timeout)}")
+            cur.close()
+            if hasattr(dbapi_conn, "timeout"):
+                dbapi_conn.timeout = int(timeout) + 1  # pyodbc query timeout as a backstop
+
+        return engine
+    if backend == "mssql":
+        query = dict(url.query)
+        query.setdefault("ApplicationIntent", "ReadOnly")
+        engine = create_engine(url.set(query=query), pool_pre_ping=True)
+
+        @event.listens_for(engine, "connect")
+        def _mssql_timeout(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.timeout = max(1, int(timeout))  # pyodbc SQL_ATTR_QUERY_TIMEOUT
+
+        return engine
+    raise SourceError(f"unsupported source database {backend!r} (use mssql, postgresql, mysql/mariadb or sqlite)")
+
+
+def _sqlite_readonly(url: URL, timeout: float) -> Engine:
+    database = url.database or ""
+    if not database or database == ":memory:":
+        raise SourceError("a SQLite source must be a file")
+    path = Path(database).resolve()
+
+    def connect() -> sqlite3.Connection:
+        if not path.exists():
+            raise sqlite3.OperationalError(f"unable to open database file {path}")
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        conn.execute("PRAGMA query_only = 1")
+        return conn
+
+    engine = create_engine("sqlite://", creator=connect)
+    _install_sqlite_deadline(engine, timeout)
+    return engine
+
+
+def _install_sqlite_deadline(engine: Engine, timeout: float) -> None:
+    """Stop any statement running past `timeout` seconds (SQLite has no server-side limit)."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn: Connection, *_: Any) -> None:
+        deadline = time.monotonic() + timeout
+        raw = conn.connection.dbapi_connection
+        raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)  # type: ignore[union-attr]
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _disarm(conn: Connection, *_: Any) -> None:
+        raw = conn.connection.dbapi_connection
+        raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
+
+
+@contextmanager
+def source_session(engine: Engine) -> Iterator[Connection]:
+    """A connection whose transaction is always rolled back, whatever happens inside."""
+    try:
+        conn = engine.connect()
+    except Exception as exc:  # driver errors differ per dialect; report one clear line
+        raise SourceError(f"BPO2 source unreachable: {first_line(exc)}") from exc
+    try:
+        yield conn
+    finally:
+        try:
+            conn.rollback()
+        finally:
+            conn.close()
+
+
+def first_line(exc: BaseException) -> str:
+    """A driver error boiled down to one readable line."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return text[:300]
+
+
+def is_timeout(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(
+        marker in text
+        for marker in (
+            "interrupted",  # sqlite progress handler
+            "statement timeout",  # postgresql
+            "max_statement_time",  # mariadb
+            "query execution was interrupted",
+            "timeout expired",  # sql server via pyodbc
+            "hyt00",
+        )
+    )

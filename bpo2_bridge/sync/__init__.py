@@ -1,0 +1,1 @@
+"""Sync from BPO2 into the cache: full, incremental, per customer."""

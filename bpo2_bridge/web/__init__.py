@@ -1,0 +1,1 @@
+"""The Flask application: factory, auth, grid, shared page parts."""
