@@ -1,0 +1,56 @@
+"""The registry of everything one running bridge holds: settings, mapping, engines, cache.
+
+Views, commands and jobs receive a Bridge; nothing hangs off module globals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from .mapping import Mapping, load_mapping
+from .settings import Settings
+from .source import open_source
+from .store import open_store
+
+if TYPE_CHECKING:
+    from .cache import Cache
+
+
+class Bridge:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def mapping(self) -> Mapping:
+        return load_mapping(self.settings.mapping_path)
+
+    @cached_property
+    def source(self) -> Engine:
+        """Read-only, time-limited engine on BPO2 (connects lazily)."""
+        return open_source(self.settings)
+
+    @cached_property
+    def store(self) -> Engine:
+        return open_store(self.settings)
+
+    @cached_property
+    def cache(self) -> Cache:
+        from .cache import Cache
+
+        return Cache(self.settings, self.store)
+
+    def today(self) -> dt.date:
+        return self.settings.today_date()
+
+    def dispose(self) -> None:
+        for name in ("source", "store"):
+            engine = self.__dict__.get(name)
+            if engine is not None:
+                engine.dispose()
+        cache = self.__dict__.get("cache")
+        if cache is not None:
+            cache.dispose()

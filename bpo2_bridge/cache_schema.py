@@ -1,0 +1,33 @@
+"""The cache schema: one table per logical entity, its cached columns, the grids' indexes.
+
+Table and column names are the logical ones, so SQL files in sql/ read the cache directly.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, MetaData, Table
+
+from .model import ENTITIES, Entity
+
+
+def _table(entity: Entity, metadata: MetaData) -> Table:
+    cols = [Column(c.name, c.type, primary_key=c.pk, nullable=c.nullable) for c in entity.cached_columns]
+    table = Table(entity.name, metadata, *cols)
+    for i, columns in enumerate(entity.indexes):
+        Index(f"ix_{entity.name}_{i}_{'_'.join(columns)}", *(table.c[c] for c in columns))
+    return table
+
+
+def cache_metadata() -> MetaData:
+    """A new MetaData holding every cache table (create_all on a fresh snapshot)."""
+    metadata = MetaData()
+    for entity in ENTITIES:
+        _table(entity, metadata)
+    return metadata
+
+
+CACHE = cache_metadata()
+
+
+def cache_table(name: str) -> Table:
+    return CACHE.tables[name]

@@ -1,0 +1,131 @@
+"""The application store: what must survive a cache rebuild.
+
+Users, sync history, the email log, check results, login throttling, the scheduler lock and
+small key/value state live here, apart from the disposable cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    make_url,
+)
+
+from .settings import Settings
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(100), nullable=False, unique=True),
+    Column("password_hash", String(255)),  # empty in header auth mode
+    Column("role", String(10), nullable=False),  # user | admin | ops
+    Column("employee_login", String(100)),  # BPO2 employee login the user maps to
+    Column("created_at", DateTime, nullable=False),
+    Column("session_version", Integer, nullable=False, default=0),  # bump to end sessions
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # full | incremental | customer
+    Column("target", String(40)),  # account no for a customer refresh
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(10), nullable=False),  # running | ok | failed
+    Column("error", Text),
+    Column("rows_json", Text),  # {"entity": rows, ...}
+    Column("changes_json", Text),  # {"entity": {"added": n, "changed": n, "removed": n}}
+    Column("snapshot", String(200)),
+    Column("host", String(100)),
+)
+
+email_log = Table(
+    "email_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sent_at", DateTime, nullable=False, index=True),
+    Column("user_login", String(100), nullable=False, index=True),
+    Column("contract_no", String(40), nullable=False),
+    Column("to_addr", Text, nullable=False),
+    Column("cc_addr", Text),
+    Column("subject", Text),
+    Column("outcome", String(10), nullable=False),  # sent | failed | refused
+    Column("error", Text),
+)
+
+check_runs = Table(
+    "check_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("check_name", String(100), nullable=False, index=True),
+    Column("ran_at", DateTime, nullable=False),
+    Column("duration_ms", Integer),
+    Column("row_count", Integer),
+    Column("status", String(10), nullable=False),  # pass | fail | error
+    Column("error", Text),
+    Column("sample_json", Text),  # first rows found, for the page
+    Column("triggered_by", String(100)),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(100), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("succeeded", Boolean, nullable=False),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+state = Table(
+    "state",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text),
+    Column("updated_at", DateTime),
+)
+
+
+def store_url(settings: Settings) -> str:
+    return settings.store_url or f"sqlite:///{settings.data_path / 'store.sqlite'}"
+
+
+def open_store(settings: Settings) -> Engine:
+    """The store engine, with its tables created when missing."""
+    url = make_url(store_url(settings))
+    if url.get_backend_name() == "sqlite" and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA busy_timeout=30000")
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
