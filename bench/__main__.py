@@ -10,7 +10,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     wanted = set(argv)
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))])
+    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]))
     for name in names:
         if name.startswith("_") or (wanted and name not in wanted):
             continue

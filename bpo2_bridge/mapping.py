@@ -75,7 +75,9 @@ def physical_table(em: EntityMap, metadata: MetaData) -> Table:
         # the change column is not a logical column: keep it physical-only
         from sqlalchemy import DateTime, LargeBinary
 
-        cols.append(Column(change, LargeBinary(8) if em.change_kind == "rowversion" else DateTime(), key="_change"))
+        cols.append(
+            Column(change, LargeBinary(8) if em.change_kind == "rowversion" else DateTime(), key="_change")
+        )
     return Table(em.table, metadata, *cols, schema=em.schema)
 
 
@@ -108,7 +110,11 @@ def load_mapping(path: str | Path) -> Mapping:
         extra = sorted(set(columns) - {c.name for c in ent.columns})
         if extra:
             raise MappingError(f"{where}.columns: unknown logical columns {', '.join(extra)}")
-        missing = [c.name for c in ent.columns if c.name not in columns and (ent.name, c.name) not in OPTIONAL_COLUMNS]
+        missing = [
+            c.name
+            for c in ent.columns
+            if c.name not in columns and (ent.name, c.name) not in OPTIONAL_COLUMNS
+        ]
         if missing:
             raise MappingError(f"{where}.columns: logical columns not mapped: {', '.join(missing)}")
         if ent.name == "case_attachment" and not ({"content", "file_path"} & set(columns)):

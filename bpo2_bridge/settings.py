@@ -11,9 +11,10 @@ import datetime as dt
 import os
 import tomllib
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ENV_PREFIX = "BPO2_BRIDGE_"
 
@@ -126,39 +127,110 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # -- where the data lives
-    Setting("source_url", "", _str, "SQLAlchemy URL of the BPO2 database (read-only). Empty: the demo source in data_dir."),
-    Setting("source_password", "", _str, "Password for source_url, merged into the URL at connect time.", secret=True),
-    Setting("cache_url", "", _str, "SQLAlchemy URL of the cache. Empty: SQLite files under data_dir/cache. PostgreSQL for several web hosts."),
-    Setting("store_url", "", _str, "SQLAlchemy URL of the application store (users, sync history, email log, check results). Empty: data_dir/store.sqlite."),
-    Setting("mapping_file", "", _str, "TOML file mapping logical entities to BPO2 tables and columns. Empty: the packaged default (config/mapping.toml)."),
+    Setting(
+        "source_url",
+        "",
+        _str,
+        "SQLAlchemy URL of the BPO2 database (read-only). Empty: the demo source in data_dir.",
+    ),
+    Setting(
+        "source_password",
+        "",
+        _str,
+        "Password for source_url, merged into the URL at connect time.",
+        secret=True,
+    ),
+    Setting(
+        "cache_url",
+        "",
+        _str,
+        "SQLAlchemy URL of the cache. Empty: SQLite files under data_dir/cache. PostgreSQL for several web hosts.",
+    ),
+    Setting(
+        "store_url",
+        "",
+        _str,
+        "SQLAlchemy URL of the application store (users, sync history, email log, check results). Empty: data_dir/store.sqlite.",
+    ),
+    Setting(
+        "mapping_file",
+        "",
+        _str,
+        "TOML file mapping logical entities to BPO2 tables and columns. Empty: the packaged default (config/mapping.toml).",
+    ),
     Setting("data_dir", "data", _str, "Folder for the SQLite cache, application store and demo source."),
-    Setting("share_root", "", _str, "Folder (file share) under which path-stored attachments live. Empty: data_dir/share."),
+    Setting(
+        "share_root",
+        "",
+        _str,
+        "Folder (file share) under which path-stored attachments live. Empty: data_dir/share.",
+    ),
     # -- dates and contract windows
     Setting("today", "", _today, "Pin 'today' (YYYY-MM-DD) for tests and demos. Empty: the real local date."),
-    Setting("timezone", "Africa/Johannesburg", _timezone, "Time zone that defines the local date and times shown."),
+    Setting(
+        "timezone", "Africa/Johannesburg", _timezone, "Time zone that defines the local date and times shown."
+    ),
     Setting("expiring_window_months", 6, _int(1, 120), "Months ahead a contract counts as expiring."),
-    Setting("excluded_statuses", ["Cancelled"], _list, "Contract statuses shown only on the Contracts tab, never as expired or expiring."),
+    Setting(
+        "excluded_statuses",
+        ["Cancelled"],
+        _list,
+        "Contract statuses shown only on the Contracts tab, never as expired or expiring.",
+    ),
     # -- source access and sync
     Setting("statement_timeout", 30, _int(1, 3600), "Seconds any single source statement may run."),
     Setting("sync_batch_size", 5000, _int(100, 1_000_000), "Rows fetched and written per batch during sync."),
-    Setting("incremental_interval_minutes", 15, _int(1, 1440), "Minutes between scheduled incremental syncs."),
+    Setting(
+        "incremental_interval_minutes", 15, _int(1, 1440), "Minutes between scheduled incremental syncs."
+    ),
     Setting("full_sync_time", "02:00", _hhmm, "Local time of the nightly full sync (HH:MM)."),
     Setting("checks_time", "06:00", _hhmm, "Local time of the daily SQL checks run (HH:MM)."),
-    Setting("scheduler_lock_seconds", 120, _int(10, 86400), "Lease length of the scheduler lock held in the application store."),
+    Setting(
+        "scheduler_lock_seconds",
+        120,
+        _int(10, 86400),
+        "Lease length of the scheduler lock held in the application store.",
+    ),
     # -- ops SQL
-    Setting("query_max_rows", 1000, _int(1, 1_000_000), "Default row cap of ad-hoc SQL (CLI --max-rows and the checks page)."),
+    Setting(
+        "query_max_rows",
+        1000,
+        _int(1, 1_000_000),
+        "Default row cap of ad-hoc SQL (CLI --max-rows and the checks page).",
+    ),
     Setting("query_timeout", 30, _int(1, 3600), "Default seconds an ad-hoc SQL query may run."),
     # -- web
     Setting("host", "127.0.0.1", _str, "Address the web server listens on."),
     Setting("port", 8080, _int(1, 65535), "Port the web server listens on."),
     Setting("threads", 8, _int(1, 256), "Worker threads of the web server (waitress)."),
-    Setting("secret_key", "", _str, "Key that signs sessions; the same on every web host. Empty: a random key per start (sessions end on restart).", secret=True),
-    Setting("auth_mode", "local", _choice("local", "header"), "local: accounts with passwords; header: the login from a trusted front proxy."),
-    Setting("auth_header", "X-Remote-User", _str, "Header carrying the login in header mode (IIS Windows authentication, nginx)."),
+    Setting(
+        "secret_key",
+        "",
+        _str,
+        "Key that signs sessions; the same on every web host. Empty: a random key per start (sessions end on restart).",
+        secret=True,
+    ),
+    Setting(
+        "auth_mode",
+        "local",
+        _choice("local", "header"),
+        "local: accounts with passwords; header: the login from a trusted front proxy.",
+    ),
+    Setting(
+        "auth_header",
+        "X-Remote-User",
+        _str,
+        "Header carrying the login in header mode (IIS Windows authentication, nginx).",
+    ),
     Setting("trusted_proxies", ["127.0.0.1"], _list, "Addresses whose auth_header is honoured."),
     Setting("ops_logins", [], _list, "Logins given the ops role (Status and SQL checks pages)."),
     Setting("grid_max_page_size", 200, _int(10, 10_000), "Largest page size a grid serves."),
-    Setting("login_attempts_per_minute", 5, _int(1, 1000), "Failed sign-ins per login and address before sign-in is throttled."),
+    Setting(
+        "login_attempts_per_minute",
+        5,
+        _int(1, 1000),
+        "Failed sign-ins per login and address before sign-in is throttled.",
+    ),
     # -- report and email
     Setting("company_name", "BPO2 Dealer", _str, "Company name in the report header."),
     Setting("logo_file", "", _str, "Optional image file shown in the report header."),
@@ -202,11 +274,9 @@ class Settings:
             raise AttributeError(name) from None
 
     def as_dict(self, reveal: bool = False) -> dict[str, Any]:
-        return {
-            k: ("***" if BY_NAME[k].secret and v and not reveal else v) for k, v in self._values.items()
-        }
+        return {k: ("***" if BY_NAME[k].secret and v and not reveal else v) for k, v in self._values.items()}
 
-    def replace(self, **overrides: Any) -> "Settings":
+    def replace(self, **overrides: Any) -> Settings:
         values = dict(self._values)
         values.update(_validate(overrides, "override"))
         return Settings(values, self.config_file)
@@ -240,7 +310,11 @@ class Settings:
 
     @property
     def mapping_path(self) -> Path:
-        return Path(self._values["mapping_file"]) if self._values["mapping_file"] else package_config_dir() / "mapping.toml"
+        return (
+            Path(self._values["mapping_file"])
+            if self._values["mapping_file"]
+            else package_config_dir() / "mapping.toml"
+        )
 
 
 def _validate(raw: dict[str, Any], origin: str) -> dict[str, Any]:

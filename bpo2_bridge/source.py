@@ -81,7 +81,9 @@ def open_readonly(url: URL | str, timeout: float) -> Engine:
             dbapi_conn.timeout = max(1, int(timeout))  # pyodbc SQL_ATTR_QUERY_TIMEOUT
 
         return engine
-    raise SourceError(f"unsupported source database {backend!r} (use mssql, postgresql, mysql/mariadb or sqlite)")
+    raise SourceError(
+        f"unsupported source database {backend!r} (use mssql, postgresql, mysql/mariadb or sqlite)"
+    )
 
 
 def _sqlite_readonly(url: URL, timeout: float) -> Engine:

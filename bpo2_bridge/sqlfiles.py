@@ -96,9 +96,7 @@ def _dialect_name(dialect: Dialect | str) -> str:
 
 def _helpers(dialect: str) -> dict[str, object]:
     parts = _DATE_PARTS[dialect]
-    helpers: dict[str, object] = {
-        key: (lambda x, _tpl=tpl: _tpl.format(x=x)) for key, tpl in parts.items()
-    }
+    helpers: dict[str, object] = {key: (lambda x, _tpl=tpl: _tpl.format(x=x)) for key, tpl in parts.items()}
     # `CASE WHEN cond THEN 1 ELSE 0 END` for boolean-valued helpers where a number is needed
     helpers["as_int"] = lambda cond: f"(CASE WHEN {cond} THEN 1 ELSE 0 END)"
     helpers["dialect"] = dialect
