@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 APT_TEST_PACKAGES := unixodbc odbc-mariadb chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 APT_RUN_PACKAGES  := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 
-.PHONY: venv install install-test system-test system-run demo test lint bench wheel-test clean
+.PHONY: venv install install-test system-test system-run demo test lint bench config clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,6 @@ bench: install-test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info data artifacts
+
+config: install
+	$(BIN)/python .ci/regen-docs

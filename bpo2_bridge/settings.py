@@ -365,3 +365,41 @@ def load_settings(
     if overrides:
         values.update(_validate(overrides, "override"))
     return Settings(values, path)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    return f'"{value}"'
+
+
+def settings_markdown() -> str:
+    """The README's settings table, generated from the declarations."""
+    lines = ["| setting | default | what it does |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = "(environment only)" if s.secret else f"`{_toml_value(s.default)}`"
+        lines.append(f"| `{s.name}` | {default} | {s.help} |")
+    return "\n".join(lines)
+
+
+def settings_toml() -> str:
+    """The documented config file, every key commented out at its default."""
+    out = [
+        "# bpo2-bridge settings. Every key is optional; the commented values are the defaults.",
+        "# Each key can also be set in the environment as BPO2_BRIDGE_<KEY> (upper case), which wins.",
+        "# Secrets are accepted from the environment only and are not listed here.",
+        "",
+    ]
+    for s in SETTINGS:
+        if s.secret:
+            out.append(f"# {s.name}: secret, set BPO2_BRIDGE_{s.name.upper()} in the environment")
+            out.append("")
+            continue
+        out.append(f"# {s.help}")
+        out.append(f"# {s.name} = {_toml_value(s.default)}")
+        out.append("")
+    return "\n".join(out)

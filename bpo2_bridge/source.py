@@ -7,6 +7,7 @@ login itself should be SELECT-only (see sql/mssql_readonly_login.sql).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -56,8 +57,11 @@ def open_readonly(url: URL | str, timeout: float) -> Engine:
     if backend == "sqlite":
         return _sqlite_readonly(url, timeout)
     if backend == "postgresql":
-        options = f"-c default_transaction_read_only=on -c statement_timeout={int(timeout * 1000)}"
-        return create_engine(url, connect_args={"options": options}, pool_pre_ping=True)
+        options = f"-c default_transaction_read_only=on -c statement_timeout={max(1, int(timeout * 1000))}"
+        given = url.query.get("options")
+        if given:  # keep the install's own options; ours come last and win
+            options = f"{given if isinstance(given, str) else ' '.join(given)} {options}"
+        return create_engine(url.difference_update_query(["options"]), connect_args={"options": options}, pool_pre_ping=True)
     if backend in {"mysql", "mariadb"}:
         engine = create_engine(url, pool_pre_ping=True)
 
@@ -65,16 +69,17 @@ def open_readonly(url: URL | str, timeout: float) -> Engine:
         def _mysql_readonly(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("SET SESSION TRANSACTION READ ONLY")
-            cur.execute(f"SET SESSION max_statement_time = {float(timeout)}")
+            try:
+                cur.execute(f"SET SESSION max_statement_time = {float(timeout)}")  # MariaDB
+            except Exception:  # MySQL spells it differently (milliseconds, SELECT only)
+                cur.execute(f"SET SESSION max_execution_time = {max(1, int(timeout * 1000))}")
             cur.close()
             if hasattr(dbapi_conn, "timeout"):
                 dbapi_conn.timeout = int(timeout) + 1  # pyodbc query timeout as a backstop
 
         return engine
     if backend == "mssql":
-        query = dict(url.query)
-        query.setdefault("ApplicationIntent", "ReadOnly")
-        engine = create_engine(url.set(query=query), pool_pre_ping=True)
+        engine = create_engine(_mssql_read_intent(url), pool_pre_ping=True)
 
         @event.listens_for(engine, "connect")
         def _mssql_timeout(dbapi_conn: Any, _record: Any) -> None:
@@ -84,6 +89,19 @@ def open_readonly(url: URL | str, timeout: float) -> Engine:
     raise SourceError(
         f"unsupported source database {backend!r} (use mssql, postgresql, mysql/mariadb or sqlite)"
     )
+
+
+def _mssql_read_intent(url: URL) -> URL:
+    """Ask SQL Server for a read-only connection (routes to a readable secondary where one exists)."""
+    query = dict(url.query)
+    raw = query.get("odbc_connect")
+    if isinstance(raw, str):
+        # a raw ODBC string ignores the other URL keys, so the intent goes inside it
+        if "applicationintent" not in raw.lower():
+            query["odbc_connect"] = f"{raw.rstrip(';')};ApplicationIntent=ReadOnly"
+    elif not any(key.lower() == "applicationintent" for key in query):
+        query["ApplicationIntent"] = "ReadOnly"
+    return url.set(query=query)
 
 
 def _sqlite_readonly(url: URL, timeout: float) -> Engine:
@@ -99,13 +117,19 @@ def _sqlite_readonly(url: URL, timeout: float) -> Engine:
         conn.execute("PRAGMA query_only = 1")
         return conn
 
-    engine = create_engine("sqlite://", creator=connect)
+    # the file URL (not "sqlite://") so the engine pools per file, not one connection per thread
+    engine = create_engine(url.set(database=str(path)), creator=connect)
     _install_sqlite_deadline(engine, timeout)
     return engine
 
 
 def _install_sqlite_deadline(engine: Engine, timeout: float) -> None:
-    """Stop any statement running past `timeout` seconds (SQLite has no server-side limit)."""
+    """Stop any statement running past `timeout` seconds (SQLite has no server-side limit).
+
+    SQLite does most of a SELECT's work while rows are fetched, after execute() returns, so the
+    deadline stays armed until the next statement or until the connection goes back to the pool:
+    it bounds executing and fetching together. Long reads go in keyset batches.
+    """
 
     @event.listens_for(engine, "before_cursor_execute")
     def _arm(conn: Connection, *_: Any) -> None:
@@ -113,10 +137,11 @@ def _install_sqlite_deadline(engine: Engine, timeout: float) -> None:
         raw = conn.connection.dbapi_connection
         raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)  # type: ignore[union-attr]
 
-    @event.listens_for(engine, "after_cursor_execute")
-    def _disarm(conn: Connection, *_: Any) -> None:
-        raw = conn.connection.dbapi_connection
-        raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
+    def _disarm(dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.set_progress_handler(None, 0)
+
+    event.listen(engine, "reset", _disarm)
+    event.listen(engine, "checkin", _disarm)
 
 
 @contextmanager
@@ -131,14 +156,26 @@ def source_session(engine: Engine) -> Iterator[Connection]:
     finally:
         try:
             conn.rollback()
+        except Exception:
+            # the connection broke; the server drops its transaction with it. Keep the first error.
+            conn.invalidate()
         finally:
             conn.close()
+
+
+# pyodbc wraps the message as "[SQLSTATE] [driver][server]text (native code) (SQLExecDirectW)"
+_ODBC_TAGS = re.compile(r"^(\s*\[[^\]]*\]\s*)+")
+_ODBC_CALL = re.compile(r"\s*\(SQL\w+\)\s*$")
 
 
 def first_line(exc: BaseException) -> str:
     """A driver error boiled down to one readable line."""
     orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    args = getattr(orig, "args", ())
+    pyodbc_style = len(args) == 2 and all(isinstance(a, str) for a in args)  # (sqlstate, message)
+    raw = (args[1] if pyodbc_style else str(orig)).strip()
+    text = raw.splitlines()[0] if raw else type(orig).__name__
+    text = _ODBC_CALL.sub("", _ODBC_TAGS.sub("", text)) or text
     return text[:300]
 
 

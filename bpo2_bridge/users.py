@@ -1,0 +1,162 @@
+"""Local user accounts in the application store, and sign-in throttling.
+
+Passwords are hashed with werkzeug.security; a changed password or a removed account
+bumps session_version so open sessions end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .store import login_attempts, users
+
+ROLES = ("user", "admin", "ops")
+
+
+class UserError(ValueError):
+    """A user operation was refused; the message says why."""
+
+
+@dataclass(frozen=True)
+class Account:
+    login: str
+    role: str
+    employee_login: str | None
+    session_version: int
+    has_password: bool
+    created_at: dt.datetime | None = None
+
+
+def _norm(login: str) -> str:
+    login = login.strip()
+    if not login or len(login) > 100:
+        raise UserError("a login must be 1 to 100 characters")
+    return login
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    return role
+
+
+def _account(row) -> Account:  # type: ignore[no-untyped-def]
+    return Account(
+        login=row.login,
+        role=row.role,
+        employee_login=row.employee_login,
+        session_version=row.session_version or 0,
+        has_password=bool(row.password_hash),
+        created_at=row.created_at,
+    )
+
+
+def add_user(
+    store: Engine,
+    login: str,
+    password: str | None,
+    role: str = "user",
+    employee_login: str | None = None,
+) -> Account:
+    """Create an account; a None password makes a header-mode-only account."""
+    login = _norm(login)
+    _check_role(role)
+    if password is not None and len(password) < 8:
+        raise UserError("a password must be at least 8 characters")
+    with store.begin() as conn:
+        if conn.execute(select(users.c.id).where(func.lower(users.c.login) == login.lower())).first():
+            raise UserError(f"user {login!r} already exists")
+        conn.execute(
+            insert(users).values(
+                login=login,
+                password_hash=generate_password_hash(password) if password else None,
+                role=role,
+                employee_login=(employee_login or None),
+                created_at=dt.datetime.now(),
+                session_version=0,
+            )
+        )
+    account = get_user(store, login)
+    assert account is not None
+    return account
+
+
+def get_user(store: Engine, login: str) -> Account | None:
+    with store.connect() as conn:
+        row = conn.execute(select(users).where(func.lower(users.c.login) == login.strip().lower())).first()
+    return _account(row) if row else None
+
+
+def list_users(store: Engine) -> list[Account]:
+    with store.connect() as conn:
+        return [_account(r) for r in conn.execute(select(users).order_by(users.c.login))]
+
+
+def remove_user(store: Engine, login: str) -> None:
+    with store.begin() as conn:
+        result = conn.execute(delete(users).where(func.lower(users.c.login) == login.strip().lower()))
+    if result.rowcount == 0:
+        raise UserError(f"no user {login!r}")
+
+
+def set_password(store: Engine, login: str, password: str) -> None:
+    if len(password) < 8:
+        raise UserError("a password must be at least 8 characters")
+    with store.begin() as conn:
+        result = conn.execute(
+            update(users)
+            .where(func.lower(users.c.login) == login.strip().lower())
+            .values(
+                password_hash=generate_password_hash(password),
+                session_version=users.c.session_version + 1,
+            )
+        )
+    if result.rowcount == 0:
+        raise UserError(f"no user {login!r}")
+
+
+def verify(store: Engine, login: str, password: str) -> Account | None:
+    """The account when the password is right, else None (same cost either way)."""
+    with store.connect() as conn:
+        row = conn.execute(select(users).where(func.lower(users.c.login) == login.strip().lower())).first()
+    if row is None or not row.password_hash:
+        # hash anyway so a missing login takes as long as a wrong password
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return _account(row) if check_password_hash(row.password_hash, password) else None
+
+
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+# -- throttling --------------------------------------------------------------------------
+
+
+def record_attempt(store: Engine, login: str, address: str, succeeded: bool) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            insert(login_attempts).values(
+                login=login[:100], address=address[:64], at=dt.datetime.now(), succeeded=succeeded
+            )
+        )
+
+
+def is_throttled(store: Engine, login: str, address: str, per_minute: int) -> bool:
+    """True when this login from this address failed `per_minute` times in the last minute."""
+    since = dt.datetime.now() - dt.timedelta(minutes=1)
+    with store.connect() as conn:
+        failures = conn.execute(
+            select(func.count())
+            .select_from(login_attempts)
+            .where(
+                login_attempts.c.login == login[:100],
+                login_attempts.c.address == address[:64],
+                login_attempts.c.at >= since,
+                login_attempts.c.succeeded.is_(False),
+            )
+        ).scalar_one()
+    return failures >= per_minute

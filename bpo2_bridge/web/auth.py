@@ -1,0 +1,201 @@
+"""Who is signed in: local accounts (session) or a trusted front proxy's login header.
+
+Every request except the public endpoints needs a user; `current_user()` is cached per
+request. Roles: user (sees customers where main or linked salesman), admin (a CRM
+administrator in BPO2, or role admin: sees every customer), ops (Status and SQL checks).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, g, redirect, request, session, url_for
+
+from .. import users as accounts
+from .context import current_bridge
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# endpoints reachable without signing in
+PUBLIC_ENDPOINTS = {"static", "auth.login", "health.healthz", "health.metrics"}
+
+
+@dataclass(frozen=True)
+class User:
+    login: str
+    role: str  # "user" | "admin" | "ops"
+    employee_id: int | None = None
+    employee_login: str | None = None
+    full_name: str | None = None
+    is_crm_administrator: bool = False
+    is_ops: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        """Sees every customer."""
+        return self.role == "admin" or self.is_crm_administrator
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.login
+
+
+class Anonymous(Exception):
+    """No user is signed in."""
+
+
+def _employee(login: str | None) -> dict[str, Any] | None:
+    if not login:
+        return None
+    from ..crm import employee_by_login
+
+    try:
+        return employee_by_login(current_bridge(), login)
+    except Exception:  # no cache yet: the user is known but linked to no employee
+        return None
+
+
+def build_user(login: str, stored_role: str, employee_login: str | None) -> User:
+    settings = current_bridge().settings
+    emp = _employee(employee_login or login)
+    ops_logins = {x.lower() for x in settings.ops_logins}
+    is_ops = stored_role == "ops" or login.lower() in ops_logins
+    is_crm_admin = bool(emp and emp["is_crm_administrator"])
+    role = "ops" if is_ops else ("admin" if stored_role == "admin" or is_crm_admin else "user")
+    return User(
+        login=login,
+        role=role,
+        employee_id=emp["employee_id"] if emp else None,
+        employee_login=emp["login_name"] if emp else employee_login,
+        full_name=emp["full_name"] if emp else None,
+        is_crm_administrator=is_crm_admin,
+        is_ops=is_ops,
+    )
+
+
+def _header_login() -> str | None:
+    settings = current_bridge().settings
+    if settings.auth_mode != "header":
+        return None
+    if request.remote_addr not in set(settings.trusted_proxies):
+        return None  # anyone can send the header; only the front proxy is believed
+    value = (request.headers.get(settings.auth_header) or "").strip()
+    if "\\" in value:  # DOMAIN\login from IIS Windows authentication
+        value = value.rsplit("\\", 1)[1]
+    return value or None
+
+
+def _resolve() -> User | None:
+    bridge = current_bridge()
+    login = _header_login()
+    if login:
+        account = accounts.get_user(bridge.store, login)
+        if account:
+            return build_user(account.login, account.role, account.employee_login)
+        return build_user(login, "user", login)
+    login = session.get("login")
+    if not login:
+        return None
+    account = accounts.get_user(bridge.store, login)
+    if account is None or account.session_version != session.get("ver"):
+        session.clear()
+        return None
+    return build_user(account.login, account.role, account.employee_login)
+
+
+def optional_user() -> User | None:
+    """The signed-in user, or None."""
+    if "bpo2_user" not in g:
+        g.bpo2_user = _resolve()
+    return g.bpo2_user
+
+
+def current_user() -> User:
+    """The signed-in user (views behind login_required always have one)."""
+    user = optional_user()
+    if user is None:
+        raise Anonymous()
+    return user
+
+
+def sign_in(account: accounts.Account) -> None:
+    session.clear()
+    session["login"] = account.login
+    session["ver"] = account.session_version
+    session.permanent = True
+    g.pop("bpo2_user", None)
+
+
+def sign_out() -> None:
+    session.clear()
+    g.pop("bpo2_user", None)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site relative paths are followed after sign-in or by Back buttons."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target:
+        return default
+    return target
+
+
+def _login_redirect():  # type: ignore[no-untyped-def]
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def login_required(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if optional_user() is None:
+            return _login_redirect()
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def role_required(role: str) -> Callable[[F], F]:
+    """Only users holding `role` ("ops" or "admin"); others get 403."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = optional_user()
+            if user is None:
+                return _login_redirect()
+            allowed = user.is_ops if role == "ops" else (user.is_admin if role == "admin" else True)
+            if not allowed:
+                abort(403)
+            return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _require_sign_in():  # type: ignore[no-untyped-def]
+        # everything is behind sign-in unless listed public, whatever a blueprint forgets
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if optional_user() is None:
+            if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
+                abort(401)
+            return _login_redirect()
+        return None
+
+    @app.errorhandler(Anonymous)
+    def _anonymous(_exc: Anonymous):  # type: ignore[no-untyped-def]
+        return _login_redirect()
+
+    @app.context_processor
+    def _user_context() -> dict[str, Any]:
+        return {"user": optional_user()}
