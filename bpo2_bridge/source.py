@@ -61,7 +61,9 @@ def open_readonly(url: URL | str, timeout: float) -> Engine:
         given = url.query.get("options")
         if given:  # keep the install's own options; ours come last and win
             options = f"{given if isinstance(given, str) else ' '.join(given)} {options}"
-        return create_engine(url.difference_update_query(["options"]), connect_args={"options": options}, pool_pre_ping=True)
+        return create_engine(
+            url.difference_update_query(["options"]), connect_args={"options": options}, pool_pre_ping=True
+        )
     if backend in {"mysql", "mariadb"}:
         engine = create_engine(url, pool_pre_ping=True)
 

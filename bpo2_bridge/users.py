@@ -160,3 +160,32 @@ def is_throttled(store: Engine, login: str, address: str, per_minute: int) -> bo
             )
         ).scalar_one()
     return failures >= per_minute
+
+
+# -- demo accounts -----------------------------------------------------------------------
+
+DEMO_PASSWORD = "demo-pass-2026"  # printed by `bpo2-bridge demo`; demo data only
+
+
+def demo_accounts() -> list[tuple[str, str, str | None]]:
+    """(login, role, employee login) of the demo users: two salesmen, an administrator, ops."""
+    from .demo.content import DEMO_ADMIN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_SALESMAN_LOGIN
+
+    return [
+        (DEMO_SALESMAN_LOGIN, "user", DEMO_SALESMAN_LOGIN),
+        (DEMO_OTHER_SALESMAN_LOGIN, "user", DEMO_OTHER_SALESMAN_LOGIN),
+        (DEMO_ADMIN_LOGIN, "admin", DEMO_ADMIN_LOGIN),
+        ("ops", "ops", None),
+    ]
+
+
+def create_demo_users(store: Engine, password: str = DEMO_PASSWORD) -> list[tuple[str, str]]:
+    """Create (or reset the password of) every demo account; returns (login, role) pairs."""
+    made = []
+    for login, role, employee in demo_accounts():
+        if get_user(store, login) is None:
+            add_user(store, login, password, role, employee)
+        else:
+            set_password(store, login, password)
+        made.append((login, role))
+    return made

@@ -98,3 +98,191 @@ def make_settings(tmp_path) -> Callable[..., Settings]:
 @pytest.fixture
 def settings(make_settings) -> Settings:
     return make_settings()
+
+
+# --- web fixtures ---
+# A tiny demo BPO2 built once per session and fully synced; tests that change the source or
+# the cache get their own copy (copied_demo). `login(client, name)` signs a test client in.
+
+import datetime as _dt  # noqa: E402
+import re as _re  # noqa: E402
+import shutil as _shutil  # noqa: E402
+import threading as _threading  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+
+from bpo2_bridge.bridge import Bridge  # noqa: E402
+
+REPO_ROOT = _Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _demo_settings(folder: _Path, **overrides: object) -> Settings:
+    base: dict[str, object] = {"data_dir": str(folder), "today": PINNED_TODAY, "secret_key": "test-secret"}
+    base.update(overrides)
+    return load_settings(config_file=None, overrides=base, environ={})
+
+
+def _full_sync(bridge: Bridge) -> None:
+    from bpo2_bridge.sync.full import full_sync
+
+    full_sync(bridge)
+
+
+@pytest.fixture(scope="session")
+def _demo_folder(tmp_path_factory) -> _Path:
+    from bpo2_bridge.demo.generate import build_demo_file
+    from bpo2_bridge.users import create_demo_users
+
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    settings = _demo_settings(folder)
+    bridge = Bridge(settings)
+    build_demo_file(
+        settings.demo_source_path,
+        size="tiny",
+        today=_dt.date.fromisoformat(PINNED_TODAY),
+        mapping=bridge.mapping,
+        share_root=settings.share_path,
+    )
+    _full_sync(bridge)
+    create_demo_users(bridge.store)
+    bridge.dispose()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_bridge(_demo_folder) -> Iterator[Bridge]:
+    """A Bridge on the shared tiny demo (source, synced cache, demo users). Do not change it."""
+    bridge = Bridge(_demo_settings(_demo_folder))
+    yield bridge
+    bridge.dispose()
+
+
+@pytest.fixture
+def copied_demo(_demo_folder, tmp_path) -> Callable[..., Bridge]:
+    """Factory: a Bridge on a private copy of the demo (free to change); settings overrides apply."""
+    made: list[Bridge] = []
+
+    def make(**overrides: object) -> Bridge:
+        folder = tmp_path / f"demo{len(made)}"
+        _shutil.copytree(_demo_folder, folder)
+        original = Bridge(_demo_settings(_demo_folder))
+        snapshot = original.cache.current()
+        original.dispose()
+        bridge = Bridge(_demo_settings(folder, **overrides))
+        # the cache pointer is keyed by the cache folder: point the copy at its snapshot
+        with bridge.store.begin() as conn:
+            bridge.cache.publish(conn, snapshot)
+        made.append(bridge)
+        return bridge
+
+    yield make
+    for bridge in made:
+        bridge.dispose()
+
+
+@pytest.fixture
+def app(demo_bridge):
+    from bpo2_bridge.web.app import create_app
+
+    return create_app(bridge=demo_bridge)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token_of(html: str) -> str:
+    match = _re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def login() -> Callable[..., object]:
+    """login(client, name, password=DEMO_PASSWORD) -> the response of the sign-in POST."""
+    from bpo2_bridge.users import DEMO_PASSWORD
+
+    def do(client, name: str, password: str = DEMO_PASSWORD):  # type: ignore[no-untyped-def]
+        token = csrf_token_of(client.get("/login").get_data(as_text=True))
+        return client.post("/login", data={"login": name, "password": password, "csrf_token": token})
+
+    return do
+
+
+def _serve(app) -> tuple[str, Callable[[], None]]:  # type: ignore[no-untyped-def]
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=4, _quiet=True)
+    thread = _threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.close()
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{server.effective_port}", stop
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """Base URL of the app served by waitress on 127.0.0.1 (a free port)."""
+    url, stop = _serve(app)
+    yield url
+    stop()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., str]]:
+    """serve(app) -> base URL; for tests that build their own app (copied demo)."""
+    stops: list[Callable[[], None]] = []
+
+    def start(app) -> str:  # type: ignore[no-untyped-def]
+        url, stop = _serve(app)
+        stops.append(stop)
+        return url
+
+    yield start
+    for stop in stops:
+        stop()
+
+
+@pytest.fixture(scope="session")
+def _browser():  # type: ignore[no-untyped-def]
+    if not os.path.exists(CHROMIUM):
+        unavailable(f"chromium not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(_browser):  # type: ignore[no-untyped-def]
+    """A fresh Playwright page (own cookies) in headless Debian chromium."""
+    context = _browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> _Path:
+    """artifacts/screenshots/ at the repository root, where browser tests save screenshots."""
+    folder = REPO_ROOT / "artifacts" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -109,12 +109,24 @@ MACHINE_MODELS = (
     MachineModel("MP 2555", "417958", "Ricoh MP 2555 A3 mono MFP", "E17", False, 6000, 0),
     MachineModel("MP C3004", "417999", "Ricoh MP C3004 A3 colour MFP", "C76", True, 4500, 2200),
     MachineModel("IM C3000", "418262", "Ricoh IM C3000 A3 colour MFP", "3C1", True, 5000, 2500),
-    MachineModel("bizhub C300i", "AA2J021", "Konica Minolta bizhub C300i A3 colour MFP", "AA2J", True, 5500, 3000),
-    MachineModel("bizhub 4050i", "AAJR021", "Konica Minolta bizhub 4050i A4 mono MFP", "AAJR", False, 4000, 0),
-    MachineModel("TASKalfa 3253ci", "1102RL3NL0", "Kyocera TASKalfa 3253ci A3 colour MFP", "RVP", True, 6000, 2800),
-    MachineModel("ECOSYS M3655idn", "1102TB3NL0", "Kyocera ECOSYS M3655idn A4 mono MFP", "R4M", False, 3500, 0),
-    MachineModel("iR-ADV DX C3826i", "4911C005", "Canon imageRUNNER ADVANCE DX C3826i", "2ZB", True, 5000, 2400),
-    MachineModel("VersaLink C7025", "C7025V_S", "Xerox VersaLink C7025 A3 colour MFP", "3TB", True, 4000, 2000),
+    MachineModel(
+        "bizhub C300i", "AA2J021", "Konica Minolta bizhub C300i A3 colour MFP", "AA2J", True, 5500, 3000
+    ),
+    MachineModel(
+        "bizhub 4050i", "AAJR021", "Konica Minolta bizhub 4050i A4 mono MFP", "AAJR", False, 4000, 0
+    ),
+    MachineModel(
+        "TASKalfa 3253ci", "1102RL3NL0", "Kyocera TASKalfa 3253ci A3 colour MFP", "RVP", True, 6000, 2800
+    ),
+    MachineModel(
+        "ECOSYS M3655idn", "1102TB3NL0", "Kyocera ECOSYS M3655idn A4 mono MFP", "R4M", False, 3500, 0
+    ),
+    MachineModel(
+        "iR-ADV DX C3826i", "4911C005", "Canon imageRUNNER ADVANCE DX C3826i", "2ZB", True, 5000, 2400
+    ),
+    MachineModel(
+        "VersaLink C7025", "C7025V_S", "Xerox VersaLink C7025 A3 colour MFP", "3TB", True, 4000, 2000
+    ),
     MachineModel("AltaLink B8045", "B8045V_F", "Xerox AltaLink B8045 A3 mono MFP", "MX6", False, 12000, 0),
 )
 LOCATIONS = (
@@ -124,7 +136,11 @@ LOCATIONS = (
 
 CASE_TYPES = ("Sales Opportunity", "Renewal", "Service Complaint", "Upgrade", "Query")
 CASE_SUBJECTS = {
-    "Sales Opportunity": ("Additional colour device for {place}", "Quote for A4 printers", "Scanning solution"),
+    "Sales Opportunity": (
+        "Additional colour device for {place}",
+        "Quote for A4 printers",
+        "Scanning solution",
+    ),
     "Renewal": ("Renewal of contract {contract}", "Contract renewal discussion", "Early upgrade on renewal"),
     "Service Complaint": ("Paper jams on {model}", "Poor print quality on {model}", "Slow response times"),
     "Upgrade": ("Upgrade {model} to a faster model", "Add finisher to {model}", "Move to managed print"),

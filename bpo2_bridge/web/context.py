@@ -1,8 +1,12 @@
-"""Access to the running bridge from inside a request."""
+"""What a request and its templates see: the running bridge, and the formatting filters."""
 
 from __future__ import annotations
 
-from flask import current_app
+import datetime as dt
+import decimal
+from typing import Any
+
+from flask import Flask, current_app
 
 from ..bridge import Bridge
 
@@ -12,3 +16,70 @@ EXTENSION_KEY = "bpo2_bridge"
 def current_bridge() -> Bridge:
     """The Bridge of the app handling this request (settings, mapping, engines, cache)."""
     return current_app.extensions[EXTENSION_KEY]
+
+
+def group(value: Any, decimals: int = 0) -> str:
+    if value is None or value == "":
+        return ""
+    settings = current_bridge().settings
+    number = decimal.Decimal(str(value))
+    text = f"{number:,.{decimals}f}"
+    return text.replace(",", "\x00").replace(".", settings.decimal_separator).replace(
+        "\x00", settings.thousands_separator
+    )
+
+
+def money(value: Any) -> str:
+    if value is None:
+        return ""
+    text = group(value, 2)
+    sign = "-" if text.startswith("-") else ""
+    return f"{sign}{current_bridge().settings.currency_symbol} {text.lstrip('-')}"
+
+
+def date(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return value[:10]
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d")
+    return value.isoformat()
+
+
+def datetime(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+def time(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.strftime("%H:%M")
+
+
+def filesize(value: Any) -> str:
+    if value is None:
+        return ""
+    size = float(value)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(value)
+
+
+def register_filters(app: Flask) -> None:
+    app.add_template_filter(group, "number")
+    app.add_template_filter(money, "money")
+    app.add_template_filter(date, "date")
+    app.add_template_filter(datetime, "datetime")
+    app.add_template_filter(time, "time")
+    app.add_template_filter(filesize, "filesize")

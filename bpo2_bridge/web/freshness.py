@@ -68,8 +68,8 @@ def compute(as_of: dt.datetime | None, now: dt.datetime, interval_minutes: int, 
 
 
 def freshness(bridge: Bridge) -> Freshness:
-    cache = bridge.cache
     try:
+        cache = bridge.cache
         as_of = _naive_local(cache.as_of(), bridge)
     except Exception as exc:  # the cache itself is unreadable: say so on the line
         return Freshness(None, "Cache unavailable", "red", str(exc).splitlines()[0][:200])

@@ -1,0 +1,373 @@
+"""The cache: snapshots of the cached entities, and the pointer that says which one serves.
+
+A full sync writes a new snapshot (a SQLite file under data_dir/cache, or a PostgreSQL schema)
+and then moves the pointer, held in the application store, in one store transaction. Readers
+look the pointer up on every `connect()`, so they switch at once and never see a snapshot
+being written. Incremental sync and per-customer refresh change the current snapshot in
+place, one transaction each. The previous snapshot is kept for readers still on it; older
+ones are deleted lazily (an open SQLite file cannot be deleted on Windows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.pool import NullPool, QueuePool
+
+from . import store as app_store
+from .cache_schema import CACHE
+from .settings import Settings
+
+META_TABLE = "_bridge_meta"  # key/value inside each snapshot: watermarks, schema fingerprint
+PG_SCHEMA_PREFIX = "bpo2_cache_"
+RUN_KINDS = ("full", "incremental")  # syncs that speak for the whole cache
+
+
+class CacheMissing(RuntimeError):
+    """No snapshot is serving yet (or its file was deleted): a full sync builds one."""
+
+
+def schema_fingerprint() -> str:
+    """Changes whenever the cached tables or columns change, so old snapshots get rebuilt."""
+    parts = [
+        f"{t.name}:{c.name}:{c.type!r}:{c.primary_key}" for t in CACHE.sorted_tables for c in t.columns
+    ]
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
+
+
+class Cache:
+    def __init__(self, settings: Settings, store_engine: Engine) -> None:
+        self.settings = settings
+        self.store = store_engine
+        raw = settings.cache_url
+        url = make_url(raw) if raw else None
+        backend = url.get_backend_name() if url is not None else "sqlite"
+        if backend == "sqlite":
+            self.kind = "sqlite"
+            path = Path(url.database) if url is not None and url.database else None
+            self.folder = path.parent if path else settings.data_path / "cache"
+            self.stem = path.stem if path else "cache"
+            identity = f"sqlite:{self.folder.resolve()}/{self.stem}"
+            self._dialect: Dialect = create_engine("sqlite://").dialect
+            self._pg: Engine | None = None
+        elif backend == "postgresql":
+            self.kind = "postgresql"
+            assert url is not None
+            identity = url.render_as_string(hide_password=True)
+            self._pg = create_engine(url, pool_pre_ping=True)
+            self._dialect = self._pg.dialect
+        else:
+            raise ValueError(f"cache_url: unsupported database {backend!r} (use sqlite or postgresql)")
+        self._key = "cache.current." + hashlib.sha1(identity.encode()).hexdigest()[:16]
+        self._readers: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    # -- what readers use --------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
+
+    def current(self) -> str | None:
+        """Name of the snapshot serving now (None before the first full sync)."""
+        return self._state(self._key)
+
+    def previous(self) -> str | None:
+        return self._state(self._key + ".previous")
+
+    def exists(self) -> bool:
+        name = self.current()
+        return name is not None and self._snapshot_exists(name)
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A read-only connection on the current snapshot; tables are named as the entities."""
+        name = self.current()
+        if name is None:
+            raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
+        if self._pg is not None:
+            with self._pg.connect() as conn:
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                conn.exec_driver_sql(f"SET LOCAL search_path TO {self._quote(name)}")
+                yield conn
+            return
+        try:
+            conn = self._reader(name).connect()
+        except Exception as exc:
+            if not self._snapshot_exists(name):
+                raise CacheMissing(f"cache snapshot {name} is missing: run `bpo2-bridge sync --full`") from exc
+            raise
+        with conn:
+            yield conn
+
+    def as_of(self) -> dt.datetime | None:
+        """When the last successful sync that produced or updated the current snapshot finished."""
+        name = self.current()
+        if name is None:
+            return None
+        runs = app_store.sync_runs
+        with self.store.connect() as conn:
+            return conn.execute(
+                select(func.max(runs.c.finished_at)).where(
+                    runs.c.status == "ok", runs.c.kind.in_(RUN_KINDS), runs.c.snapshot == name
+                )
+            ).scalar()
+
+    def last_failure(self) -> tuple[dt.datetime, str] | None:
+        """The latest failed sync since the last successful one, with its reason."""
+        runs = app_store.sync_runs
+        with self.store.connect() as conn:
+            last_ok = conn.execute(
+                select(func.max(runs.c.finished_at)).where(runs.c.status == "ok", runs.c.kind.in_(RUN_KINDS))
+            ).scalar()
+            query = select(runs.c.finished_at, runs.c.started_at, runs.c.error).where(
+                runs.c.status == "failed", runs.c.kind.in_(RUN_KINDS)
+            )
+            if last_ok is not None:
+                query = query.where(runs.c.started_at >= last_ok)
+            row = conn.execute(query.order_by(runs.c.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return (row.finished_at or row.started_at, row.error or "unknown error")
+
+    def size_bytes(self) -> int | None:
+        """Disk space of the current snapshot."""
+        name = self.current()
+        if name is None:
+            return None
+        if self._pg is not None:
+            with self._pg.connect() as conn:
+                return conn.execute(
+                    text(
+                        "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = :schema AND c.relkind = 'r'"
+                    ),
+                    {"schema": name},
+                ).scalar()
+        files = [self.path(name), Path(f"{self.path(name)}-wal")]
+        return sum(f.stat().st_size for f in files if f.exists())
+
+    # -- what sync uses ----------------------------------------------------------------------
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}.sqlite"
+
+    def new_name(self) -> str:
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        if self.kind == "sqlite":
+            return f"{self.stem}-{stamp}-{secrets.token_hex(3)}"
+        return f"{PG_SCHEMA_PREFIX}{stamp.lower()}_{secrets.token_hex(3)}"
+
+    def open_builder(self, name: str) -> Engine:
+        """Engine writing a new, unpublished snapshot (created empty); tables unqualified."""
+        if self._pg is not None:
+            with self._pg.begin() as conn:
+                conn.exec_driver_sql(f"CREATE SCHEMA {self._quote(name)}")
+            engine = create_engine(self._pg.url, poolclass=NullPool)
+            schema = self._quote(name)
+
+            @event.listens_for(engine, "connect")
+            def _search_path(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+                with dbapi_conn.cursor() as cur:
+                    cur.execute(f"SET search_path TO {schema}")
+                dbapi_conn.commit()
+
+            return engine
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # nobody reads this file before it is published; a crash just leaves it to be deleted
+        return _sqlite_engine(
+            self.path(name),
+            begin="BEGIN",
+            create=True,
+            pragmas=("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", "PRAGMA cache_size=-65536"),
+        )
+
+    def finish_builder(self, name: str, engine: Engine) -> None:
+        """Make a written snapshot durable and ready for concurrent readers."""
+        if self._pg is None:
+            raw = engine.raw_connection()  # outside any transaction: the journal mode can change
+            try:
+                raw.driver_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]
+            finally:
+                raw.close()
+        engine.dispose()
+
+    def discard(self, name: str) -> None:
+        """Delete an unpublished or retired snapshot; failures are left for the next clean."""
+        with self._lock:
+            engine = self._readers.pop(name, None)
+        if engine is not None:
+            engine.dispose()
+        if self._pg is not None:
+            try:
+                with self._pg.begin() as conn:
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+                    conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {self._quote(name)} CASCADE")
+            except Exception:
+                pass  # readers still on it: dropped at a later clean
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                Path(f"{self.path(name)}{suffix}").unlink(missing_ok=True)
+            except OSError:
+                pass  # open elsewhere (Windows): deleted at a later clean
+
+    def publish(self, conn: Connection, name: str) -> None:
+        """Point readers at `name`, inside the caller's store transaction."""
+        current = self.current_in(conn)
+        if current and current != name:
+            _put_state(conn, self._key + ".previous", current)
+        _put_state(conn, self._key, name)
+
+    def current_in(self, conn: Connection) -> str | None:
+        return conn.execute(
+            select(app_store.state.c.value).where(app_store.state.c.key == self._key)
+        ).scalar()
+
+    def clean(self, keep_previous: bool = True) -> list[str]:
+        """Delete snapshots that neither serve nor may still have readers; returns those tried."""
+        keep = {self.current()}
+        if keep_previous:
+            keep.add(self.previous())
+        gone = [name for name in self.list_snapshots() if name not in keep]
+        for name in gone:
+            self.discard(name)
+        return gone
+
+    def list_snapshots(self) -> list[str]:
+        if self._pg is not None:
+            with self._pg.connect() as conn:
+                rows = conn.execute(
+                    text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
+                    {"p": PG_SCHEMA_PREFIX + "%"},
+                ).scalars()
+                return sorted(rows)
+        if not self.folder.exists():
+            return []
+        return sorted(p.name[: -len(".sqlite")] for p in self.folder.glob(f"{self.stem}-*.sqlite"))
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction on the current snapshot (incremental sync, refresh)."""
+        name = self.current()
+        if name is None or not self._snapshot_exists(name):
+            raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
+        if self._pg is not None:
+            with self._pg.begin() as conn:
+                conn.exec_driver_sql(f"SET LOCAL search_path TO {self._quote(name)}")
+                yield conn
+            return
+        engine = self._writer(name)
+        try:
+            with engine.begin() as conn:
+                yield conn
+        finally:
+            engine.dispose()
+
+    def read_meta(self, conn: Connection) -> dict[str, str]:
+        rows = conn.exec_driver_sql(f"SELECT key, value FROM {META_TABLE}").all()
+        return {k: v for k, v in rows}
+
+    def write_meta(self, conn: Connection, values: dict[str, str]) -> None:
+        mark = "?" if self.kind == "sqlite" else "%s"
+        conn.exec_driver_sql(
+            f"DELETE FROM {META_TABLE} WHERE key IN ({', '.join(mark for _ in values)})", tuple(values)
+        )
+        conn.exec_driver_sql(
+            f"INSERT INTO {META_TABLE} (key, value) VALUES ({mark}, {mark})", list(values.items())
+        )
+
+    def dispose(self) -> None:
+        with self._lock:
+            engines = list(self._readers.values())
+            self._readers.clear()
+        for engine in engines:
+            engine.dispose()
+        if self._pg is not None:
+            self._pg.dispose()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _quote(self, name: str) -> str:
+        return self._dialect.identifier_preparer.quote_identifier(name)
+
+    def _state(self, key: str) -> str | None:
+        with self.store.connect() as conn:
+            return conn.execute(
+                select(app_store.state.c.value).where(app_store.state.c.key == key)
+            ).scalar()
+
+    def _snapshot_exists(self, name: str) -> bool:
+        if self._pg is not None:
+            with self._pg.connect() as conn:
+                found = conn.execute(
+                    text("SELECT 1 FROM pg_namespace WHERE nspname = :n"), {"n": name}
+                ).scalar()
+                return found is not None
+        return self.path(name).exists()
+
+    def _reader(self, name: str) -> Engine:
+        with self._lock:
+            engine = self._readers.get(name)
+            if engine is None:
+                # readers on retired snapshots keep their connections; new ones go to `name`
+                for old in list(self._readers):
+                    self._readers.pop(old).dispose()
+                # BEGIN (deferred): each reader sees one consistent snapshot across statements
+                engine = self._readers[name] = _sqlite_engine(
+                    self.path(name), begin="BEGIN", pragmas=("PRAGMA query_only=1",), pooled=True
+                )
+            return engine
+
+    def _writer(self, name: str) -> Engine:
+        # take the write lock up front: readers carry on (WAL), a concurrent writer waits
+        return _sqlite_engine(self.path(name), begin="BEGIN IMMEDIATE")
+
+
+def _sqlite_engine(
+    path: Path,
+    *,
+    begin: str,
+    pragmas: tuple[str, ...] = (),
+    create: bool = False,
+    pooled: bool = False,
+) -> Engine:
+    """SQLite engine whose transactions start with `begin` (the driver's own handling is off)."""
+    uri = path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")  # rw: never create
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=30000")
+        for pragma in pragmas:
+            conn.execute(pragma)
+        return conn
+
+    engine = create_engine(
+        "sqlite://",
+        creator=connect,
+        **({"poolclass": QueuePool, "pool_size": 8} if pooled else {"poolclass": NullPool}),
+    )
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def _put_state(conn: Connection, key: str, value: str) -> None:
+    state = app_store.state
+    now = dt.datetime.now()
+    updated = conn.execute(state.update().where(state.c.key == key).values(value=value, updated_at=now))
+    if updated.rowcount == 0:
+        conn.execute(state.insert().values(key=key, value=value, updated_at=now))

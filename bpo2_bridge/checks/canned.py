@@ -1,0 +1,332 @@
+"""Canned SQL checks: one file each in sql/checks/, run against BPO2 through the mapping.
+
+A check fails when it finds rows. Each file's header says what it finds and why it matters;
+dates come from the settings' today (`:today`), never the database clock, so a check gives
+the same answer in a test as on the day it is pinned to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Date, Engine, bindparam, desc, func, select, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import TextClause
+
+from .. import sqlfiles
+from ..mapping import Mapping
+from ..model import BY_NAME as MODEL
+from ..store import check_runs
+from ..windows import add_months
+from .adhoc import QueryFailed, run_statement
+
+if TYPE_CHECKING:
+    from ..bridge import Bridge
+
+FOLDER = "checks"
+SAMPLE_ROWS = 200  # rows kept with each run in the store, for the page
+_KEY = re.compile(r"^([A-Z][A-Za-z -]+):\s*(.*)$")
+_ENTITY_REF = re.compile(
+    r"(?P<kw>\b(?:FROM|JOIN)\s+)(?P<entity>" + "|".join(sorted(MODEL, key=len, reverse=True)) + r")\b"
+    r"(?:(?P<gap>\s+(?:AS\s+)?)(?P<alias>[A-Za-z_][A-Za-z0-9_]*))?",
+    re.IGNORECASE,
+)
+_NOT_ALIASES = {
+    "WHERE",
+    "ON",
+    "JOIN",
+    "LEFT",
+    "RIGHT",
+    "INNER",
+    "OUTER",
+    "FULL",
+    "CROSS",
+    "GROUP",
+    "ORDER",
+    "HAVING",
+    "UNION",
+    "EXCEPT",
+    "INTERSECT",
+    "LIMIT",
+    "WINDOW",
+    "USING",
+    "NATURAL",
+}
+
+# Per-dialect spelling of "the date part of a datetime" (compared with DATE columns).
+_DATE_OF = {
+    "sqlite": "date({x})",
+    "postgresql": "CAST({x} AS DATE)",
+    "mysql": "DATE({x})",
+    "mariadb": "DATE({x})",
+    "mssql": "CAST({x} AS DATE)",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    title: str  # first line of the header: what it finds
+    why: str  # why it matters
+    parameters: str
+    post: str | None  # a check finishing in Python (file existence), or None
+
+    @property
+    def sql_name(self) -> str:
+        return f"{FOLDER}/{self.name}"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    title: str
+    status: str  # pass | fail | error
+    row_count: int
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # the first SAMPLE_ROWS
+    error: str | None = None
+    duration_ms: int = 0
+    ran_at: dt.datetime | None = None
+    triggered_by: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "pass"
+
+
+class UnknownCheck(LookupError):
+    """No canned check of that name; the message lists the known ones."""
+
+
+def _parse_header(name: str) -> Check:
+    lines = sqlfiles.header(f"{FOLDER}/{name}").splitlines()
+    title = lines[0].strip() if lines else name
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in lines[1:]:
+        match = _KEY.match(line.strip())
+        if match:
+            current = match.group(1).lower()
+            sections[current] = [match.group(2)]
+        elif current:
+            sections[current].append(line.strip())
+    joined = {k: " ".join(p for p in v if p).strip() for k, v in sections.items()}
+    post = joined.get("post-check", "").split(" ")[0] or None
+    return Check(name, title, joined.get("why it matters", ""), joined.get("parameters", ""), post)
+
+
+def list_checks() -> list[Check]:
+    return [_parse_header(path.split("/", 1)[1]) for path in sqlfiles.list_files(FOLDER)]
+
+
+def get_check(name: str) -> Check:
+    for check in list_checks():
+        if check.name == name:
+            return check
+    known = ", ".join(c.name for c in list_checks())
+    raise UnknownCheck(f"no check named {name!r} (known: {known})")
+
+
+def check_params(today: dt.date) -> dict[str, dt.date]:
+    """The dates every check may use: today and two months before it."""
+    return {"today": today, "since": add_months(today, -2)}
+
+
+def render_check(check: Check, engine: Engine, mapping: Mapping) -> str:
+    """The check's SQL for the source engine, every logical table read through the mapping."""
+    dialect = engine.dialect
+    template = _DATE_OF[dialect.name]
+    logical = sqlfiles.render(
+        check.sql_name,
+        dialect,
+        date_of=lambda x: template.format(x=x),
+        mapped=lambda entity, column: mapping[entity].has(column),
+    )
+    return for_source(logical, dialect, mapping)
+
+
+def for_source(sql: str, dialect: Dialect, mapping: Mapping) -> str:
+    """Replace each `FROM|JOIN <entity> [alias]` by a derived table renaming BPO2's physical
+    table and columns to the logical ones.
+
+    Derived tables rather than CTEs named after the entities: a CTE `contract` over a table
+    `Contract` is a circular reference on SQLite and a recursive CTE on SQL Server, whose
+    names compare case-insensitively.
+    """
+    quote = dialect.identifier_preparer.quote
+
+    def derived(match: re.Match[str]) -> str:
+        name = match.group("entity").lower()
+        em = mapping[name]
+        cols = ", ".join(
+            f"{quote(em.physical(c.name))} AS {quote(c.name)}" for c in em.entity.columns if em.has(c.name)
+        )
+        table = quote(em.table) if not em.schema else f"{quote(em.schema)}.{quote(em.table)}"
+        alias = match.group("alias")
+        if alias is None or alias.upper() in _NOT_ALIASES:
+            return f"{match.group('kw')}(SELECT {cols} FROM {table}) {quote(name)}{match.group('gap') or ''}{alias or ''}"
+        return f"{match.group('kw')}(SELECT {cols} FROM {table}){match.group('gap')}{alias}"
+
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return _ENTITY_REF.sub(derived, body).strip().rstrip(";")
+
+
+def check_clause(sql: str, today: dt.date) -> tuple[TextClause, dict[str, Any]]:
+    """The statement with its date parameters typed (SQLite stores dates as text)."""
+    params = {k: v for k, v in check_params(today).items() if f":{k}" in sql}
+    clause = text(sql).bindparams(*(bindparam(k, type_=Date()) for k in params))
+    return clause, params
+
+
+def run_check(
+    check: Check,
+    engine: Engine,
+    mapping: Mapping,
+    *,
+    today: dt.date,
+    share_root: Path,
+    timeout: float,
+    max_rows: int = SAMPLE_ROWS,
+) -> CheckResult:
+    """Run one check on the source; an error is a result (status error), not an exception."""
+    started = time.monotonic()
+    try:
+        clause, params = check_clause(render_check(check, engine, mapping), today)
+        keep = _POST_CHECKS[check.post](share_root) if check.post else None
+        result = run_statement(
+            engine, clause, params=params, max_rows=max_rows, timeout=timeout, keep=keep, count_all=True
+        )
+    except (QueryFailed, sqlfiles.SqlFileError, KeyError) as exc:
+        elapsed = int((time.monotonic() - started) * 1000)
+        return CheckResult(check.name, check.title, "error", 0, error=str(exc), duration_ms=elapsed)
+    status = "fail" if result.total else "pass"
+    return CheckResult(
+        check.name,
+        check.title,
+        status,
+        result.total,
+        result.columns,
+        result.rows,
+        duration_ms=result.elapsed_ms,
+    )
+
+
+def run_checks(
+    bridge: Bridge, names: Sequence[str] | None = None, triggered_by: str = "scheduler"
+) -> list[CheckResult]:
+    """Run the named checks (all when None) on BPO2 and record each result in the store."""
+    checks = [get_check(n) for n in names] if names else list_checks()
+    settings = bridge.settings
+    results = []
+    for check in checks:
+        result = run_check(
+            check,
+            bridge.source,
+            bridge.mapping,
+            today=bridge.today(),
+            share_root=settings.share_path,
+            timeout=settings.statement_timeout,
+        )
+        result.ran_at = settings.now()
+        result.triggered_by = triggered_by
+        record(bridge.store, result)
+        results.append(result)
+    return results
+
+
+# -- history in the application store -------------------------------------------------------
+
+
+def record(store: Engine, result: CheckResult) -> None:
+    sample = {"columns": result.columns, "rows": [[_plain(v) for v in r] for r in result.rows]}
+    with store.begin() as conn:
+        conn.execute(
+            check_runs.insert().values(
+                check_name=result.name,
+                ran_at=result.ran_at or dt.datetime.now(),
+                duration_ms=result.duration_ms,
+                row_count=result.row_count,
+                status=result.status,
+                error=result.error,
+                sample_json=json.dumps(sample),
+                triggered_by=result.triggered_by,
+            )
+        )
+
+
+def last_results(store: Engine) -> dict[str, CheckResult]:
+    """The latest recorded result of every check that has run, by check name."""
+    latest = (
+        select(check_runs.c.check_name, func.max(check_runs.c.id).label("id"))
+        .group_by(check_runs.c.check_name)
+        .subquery()
+    )
+    query = select(check_runs).join(latest, latest.c.id == check_runs.c.id)
+    with store.connect() as conn:
+        return {row.check_name: _from_row(row) for row in conn.execute(query)}
+
+
+def history(store: Engine, name: str, limit: int = 20) -> list[CheckResult]:
+    query = (
+        select(check_runs).where(check_runs.c.check_name == name).order_by(desc(check_runs.c.id)).limit(limit)
+    )
+    with store.connect() as conn:
+        return [_from_row(row) for row in conn.execute(query)]
+
+
+def _from_row(row: Any) -> CheckResult:
+    sample = json.loads(row.sample_json or "{}")
+    titles = {c.name: c.title for c in list_checks()}
+    return CheckResult(
+        row.check_name,
+        titles.get(row.check_name, row.check_name),
+        row.status,
+        row.row_count or 0,
+        sample.get("columns", []),
+        [tuple(r) for r in sample.get("rows", [])],
+        error=row.error,
+        duration_ms=row.duration_ms or 0,
+        ran_at=row.ran_at,
+        triggered_by=row.triggered_by or "",
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)
+
+
+# -- checks finished in Python ---------------------------------------------------------------
+
+
+def _missing_share_file(share_root: Path) -> Callable[[dict[str, Any]], bool]:
+    """Keep a row (no bytes in BPO2) when its file_path names no readable file on the share."""
+    root = share_root.resolve()
+
+    def keep(row: dict[str, Any]) -> bool:
+        relative = (row.get("file_path") or "").strip()
+        if not relative:
+            return True
+        target = root.joinpath(*[p for p in re.split(r"[\\/]+", relative) if p]).resolve()
+        if not target.is_relative_to(root):
+            return True  # a path leading out of the share is as good as missing
+        return not target.is_file()
+
+    return keep
+
+
+_POST_CHECKS: dict[str, Callable[[Path], Callable[[dict[str, Any]], bool]]] = {
+    "share_file": _missing_share_file,
+}

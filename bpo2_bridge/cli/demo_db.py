@@ -1,0 +1,84 @@
+"""`bpo2-bridge demo-db`: build only the deterministic demo BPO2 source and print its URL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Any
+
+import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from ..demo.content import PROFILES
+from ..demo.generate import DemoError, DemoSummary, build_demo, build_demo_file
+from ..mapping import MappingError, load_mapping
+from .common import AppContext, fail, pass_app
+
+
+@click.command("demo-db")
+@click.option("--size", default="small", show_default=True, help="small (seconds) or large (benchmarks); tiny for tests.")
+@click.option("--seed", default="1", show_default=True, help="Random seed: the same seed and date give the same data.")
+@click.option("--today", "today_text", default="", help="Date the data is relative to (YYYY-MM-DD). Default: today.")
+@click.option("--url", default="", help="Build into this database URL instead of the SQLite file in data_dir.")
+@click.option("--replace", is_flag=True, help="Drop and rebuild an existing demo source.")
+@pass_app
+def demo_db(app: AppContext, size: str, seed: str, today_text: str, url: str, replace: bool) -> None:
+    """Build the demo BPO2 source (SQLite file by default) and print its URL."""
+    if size not in PROFILES:
+        fail(f"--size must be one of {', '.join(PROFILES)}, got {size!r}")
+    try:
+        seed_number = int(seed)
+    except ValueError:
+        fail(f"--seed must be a whole number, got {seed!r}")
+    try:
+        today = dt.date.fromisoformat(today_text) if today_text else app.settings.today_date()
+    except ValueError:
+        fail(f"--today must be a date as YYYY-MM-DD, got {today_text!r}")
+    target = None
+    if url:
+        try:
+            target = make_url(url)
+        except ArgumentError:
+            fail(f"--url is not a valid database URL: {url!r}")
+    settings = app.settings
+    try:
+        mapping = load_mapping(settings.mapping_path)
+    except MappingError as exc:
+        fail(str(exc))
+    options: dict[str, Any] = {
+        "size": size,
+        "seed": seed_number,
+        "today": today,
+        "mapping": mapping,
+        "share_root": settings.share_path,
+        "replace": replace,
+    }
+    customers = PROFILES[size].customers
+    with click.progressbar(length=customers, label=f"Building the {size} demo", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(entity: str, rows: int) -> None:
+            if entity == "customer" and rows > done[0]:
+                bar.update(rows - done[0])
+                done[0] = rows
+
+        options["progress"] = progress
+        try:
+            if target is not None:
+                summary = build_demo(target, **options)
+            else:
+                summary = build_demo_file(settings.demo_source_path, **options)
+        except DemoError as exc:
+            fail(str(exc))
+    _report(summary)
+
+
+def _report(summary: DemoSummary) -> None:
+    click.echo(summary.url)
+    click.echo(f"demo {summary.size}, seed {summary.seed}, today {summary.today.isoformat()}, {summary.seconds:.1f}s")
+    for entity, count in summary.counts.items():
+        click.echo(f"  {entity:<18} {count:>10,}")
+
+
+COMMANDS = [demo_db]

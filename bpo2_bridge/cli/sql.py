@@ -1,0 +1,84 @@
+"""`bpo2-bridge sql`: one guarded, time-limited, row-capped SELECT against BPO2 or the cache."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import click
+
+from ..bridge import Bridge
+from ..checks.adhoc import TARGETS, QueryFailed, run_adhoc
+from .common import AppContext, fail, output_options, pass_app, print_rows
+
+
+@click.command("sql")
+@click.argument("query", required=False)
+@click.option(
+    "-f",
+    "--file",
+    "query_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Read the query from FILE ('-' for standard input).",
+)
+@click.option(
+    "--target",
+    type=click.Choice(TARGETS),
+    default="source",
+    show_default=True,
+    help="Run against BPO2 (source) or the current cache snapshot.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    help="Seconds the query may run, enforced by the database. Default: the query_timeout setting.",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    help="Most rows printed; a notice says when there were more. Default: the query_max_rows setting.",
+)
+@output_options
+@pass_app
+def sql(
+    app: AppContext,
+    query: str | None,
+    query_file: TextIO | None,
+    target: str,
+    timeout: float | None,
+    max_rows: int | None,
+    fmt: str,
+) -> None:
+    """Run one read-only SELECT and print its rows.
+
+    QUERY is the SQL text, or '-' to read it from standard input; -f FILE reads it from a file.
+    The SQL is parsed for the database's dialect and refused unless it is exactly one SELECT
+    (WITH, UNION and subqueries allowed; no INTO, locking clauses, procedures or second
+    statements). Exit 0 when it ran, 2 when it was refused or failed (one line saying why).
+    """
+    if query_file is not None and query is not None:
+        fail("give the query as an argument or with -f FILE, not both")
+    if query_file is not None:
+        text = query_file.read()
+    elif query == "-" or query is None:
+        if query is None and sys.stdin.isatty():
+            fail("no query: give it as an argument, with -f FILE, or '-' to read standard input")
+        text = sys.stdin.read()
+    else:
+        text = query
+    bridge = Bridge(app.settings)
+    try:
+        result = run_adhoc(bridge, text, target=target, timeout=timeout, max_rows=max_rows)
+    except QueryFailed as exc:
+        fail(str(exc))
+    finally:
+        bridge.dispose()
+    print_rows(result.columns, result.rows, fmt)
+    if result.truncated:
+        click.echo(result.notice, err=True)
+    elif fmt == "table":
+        count = len(result.rows)
+        click.echo(f"({count} row{'' if count == 1 else 's'}, {result.elapsed_ms} ms)", err=True)
+
+
+COMMANDS = [sql]

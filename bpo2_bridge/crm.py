@@ -1,0 +1,391 @@
+"""Typed queries behind the CRM screens, read from the cache through sql/crm_*.sql.
+
+Every customer-scoped query takes the user, so visibility (main or linked salesman;
+administrators see all) is applied in SQL, never after the fact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Subquery,
+    Text,
+    TextClause,
+    bindparam,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import sqlfiles, windows
+from .bridge import Bridge
+from .mapping import physical_table
+from .source import SourceError, first_line, source_session
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
+
+ACTIVITY_ROWS = 200  # the Home tabs show at most this many activities
+RECENT_DAYS = 14
+CENTS = Decimal("0.01")
+
+
+class Viewer(Protocol):
+    """What visibility needs to know about a user (bpo2_bridge.web.auth.User fits)."""
+
+    employee_id: int | None
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+@contextmanager
+def cache_connection(bridge: Bridge) -> Iterator[Connection]:
+    """A read connection on the serving cache snapshot (CacheMissing before the first sync)."""
+    with bridge.cache.connect() as conn:
+        yield conn
+
+
+def _sql(dialect: Dialect, name: str) -> TextClause:
+    # the header comment names the :parameters; text() would take them for binds
+    rendered = sqlfiles.render(name, dialect)
+    return text("\n".join(line for line in rendered.splitlines() if not line.lstrip().startswith("--")))
+
+
+def _rows(conn: Connection, clause: TextClause, **values: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(clause, values).mappings()]
+
+
+def visibility(user: Viewer) -> dict[str, Any]:
+    return {"see_all": 1 if user.is_admin else 0, "employee_id": user.employee_id}
+
+
+def contract_scope(user: Viewer) -> int | None:
+    """employee_id for windows.contracts_query: None = all customers (administrators)."""
+    if user.is_admin:
+        return None
+    return user.employee_id if user.employee_id is not None else -1  # no employee: no customers
+
+
+def _window_binds() -> list[Any]:
+    return [
+        bindparam("today", type_=Date()),
+        bindparam("window_end", type_=Date()),
+        bindparam("excluded", type_=String(), expanding=True),
+    ]
+
+
+def _window_values(bridge: Bridge) -> dict[str, Any]:
+    p = windows.params(bridge.settings)
+    return {"today": p["today"], "window_end": p["window_end"], "excluded": p["excluded"]}
+
+
+# -- people ------------------------------------------------------------------------------
+
+
+def employee_by_login(bridge: Bridge, login: str) -> dict[str, Any] | None:
+    with cache_connection(bridge) as conn:
+        rows = _rows(conn, _sql(conn.dialect, "crm_employee_by_login"), login=login)
+    return rows[0] if rows else None
+
+
+# -- Home --------------------------------------------------------------------------------
+
+
+def dashboard_tiles(conn: Connection, bridge: Bridge, user: Viewer) -> dict[str, int]:
+    clause = _sql(conn.dialect, "crm_dashboard_tiles").bindparams(*_window_binds())
+    row = _rows(conn, clause, **visibility(user), **_window_values(bridge))[0]
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def activities(
+    conn: Connection, bridge: Bridge, user: Viewer, kind: str, only_mine: bool, max_rows: int = ACTIVITY_ROWS
+) -> list[dict[str, Any]]:
+    """Today: scheduled today; Recent: changed in the last 14 days. Newest first for Recent."""
+    if kind not in ("today", "recent"):
+        raise ValueError(kind)
+    today = bridge.today()
+    start = dt.datetime.combine(today, dt.time())
+    clause = _sql(conn.dialect, "crm_activities").bindparams(
+        bindparam("start", type_=DateTime()),
+        bindparam("end", type_=DateTime()),
+        bindparam("since", type_=DateTime()),
+    )
+    clause = clause.columns(
+        activity_id=Integer(),
+        scheduled_for=DateTime(),
+        modified_date=DateTime(),
+        completed=Boolean(),
+    )
+    rows = _rows(
+        conn,
+        clause,  # type: ignore[arg-type]
+        **visibility(user),
+        only_mine=1 if only_mine else 0,
+        kind=kind,
+        start=start,
+        end=start + dt.timedelta(days=1),
+        since=start - dt.timedelta(days=RECENT_DAYS),
+        max_rows=max_rows,
+    )
+    for row in rows:
+        row["is_mine"] = user.employee_id is not None and row["salesman_id"] == user.employee_id
+    return rows
+
+
+# -- Customers ---------------------------------------------------------------------------
+
+CUSTOMER_COLUMNS = {
+    "customer_id": Integer(),
+    "account_no": String(),
+    "customer_name": String(),
+    "site_name": String(),
+    "main_salesman": String(),
+    "tel": String(),
+    "status": String(),
+    "active_contracts": Integer(),
+    "expiring_contracts": Integer(),
+    "view_customer": String(),  # the View column's link text
+}
+
+
+def customers_base(conn: Connection, bridge: Bridge, user: Viewer) -> Subquery:
+    """The Customers grid's rows (visible customers), ready for filtering and paging."""
+    clause = _sql(conn.dialect, "crm_customers").bindparams(
+        *_window_binds(),
+        bindparam("see_all", type_=Integer()),
+        bindparam("employee_id", type_=Integer()),
+    )
+    values = {**visibility(user), **_window_values(bridge)}
+    return clause.bindparams(**values).columns(**CUSTOMER_COLUMNS).subquery("customers")
+
+
+def customer(conn: Connection, user: Viewer, account_no: str) -> dict[str, Any] | None:
+    rows = _rows(conn, _sql(conn.dialect, "crm_customer"), account_no=account_no, **visibility(user))
+    return rows[0] if rows else None
+
+
+def customer_contacts(conn: Connection, customer_id: int) -> list[dict[str, Any]]:
+    return _rows(conn, _sql(conn.dialect, "crm_customer_contacts"), customer_id=customer_id)
+
+
+def customer_salesmen(conn: Connection, customer_id: int) -> list[dict[str, Any]]:
+    return _rows(conn, _sql(conn.dialect, "crm_customer_salesmen"), customer_id=customer_id)
+
+
+def customer_tiles(conn: Connection, bridge: Bridge, customer_id: int) -> dict[str, int]:
+    clause = _sql(conn.dialect, "crm_customer_tiles").bindparams(*_window_binds())
+    row = _rows(conn, clause, customer_id=customer_id, **_window_values(bridge))[0]
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def month_starts(today: dt.date, months: int = 12) -> list[dt.date]:
+    """First days of the `months` months ending with today's month, oldest first."""
+    first = today.replace(day=1)
+    return [windows.add_months(first, -i) for i in range(months - 1, -1, -1)]
+
+
+def revenue_history(conn: Connection, customer_id: int, today: dt.date) -> list[tuple[dt.date, Decimal]]:
+    """12 Months Sales History: revenue per month, months without invoices as zero."""
+    months = month_starts(today)
+    clause = _sql(conn.dialect, "crm_customer_revenue").bindparams(
+        bindparam("since", type_=Date()), bindparam("until", type_=Date())
+    )
+    found: dict[dt.date, Decimal] = {}
+    for row in _rows(conn, clause, customer_id=customer_id, since=months[0], until=today):
+        month = row["month"]
+        if isinstance(month, str):
+            month = dt.date.fromisoformat(month[:10])
+        elif isinstance(month, dt.datetime):
+            month = month.date()
+        found[month] = Decimal(str(row["revenue"] or 0)).quantize(CENTS)  # SQLite sums money as REAL
+    return [(m, found.get(m, Decimal("0"))) for m in months]
+
+
+# -- Contracts ---------------------------------------------------------------------------
+
+
+def contracts_base(
+    conn: Connection, bridge: Bridge, user: Viewer, tab: str, customer_id: int | None = None
+) -> Subquery:
+    query = windows.bound_contracts_query(
+        conn.dialect, bridge.settings, tab=tab, customer_id=customer_id, employee_id=contract_scope(user)
+    )
+    return query.subquery("contracts")
+
+
+def contract_tab_counts(
+    conn: Connection, bridge: Bridge, user: Viewer, customer_id: int | None = None
+) -> dict[str, int]:
+    counts = {}
+    for tab in windows.TABS:
+        base = contracts_base(conn, bridge, user, tab, customer_id)
+        counts[tab] = int(conn.execute(select(func.count()).select_from(base)).scalar_one())
+    return counts
+
+
+# -- Files and cases ---------------------------------------------------------------------
+
+FILE_COLUMNS = {
+    "file_id": Integer(),
+    "file_name": String(),
+    "case_no": String(),
+    "case_subject": String(),
+    "case_status": String(),
+    "uploaded_date": DateTime(),
+    "uploaded_by": String(),
+    "file_size": BigInteger(),
+    "content_type": String(),
+    "case_info": String(),  # the Case Information button's text
+}
+
+
+def files_base(conn: Connection, customer_id: int) -> Subquery:
+    clause = _sql(conn.dialect, "crm_files").bindparams(bindparam("customer_id", customer_id, type_=Integer()))
+    return clause.columns(**FILE_COLUMNS).subquery("files")
+
+
+def file_info(conn: Connection, user: Viewer, file_id: int) -> dict[str, Any] | None:
+    rows = _rows(conn, _sql(conn.dialect, "crm_file"), file_id=file_id, **visibility(user))
+    return rows[0] if rows else None
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    details: dict[str, Any]
+    editable: bool  # open and the user's own: the details are shown
+
+
+def case_info(conn: Connection, user: Viewer, case_no: str) -> CaseInfo | None:
+    """None when the case does not exist or its customer is not the user's."""
+    clause = _sql(conn.dialect, "crm_case").columns(case_date=DateTime(), information=Text())
+    rows = _rows(conn, clause, case_no=case_no, **visibility(user))  # type: ignore[arg-type]
+    if not rows:
+        return None
+    row = rows[0]
+    own = user.employee_id is not None and row["salesman_id"] == user.employee_id
+    return CaseInfo(row, editable=own and row["status"] == "Open")
+
+
+# -- attachment bytes (read from BPO2 itself, never cached) ------------------------------
+
+
+class AttachmentMissing(LookupError):
+    """The source has no bytes for the file (deleted since the last sync, or a bad path)."""
+
+
+@dataclass(frozen=True)
+class AttachmentContent:
+    data: bytes | None = None
+    path: Path | None = None
+
+
+def share_file(share_root: Path, relative: str) -> Path:
+    """The file under the share root, refusing anything resolving outside it (symlinks too)."""
+    root = share_root.resolve()
+    cleaned = relative.replace("\\", "/").lstrip("/")
+    target = (root / cleaned).resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise AttachmentMissing(f"path {relative!r} is outside the file share")
+    if not target.is_file():
+        raise AttachmentMissing(f"file {relative!r} is not on the file share")
+    return target
+
+
+def attachment_content(bridge: Bridge, file_id: int) -> AttachmentContent:
+    """The file's bytes from the source's bytes column, else its path on the share.
+
+    Raises SourceError when BPO2 is unreachable, AttachmentMissing when there is nothing.
+    """
+    em = bridge.mapping["case_attachment"]
+    table = physical_table(em, MetaData())
+    wanted = [table.c[name] for name in ("content", "file_path") if em.has(name)]
+    with source_session(bridge.source) as conn:
+        try:
+            row = conn.execute(select(*wanted).where(table.c.file_id == file_id)).mappings().first()
+        except SQLAlchemyError as exc:
+            raise SourceError(f"BPO2 could not read the file: {first_line(exc)}") from exc
+    if row is None:
+        raise AttachmentMissing(f"file {file_id} is no longer in BPO2")
+    data = row.get("content")
+    if data is not None:
+        return AttachmentContent(data=bytes(data))
+    relative = row.get("file_path")
+    if relative:
+        return AttachmentContent(path=share_file(bridge.settings.share_path, relative))
+    raise AttachmentMissing(f"file {file_id} has no content in BPO2")
+
+
+
+# -- Refresh and full sync ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    message: str
+    failed: bool
+    changes: dict[str, dict[str, int]]
+
+
+def _describe_changes(changes: dict[str, dict[str, int]]) -> str:
+    parts = []
+    for entity, counts in sorted(changes.items()):
+        bits = [f"{n} {what}" for what, n in counts.items() if n]
+        if bits:
+            parts.append(f"{entity.replace('_', ' ')}: {', '.join(bits)}")
+    return "; ".join(parts)
+
+
+def _changes_of(result: Any) -> dict[str, dict[str, int]]:
+    changes = result.get("changes") if isinstance(result, dict) else getattr(result, "changes", None)
+    return {k: dict(v) for k, v in (changes or {}).items()}
+
+
+def refresh_customer(bridge: Bridge, account_no: str) -> RefreshOutcome:
+    """Pull one customer's rows from BPO2 now, saying what changed or why it could not."""
+    from .sync.refresh import refresh_customer as run_refresh
+
+    try:
+        result = run_refresh(bridge, account_no)
+    except SourceError:
+        as_of = bridge.cache.as_of()
+        when = f"{as_of:%Y-%m-%d %H:%M}" if as_of else "the last sync"
+        return RefreshOutcome(f"BPO2 is unreachable — showing data as of {when}.", True, {})
+    changes = _changes_of(result)
+    described = _describe_changes(changes)
+    now = bridge.settings.now()
+    if described:
+        return RefreshOutcome(f"Refreshed from BPO2 at {now:%H:%M}. Changed: {described}.", False, changes)
+    return RefreshOutcome(f"Refreshed from BPO2 at {now:%H:%M}. No changes.", False, changes)
+
+
+def full_sync_function() -> Any:
+    from .sync.full import full_sync
+
+    return full_sync
+
+
+# -- Status (ops) ------------------------------------------------------------------------
+
+
+def recent_syncs(bridge: Bridge, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest sync runs, newest first, with rows per entity and duration."""
+    from .sync.history import recent
+
+    return recent(bridge.store, limit)

@@ -1,0 +1,242 @@
+"""Build the demo BPO2 source: tables from the mapping, rows streamed in batches, indexes last.
+
+Runs on SQLite, PostgreSQL and MariaDB (the DDL also compiles for SQL Server). The build uses
+its own writable engine; the product itself only ever opens the source read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Index,
+    LargeBinary,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    text,
+)
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from ..mapping import Mapping
+from ..model import ENTITIES
+from . import content
+from .world import World, populate
+
+Progress = Callable[[str, int], None]
+ENTITY_ORDER = tuple(e.name for e in ENTITIES)
+
+
+class DemoError(RuntimeError):
+    """The demo source cannot be built where asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    url: str  # without the password
+    size: str
+    seed: int
+    today: dt.date
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _writable_engine(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    engine = create_engine(url)
+    if backend == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _fast(dbapi_conn: Any, _record: Any) -> None:
+            # a demo build can simply be redone: no journal, no fsync
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode = OFF")
+            cur.execute("PRAGMA synchronous = OFF")
+            cur.execute("PRAGMA cache_size = -65536")
+            cur.close()
+
+    return engine
+
+
+class _Writer:
+    """Buffers rows per entity and inserts them in batches, each batch in its own transaction."""
+
+    def __init__(
+        self, conn: Connection, tables: dict[str, Table], batch: int, progress: Progress | None
+    ) -> None:
+        self.conn = conn
+        self.tables = tables
+        self.batch = batch
+        self.progress = progress
+        self.buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
+        self.counts: dict[str, int] = dict.fromkeys(tables, 0)
+        self._drop: dict[str, tuple[str, ...]] = {}
+        self._change: dict[str, int] = {}
+        for entity in ENTITIES:
+            table = tables[entity.name]
+            self._drop[entity.name] = tuple(col.name for col in entity.columns if col.name not in table.c)
+            if "_change" in table.c:  # a physical-only change column the mapping names
+                self._change[entity.name] = 0
+
+    def add(self, entity: str, row: dict[str, Any]) -> None:
+        buffer = self.buffers[entity]
+        buffer.append(row)
+        if len(buffer) >= self.batch:
+            self.flush(entity)
+
+    def flush(self, entity: str) -> None:
+        rows = self.buffers[entity]
+        if not rows:
+            return
+        drop = self._drop[entity]
+        if drop:
+            rows = [{k: v for k, v in row.items() if k not in drop} for row in rows]
+        if entity in self._change:
+            rows = [self._with_change(entity, row) for row in rows]
+        self.conn.execute(self.tables[entity].insert(), rows)
+        self.conn.commit()
+        self.counts[entity] += len(rows)
+        self.buffers[entity] = []
+        if self.progress and entity != "customer":  # customers are reported as generated
+            self.progress(entity, self.counts[entity])
+
+    def _with_change(self, entity: str, row: dict[str, Any]) -> dict[str, Any]:
+        table = self.tables[entity]
+        self._change[entity] += 1
+        if isinstance(table.c["_change"].type, LargeBinary):
+            value: Any = self._change[entity].to_bytes(8, "big")
+        else:
+            value = row.get("modified_date") or dt.datetime(2000, 1, 1)
+        return {**row, "_change": value}
+
+    def finish(self) -> None:
+        for entity in ENTITY_ORDER:
+            self.flush(entity)
+
+
+def _index_name(table: Table, columns: tuple[str, ...]) -> str:
+    return f"IX_{table.name}_" + "_".join(table.c[col].name for col in columns)
+
+
+def demo_indexes(mapping: Mapping, metadata: MetaData) -> list[Index]:
+    """The indexes BPO2 carries for the model's access paths (customer, contract, dates)."""
+    out = []
+    for entity in ENTITIES:
+        table = metadata.tables[mapping[entity.name].qualified_table]
+        for columns in entity.indexes:
+            if all(col in table.c for col in columns):
+                out.append(Index(_index_name(table, columns), *(table.c[col] for col in columns)))
+    return out
+
+
+def _prepare(engine: Engine, metadata: MetaData, replace: bool, where: str) -> None:
+    inspector = inspect(engine)
+    existing = []
+    for table in metadata.tables.values():
+        if inspector.has_table(table.name, schema=table.schema):
+            existing.append(table.name)
+    if existing and not replace:
+        raise DemoError(
+            f"{where} already holds BPO2 tables ({', '.join(sorted(existing))}); "
+            "choose an empty database or rebuild with replace"
+        )
+    if existing:
+        metadata.drop_all(engine, checkfirst=True)
+    metadata.create_all(engine)
+
+
+def _after_load(conn: Connection, mapping: Mapping, metadata: MetaData) -> None:
+    for index in demo_indexes(mapping, metadata):
+        index.create(conn)
+    backend = conn.dialect.name
+    if backend == "postgresql":
+        # keep serial sequences past the demo ids, so writers can add rows without ids
+        quote = conn.dialect.identifier_preparer
+        for table in metadata.tables.values():
+            pk = list(table.primary_key.columns)
+            if len(pk) != 1:
+                continue
+            name = quote.format_table(table)
+            sequence = conn.execute(
+                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": name, "c": pk[0].name}
+            ).scalar()
+            if sequence:
+                top = f"SELECT coalesce(max({quote.quote(pk[0].name)}), 0) + 1 FROM {name}"
+                conn.execute(text(f"SELECT setval(:s, ({top}), false)"), {"s": sequence})
+    if backend == "sqlite":
+        conn.execute(text("ANALYZE"))
+    conn.commit()
+
+
+def build_demo(
+    url: str | URL,
+    *,
+    size: str = "small",
+    seed: int = 1,
+    today: dt.date,
+    mapping: Mapping,
+    share_root: Path,
+    progress: Progress | None = None,
+    replace: bool = False,
+    batch_size: int = 10_000,
+) -> DemoSummary:
+    """Build the deterministic demo BPO2 database at `url`; path-stored attachments go under
+    `share_root`. Refuses a database that already has the tables unless `replace`."""
+    if size not in content.PROFILES:
+        raise DemoError(f"unknown demo size {size!r} (choose {', '.join(content.SIZES)})")
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        raise DemoError(f"not a valid database URL: {url!r}") from None
+    where = parsed.render_as_string(hide_password=True)
+    started = time.monotonic()
+    metadata = mapping.physical_metadata()
+    tables = {em.name: metadata.tables[em.qualified_table] for em in mapping}
+    engine = _writable_engine(parsed)
+    try:
+        _prepare(engine, metadata, replace, where)
+        with engine.connect() as conn:
+            writer = _Writer(conn, tables, batch_size, progress)
+            world = World(content.PROFILES[size], seed, today, writer.add, Path(share_root))
+            populate(world, progress)
+            writer.finish()
+            if progress:
+                progress("indexes", 0)
+            _after_load(conn, mapping, metadata)
+    except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None) or exc
+        raise DemoError(f"building the demo in {where} failed: {str(orig).strip().splitlines()[0]}") from exc
+    finally:
+        engine.dispose()
+    counts = {name: writer.counts[name] for name in ENTITY_ORDER}
+    return DemoSummary(where, size, seed, today, counts, time.monotonic() - started)
+
+
+def build_demo_file(path: Path, *, replace: bool = False, **options: Any) -> DemoSummary:
+    """Build a SQLite demo file next to `path` and move it into place only when complete,
+    so a killed build never leaves a half-written source behind."""
+    path = Path(path)
+    if path.exists() and not replace:
+        raise DemoError(f"{path} already exists; rebuild it with replace")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.part{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    try:
+        summary = build_demo(URL.create("sqlite", database=str(partial)), **options)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    where = URL.create("sqlite", database=str(path)).render_as_string()
+    return DemoSummary(where, summary.size, summary.seed, summary.today, summary.counts, summary.seconds)

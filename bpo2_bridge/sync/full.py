@@ -1,0 +1,133 @@
+"""Full sync: every mapped entity streamed from BPO2 into a new snapshot, then switched in.
+
+Memory stays bounded by the batch size whatever the table sizes. The new snapshot becomes
+visible only when the store transaction that moves the pointer and records the run commits;
+until then, and whenever anything fails or the process is killed, the previous snapshot
+serves unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.schema import CreateTable
+
+from ..cache import META_TABLE, schema_fingerprint
+from ..cache_schema import CACHE
+from ..reflection import reflect_source
+from ..source import first_line, source_session
+from . import history
+from .lease import Heartbeat, sync_lease
+from .plan import build_plans, dump_watermark, take_watermark
+from .progress import NoProgress, Progress
+from .results import SyncBusy, SyncFailed, SyncResult
+from .transfer import insert_rows, read_batches, reading
+
+if TYPE_CHECKING:
+    from ..bridge import Bridge
+
+
+@contextmanager
+def sync_lock(bridge: Bridge) -> Iterator[Heartbeat]:
+    """Hold the store's sync lease (renewed in the background) for one full or incremental sync."""
+    lease = sync_lease(bridge.store, bridge.settings.scheduler_lock_seconds)
+    if not lease.acquire():
+        info = lease.holder_info()
+        who = f" ({info[0]}, until {info[1]:%H:%M:%S} UTC)" if info else ""
+        raise SyncBusy(f"another sync is running{who}")
+    try:
+        history.mark_interrupted(bridge.store, bridge.settings.now())
+        with Heartbeat(lease) as beat:
+            yield beat
+    finally:
+        lease.release()
+
+
+def full_sync(bridge: Bridge, progress: Progress | None = None) -> SyncResult:
+    """Build a new snapshot from BPO2 and switch readers to it; raises SyncFailed or SyncBusy."""
+    with sync_lock(bridge) as beat:
+        return run_full(bridge, progress or NoProgress(), beat)
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl+C)"
+    if isinstance(exc, SystemExit):
+        return "interrupted (process exit)"
+    text = first_line(exc)
+    return text if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {text}"
+
+
+def run_full(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
+    settings, cache = bridge.settings, bridge.cache
+    started = settings.now()
+    run_id = history.start(bridge.store, "full", started)
+    name = cache.new_name()
+    engine: Engine | None = None
+    try:
+        engine = cache.open_builder(name)
+        rows, seconds = _write_snapshot(bridge, engine, progress)
+        cache.finish_builder(name, engine)
+        engine = None
+        if beat.lost.is_set():
+            raise SyncFailed("the sync lock was lost while writing the snapshot")
+        finished = settings.now()
+        with bridge.store.begin() as conn:
+            cache.publish(conn, name)
+            history.succeed(conn, run_id, finished, rows=rows, snapshot=name)
+    except BaseException as exc:
+        if engine is not None:
+            engine.dispose()
+        cache.discard(name)
+        reason = describe(exc)
+        try:
+            history.fail(bridge.store, run_id, settings.now(), reason)
+        except Exception:
+            pass  # the store itself is down; the run stays 'running' and is marked interrupted later
+        if isinstance(exc, Exception) and not isinstance(exc, SyncFailed):
+            raise SyncFailed(reason) from exc
+        raise
+    cache.clean()
+    return SyncResult("full", run_id, name, started, finished, rows, {}, seconds)
+
+
+def _write_snapshot(bridge: Bridge, engine: Engine, progress: Progress) -> tuple[dict[str, int], dict[str, float]]:
+    settings, cache = bridge.settings, bridge.cache
+    plans = build_plans(reflect_source(bridge.source, bridge.mapping), cache.dialect)
+    with engine.begin() as conn:
+        for table in CACHE.sorted_tables:
+            conn.execute(CreateTable(table))  # indexes come after the load: faster
+        conn.exec_driver_sql(f"CREATE TABLE {META_TABLE} (key VARCHAR(200) PRIMARY KEY, value TEXT)")
+    rows: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    meta: dict[str, Any] = {"fingerprint": schema_fingerprint()}
+    with source_session(bridge.source) as src:
+        for plan in plans:
+            progress.start(plan.name)
+            began = time.monotonic()
+            if plan.change is not None:
+                with reading(f"the watermark of {plan.name}"):
+                    meta[f"watermark.{plan.name}"] = dump_watermark(take_watermark(src, plan))
+            count = 0
+            convert = plan.convert
+            with engine.begin() as conn:
+                for batch in read_batches(src, plan.select_rows(), settings.sync_batch_size, plan.name):
+                    insert_rows(conn, plan, [convert(r) for r in batch])
+                    count += len(batch)
+                    progress.advance(plan.name, count)
+            rows[plan.name] = count
+            seconds[plan.name] = round(time.monotonic() - began, 3)
+            progress.done(plan.name, count, seconds[plan.name])
+    with engine.begin() as conn:
+        for table in CACHE.sorted_tables:
+            for index in sorted(table.indexes, key=lambda i: i.name or ""):
+                index.create(conn)
+        cache.write_meta(conn, {k: v for k, v in meta.items() if v is not None})
+        if cache.kind == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")  # bounded: planner statistics only
+        conn.exec_driver_sql("ANALYZE")
+    return rows, seconds

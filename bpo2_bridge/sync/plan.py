@@ -1,0 +1,257 @@
+"""How one entity travels from BPO2 to the cache.
+
+The source side goes through the reflection layer (the mapped tables as they really are,
+columns keyed by logical name) and is SQLAlchemy Core, so it compiles for every source
+dialect, SQL Server included; each column is read as its model type, so a SQL Server
+DATETIME holding a date still arrives as a date. The cache side is plain SQL on the
+logical names with the driver's own placeholders, fed with rows already in the form the cache
+stores (the cache dialect's bind processors applied once): what is written is exactly what a
+later raw read returns, so comparing rows is comparing tuples.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Connection, Select, and_, or_, select, type_coerce
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import Integer
+
+from ..mapping import EntityMap
+from ..model import ENTITIES, Entity, Parent
+from ..reflection import SourceSchema, for_customer, select_watermark
+
+Row = tuple[Any, ...]
+KEY_CHUNK = 400  # keys per IN list: well under every engine's parameter limit
+
+
+@dataclass
+class EntityPlan:
+    entity: Entity
+    em: EntityMap
+    schema: SourceSchema
+    columns: tuple[str, ...]
+    convert: Callable[[Sequence[Any]], Row]
+    cache_dialect: Dialect
+
+    @property
+    def name(self) -> str:
+        return self.entity.name
+
+    @property
+    def pk(self) -> tuple[str, ...]:
+        return self.entity.pk
+
+    @property
+    def pk_index(self) -> tuple[int, ...]:
+        return tuple(self.columns.index(k) for k in self.pk)
+
+    @property
+    def change(self) -> Column[Any] | None:
+        return self.schema.change_column(self.name)
+
+    def col(self, name: str) -> Column[Any]:
+        return self.schema.column(self.name, name)
+
+    def key_of(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(row[i] for i in self.pk_index)
+
+    # -- source statements (SQLAlchemy Core: compiles for mssql too) ---------------------------
+
+    def select_rows(self, *where: Any, ordered: bool = False) -> Select[Any]:
+        stmt = select(
+            *(type_coerce(self.col(c), self.entity.col(c).type).label(c) for c in self.columns)
+        ).select_from(self.schema.table(self.name))
+        if where:
+            stmt = stmt.where(*where)
+        if ordered:
+            stmt = stmt.order_by(*(self.col(k) for k in self.pk))
+        return stmt
+
+    def select_keys(self) -> Select[Any]:
+        keys = [self.col(k) for k in self.pk]
+        return select(*(c.label(k) for c, k in zip(keys, self.pk))).order_by(*keys)
+
+    def key_filter(self, keys: Sequence[tuple[Any, ...]]) -> Any:
+        if len(self.pk) == 1:
+            return self.col(self.pk[0]).in_([k[0] for k in keys])
+        return or_(*(and_(*(self.col(c) == v for c, v in zip(self.pk, key))) for key in keys))
+
+    def customer_filter(self, customer_id: int) -> Any:
+        """Rows of one customer on the source, following the entity's owner links."""
+        return for_customer(self.schema, self.name, customer_id)
+
+    # -- cache statements (plain SQL on logical names, driver placeholders) -------------------
+
+    @property
+    def mark(self) -> str:
+        return "?" if self.cache_dialect.name == "sqlite" else "%s"
+
+    def q(self, name: str) -> str:
+        return self.cache_dialect.identifier_preparer.quote(name)
+
+    @property
+    def table(self) -> str:
+        return self.q(self.name)
+
+    def insert_sql(self) -> str:
+        cols = ", ".join(self.q(c) for c in self.columns)
+        return f"INSERT INTO {self.table} ({cols}) VALUES ({', '.join(self.mark for _ in self.columns)})"
+
+    def update_sql(self) -> str:
+        """Parameters: the non-key values in column order, then the key."""
+        sets = ", ".join(f"{self.q(c)} = {self.mark}" for c in self.columns if c not in self.pk)
+        return f"UPDATE {self.table} SET {sets} WHERE {self._key_match()}"
+
+    def delete_sql(self) -> str:
+        return f"DELETE FROM {self.table} WHERE {self._key_match()}"
+
+    def update_params(self, row: Row) -> Row:
+        values = tuple(v for c, v in zip(self.columns, row) if c not in self.pk)
+        return values + self.key_of(row)
+
+    def _key_match(self) -> str:
+        return " AND ".join(f"{self.q(k)} = {self.mark}" for k in self.pk)
+
+    def cache_select(self, keys_only: bool = False) -> str:
+        cols = self.pk if keys_only else self.columns
+        return f"SELECT {', '.join(self.q(c) for c in cols)} FROM {self.table}"
+
+    def cache_pages(self, conn: Connection, page: int, keys_only: bool = False) -> Iterator[list[Row]]:
+        """Cache rows in key order, page by page (keyset paging: writes between pages are safe)."""
+        order = ", ".join(self.q(k) for k in self.pk)
+        key_expr = f"({order})" if len(self.pk) > 1 else order
+        marks = ", ".join(self.mark for _ in self.pk)
+        marks = f"({marks})" if len(self.pk) > 1 else marks
+        base = self.cache_select(keys_only)
+        last: tuple[Any, ...] | None = None
+        while True:
+            if last is None:
+                rows = conn.exec_driver_sql(f"{base} ORDER BY {order} LIMIT {page}").all()
+            else:
+                rows = conn.exec_driver_sql(
+                    f"{base} WHERE {key_expr} > {marks} ORDER BY {order} LIMIT {page}", last
+                ).all()
+            if not rows:
+                return
+            rows = [tuple(r) for r in rows]
+            yield rows
+            if len(rows) < page:
+                return
+            last = rows[-1][: len(self.pk)] if keys_only else self.key_of(rows[-1])
+
+    def cache_rows_by_keys(self, conn: Connection, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
+        found: dict[tuple[Any, ...], Row] = {}
+        for start in range(0, len(keys), KEY_CHUNK):
+            chunk = keys[start : start + KEY_CHUNK]
+            if len(self.pk) == 1:
+                where = f"{self.q(self.pk[0])} IN ({', '.join(self.mark for _ in chunk)})"
+                params: tuple[Any, ...] = tuple(k[0] for k in chunk)
+            else:
+                where = " OR ".join(f"({self._key_match()})" for _ in chunk)
+                params = tuple(v for k in chunk for v in k)
+            for row in conn.exec_driver_sql(f"{self.cache_select()} WHERE {where}", params):
+                row = tuple(row)
+                found[self.key_of(row)] = row
+        return found
+
+
+def build_plans(schema: SourceSchema, cache_dialect: Dialect) -> list[EntityPlan]:
+    """One plan per entity, in model order."""
+    plans = []
+    for entity in ENTITIES:
+        em = schema.mapping[entity.name]
+        columns = tuple(c.name for c in entity.cached_columns if em.has(c.name))
+        for key in entity.pk:
+            if not isinstance(entity.col(key).type, Integer):
+                raise ValueError(f"{entity.name}.{key}: sync compares keys in order and needs integer keys")
+        plans.append(EntityPlan(entity, em, schema, columns, _converter(entity, columns, cache_dialect), cache_dialect))
+    return plans
+
+
+def _converter(entity: Entity, columns: Sequence[str], dialect: Dialect) -> Callable[[Sequence[Any]], Row]:
+    """Source row (Python values) -> the tuple the cache stores."""
+    procs = []
+    for i, name in enumerate(columns):
+        col_type = entity.col(name).type
+        proc = col_type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None:
+            procs.append((i, proc))
+    if not procs:
+        return tuple
+
+    def convert(row: Sequence[Any]) -> Row:
+        out = list(row)
+        for i, proc in procs:
+            out[i] = proc(out[i])
+        return tuple(out)
+
+    return convert
+
+
+# -- per-customer scope ----------------------------------------------------------------------
+
+
+def cache_scope(plans: dict[str, EntityPlan], name: str) -> str:
+    """WHERE clause (plain SQL, one placeholder: the customer id) on the cache table."""
+    plan = plans[name]
+    link = plan.entity.customer_link
+    if link is None:
+        raise ValueError(f"{name} is reference data, not owned by a customer")
+    if isinstance(link, str):
+        return f"{plan.q(link)} = {plan.mark}"
+    assert isinstance(link, Parent)
+    parent = plans[link.entity]
+    inner = f"SELECT {parent.q(link.parent_column)} FROM {parent.table} WHERE {cache_scope(plans, link.entity)}"
+    return f"{plan.q(link.column)} IN ({inner})"
+
+
+# -- watermarks ------------------------------------------------------------------------------
+
+DATETIME_OVERLAP = dt.timedelta(minutes=15)  # a transaction open this long still gets seen
+
+
+def take_watermark(conn: Connection, plan: EntityPlan) -> Any:
+    """The change value from which the next incremental sync must read, taken before reading.
+
+    SQL Server rowversion: MIN_ACTIVE_ROWVERSION(), the lowest value still uncommitted, so a
+    row committed later always carries a value at or above it (never @@DBTS). Elsewhere, the
+    highest value present; datetime columns are read back with an overlap (DATETIME_OVERLAP).
+    """
+    return conn.execute(select_watermark(plan.schema, plan.name)).scalar()
+
+
+def changed_since(plan: EntityPlan, watermark: Any) -> Any:
+    change = plan.change
+    assert change is not None
+    if isinstance(watermark, dt.datetime):
+        watermark = watermark - DATETIME_OVERLAP
+    return change >= watermark
+
+
+def dump_watermark(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "x:" + bytes(value).hex()
+    if isinstance(value, dt.datetime):
+        return "t:" + value.isoformat()
+    if isinstance(value, dt.date):
+        return "d:" + value.isoformat()
+    return "i:" + str(int(value))
+
+
+def load_watermark(text: str | None) -> Any:
+    if not text:
+        return None
+    kind, _, raw = text.partition(":")
+    if kind == "x":
+        return bytes.fromhex(raw)
+    if kind == "t":
+        return dt.datetime.fromisoformat(raw)
+    if kind == "d":
+        return dt.date.fromisoformat(raw)
+    return int(raw)

@@ -1,0 +1,147 @@
+"""The Flask application factory: one Bridge per app, blueprints found in bpo2_bridge.views."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import secrets
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from flask import Blueprint, Flask, current_app, render_template
+from werkzeug.exceptions import HTTPException
+
+from ..bridge import Bridge
+from ..cache import CacheMissing
+from ..settings import Settings, load_settings
+from ..source import SourceError
+from . import auth, security
+from .context import EXTENSION_KEY, current_bridge, register_filters
+from .grid import register_grid_errors
+
+TEMPLATES = Path(str(files("bpo2_bridge.templates")))
+
+
+def _discover_blueprints() -> list[Blueprint]:
+    import bpo2_bridge.views as views
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(views.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"bpo2_bridge.views.{info.name}")
+        bp = getattr(module, "bp", None)
+        if isinstance(bp, Blueprint):
+            found.append(bp)
+    return found
+
+
+def create_app(
+    settings: Settings | None = None, bridge: Bridge | None = None, *, start_scheduler: bool = False
+) -> Flask:
+    """A ready WSGI app; the scheduler runs in-process only when asked."""
+    if bridge is None:
+        bridge = Bridge(settings or load_settings())
+    settings = bridge.settings
+    app = Flask(
+        "bpo2_bridge",
+        static_folder=str(TEMPLATES / "static"),
+        static_url_path="/static",
+        template_folder=None,
+    )
+    app.jinja_loader = jinja2.FileSystemLoader(str(TEMPLATES))
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.extensions[EXTENSION_KEY] = bridge
+    security.init_app(app)
+    auth.init_app(app)
+    register_filters(app)
+    register_grid_errors(app)
+    for bp in _discover_blueprints():
+        app.register_blueprint(bp)
+    _error_pages(app)
+
+    @app.context_processor
+    def _page_context() -> dict[str, Any]:
+        from .freshness import freshness
+
+        return {
+            # only signed-in pages show the line (and pay for it)
+            "freshness": freshness(current_bridge()) if auth.optional_user() else None,
+            "settings": current_bridge().settings,
+            "nav_blueprints": tuple(current_app.blueprints),
+        }
+
+    if start_scheduler:
+        app.extensions["bpo2_scheduler"] = _start_scheduler(bridge)
+    return app
+
+
+def _start_scheduler(bridge: Bridge) -> Any:
+    try:
+        module = importlib.import_module("bpo2_bridge.sync.scheduler")
+    except ImportError:
+        return None
+    start = getattr(module, "start_scheduler", None) or getattr(module, "start", None)
+    return start(bridge) if start else None
+
+
+def _error_pages(app: Flask) -> None:
+    titles = {
+        400: "Bad request",
+        401: "Sign-in required",
+        403: "Not allowed",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Too large",
+    }
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        code = exc.code or 500
+        return (
+            render_template(
+                "errors/error.html",
+                code=code,
+                title=titles.get(code, exc.name),
+                message=exc.description if code in (400, 413) else _default_message(code),
+            ),
+            code,
+        )
+
+    @app.errorhandler(CacheMissing)
+    def _no_cache(_exc: CacheMissing):  # type: ignore[no-untyped-def]
+        return (
+            render_template(
+                "errors/error.html",
+                code=503,
+                title="No data yet",
+                message="The cache has not been filled from BPO2 yet. Ops: run a full sync.",
+            ),
+            503,
+        )
+
+    @app.errorhandler(SourceError)
+    def _unreachable(exc: SourceError):  # type: ignore[no-untyped-def]
+        return (
+            render_template(
+                "errors/error.html",
+                code=503,
+                title="BPO2 is unreachable",
+                message=f"BPO2 is unreachable — {exc}. Try again in a moment.",
+            ),
+            503,
+        )
+
+
+def _default_message(code: int) -> str:
+    return {
+        401: "Please sign in.",
+        403: "Your account may not open this page.",
+        404: "There is nothing here, or it is not one of yours.",
+        405: "This page does not accept that request.",
+    }.get(code, "Something went wrong.")

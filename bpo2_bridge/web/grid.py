@@ -1,0 +1,498 @@
+"""The one grid every screen uses: server-side paging, sort, Filter Row, Filter Text Box,
+Create Filter, and the same rows as HTML, JSON, CSV and XLSX at one URL.
+
+A view declares a ``Grid`` once, then per request::
+
+    page = CONTRACTS.fetch(conn, base, request.args)        # GridError -> 400
+    return grid_response(CONTRACTS, page, template="contracts/index.html", as_of=as_of)
+
+``base`` is any selectable (a Table, a ``select()``, a ``text(...).columns(...).subquery()``);
+WHERE, ORDER BY and LIMIT are built with SQLAlchemy Core on its columns, so user input only
+ever travels as bound parameters. All state lives in the URL: ``page``, ``page_size``, ``sort``
+(``col`` / ``-col``), ``q``, ``f_<col>`` (syntax in :mod:`.grid_filters`), ``filter``, and the
+keyset cursors ``after`` / ``before`` the Next / Previous links carry so deep pages stay as fast
+as the first. Every other parameter (``tab``, ...) is kept in every link the grid makes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, current_app, has_app_context, redirect, render_template, request
+from markupsafe import escape
+from sqlalchemy import Connection, Select, and_, false, func, or_, select, true
+from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.elements import ColumnElement
+from werkzeug.datastructures import MultiDict
+
+from . import grid_cursor, grid_export
+from .grid_filters import (
+    HELP,
+    KINDS,
+    OPERATORS,
+    Condition,
+    GridError,
+    Node,
+    cell_conditions,
+    compare,
+    condition,
+    filter_sql,
+    junction,
+    parse_filter,
+    render_filter,
+)
+
+__all__ = ["Grid", "GridColumn", "GridError", "GridPage", "grid_response", "register_grid_errors"]
+
+PAGE_SIZES = (10, 20, 50, 100, 200)
+EXPORT_CAP = 100_000
+MAX_PARAM_LENGTH = 2000
+FORMATS = ("html", "json", "csv", "xlsx")
+STATE_PARAMS = ("page", "page_size", "sort", "q", "filter", "after", "before", "format")
+BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
+MAX_SEARCH_TERMS = 10
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class GridColumn:
+    key: str
+    label: str
+    type: str = "text"
+    sortable: bool = True
+    filterable: bool = True
+    searchable: bool | None = None
+    link: Callable[[Row], str | None] | None = None
+    css: Callable[[Row], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in KINDS:
+            raise ValueError(f"column {self.key}: type must be one of {KINDS}, not {self.type!r}")
+
+    @property
+    def is_searchable(self) -> bool:
+        return self.type == "text" if self.searchable is None else self.searchable
+
+    @property
+    def help(self) -> str:
+        return HELP[self.type]
+
+    def text(self, value: Any) -> str:
+        """The value as a cell shows it."""
+        if value is None:
+            return ""
+        if self.type == "bool":
+            return "Yes" if value else "No"
+        if isinstance(value, dt.datetime):
+            return value.strftime("%Y-%m-%d %H:%M")
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return str(value)
+
+
+class Grid:
+    """Columns, default sort and row key of one grid; ``fetch`` answers one request."""
+
+    def __init__(
+        self,
+        name: str,
+        columns: Sequence[GridColumn],
+        default_sort: str,
+        key: Sequence[str] = ("id",),
+        page_size: int = 20,
+        export_cap: int = EXPORT_CAP,
+    ) -> None:
+        self.name = name
+        self.columns = list(columns)
+        self.by_key = {c.key: c for c in self.columns}
+        if len(self.by_key) != len(self.columns):
+            raise ValueError(f"grid {name}: duplicate column keys")
+        self.key = tuple(key)
+        self.page_size = page_size
+        self.export_cap = export_cap
+        self.default_sort = default_sort
+        sort_key = default_sort.lstrip("-")
+        if sort_key not in self.by_key and sort_key not in self.key:
+            raise ValueError(f"grid {name}: default sort {default_sort!r} is not a column")
+        self.kinds = {c.key: c.type for c in self.columns if c.filterable}
+
+    @property
+    def filterable(self) -> list[GridColumn]:
+        return [c for c in self.columns if c.filterable]
+
+    @property
+    def operators(self) -> tuple[str, ...]:
+        return OPERATORS
+
+    def fetch(
+        self, conn: Connection, base: Any, args: MultiDict[str, str], *, max_page_size: int | None = None
+    ) -> GridPage:
+        """The rows the URL asks for; GridError (a 400) naming any bad parameter."""
+        source = _as_from(base)
+        state = _State.parse(self, args, max_page_size or _max_page_size())
+        page = GridPage(self, state)
+        if state.redirect is not None:
+            page.redirect_params = state.redirect
+            return page
+        columns = source.c
+        missing = [k for k in (*self.by_key, *self.key) if k not in columns]
+        if missing:
+            raise ValueError(f"grid {self.name}: base has no column {', '.join(missing)}")
+        where = and_(true(), *state.conditions(self, columns))
+        page.total = conn.execute(select(func.count()).select_from(source).where(where)).scalar_one()
+        page.pages = max(1, math.ceil(page.total / state.page_size))
+        page.page = min(state.page, page.pages)
+        order = [(columns[state.sort_key], state.desc)] + [
+            (columns[k], state.desc) for k in self.key if k != state.sort_key
+        ]
+        nulls_high = conn.dialect.name in ("postgresql", "oracle")
+        query = select(source).where(where)
+        if state.format in ("csv", "xlsx"):
+            rows = _rows(conn, query.order_by(*_order_by(order)).limit(self.export_cap + 1))
+            page.truncated = len(rows) > self.export_cap
+            page.rows = rows[: self.export_cap]
+            return page
+        size, offset = state.page_size, (page.page - 1) * state.page_size
+        cursor = state.after or state.before
+        if cursor is not None:
+            flip = state.before is not None
+            seek = [(c, d != flip, self._kind(c)) for c, d in order]
+            param = "before" if flip else "after"
+            values = grid_cursor.decode(cursor, state.sort_spec, seek, param)
+            query = query.where(grid_cursor.beyond(seek, values, nulls_high))
+            query = query.order_by(*_order_by([(c, d) for c, d, _ in seek]))
+            rows = _rows(conn, query.limit(size))
+            page.rows = rows[::-1] if flip else rows
+        elif offset > page.total // 2:
+            # the far half is read backwards, so the last pages cost what the first ones do
+            back = [(c, not d) for c, d in order]
+            limit = max(0, min(size, page.total - offset))
+            query = query.order_by(*_order_by(back)).offset(max(0, page.total - offset - size)).limit(limit)
+            page.rows = _rows(conn, query)[::-1]
+        else:
+            page.rows = _rows(conn, query.order_by(*_order_by(order)).offset(offset).limit(size))
+        page.cursor_of = lambda row: grid_cursor.encode(state.sort_spec, [row[c.name] for c, _ in order])
+        return page
+
+    def _kind(self, column: ColumnElement[Any]) -> str:
+        grid_column = self.by_key.get(column.name)  # type: ignore[attr-defined]
+        return grid_column.type if grid_column else grid_cursor.kind_of(column.type)
+
+
+def _as_from(base: Any) -> FromClause:
+    if isinstance(base, FromClause):
+        return base
+    if isinstance(base, Select) or hasattr(base, "subquery"):
+        return base.subquery("grid_base")
+    raise TypeError(f"a grid base must be a table, select or subquery, not {type(base).__name__}")
+
+
+def _order_by(order: list[tuple[ColumnElement[Any], bool]]) -> list[ColumnElement[Any]]:
+    return [c.desc() if d else c.asc() for c, d in order]
+
+
+def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def _max_page_size() -> int:
+    if has_app_context():
+        bridge = current_app.extensions.get("bpo2_bridge")
+        settings = getattr(bridge, "settings", None)
+        if settings is not None:
+            return int(settings.grid_max_page_size)
+    return max(PAGE_SIZES)
+
+
+@dataclass
+class _State:
+    """The grid parameters of one URL, each checked."""
+
+    page: int = 1
+    page_size: int = 20
+    sort_key: str = ""
+    desc: bool = False
+    q: str = ""
+    cells: dict[str, str] = field(default_factory=dict)
+    filter: Node | None = None
+    after: str | None = None
+    before: str | None = None
+    format: str = "html"
+    max_page_size: int = 200
+    redirect: dict[str, str | None] | None = None
+
+    @property
+    def sort_spec(self) -> str:
+        return ("-" if self.desc else "") + self.sort_key
+
+    @classmethod
+    def parse(cls, grid: Grid, args: MultiDict[str, str], max_page_size: int) -> _State:
+        def arg(name: str) -> str:
+            value = args.get(name, "") or ""
+            if len(value) > MAX_PARAM_LENGTH:
+                raise GridError(name, f"too long (at most {MAX_PARAM_LENGTH} characters)")
+            if "\x00" in value:
+                raise GridError(name, "contains a NUL character")
+            return value
+
+        state = cls(max_page_size=max_page_size)
+        state.page = _whole(arg("page"), "page", 1) if arg("page").strip() else 1
+        size = _whole(arg("page_size"), "page_size", 1) if arg("page_size").strip() else grid.page_size
+        state.page_size = min(size, max_page_size)
+        sort = arg("sort").strip() or grid.default_sort
+        state.desc, state.sort_key = sort.startswith("-"), sort.lstrip("-")
+        column = grid.by_key.get(state.sort_key)
+        if state.sort_key not in grid.key and (column is None or not column.sortable):
+            sortable = ", ".join(c.key for c in grid.columns if c.sortable)
+            raise GridError("sort", f"cannot sort by {state.sort_key!r} (sortable: {sortable})")
+        state.format = arg("format").strip().lower() or "html"
+        if state.format not in FORMATS:
+            raise GridError("format", f"unknown format {state.format!r} (use {', '.join(FORMATS)})")
+        state.q = " ".join(arg("q").split())
+        if state.q and not any(c.is_searchable for c in grid.columns):
+            raise GridError("q", "this grid has no text columns to search")
+        if len(state.q.split()) > MAX_SEARCH_TERMS:
+            raise GridError("q", f"at most {MAX_SEARCH_TERMS} words")
+        for name in args:
+            if name.startswith("f_"):
+                key = name[2:]
+                if key not in grid.kinds:
+                    raise GridError(name, f"no filterable column {key!r}")
+                if arg(name).strip():
+                    cell_conditions(grid.kinds[key], arg(name), name)  # checks the syntax now
+                    state.cells[key] = arg(name).strip()
+        state.filter = parse_filter(arg("filter"), grid.kinds)
+        state.after, state.before = arg("after").strip() or None, arg("before").strip() or None
+        if state.after and state.before:
+            raise GridError("after", "give after or before, not both")
+        if any(arg(name).strip() for name in BUILDER_PARAMS):
+            state.redirect = state.built(grid, {n: arg(n) for n in BUILDER_PARAMS})
+        return state
+
+    def built(self, grid: Grid, form: dict[str, str]) -> dict[str, str | None]:
+        """URL changes that add the Create Filter form's condition to ``filter``."""
+        key = form["fb_column"].strip()
+        if key not in grid.kinds:
+            raise GridError("fb_column", f"choose a column (not {key!r})")
+        join = form["fb_join"].strip().upper() or "AND"
+        if join not in ("AND", "OR"):
+            raise GridError("fb_join", "choose AND or OR")
+        op = form["fb_op"].strip().lower() or "="
+        added: Node = condition(key, grid.kinds[key], op, form["fb_value"], "fb_value")
+        node = added if self.filter is None else junction(join, [self.filter, added])
+        return {"filter": render_filter(node, grid.kinds), "page": None}
+
+    def conditions(self, grid: Grid, columns: Any) -> list[ColumnElement[bool]]:
+        out = []
+        for key, text in self.cells.items():
+            kind = grid.kinds[key]
+            out += [compare(columns[key], kind, op, v) for op, v in cell_conditions(kind, text, f"f_{key}")]
+        searchable = [c for c in grid.columns if c.is_searchable]
+        for term in self.q.split():
+            out.append(or_(false(), *(compare(columns[c.key], "text", "contains", term) for c in searchable)))
+        if self.filter is not None:
+            out.append(filter_sql(self.filter, lambda k: columns[k], grid.kinds))
+        return out
+
+
+def _whole(text: str, name: str, lowest: int) -> int:
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise GridError(name, f"{text!r} is not a whole number")
+    number = int(text)
+    if number < lowest:
+        raise GridError(name, f"must be at least {lowest}")
+    return number
+
+
+class GridPage:
+    """One page of a grid plus everything its template needs to draw links."""
+
+    def __init__(self, grid: Grid, state: _State) -> None:
+        self.grid = grid
+        self.state = state
+        self.rows: list[dict[str, Any]] = []
+        self.total = 0
+        self.page = state.page
+        self.pages = 1
+        self.page_size = state.page_size
+        self.truncated = False
+        self.redirect_params: dict[str, str | None] | None = None
+        self.cursor_of: Callable[[Row], str] | None = None
+
+    # -- state, as the template shows it
+    @property
+    def sort_key(self) -> str:
+        return self.state.sort_key
+
+    @property
+    def sort_desc(self) -> bool:
+        return self.state.desc
+
+    @property
+    def q(self) -> str:
+        return self.state.q
+
+    @property
+    def cells(self) -> dict[str, str]:
+        return self.state.cells
+
+    @property
+    def format(self) -> str:
+        return self.state.format
+
+    @property
+    def filter_text(self) -> str:
+        node = self.state.filter
+        return render_filter(node, self.grid.kinds) if node is not None else ""
+
+    @property
+    def filter_parts(self) -> list[tuple[str, str]]:
+        """(text, URL without it) for each top-level AND condition, so one can be removed."""
+        node = self.state.filter
+        if node is None or (not isinstance(node, Condition) and node.op == "OR"):
+            return []
+        parts = [node] if isinstance(node, Condition) else list(node.parts)
+        out = []
+        for i, part in enumerate(parts):
+            rest = parts[:i] + parts[i + 1 :]
+            left = render_filter(junction("AND", rest), self.grid.kinds) if rest else None
+            out.append((render_filter(part, self.grid.kinds, nested=True), self.url(filter=left, page=None)))
+        return out
+
+    @property
+    def reference(self) -> str:
+        noun = "row" if self.total == 1 else "rows"
+        return f"Page {self.page:,} of {self.pages:,} ({self.total:,} {noun})"
+
+    @property
+    def first_row(self) -> int:
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def page_sizes(self) -> list[int]:
+        sizes = {s for s in PAGE_SIZES if s <= self.state.max_page_size} | {self.page_size}
+        return sorted(sizes)
+
+    def sort_url(self, key: str) -> str:
+        spec = "-" + key if key == self.sort_key and not self.sort_desc else key
+        return self.url(sort=spec, page=None)
+
+    def aria_sort(self, key: str) -> str:
+        if key != self.sort_key:
+            return "none"
+        return "descending" if self.sort_desc else "ascending"
+
+    # -- links; all keep unrelated parameters
+    def url(self, **changes: Any) -> str:
+        """This URL with ``changes`` (None removes); cursors and builder fields never carry over."""
+        params: dict[str, list[str]] = {
+            k: v for k, v in request.args.lists() if k not in ("after", "before", *BUILDER_PARAMS)
+        }
+        for key, value in changes.items():
+            if value is None or value == "":
+                params.pop(key, None)
+            else:
+                params[key] = [str(value)]
+        query = urlencode([(k, v) for k, vs in params.items() for v in vs])
+        return request.script_root + request.path + ("?" + query if query else "")
+
+    def hidden(self, *exclude: str) -> list[tuple[str, str]]:
+        """(name, value) pairs a GET form carries so submitting keeps the rest of the state."""
+        skip = {"page", "after", "before", "format", *BUILDER_PARAMS, *exclude}
+        return [(k, v) for k, vs in request.args.lists() for v in vs if k not in skip]
+
+    @property
+    def row_hidden(self) -> list[tuple[str, str]]:
+        return self.hidden(*(f"f_{key}" for key in self.grid.kinds))
+
+    @property
+    def cleared_cells(self) -> dict[str, None]:
+        return {f"f_{key}": None for key in self.grid.kinds}
+
+    def export_url(self, fmt: str) -> str:
+        return self.url(format=fmt, page=None)
+
+    @property
+    def next_url(self) -> str | None:
+        if self.page >= self.pages or not self.rows or self.cursor_of is None:
+            return None
+        return self.url(page=self.page + 1, after=self.cursor_of(self.rows[-1]))
+
+    @property
+    def prev_url(self) -> str | None:
+        if self.page <= 1:
+            return None
+        if self.page == 2 or not self.rows or self.cursor_of is None:
+            return self.page_url(self.page - 1)
+        return self.url(page=self.page - 1, before=self.cursor_of(self.rows[0]))
+
+    def page_url(self, number: int) -> str:
+        return self.url(page=number if number > 1 else None)
+
+    def as_json(self, as_of: dt.datetime | dt.date | None) -> dict[str, Any]:
+        keys = [c.key for c in self.grid.columns]
+        return {
+            "rows": [{k: grid_export.json_value(row[k]) for k in keys} for row in self.rows],
+            "total": self.total,
+            "page": self.page,
+            "pages": self.pages,
+            "page_size": self.page_size,
+            "next": self.next_url,
+            "as_of": as_of.isoformat() if as_of is not None else None,
+        }
+
+
+def wants_json() -> bool:
+    if request.args.get("format", "").strip().lower() == "json":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def grid_response(
+    grid: Grid, page: GridPage, *, template: str, as_of: dt.datetime | dt.date | None = None, **context: Any
+) -> Response:
+    """The page as HTML (template includes ``_grid.html``), JSON, CSV or XLSX, as the URL asks."""
+    if page.redirect_params is not None:
+        return redirect(page.url(**page.redirect_params), code=303)  # type: ignore[return-value]
+    if page.format == "csv":
+        return grid_export.csv_response(grid, page, as_of)
+    if page.format == "xlsx":
+        return grid_export.xlsx_response(grid, page, as_of)
+    if wants_json():
+        return grid_export.json_response(page.as_json(as_of))
+    html = render_template(template, grid=grid, page=page, as_of=as_of, **context)
+    return Response(html, mimetype="text/html")
+
+
+def grid_error_response(exc: GridError) -> Response:
+    """400 naming the bad parameter: JSON for JSON clients, else a page with a way back."""
+    if wants_json():
+        response = grid_export.json_response({"error": exc.description, "parameter": exc.param})
+    else:
+        retry = _url_without({exc.param: None, "page": None})
+        try:
+            html = render_template("_grid_error.html", error=exc, retry_url=retry)
+        except Exception:  # the layout itself failed: the message still has to reach the user
+            html = f"<!doctype html><title>Bad request</title><p>{escape(exc.description)}</p>"
+        response = Response(html, mimetype="text/html")
+    response.status_code = 400
+    return response
+
+
+def _url_without(changes: dict[str, None]) -> str:
+    params = [(k, v) for k, vs in request.args.lists() for v in vs if k not in changes]
+    params = [(k, v) for k, v in params if k not in ("after", "before", *BUILDER_PARAMS)]
+    return request.script_root + request.path + ("?" + urlencode(params) if params else "")
+
+
+def register_grid_errors(app: Flask) -> None:
+    """Answer every GridError raised by a view with grid_error_response."""
+    app.register_error_handler(GridError, grid_error_response)

@@ -1,0 +1,420 @@
+"""What users type into a grid, parsed into SQLAlchemy conditions.
+
+**Filter Row** (parameter ``f_<column>``; a blank cell filters nothing):
+
+=========  ==============================================  =====================================
+type       you type                                        rows kept
+=========  ==============================================  =====================================
+text       ``abc``                                         contains "abc" (any case)
+           ``=abc`` / ``!=abc``                            equals / differs from "abc" (any case)
+           ``abc*``                                        starts with "abc" (any case)
+number     ``5`` ``=5`` ``!=5`` ``>5`` ``>=5`` ``<5``      comparisons
+           ``1..10``  ``..10``  ``1..``                    ranges, both ends included
+date       ``2026-01-01`` ``>2026-01-01`` ``!=``…           same operators as numbers
+           ``2026-01-01..2026-03-31``                      range, both days included
+datetime   as date (a day stands for all its times), or ``2026-01-01T10:30``
+bool       ``yes`` / ``no``                                also true/false, 1/0
+=========  ==============================================  =====================================
+
+**Create Filter** (parameter ``filter``): conditions ``column operator value`` joined with
+``AND`` / ``OR`` and parentheses (AND binds tighter), e.g.
+``status = "Active" AND (months_remaining < 0 OR contract_type = "Rental")``. Operators
+``= != < <= > >= contains startswith``; values are "quoted text" (``\\"`` and ``\\\\`` escape),
+numbers, dates (``2026-01-01``) or yes/no.
+
+"Differs" (``!=``) keeps empty cells too: a user asking for "not Active" expects rows with no
+status. Everything typed reaches SQL only as bound parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, and_, cast, false, func, literal, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType
+from werkzeug.exceptions import BadRequest
+
+KINDS = ("text", "number", "date", "datetime", "bool")
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains", "startswith")
+TEXT_ONLY = ("contains", "startswith")
+MAX_CONDITIONS = 40
+MAX_DEPTH = 12
+
+
+class GridError(BadRequest):
+    """Bad grid input; answered as 400 with a message naming the parameter."""
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        self.message = message
+        super().__init__(description=f"{param}: {message}")
+
+
+# -- single values
+
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
+_BOOLS = {
+    "yes": True,
+    "y": True,
+    "true": True,
+    "1": True,
+    "no": False,
+    "n": False,
+    "false": False,
+    "0": False,
+}
+_INT64 = 2**63 - 1
+
+
+def parse_value(kind: str, text: str, param: str) -> Any:
+    """The typed value of ``text`` for a column of ``kind``; GridError naming ``param`` if malformed."""
+    text = text.strip()
+    if kind == "text":
+        return text
+    if kind == "number":
+        if not _NUMBER.fullmatch(text):
+            raise GridError(param, f"{text!r} is not a number")
+        if re.fullmatch(r"[+-]?\d+", text):
+            number = int(text)
+            if abs(number) > _INT64:
+                raise GridError(param, f"{text!r} is too large")
+            return number
+        value = float(text)
+        if not math.isfinite(value):
+            raise GridError(param, f"{text!r} is too large")
+        return value
+    if kind == "bool":
+        if text.lower() not in _BOOLS:
+            raise GridError(param, f"{text!r} is not yes or no")
+        return _BOOLS[text.lower()]
+    if kind == "date" or (kind == "datetime" and _DATE.fullmatch(text)):
+        return _date(text, param)
+    if kind == "datetime":
+        if not _DATETIME.fullmatch(text):
+            raise GridError(param, f"{text!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM)")
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise GridError(param, f"{text!r} is not a valid time") from None
+        _date(moment.date().isoformat(), param)
+        return moment
+    raise ValueError(f"unknown column type {kind!r}")
+
+
+def _date(text: str, param: str) -> dt.date:
+    if not _DATE.fullmatch(text):
+        raise GridError(param, f"{text!r} is not a date (YYYY-MM-DD)")
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise GridError(param, f"{text!r} is not a valid date") from None
+    # keeps "the next day" and every database's date range in reach
+    if not 1000 <= day.year <= 9998:
+        raise GridError(param, f"{text!r}: dates run from year 1000 to 9998")
+    return day
+
+
+def render_value(kind: str, value: Any) -> str:
+    """Value as Create Filter text that parses back to the same value."""
+    if kind == "bool":
+        return "yes" if value else "no"
+    if kind == "text":
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds" if not value.microsecond else "microseconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+# -- one comparison in SQL
+
+
+def _bind(kind: str, value: Any) -> ColumnElement[Any]:
+    if kind == "number":
+        return literal(value, Integer() if isinstance(value, int) else Float())
+    if kind == "bool":
+        return literal(value, Boolean())
+    if isinstance(value, dt.datetime):
+        return literal(value, DateTime())
+    if isinstance(value, dt.date):
+        return literal(value, Date())
+    return literal(value, String())
+
+
+def _as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # a "text" grid column may be a number in the database (account numbers); LIKE needs text
+    if isinstance(column.type, (String, NullType)):
+        return column
+    return cast(column, String())
+
+
+def compare(column: ColumnElement[Any], kind: str, op: str, value: Any) -> ColumnElement[bool]:
+    """SQL for ``column op value``; ``value`` already typed by parse_value."""
+    if op in TEXT_ONLY:
+        text = _as_text(column)
+        return (
+            text.icontains(value, autoescape=True)
+            if op == "contains"
+            else text.istartswith(value, autoescape=True)
+        )
+    if kind == "datetime" and not isinstance(value, dt.datetime):
+        return _whole_day(column, op, value)
+    left: ColumnElement[Any] = column
+    right = _bind(kind, value)
+    if kind == "text" and op in ("=", "!="):
+        left, right = func.lower(_as_text(column)), func.lower(right)
+    if op == "=":
+        return left == right
+    if op == "!=":
+        return or_(left != right, column.is_(None))
+    if op == "<":
+        return left < right
+    if op == "<=":
+        return left <= right
+    if op == ">":
+        return left > right
+    if op == ">=":
+        return left >= right
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def _whole_day(column: ColumnElement[Any], op: str, day: dt.date) -> ColumnElement[bool]:
+    start = literal(dt.datetime.combine(day, dt.time()), DateTime())
+    end = literal(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()), DateTime())
+    return {
+        "=": lambda: and_(column >= start, column < end),
+        "!=": lambda: or_(column < start, column >= end, column.is_(None)),
+        "<": lambda: column < start,
+        "<=": lambda: column < end,
+        ">": lambda: column >= end,
+        ">=": lambda: column >= start,
+    }[op]()
+
+
+# -- Filter Row cells
+
+_PREFIX = re.compile(r"(<=|>=|!=|<>|<|>|=)?\s*(.*)", re.DOTALL)
+HELP = {
+    "text": "abc contains · =abc equals · !=abc differs · abc* starts with",
+    "number": "5 · >5 · <=5 · !=5 · 1..10",
+    "date": "2026-01-01 · >2026-01-01 · 2026-01-01..2026-03-31",
+    "datetime": "2026-01-01 · >2026-01-01 · 2026-01-01..2026-03-31",
+    "bool": "yes · no",
+}
+
+
+def cell_conditions(kind: str, text: str, param: str) -> list[tuple[str, Any]]:
+    """The (operator, value) pairs one Filter Row cell asks for; all must hold."""
+    text = text.strip()
+    if not text:
+        return []
+    if kind == "text":
+        if text.startswith("!="):
+            return [("!=", text[2:].strip())]
+        if text.startswith("="):
+            return [("=", text[1:].strip())]
+        if text.endswith("*") and len(text) > 1:
+            return [("startswith", text[:-1])]
+        return [("contains", text)]
+    if kind == "bool":
+        return [("=", parse_value(kind, text.lstrip("="), param))]
+    if ".." in text:
+        low, high = (part.strip() for part in text.split("..", 1))
+        if not low and not high:
+            raise GridError(param, "a range needs at least one end, e.g. 1..10")
+        hint = "; ranges look like 1..10 or 2026-01-01..2026-03-31"
+        pairs = []
+        try:
+            if low:
+                pairs.append((">=", parse_value(kind, low, param)))
+            if high:
+                pairs.append(("<=", parse_value(kind, high, param)))
+        except GridError as exc:
+            raise GridError(param, exc.message + hint) from None
+        return pairs
+    match = _PREFIX.fullmatch(text)
+    assert match is not None  # the pattern accepts any text
+    op = {None: "=", "<>": "!="}.get(match.group(1), match.group(1))
+    try:
+        return [(op, parse_value(kind, match.group(2), param))]
+    except GridError as exc:
+        raise GridError(param, f"{exc.message} (use {HELP[kind]})") from None
+
+
+# -- Create Filter expressions
+
+
+@dataclass(frozen=True)
+class Condition:
+    column: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Junction:
+    op: str  # "AND" | "OR"
+    parts: tuple[Node, ...]
+
+
+Node = Condition | Junction
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<paren>[()])
+      | (?P<op><=|>=|!=|<>|=|<|>)
+      | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+      | (?P<word>[\w.:+-]+)
+    )""",
+    re.VERBOSE,
+)
+
+
+def _tokens(text: str, param: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            rest = text[pos:].strip()
+            what = "an unclosed quote" if rest[:1] in "\"'" else f"unexpected {rest[:20]!r}"
+            raise GridError(param, f"{what} at character {len(text) - len(rest) + 1}")
+        kind = match.lastgroup or ""
+        value = match.group(kind)
+        if kind == "string":
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        out.append((kind, value))
+        pos = match.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str, kinds: Mapping[str, str], param: str) -> None:
+        self.tokens = _tokens(text, param)
+        self.pos = 0
+        self.kinds = kinds
+        self.param = param
+        self.count = 0
+
+    def fail(self, message: str) -> GridError:
+        return GridError(self.param, message)
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise self.fail("the filter ends too early")
+        self.pos += 1
+        return token
+
+    def keyword(self, word: str) -> bool:
+        token = self.peek()
+        if token and token[0] == "word" and token[1].upper() == word:
+            self.pos += 1
+            return True
+        return False
+
+    def parse(self) -> Node:
+        node = self.expression(0)
+        if self.peek() is not None:
+            raise self.fail(f"expected AND or OR before {self.peek()[1]!r}")  # type: ignore[index]
+        return node
+
+    def expression(self, depth: int) -> Node:
+        parts = [self.conjunction(depth)]
+        while self.keyword("OR"):
+            parts.append(self.conjunction(depth))
+        return junction("OR", parts)
+
+    def conjunction(self, depth: int) -> Node:
+        parts = [self.atom(depth)]
+        while self.keyword("AND"):
+            parts.append(self.atom(depth))
+        return junction("AND", parts)
+
+    def atom(self, depth: int) -> Node:
+        token = self.take()
+        if token == ("paren", "("):
+            if depth >= MAX_DEPTH:
+                raise self.fail("too many nested parentheses")
+            node = self.expression(depth + 1)
+            if self.peek() != ("paren", ")"):
+                raise self.fail("a parenthesis is not closed")
+            self.pos += 1
+            return node
+        if token[0] != "word":
+            raise self.fail(f"expected a column name, got {token[1]!r}")
+        column = token[1]
+        kind = self.kinds.get(column)
+        if kind is None:
+            raise self.fail(f"unknown column {column!r} (columns: {', '.join(self.kinds)})")
+        kind_op, op = self.take()
+        op = op.lower() if kind_op == "word" else {"<>": "!="}.get(op, op)
+        if op not in OPERATORS:
+            raise self.fail(f"unknown operator {op!r} after {column} (use {' '.join(OPERATORS)})")
+        value_kind, text = self.take()
+        if value_kind not in ("word", "string"):
+            raise self.fail(f"expected a value after {column} {op}")
+        self.count += 1
+        if self.count > MAX_CONDITIONS:
+            raise self.fail(f"at most {MAX_CONDITIONS} conditions")
+        return condition(column, kind, op, text, self.param)
+
+
+def condition(column: str, kind: str, op: str, text: str, param: str) -> Condition:
+    """A checked condition: the operator fits the column type and the value parses."""
+    if op not in OPERATORS:
+        raise GridError(param, f"unknown operator {op!r} (use {' '.join(OPERATORS)})")
+    if op in TEXT_ONLY and kind != "text":
+        raise GridError(param, f"{op} applies to text columns, not {kind} column {column}")
+    if kind == "bool" and op not in ("=", "!="):
+        raise GridError(param, f"{column} is yes/no: use = or !=")
+    try:
+        value = parse_value(kind, text, param)
+    except GridError as exc:
+        raise GridError(param, f"{column}: {exc.message}") from None
+    return Condition(column, op, value)
+
+
+def junction(op: str, parts: list[Node]) -> Node:
+    """AND/OR of parts, nested junctions of the same operator flattened."""
+    flat: list[Node] = []
+    for part in parts:
+        flat.extend(part.parts if isinstance(part, Junction) and part.op == op else [part])
+    return flat[0] if len(flat) == 1 else Junction(op, tuple(flat))
+
+
+def parse_filter(text: str, kinds: Mapping[str, str], param: str = "filter") -> Node | None:
+    """The Create Filter expression; None when blank; GridError saying what is wrong."""
+    if not text.strip():
+        return None
+    return _Parser(text, kinds, param).parse()
+
+
+def render_filter(node: Node, kinds: Mapping[str, str], nested: bool = False) -> str:
+    """Canonical text of an expression; parse_filter(render_filter(n)) == n."""
+    if isinstance(node, Condition):
+        return f"{node.column} {node.op} {render_value(kinds[node.column], node.value)}"
+    text = f" {node.op} ".join(render_filter(part, kinds, nested=True) for part in node.parts)
+    return f"({text})" if nested else text
+
+
+def filter_sql(
+    node: Node, columns: Callable[[str], ColumnElement[Any]], kinds: Mapping[str, str]
+) -> ColumnElement[bool]:
+    if isinstance(node, Condition):
+        return compare(columns(node.column), kinds[node.column], node.op, node.value)
+    parts = [filter_sql(part, columns, kinds) for part in node.parts]
+    return and_(*parts) if node.op == "AND" else or_(false(), *parts)

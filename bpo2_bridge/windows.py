@@ -1,0 +1,178 @@
+"""Contract windows and Months Remaining (SPEC §3): date arithmetic and the one SQL definition.
+
+`sql/contract_windows.sql` classifies contracts as of `today` at read time. `contracts_query`
+renders it for the cache (grids wrap it as a subquery and add WHERE / ORDER BY / LIMIT);
+`source_sql` renders the same definition to run on BPO2 itself, for ops.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from sqlalchemy import Date, Integer, String, bindparam
+from sqlalchemy.dialects import mssql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
+
+from .mapping import Mapping
+from .settings import Settings
+from .sqlfiles import render, render_for_source
+
+SQL_FILE = "contract_windows"
+Tab = Literal["all", "expired", "expiring"]
+TABS: tuple[str, ...] = ("all", "expired", "expiring")
+
+# Result columns of the query, typed so SQLite's text dates come back as dates.
+COLUMNS: dict[str, Any] = {
+    "contract_id": Integer(),
+    "contract_no": String(),
+    "customer_id": Integer(),
+    "account_no": String(),
+    "customer_name": String(),
+    "contract_type": String(),
+    "status": String(),
+    "site_id": Integer(),
+    "start_date": Date(),
+    "expiry_date": Date(),
+    "months_remaining": Integer(),
+    "window": String(),
+    "machines": Integer(),
+}
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """`day` moved by whole months, clamped to the month end (31 Jan + 1 month = 28/29 Feb)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+def window_end(today: dt.date, months: int) -> dt.date:
+    """Last expiry date that still counts as expiring."""
+    return add_months(today, months)
+
+
+def params(settings: Settings, today: dt.date | None = None) -> dict[str, Any]:
+    """Bound parameters of the window query for `today` (default: the settings' today)."""
+    today = today or settings.today_date()
+    return {
+        "today": today,
+        "window_end": window_end(today, settings.expiring_window_months),
+        "today_ym": today.year * 12 + today.month,
+        "today_day": today.day,
+        "excluded": list(settings.excluded_statuses),
+    }
+
+
+def _check_tab(tab: str) -> None:
+    if tab not in TABS:
+        raise ValueError(f"tab must be one of {', '.join(TABS)}, got {tab!r}")
+
+
+def render_sql(
+    dialect: Dialect | str,
+    *,
+    tab: str = "all",
+    by_customer: bool = False,
+    by_employee: bool = False,
+    excluded: str = ":excluded",
+) -> str:
+    """The SQL text for the cache (logical names), with `:named` parameters."""
+    _check_tab(tab)
+    sql = render(
+        SQL_FILE,
+        dialect,
+        tab=tab,
+        by_customer=by_customer,
+        by_employee=by_employee,
+        excluded=excluded,
+        q=_quoter(dialect),
+    )
+    # the header comment mentions the :parameters; a text() clause would take them as binds
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
+
+
+def contracts_query(
+    dialect: Dialect,
+    *,
+    tab: str = "all",
+    customer_id: int | None = None,
+    employee_id: int | None = None,
+) -> TextualSelect:
+    """Typed textual SELECT over the cache; bind `params(settings, today)` when executing.
+
+    `customer_id` limits it to one customer, `employee_id` to the customers whose salesmen
+    include that employee; both values are bound into the statement.
+    """
+    sql = render_sql(dialect, tab=tab, by_customer=customer_id is not None, by_employee=employee_id is not None)
+    binds = [
+        bindparam("today", type_=Date()),
+        bindparam("window_end", type_=Date()),
+        bindparam("today_ym", type_=Integer()),
+        bindparam("today_day", type_=Integer()),
+        bindparam("excluded", type_=String(), expanding=True),
+    ]
+    if customer_id is not None:
+        binds.append(bindparam("customer_id", customer_id, type_=Integer()))
+    if employee_id is not None:
+        binds.append(bindparam("employee_id", employee_id, type_=Integer()))
+    clause: TextClause = TextClause(sql).bindparams(*binds)
+    return clause.columns(**COLUMNS)
+
+
+def bound_contracts_query(
+    dialect: Dialect,
+    settings: Settings,
+    today: dt.date | None = None,
+    **filters: Any,
+) -> TextualSelect:
+    """`contracts_query` with every parameter bound: ready to wrap, filter, sort and page."""
+    return contracts_query(dialect, **filters).bindparams(**params(settings, today))
+
+
+def source_sql(
+    dialect: Dialect,
+    mapping: Mapping,
+    *,
+    excluded_statuses: Sequence[str] = ("Cancelled",),
+    tab: str = "all",
+    by_customer: bool = False,
+    by_employee: bool = False,
+) -> str:
+    """The same definition for BPO2: physical tables renamed through the mapping (ops)."""
+    _check_tab(tab)
+    return render_for_source(
+        SQL_FILE,
+        dialect,
+        mapping,
+        tab=tab,
+        by_customer=by_customer,
+        by_employee=by_employee,
+        excluded=_literal_list(excluded_statuses),
+        q=_quoter(dialect),
+    )
+
+
+def mssql_sql(mapping: Mapping, excluded_statuses: Sequence[str] = ("Cancelled",), tab: str = "all") -> str:
+    """The T-SQL ops paste into SQL Server Management Studio."""
+    return source_sql(mssql.dialect(), mapping, excluded_statuses=excluded_statuses, tab=tab)
+
+
+def _literal_list(values: Sequence[str]) -> str:
+    if not values:
+        return "(NULL)"  # `x IN (NULL)` is never true: nothing excluded
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+def _quoter(dialect: Dialect | str):  # type: ignore[no-untyped-def]
+    if isinstance(dialect, str):
+        from sqlalchemy.dialects import registry
+
+        dialect = registry.load(dialect)()
+    preparer = dialect.identifier_preparer
+    return lambda name: preparer.quote_identifier(name)

@@ -1,0 +1,288 @@
+"""The ad-hoc SQL guard: a corpus of hostile and harmless statements across dialects.
+
+Each statement is refused or accepted as it should be, first by the guard alone (all four
+dialects, SQL Server included), then against a real demo source on every engine, after which
+the source must be unchanged (file hash on SQLite, table checksums on the servers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import MetaData, create_engine, inspect, select
+
+from bpo2_bridge.checks.adhoc import QueryFailed, run_on_url
+from bpo2_bridge.checks.guard import RefusedQuery, check_sql
+from bpo2_bridge.demo.generate import build_demo
+from bpo2_bridge.mapping import load_mapping
+
+ALL = ("tsql", "postgres", "mysql", "sqlite")
+OK = "ok"
+
+# (dialects, statement, "ok" or a fragment of the refusal). {T}: the contract table, {N}: its
+# contract number column, {C}: the customer table, {R}: the meter reading table (quoted for the
+# dialect, names from the mapping).
+CORPUS: list[tuple[tuple[str, ...], str, str]] = [
+    # -- plain reads pass
+    (ALL, "SELECT {N} FROM {T}", OK),
+    (ALL, "select count(*) from {T} where {N} like 'CPC%'", OK),
+    (ALL, "SELECT 'a;b' AS x", OK),
+    (ALL, "SELECT 'DROP TABLE x; DELETE FROM y' AS harmless", OK),
+    (ALL, "SELECT 'it''s; fine' AS x;", OK),
+    (ALL, "SELECT 1 AS x; ", OK),
+    (ALL, "SELECT 1 AS x -- ; DROP TABLE t", OK),
+    (ALL, "SELECT /* ; DELETE FROM t; */ 1 AS x", OK),
+    (ALL, "SELECT ':today' AS colon, '100%' AS pct", OK),
+    (ALL, "WITH x AS (SELECT {N} AS n FROM {T}) SELECT COUNT(*) AS c FROM x", OK),
+    (ALL, "SELECT 1 AS x UNION SELECT 2 UNION ALL SELECT 3", OK),
+    (ALL, "SELECT * FROM (SELECT {N} AS n FROM {T}) sub WHERE sub.n IN (SELECT {N} FROM {T})", OK),
+    (ALL, "(SELECT 1 AS x) UNION (SELECT 2)", OK),
+    (ALL, "SeLeCt CoUnT(*) FrOm {C}", OK),
+    (("postgres", "sqlite", "mysql"), "SELECT {N} FROM {T} ORDER BY 1 LIMIT 5", OK),
+    (("postgres",), "SELECT $$a;b$$ AS dollar", OK),
+    (("mysql",), "SELECT 'a\\'; DROP TABLE t; --' AS escaped", OK),
+    (("mysql",), "SELECT 1 AS x # ; DROP TABLE t", OK),
+    (("tsql",), "SELECT TOP 5 {N} FROM {T} WITH (NOLOCK) ORDER BY 1", OK),
+    (("sqlite", "postgres", "mysql"), "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT SUM(i) AS s FROM n", OK),
+    # -- more than one statement
+    (ALL, "SELECT 1; DROP TABLE {T}", "2 statements"),
+    (ALL, "SELECT 1;DELETE FROM {T}", "2 statements"),
+    (ALL, "sElEcT 1 ; dElEtE fRoM {T}", "2 statements"),
+    (ALL, "SELECT 1 /* */; UPDATE {T} SET {N} = 'x'", "2 statements"),
+    (ALL, "SELECT 'a;b'; SELECT 2", "2 statements"),
+    (ALL, "SELECT 1 -- comment\n; DELETE FROM {T}", "2 statements"),
+    # -- DML, alone or hidden in a CTE
+    (ALL, "DELETE FROM {T}", "DELETE"),
+    (ALL, "delete from {T} where 1 = 1", "DELETE"),
+    (ALL, "UPDATE {T} SET {N} = 'x'", "UPDATE"),
+    (ALL, "INSERT INTO {T} ({N}) VALUES ('x')", "INSERT"),
+    (ALL, "INSERT INTO {T} ({N}) SELECT {N} FROM {T}", "INSERT"),
+    (("postgres",), "WITH gone AS (DELETE FROM {T} RETURNING *) SELECT * FROM gone", "DELETE inside"),
+    (("postgres",), "WITH up AS (UPDATE {T} SET {N} = 'x' RETURNING *) SELECT * FROM up", "UPDATE inside"),
+    (("postgres",), "WITH ins AS (INSERT INTO {T} ({N}) VALUES ('x') RETURNING *) SELECT 1", "INSERT inside"),
+    (("tsql",), "MERGE {T} USING {C} ON 1 = 0 WHEN NOT MATCHED THEN INSERT ({N}) VALUES ('x');", "MERGE"),
+    (("mysql", "sqlite"), "REPLACE INTO {T} ({N}) VALUES ('x')", "REPLACE"),
+    (("sqlite",), "INSERT OR REPLACE INTO {T} ({N}) VALUES ('x')", "INSERT"),
+    (("mysql",), "INSERT INTO {T} ({N}) VALUES ('x') ON DUPLICATE KEY UPDATE {N} = 'y'", "INSERT"),
+    # -- DDL
+    (ALL, "DROP TABLE {T}", "DROP"),
+    (ALL, "CREATE TABLE evil (x INT)", "CREATE"),
+    (ALL, "CREATE VIEW v AS SELECT 1 AS x", "CREATE"),
+    (ALL, "ALTER TABLE {T} ADD evil INT", "ALTER"),
+    (("postgres", "mysql", "tsql"), "TRUNCATE TABLE {T}", "TRUNCATE"),
+    (("postgres",), "CREATE TEMP TABLE x AS SELECT 1", "CREATE"),
+    (("sqlite",), "CREATE TRIGGER x AFTER INSERT ON {T} BEGIN DELETE FROM {T}; END", "2 statements"),
+    (("mysql",), "RENAME TABLE {T} TO evil", "RENAME"),
+    # -- SELECT ... INTO
+    (("tsql", "postgres"), "SELECT * INTO evil FROM {T}", "INTO"),
+    (("tsql",), "SELECT * INTO #evil FROM {T}", "INTO"),
+    (("mysql",), "SELECT {N} INTO @v FROM {T} LIMIT 1", "INTO"),
+    (("mysql",), "SELECT * FROM {T} INTO OUTFILE '/tmp/evil'", "not a single valid"),
+    # -- locking clauses and hints
+    (("postgres", "mysql"), "SELECT * FROM {T} FOR UPDATE", "FOR UPDATE"),
+    (("postgres",), "SELECT * FROM {T} FOR UPDATE SKIP LOCKED", "FOR UPDATE"),
+    (("postgres",), "SELECT * FROM {T} FOR NO KEY UPDATE", "FOR UPDATE"),
+    (("postgres", "mysql"), "SELECT * FROM {T} FOR SHARE", "FOR SHARE"),
+    (("postgres",), "SELECT * FROM {T} FOR KEY SHARE", "FOR SHARE"),
+    (("mysql",), "SELECT * FROM {T} LOCK IN SHARE MODE", "SHARE"),
+    (("tsql",), "SELECT * FROM {T} WITH (UPDLOCK)", "UPDLOCK"),
+    (("tsql",), "SELECT * FROM {T} WITH (NOLOCK, XLOCK)", "XLOCK"),
+    (("tsql",), "SELECT * FROM {T} WITH (TABLOCKX)", "TABLOCKX"),
+    (("tsql",), "select * from {T} (holdlock)", "HOLDLOCK"),
+    (("postgres",), "LOCK TABLE {T} IN ACCESS EXCLUSIVE MODE", "LOCK"),
+    (("mysql",), "LOCK TABLES {T} WRITE", "LOCK"),
+    (("postgres",), "SELECT pg_advisory_lock(1)", "pg_advisory_lock"),
+    (("mysql",), "SELECT GET_LOCK('x', 10)", "get_lock"),
+    # -- procedures and dynamic SQL
+    (("tsql",), "EXEC sp_who", "EXEC"),
+    (("tsql",), "EXECUTE('DELETE FROM {T}')", "EXEC"),
+    (("tsql",), "exec xp_cmdshell 'dir'", "EXEC"),
+    (("tsql",), "SELECT * FROM OPENQUERY(other, 'DELETE FROM t')", "openquery"),
+    (("tsql",), "SELECT * FROM OPENROWSET('SQLNCLI', 'x', 'SELECT 1')", "openrowset"),
+    (("postgres", "mysql"), "CALL evil()", "CALL"),
+    (("postgres",), "DO $$ BEGIN DELETE FROM t; END $$", "DO"),
+    (("postgres",), "EXPLAIN ANALYZE DELETE FROM {T}", "EXPLAIN"),
+    (("postgres",), "PREPARE p AS DELETE FROM {T}", "PREPARE"),
+    (("tsql",), "DECLARE @x INT", "DECLARE"),
+    (("tsql",), "SELECT @x = {N} FROM {T}", "assigning variables"),
+    (("mysql",), "SELECT @x := 1", "assigning variables"),
+    (("tsql",), "WAITFOR DELAY '00:00:05'", "not a single valid"),
+    (("mysql",), "DO SLEEP(1)", "not a single valid"),
+    # -- session, transaction control, engine commands
+    (ALL, "BEGIN TRANSACTION", "transaction control"),
+    (("postgres", "mysql", "sqlite"), "COMMIT", "COMMIT"),
+    (("postgres", "mysql", "sqlite"), "ROLLBACK", "ROLLBACK"),
+    (("postgres",), "SET default_transaction_read_only = off", "SET"),
+    (("postgres",), "SELECT set_config('default_transaction_read_only', 'off', false)", "set_config"),
+    (("postgres",), "START TRANSACTION READ WRITE", "not a single valid"),
+    (("mysql",), "SET SESSION TRANSACTION READ WRITE", "SET"),
+    (("tsql",), "SET IDENTITY_INSERT {T} ON", "SET"),
+    (("sqlite",), "PRAGMA query_only = 0", "PRAGMA"),
+    (("sqlite",), "PRAGMA writable_schema = 1", "PRAGMA"),
+    (("sqlite",), "ATTACH DATABASE '/tmp/evil.db' AS evil", "ATTACH"),
+    (("sqlite",), "DETACH DATABASE evil", "DETACH"),
+    (("sqlite",), "VACUUM INTO '/tmp/evil.db'", "VACUUM"),
+    (("sqlite",), "SELECT load_extension('evil')", "load_extension"),
+    (("postgres",), "VACUUM {T}", "VACUUM"),
+    (("postgres",), "COPY {T} TO '/tmp/evil'", "COPY"),
+    (("postgres",), "COPY (SELECT 1) TO PROGRAM 'rm -rf /'", "COPY"),
+    (("postgres",), "SELECT pg_read_file('/etc/passwd')", "pg_read_file"),
+    (("postgres",), "SELECT nextval('seq')", "nextval"),
+    (("mysql",), "SELECT LOAD_FILE('/etc/passwd')", "load_file"),
+    (("mysql",), "SELECT 1 /*!50000 , SLEEP(10) */", "executable comments"),
+    (("mysql",), "SELECT 1 /*!; DROP TABLE t */", "executable comments"),
+    (ALL, "GRANT SELECT ON {T} TO public", "GRANT"),
+    (ALL, "", "empty"),
+    (ALL, "   -- only a comment", "no statement"),
+]
+
+
+def _quote(dialect: str, name: str) -> str:
+    if dialect == "tsql":
+        return f"[{name}]"
+    if dialect == "mysql":
+        return f"`{name}`"
+    return f'"{name}"'
+
+
+def _names(dialect: str, mapping_path: Path) -> dict[str, str]:
+    mapping = load_mapping(mapping_path)
+    return {
+        "T": _quote(dialect, mapping["contract"].table),
+        "N": _quote(dialect, mapping["contract"].physical("contract_no")),
+        "C": _quote(dialect, mapping["customer"].table),
+        "R": _quote(dialect, mapping["meter_reading"].table),
+    }
+
+
+def _cases() -> list[tuple[str, str, str]]:
+    return [(d, sql, expected) for dialects, sql, expected in CORPUS for d in dialects]
+
+
+def test_the_corpus_is_large_and_mixed() -> None:
+    cases = _cases()
+    refused = [c for c in cases if c[2] != OK]
+    assert len(cases) >= 60
+    assert len(refused) >= 60
+    assert len(cases) - len(refused) >= 20
+    assert {d for d, _, _ in cases} == set(ALL)
+
+
+@pytest.mark.parametrize(("dialect", "sql", "expected"), _cases())
+def test_guard_refuses_or_accepts(dialect: str, sql: str, expected: str, settings) -> None:
+    statement = sql.format(**_names(dialect, settings.mapping_path))
+    if expected == OK:
+        normalized = check_sql(statement, dialect)
+        assert ";" not in normalized.replace("';", "").replace(";'", "").replace(";$", "") or "'" in normalized
+        assert "--" not in normalized and "/*" not in normalized  # comments never reach the engine
+    else:
+        with pytest.raises(RefusedQuery) as refused:
+            check_sql(statement, dialect)
+        reason = str(refused.value)
+        assert expected.lower() in reason.lower()
+        assert "\n" not in reason and len(reason) < 300
+
+
+@pytest.mark.parametrize(
+    ("engine_dialect", "guard_dialect"),
+    [("mssql", "tsql"), ("postgresql", "postgres"), ("mariadb", "mysql"), ("mysql", "mysql"), ("sqlite", "sqlite")],
+)
+def test_sqlalchemy_dialect_names_map_to_the_parser(engine_dialect: str, guard_dialect: str) -> None:
+    assert check_sql("SELECT 1 AS x", engine_dialect) == check_sql("SELECT 1 AS x", guard_dialect)
+
+
+def test_unknown_dialect_is_refused() -> None:
+    with pytest.raises(RefusedQuery, match="oracle"):
+        check_sql("SELECT 1 FROM dual", "oracle")
+
+
+_harmless_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=_harmless_text, dialect=st.sampled_from(ALL))
+def test_any_string_literal_is_one_harmless_select(value: str, dialect: str) -> None:
+    """Whatever a string literal holds (semicolons, comment markers, keywords), it stays one
+    SELECT, and the normalized statement parses back to the same literal."""
+    import sqlglot
+
+    literal = "'" + value.replace("'", "''") + "'"
+    if dialect == "mysql":
+        literal = "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    normalized = check_sql(f"SELECT {literal} AS v", dialect)
+    read = sqlglot.parse_one(normalized, read=dialect)
+    assert read.expressions[0].this.this == value
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    first=st.sampled_from(["SELECT 1", "SELECT 'x;y'", "WITH a AS (SELECT 1 AS v) SELECT v FROM a"]),
+    second=st.sampled_from(["DELETE FROM t", "DROP TABLE t", "UPDATE t SET a = 1", "SELECT 2", "PRAGMA x"]),
+    glue=st.sampled_from([";", "; ", ";\n", " ;", "/* c */;", ";-- c\n", ";;"]),
+    dialect=st.sampled_from(ALL),
+)
+def test_a_second_statement_is_always_refused(first: str, second: str, glue: str, dialect: str) -> None:
+    with pytest.raises(RefusedQuery):
+        check_sql(first + glue + second, dialect)
+
+
+# -- against real engines ------------------------------------------------------------------------
+
+ENGINE_DIALECT = {"sqlite": "sqlite", "postgresql": "postgres", "mariadb": "mysql"}
+
+
+def _fingerprint(url, kind: str) -> str:
+    """A digest of the whole source: the file on SQLite, every table's rows on a server."""
+    if kind == "sqlite":
+        path = Path(url.database)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    engine = create_engine(url)
+    digest = hashlib.sha256()
+    try:
+        with engine.connect() as conn:
+            names = sorted(inspect(conn).get_table_names()) + sorted(inspect(conn).get_view_names())
+            digest.update(repr(names).encode())
+            metadata = MetaData()
+            metadata.reflect(conn)
+            for name in sorted(metadata.tables):
+                table = metadata.tables[name]
+                order = list(table.primary_key.columns) or list(table.columns)
+                for row in conn.execute(select(table).order_by(*order)):
+                    digest.update(repr(tuple(row)).encode())
+    finally:
+        engine.dispose()
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
+def test_corpus_on_every_engine_leaves_the_source_unchanged(kind: str, fresh_database, settings, tmp_path) -> None:
+    url = fresh_database(kind)
+    mapping = load_mapping(settings.mapping_path)
+    build_demo(url, size="tiny", seed=3, today=dt.date(2026, 11, 22), mapping=mapping, share_root=tmp_path / "share")
+    before = _fingerprint(url, kind)
+    own = ENGINE_DIALECT[kind]
+    names = _names(own, settings.mapping_path)
+    ran = refused = 0
+    for dialect, sql, expected in _cases():
+        statement = sql.format(**names)
+        try:
+            result = run_on_url(url, statement, max_rows=5, timeout=10)
+        except QueryFailed as exc:
+            message = str(exc)
+            assert "\n" not in message
+            if dialect == own and expected == OK:
+                pytest.fail(f"accepted statement failed on {kind}: {statement!r}: {message}")
+            if dialect == own and expected != OK:
+                assert message.startswith("Refused:"), (statement, message)
+            refused += message.startswith("Refused:")
+        else:
+            ran += 1
+            assert not (dialect == own and expected != OK), f"hostile statement ran on {kind}: {statement!r}"
+            assert len(result.rows) <= 5
+    assert ran >= 15 and refused >= 60
+    assert _fingerprint(url, kind) == before

@@ -1,0 +1,160 @@
+"""Every source SELECT the reflection layer builds is valid T-SQL for BPO2 on SQL Server.
+
+Compiled with SQLAlchemy's mssql dialect (offline: no SQL Server needed) and read back with
+sqlglot's T-SQL parser; also for a mapping with a `dbo` schema, a rowversion change column and
+a change column that is not a logical column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+import sqlglot
+from sqlalchemy.dialects import mssql
+from sqlglot import exp
+
+from bpo2_bridge.mapping import Mapping, load_mapping
+from bpo2_bridge.model import ENTITIES
+from bpo2_bridge.reflection import (
+    SourceSchema,
+    changed_since,
+    for_customer,
+    keyset_batch,
+    offline_schema,
+    select_entity,
+    select_watermark,
+)
+
+MSSQL = mssql.dialect()
+
+
+def _tsql(stmt, literal: bool = True) -> str:
+    kwargs = {"render_postcompile": True}
+    if literal:
+        kwargs["literal_binds"] = True
+    return str(stmt.compile(dialect=MSSQL, compile_kwargs=kwargs))
+
+
+def _parse_one(sql: str) -> exp.Expression:
+    statements = sqlglot.parse(sql, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(statements) == 1
+    assert isinstance(statements[0], exp.Select), sql
+    return statements[0]
+
+
+def _variant(mapping: Mapping, **changes_by_entity: dict) -> Mapping:
+    entities = dict(mapping.entities)
+    for name, changes in changes_by_entity.items():
+        entities[name] = dataclasses.replace(entities[name], **changes)
+    return Mapping(mapping.path, entities)
+
+
+@pytest.fixture(scope="module")
+def mapping() -> Mapping:
+    from bpo2_bridge.settings import package_config_dir
+
+    return load_mapping(package_config_dir() / "mapping.toml")
+
+
+def _dbo(mapping: Mapping) -> Mapping:
+    return _variant(mapping, **{em.name: {"schema": "dbo"} for em in mapping})
+
+
+def _statements(schema: SourceSchema, name: str):
+    ent = next(e for e in ENTITIES if e.name == name)
+    first_key = tuple(7 for _ in ent.pk)
+    yield "all columns", select_entity(schema, name, cached_only=False)
+    yield "first batch", keyset_batch(schema, name, 500)
+    yield "next batch", keyset_batch(schema, name, 500, after=first_key)
+    if schema.change_column(name) is not None:
+        since = changed_since(schema, name, dt.datetime(2026, 1, 31, 23, 59))
+        yield "changed, next batch", keyset_batch(schema, name, 500, after=first_key, where=since)
+        yield "watermark", select_watermark(schema, name)
+    if ent.customer_link is not None:
+        yield "one customer", select_entity(schema, name, for_customer(schema, name, 42))
+
+
+@pytest.mark.parametrize("qualified", [False, True], ids=["default-schema", "dbo"])
+@pytest.mark.parametrize("name", [e.name for e in ENTITIES])
+def test_every_entity_statement_is_tsql(mapping, name, qualified):
+    schema = offline_schema(_dbo(mapping) if qualified else mapping)
+    em = schema.mapping[name]
+    for purpose, stmt in _statements(schema, name):
+        sql = _tsql(stmt)
+        tree = _parse_one(sql)
+        assert "LIMIT" not in sql.upper() and "OFFSET" not in sql.upper(), purpose
+        if purpose != "watermark":
+            # rows come back under logical names, read from the physical columns
+            labels = [s.alias_or_name for s in tree.expressions]
+            wanted = [
+                c.name for c in em.entity.columns if em.has(c.name) and (c.cached or purpose == "all columns")
+            ]
+            assert labels == wanted, purpose
+            tables = {t.name for t in tree.find_all(exp.Table)}
+            assert em.table in tables, purpose
+            if qualified:
+                assert all(t.db == "dbo" for t in tree.find_all(exp.Table)), purpose
+        if "batch" in purpose:
+            assert tree.args.get("limit") is not None or "TOP 500" in sql, purpose
+            order = [o.this.name for o in tree.args["order"].expressions]
+            assert order == [em.physical(k) for k in em.entity.pk], purpose
+
+
+def test_keyset_condition_on_a_composite_key_needs_no_row_values(mapping):
+    """SQL Server has no (a, b) > (x, y): the condition is spelled out column by column."""
+    schema = offline_schema(mapping)
+    name = next(e.name for e in ENTITIES if len(e.pk) > 1)
+    sql = _tsql(keyset_batch(schema, name, 100, after=(3, 9)), literal=False)
+    em = mapping[name]
+    first, second = (em.physical(k) for k in em.entity.pk)
+    assert f"[{first}] > :after_{em.entity.pk[0]} OR" in sql
+    assert f"[{first}] = :after_{em.entity.pk[0]} AND" in sql
+    assert f"[{second}] > :after_{em.entity.pk[1]}" in sql
+    _parse_one(_tsql(keyset_batch(schema, name, 100, after=(3, 9))))
+
+
+def test_rowversion_watermark_uses_min_active_rowversion(mapping):
+    em = mapping["contract"]
+    variant = _variant(mapping, contract={"change_kind": "rowversion"})
+    schema = offline_schema(variant)
+    sql = _tsql(select_watermark(schema, "contract"))
+    assert "MIN_ACTIVE_ROWVERSION()" in sql.upper()
+    assert "@@DBTS" not in sql.upper()
+    _parse_one(sql)
+    since = _tsql(
+        select_entity(schema, "contract", changed_since(schema, "contract", b"\0" * 8)), literal=False
+    )
+    assert f"[{em.change_column}] > :since" in since
+
+
+def test_change_column_that_is_not_a_logical_column(mapping):
+    """A change column the mapping does not also map to a logical column is still usable."""
+    em = mapping["contract"]
+    columns = {k: v for k, v in em.columns.items() if v != em.change_column}
+    schema = offline_schema(_variant(mapping, contract={"columns": columns}))
+    sql = _tsql(
+        keyset_batch(schema, "contract", 10, where=changed_since(schema, "contract", dt.datetime(2026, 1, 1)))
+    )
+    tree = _parse_one(sql)
+    assert em.change_column not in [s.alias_or_name for s in tree.expressions]
+    assert f"[{em.change_column}] > '2026-01-01 00:00:00'" in sql
+    _parse_one(_tsql(select_watermark(schema, "contract")))
+
+
+def test_mssql_readonly_login_script_parses_as_tsql():
+    from importlib.resources import files
+
+    from bpo2_bridge.sqlfiles import header
+
+    text = files("bpo2_bridge.sql").joinpath("mssql_readonly_login.sql").read_text(encoding="utf-8")
+    statements = sqlglot.parse(text, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(statements) == 9
+    spoken = " ".join(s.sql("tsql", comments=False) for s in statements)
+    assert "db_datareader" in spoken and "db_denydatawriter" in spoken
+    assert "DENY EXECUTE" in spoken
+    # the only role granted is db_datareader: no db_datawriter, db_owner or GRANT
+    assert "db_datawriter" not in spoken.replace("db_denydatawriter", "")
+    assert "db_owner" not in spoken and "GRANT " not in spoken.upper()
+    assert "Purpose:" in header("mssql_readonly_login")

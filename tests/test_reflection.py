@@ -1,0 +1,444 @@
+"""The reflection layer and `bpo2-bridge schema check` on SQLite, PostgreSQL and MariaDB.
+
+The demo source reflects and passes the check; a renamed table and a renamed column are
+reported with the new names as suggestions; column types that cannot serve are reported; the
+per-entity statements read the right rows. Every source is proved unchanged afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+import string
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    create_engine,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.engine import URL
+
+from bpo2_bridge.cli import main
+from bpo2_bridge.mapping import Mapping, load_mapping
+from bpo2_bridge.model import ENTITIES, Parent
+from bpo2_bridge.reflection import (
+    SchemaError,
+    changed_since,
+    check_schema,
+    for_customer,
+    keyset_batch,
+    mapped_counts,
+    offline_schema,
+    reflect_source,
+    select_entity,
+    select_watermark,
+    suggest,
+)
+from bpo2_bridge.source import open_readonly, source_session
+
+ENGINES = ("sqlite", "postgresql", "mariadb")
+TODAY = dt.date(2026, 11, 22)
+
+
+# -- sources, written through a separate writer engine ------------------------------------------
+
+
+def _value(col, i: int):
+    t = col.type
+    if isinstance(t, Boolean):
+        return i % 2 == 0
+    if isinstance(t, Integer):
+        return i if col.pk else i % 2 + 1
+    if isinstance(t, Numeric):
+        return Decimal(f"{i}.25")
+    if isinstance(t, DateTime):
+        return dt.datetime(2026, 1, i, 8, 30)
+    if isinstance(t, Date):
+        return dt.date(2026, 1, i)
+    if isinstance(t, LargeBinary):
+        return bytes([i]) * 3
+    return f"v{i}"
+
+
+def seed_source(url: URL, mapping: Mapping, rows: int = 4, metadata: MetaData | None = None) -> dict:
+    """The mapped tables with `rows` rows each; returns the rows written, per entity."""
+    writer = create_engine(url)
+    metadata = metadata or mapping.physical_metadata()
+    metadata.create_all(writer)
+    written = {}
+    with writer.begin() as conn:
+        for em in mapping:
+            table = metadata.tables[em.qualified_table]
+            written[em.name] = [
+                {c.name: _value(c, i) for c in em.entity.columns if em.has(c.name)}
+                for i in range(1, rows + 1)
+            ]
+            conn.execute(insert(table), written[em.name])
+    writer.dispose()
+    return written
+
+
+def fingerprint(url: URL) -> str:
+    """What the source holds: the file's bytes for SQLite, every table's sorted rows on a server."""
+    if url.get_backend_name() == "sqlite":
+        return hashlib.sha256(Path(url.database).read_bytes()).hexdigest()
+    writer = create_engine(url)
+    metadata = MetaData()
+    digest = hashlib.sha256()
+    with writer.connect() as conn:
+        metadata.reflect(conn)
+        for name in sorted(metadata.tables):
+            rows = sorted(repr(tuple(row)) for row in conn.execute(select(metadata.tables[name])))
+            digest.update(f"{name}:{len(rows)}:{rows}".encode())
+    writer.dispose()
+    return digest.hexdigest()
+
+
+def rename(url: URL, table: str, column: str | None = None, to: str = "") -> None:
+    writer = create_engine(url)
+    quote = writer.dialect.identifier_preparer.quote
+    with writer.begin() as conn:
+        if column is None:
+            conn.execute(text(f"ALTER TABLE {quote(table)} RENAME TO {quote(to)}"))
+        else:
+            conn.execute(text(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(column)} TO {quote(to)}"))
+    writer.dispose()
+
+
+def run_cli(url: URL, tmp_path: Path, *args: str):
+    env = {
+        "BPO2_BRIDGE_SOURCE_URL": url.render_as_string(hide_password=False),
+        "BPO2_BRIDGE_DATA_DIR": str(tmp_path / "data"),
+        "BPO2_BRIDGE_MAPPING_FILE": "",
+    }
+    result = CliRunner().invoke(main, ["schema", "check", *args], env=env)
+    # a crash would also exit 1: only a deliberate exit counts
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
+
+
+@pytest.fixture
+def mapping(settings) -> Mapping:
+    return load_mapping(settings.mapping_path)
+
+
+@pytest.fixture(params=ENGINES)
+def kind(request) -> str:
+    return request.param
+
+
+# -- the demo source ------------------------------------------------------------------------------
+
+
+def test_demo_reflects_and_passes_schema_check(kind, fresh_database, mapping, tmp_path):
+    from bpo2_bridge.demo.generate import build_demo
+
+    url = fresh_database(kind)
+    summary = build_demo(
+        url, size="tiny", seed=1, today=TODAY, mapping=mapping, share_root=tmp_path / "share"
+    )
+    before = fingerprint(url)
+    engine = open_readonly(url, 30)
+
+    assert check_schema(engine, mapping) == []
+    schema = reflect_source(engine, mapping)
+    for em in mapping:
+        table = schema.table(em.name)
+        expected = [c.name for c in em.entity.columns if em.has(c.name)]
+        assert [c.key for c in table.c if c.key != "_change"] == expected
+    assert schema.table("contract").c.expiry_date.name == mapping["contract"].physical("expiry_date")
+
+    with source_session(engine) as conn:
+        for em in mapping:
+            rows = conn.execute(select_entity(schema, em.name)).mappings().all()
+            assert len(rows) == summary.counts[em.name]
+        contracts = conn.execute(select_entity(schema, "contract")).mappings().all()
+    assert all(isinstance(r["expiry_date"], dt.date) for r in contracts if r["expiry_date"] is not None)
+    assert {r["status"] for r in contracts} >= {"Active"}
+    engine.dispose()
+
+    result = run_cli(url, tmp_path)
+    tables, columns = mapped_counts(mapping)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"All {tables} tables and {columns} columns found"
+    assert fingerprint(url) == before
+
+
+# -- renamed tables and columns ---------------------------------------------------------------------
+
+
+def _renamed(physical: str) -> str:
+    """How an install might rename a column: words split by underscores (or a suffix)."""
+    split = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", physical)
+    return split if split != physical else f"{physical}_1"
+
+
+def _copy_of_source(kind: str, fresh_database, mapping: Mapping, tmp_path: Path) -> tuple[URL, URL]:
+    """(original, copy) with the same tables and rows."""
+    original = fresh_database(kind)
+    seed_source(original, mapping)
+    if kind == "sqlite":
+        copy = URL.create("sqlite", database=str(tmp_path / "copy.sqlite"))
+        shutil.copyfile(original.database, copy.database)
+    else:
+        copy = fresh_database(kind)
+        seed_source(copy, mapping)
+    return original, copy
+
+
+def test_renamed_table_and_column_are_reported_with_the_new_names(kind, fresh_database, mapping, tmp_path):
+    original, copy = _copy_of_source(kind, fresh_database, mapping, tmp_path)
+    original_before = fingerprint(original)
+    contract, customer = mapping["contract"], mapping["customer"]
+    new_table = f"{contract.table}s"
+    new_column = _renamed(customer.physical("account_no"))
+    rename(copy, contract.table, to=new_table)
+    rename(copy, customer.table, customer.physical("account_no"), to=new_column)
+    copy_before = fingerprint(copy)
+
+    engine = open_readonly(copy, 30)
+    problems = check_schema(engine, mapping)
+    assert [(p.entity, p.column) for p in problems] == [("customer", "account_no"), ("contract", None)]
+    column_problem, table_problem = problems
+    assert column_problem.suggestions[0] == new_column
+    assert column_problem.physical == customer.physical("account_no")
+    assert "not found" in column_problem.message
+    assert table_problem.suggestions[0] == new_table
+    assert f"table {contract.table} not found" in table_problem.message
+    with pytest.raises(SchemaError) as caught:
+        reflect_source(engine, mapping)
+    assert len(caught.value.problems) == 2
+    engine.dispose()
+
+    result = run_cli(copy, tmp_path, "--format", "json")
+    assert result.exit_code == 1, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["entity"], r["column"], r["suggestions"][0]) for r in rows] == [
+        ("customer", customer.physical("account_no"), new_column),
+        ("contract", None, new_table),
+    ]
+    assert "Traceback" not in result.output
+    assert fingerprint(copy) == copy_before
+    assert fingerprint(original) == original_before
+
+
+def test_a_text_expiry_date_cannot_serve(kind, fresh_database, mapping, tmp_path):
+    url = fresh_database(kind)
+    metadata = mapping.physical_metadata()
+    metadata.tables[mapping["contract"].qualified_table].c.expiry_date.type = String(10)
+    seed_source(url, mapping, metadata=metadata)
+    engine = open_readonly(url, 30)
+    problems = check_schema(engine, mapping)
+    engine.dispose()
+    assert [(p.entity, p.column) for p in problems] == [("contract", "expiry_date")]
+    assert "(text), which cannot serve as a date" in problems[0].message
+
+    result = run_cli(url, tmp_path, "--format", "csv")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == "entity,table,column,problem,suggestions"
+    assert "cannot serve as a date" in result.stdout
+
+
+def test_a_date_change_column_cannot_serve_as_rowversion(tmp_path, mapping):
+    url = URL.create("sqlite", database=str(tmp_path / "src.sqlite"))
+    seed_source(url, mapping)
+    rowversion = dataclasses.replace(mapping["contract"], change_kind="rowversion")
+    variant = Mapping(mapping.path, {**mapping.entities, "contract": rowversion})
+    engine = open_readonly(url, 30)
+    problems = check_schema(engine, variant)
+    engine.dispose()
+    assert [(p.entity, p.column) for p in problems] == [("contract", None)]
+    assert "change column" in problems[0].message and "binary data" in problems[0].message
+
+
+def test_tables_in_a_named_schema(fresh_database, mapping, tmp_path):
+    url = fresh_database("postgresql")
+    writer = create_engine(url)
+    with writer.begin() as conn:
+        conn.execute(text("CREATE SCHEMA erp"))
+    writer.dispose()
+    in_schema = Mapping(
+        mapping.path, {n: dataclasses.replace(em, schema="erp") for n, em in mapping.entities.items()}
+    )
+    seed_source(url, in_schema)
+
+    engine = open_readonly(url, 30)
+    assert check_schema(engine, in_schema) == []
+    schema = reflect_source(engine, in_schema)
+    assert schema.table("contract").schema == "erp"
+    with source_session(engine) as conn:
+        assert len(conn.execute(select_entity(schema, "contract")).all()) == 4
+
+    elsewhere = Mapping(
+        mapping.path, {n: dataclasses.replace(em, schema="ERP") for n, em in mapping.entities.items()}
+    )
+    problems = check_schema(engine, elsewhere)
+    engine.dispose()
+    assert len(problems) == len(ENTITIES)
+    assert all(p.message == "schema ERP not found" and p.suggestions == ("erp",) for p in problems)
+
+
+# -- unreachable ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("sqlite:///{tmp}/absent.sqlite", "unable to open database file"),
+        ("postgresql+psycopg://reader@127.0.0.1:1/bpo2", "127.0.0.1"),
+        ("not a url", "not a valid database URL"),
+    ],
+)
+def test_unreachable_source_exits_2_with_the_reason(tmp_path, url, reason):
+    env = {"BPO2_BRIDGE_SOURCE_URL": url.format(tmp=tmp_path), "BPO2_BRIDGE_DATA_DIR": str(tmp_path / "data")}
+    result = CliRunner().invoke(main, ["schema", "check"], env=env)
+    assert isinstance(result.exception, SystemExit)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: BPO2 source unreachable: ")
+    assert reason in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "absent.sqlite").exists()
+
+
+# -- the statements the sync runs --------------------------------------------------------------------
+
+
+def _owned(written: dict, name: str, customer_id: int) -> list[dict]:
+    """The rows of `name` belonging to one customer, followed through the model's links in Python."""
+    link = next(e for e in ENTITIES if e.name == name).customer_link
+    if isinstance(link, str):
+        return [r for r in written[name] if r[link] == customer_id]
+    assert isinstance(link, Parent)
+    keys = {r[link.parent_column] for r in _owned(written, link.entity, customer_id)}
+    return [r for r in written[name] if r[link.column] in keys]
+
+
+def test_entity_statements_read_the_right_rows(kind, fresh_database, mapping):
+    url = fresh_database(kind)
+    written = seed_source(url, mapping, rows=5)
+    before = fingerprint(url)
+    engine = open_readonly(url, 30)
+    schema = reflect_source(engine, mapping)
+    with source_session(engine) as conn:
+        for ent in ENTITIES:
+            key = list(ent.pk)
+            expected = sorted(tuple(r[k] for k in key) for r in written[ent.name])
+            # keyset batches of 2 read every row exactly once, in key order
+            seen, after = [], None
+            while True:
+                batch = conn.execute(keyset_batch(schema, ent.name, 2, after, columns=key)).all()
+                seen += [tuple(row) for row in batch]
+                if len(batch) < 2:
+                    break
+                after = tuple(batch[-1])
+            assert seen == expected, ent.name
+            if ent.customer_link is not None:
+                rows = conn.execute(
+                    select_entity(schema, ent.name, for_customer(schema, ent.name, 2))
+                ).mappings()
+                got = sorted(tuple(r[k] for k in key) for r in rows)
+                assert got == sorted(tuple(r[k] for k in key) for r in _owned(written, ent.name, 2)), ent.name
+        since = dt.datetime(2026, 1, 3)
+        changed = conn.execute(
+            select_entity(schema, "contract", changed_since(schema, "contract", since))
+        ).all()
+        assert sorted(r.contract_id for r in changed) == [3, 4, 5]
+        assert conn.execute(select_watermark(schema, "contract")).scalar() == dt.datetime(2026, 1, 5, 8, 30)
+        attachment = (
+            conn.execute(select_entity(schema, "case_attachment", cached_only=False)).mappings().first()
+        )
+        assert attachment["content"] == b"\x01\x01\x01"
+    engine.dispose()
+    assert fingerprint(url) == before
+
+
+@pytest.fixture(scope="module")
+def pair_source(tmp_path_factory):
+    path = tmp_path_factory.mktemp("keyset") / "pairs.sqlite"
+    return URL.create("sqlite", database=str(path))
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    keys=st.sets(st.tuples(st.integers(-3, 6), st.integers(-3, 6)), max_size=30),
+    size=st.integers(1, 7),
+)
+def test_keyset_batches_cover_a_composite_key_exactly(pair_source, mapping, keys, size):
+    """Whatever the keys and batch size, batches concatenate to every row once, in key order."""
+    name = next(e.name for e in ENTITIES if len(e.pk) == 2)
+    em = mapping[name]
+    metadata = mapping.physical_metadata()
+    table = metadata.tables[em.qualified_table]
+    writer = create_engine(pair_source)
+    metadata.create_all(writer, tables=[table])
+    with writer.begin() as conn:
+        conn.execute(table.delete())
+        if keys:
+            a, b = em.entity.pk
+            flag = next(c.name for c in em.entity.columns if not c.pk)
+            conn.execute(insert(table), [{a: x, b: y, flag: True} for x, y in keys])
+    writer.dispose()
+
+    engine = open_readonly(pair_source, 30)
+    schema = offline_schema(mapping)  # the file holds only this table: statements from the mapping
+    seen, after = [], None
+    with source_session(engine) as conn:
+        while True:
+            batch = conn.execute(keyset_batch(schema, name, size, after, columns=list(em.entity.pk))).all()
+            seen += [tuple(r) for r in batch]
+            if len(batch) < size:
+                break
+            after = tuple(batch[-1])
+    engine.dispose()
+    assert seen == sorted(keys)
+
+
+# -- suggestions ----------------------------------------------------------------------------------
+
+_word = st.text(string.ascii_lowercase, min_size=3, max_size=8)
+
+
+def _restyle(words: list[str], style: int) -> str:
+    if style == 0:
+        return "".join(w.capitalize() for w in words)  # PascalCase
+    if style == 1:
+        return "_".join(words)  # snake_case
+    return "_".join(words).upper()  # UPPER_SNAKE
+
+
+@given(
+    words=st.lists(_word, min_size=1, max_size=3),
+    others=st.lists(st.lists(_word, min_size=1, max_size=3), max_size=12),
+    style=st.integers(0, 2),
+)
+def test_a_restyled_name_is_the_first_suggestion(words, others, style):
+    """Renaming by case or underscores only never hides the real name behind another."""
+    wanted = _restyle(words, 0)
+    real = _restyle(words, style)
+    candidates = [_restyle(o, 0) for o in others if "".join(o) != "".join(words)] + [real]
+    assert suggest(wanted, candidates)[0] == real
+
+
+def test_suggestions_are_close_names_only():
+    assert suggest("EndDate", ["StartDate", "End_Dt", "Notes"])[0] == "End_Dt"
+    assert suggest("EndDate", ["Notes", "Amount"]) == ()

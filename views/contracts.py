@@ -1,0 +1,138 @@
+"""Contracts for one customer and across customers, with the three tabs and Refresh."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from flask import Blueprint, flash, redirect, request, url_for
+
+from bpo2_bridge import crm
+from bpo2_bridge.web.auth import current_user, safe_next
+from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+
+from .customers import back_url, here, load_customer
+
+bp = Blueprint("contracts", __name__)
+TABS = (("all", "Contracts"), ("expired", "Expired Contracts"), ("expiring", "Expiring Contracts"))
+
+
+def report_link(row: Any) -> str:
+    path = f"/contracts/{quote(str(row['contract_no']), safe='')}/report"
+    return f"{path}?{urlencode({'back': here()})}"
+
+
+def customer_link(row: Any) -> str:
+    return url_for("customers.dashboard", account_no=row["account_no"], back=here())
+
+
+def months_css(row: Any) -> str | None:
+    months = row["months_remaining"]
+    return "negative" if months is not None and months < 0 else None
+
+
+def _columns(with_customer: bool) -> list[GridColumn]:
+    columns = [GridColumn("contract_no", "Contract No", link=report_link)]
+    if with_customer:
+        columns += [
+            GridColumn("account_no", "Account No", link=customer_link),
+            GridColumn("customer_name", "Customer Name", link=customer_link),
+        ]
+    columns += [
+        GridColumn("contract_type", "Contract Type"),
+        GridColumn("status", "Status"),
+        GridColumn("start_date", "Start Date", type="date"),
+        GridColumn("expiry_date", "Expiry Date", type="date"),
+        GridColumn("months_remaining", "Months Remaining", type="number", css=months_css),
+        GridColumn("machines", "Machines", type="number"),
+    ]
+    return columns
+
+
+CUSTOMER_CONTRACTS = Grid(
+    "contracts", _columns(with_customer=False), default_sort="expiry_date", key=("contract_id",)
+)
+ALL_CONTRACTS = Grid("contracts", _columns(with_customer=True), default_sort="expiry_date", key=("contract_id",))
+
+
+def _tab() -> str:
+    tab = request.args.get("tab", "all")
+    return tab if tab in dict(TABS) else "all"
+
+
+def _tab_links(endpoint: str, counts: dict[str, int], **values: Any) -> list[tuple[str, str, str, int]]:
+    # a tab keeps Back but starts its own grid state (a filter on one tab may not fit another)
+    back = request.args.get("back")
+    extra = {"back": back} if back else {}
+    return [(key, label, url_for(endpoint, tab=key, **values, **extra), counts[key]) for key, label in TABS]
+
+
+def _as_of():  # type: ignore[no-untyped-def]
+    try:
+        return current_bridge().cache.as_of()
+    except Exception:
+        return None
+
+
+@bp.get("/customers/<account_no>/contracts")
+def for_customer(account_no: str):  # type: ignore[no-untyped-def]
+    bridge, user, tab = current_bridge(), current_user(), _tab()
+    with crm.cache_connection(bridge) as conn:
+        customer = load_customer(conn, account_no)
+        cid = customer["customer_id"]
+        base = crm.contracts_base(conn, bridge, user, tab, cid)
+        page = CUSTOMER_CONTRACTS.fetch(conn, base, request.args)
+        counts = crm.contract_tab_counts(conn, bridge, user, cid) if _wants_html() else {}
+    dashboard = url_for("customers.dashboard", account_no=account_no)
+    return grid_response(
+        CUSTOMER_CONTRACTS,
+        page,
+        template="contracts/customer.html",
+        as_of=_as_of(),
+        customer=customer,
+        tab=tab,
+        tabs=_tab_links("contracts.for_customer", counts, account_no=account_no) if counts else [],
+        back=back_url(dashboard),
+        dashboard=dashboard,
+        here=here(),
+    )
+
+
+def _wants_html() -> bool:
+    fmt = request.args.get("format")
+    if fmt:
+        return fmt == "html"
+    return request.accept_mimetypes.best != "application/json"
+
+
+@bp.post("/customers/<account_no>/refresh")
+def refresh(account_no: str):  # type: ignore[no-untyped-def]
+    """Pull this customer's rows from BPO2 now; the page then says what changed."""
+    bridge = current_bridge()
+    with crm.cache_connection(bridge) as conn:
+        load_customer(conn, account_no)
+    target = safe_next(
+        request.form.get("next"), url_for("contracts.for_customer", account_no=account_no, tab="all")
+    )
+    outcome = crm.refresh_customer(bridge, account_no)
+    flash(outcome.message, "refresh-error" if outcome.failed else "refresh")
+    return redirect(target)
+
+
+@bp.get("/contracts")
+def index():  # type: ignore[no-untyped-def]
+    bridge, user, tab = current_bridge(), current_user(), _tab()
+    with crm.cache_connection(bridge) as conn:
+        base = crm.contracts_base(conn, bridge, user, tab)
+        page = ALL_CONTRACTS.fetch(conn, base, request.args)
+        counts = crm.contract_tab_counts(conn, bridge, user) if _wants_html() else {}
+    return grid_response(
+        ALL_CONTRACTS,
+        page,
+        template="contracts/index.html",
+        as_of=_as_of(),
+        tab=tab,
+        tabs=_tab_links("contracts.index", counts) if counts else [],
+        back=back_url(url_for("home.index")),
+    )

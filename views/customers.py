@@ -1,0 +1,111 @@
+"""Customers grid and the Customer Dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request, url_for
+
+from bpo2_bridge import crm
+from bpo2_bridge.charts import bar_chart
+from bpo2_bridge.web.auth import current_user, safe_next
+from bpo2_bridge.web.context import current_bridge, money
+from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+
+bp = Blueprint("customers", __name__)
+
+
+def here() -> str:
+    """The current URL with its state (query string), for the next page's Back button."""
+    return request.full_path.rstrip("?")
+
+
+def back_url(default: str) -> str:
+    return safe_next(request.args.get("back"), default)
+
+
+def dashboard_link(row: Any) -> str:
+    return url_for("customers.dashboard", account_no=row["account_no"], back=here())
+
+
+CUSTOMERS = Grid(
+    "customers",
+    [
+        GridColumn("account_no", "Account No", link=dashboard_link),
+        GridColumn("customer_name", "Customer Name", link=dashboard_link),
+        GridColumn("site_name", "Site"),
+        GridColumn("main_salesman", "Main Salesman"),
+        GridColumn("tel", "Tel"),
+        GridColumn("status", "Status"),
+        GridColumn("active_contracts", "Active contracts", type="number"),
+        GridColumn("expiring_contracts", "Expiring", type="number"),
+        GridColumn(
+            "view_customer",
+            "View",
+            sortable=False,
+            filterable=False,
+            searchable=False,
+            link=dashboard_link,
+            css=lambda _row: "view-icon",
+        ),
+    ],
+    default_sort="customer_name",
+    key=("customer_id",),
+)
+
+
+@bp.get("/customers")
+def index():  # type: ignore[no-untyped-def]
+    bridge, user = current_bridge(), current_user()
+    with crm.cache_connection(bridge) as conn:
+        page = CUSTOMERS.fetch(conn, crm.customers_base(conn, bridge, user), request.args)
+    return grid_response(
+        CUSTOMERS,
+        page,
+        template="customers/index.html",
+        as_of=_as_of(),
+    )
+
+
+def _as_of():  # type: ignore[no-untyped-def]
+    try:
+        return current_bridge().cache.as_of()
+    except Exception:
+        return None
+
+
+def load_customer(conn: Any, account_no: str) -> dict[str, Any]:
+    """The customer when the user may see it, else 404 (whether it exists or not)."""
+    customer = crm.customer(conn, current_user(), account_no)
+    if customer is None:
+        abort(404)
+    return customer
+
+
+@bp.get("/customers/<account_no>")
+def dashboard(account_no: str):  # type: ignore[no-untyped-def]
+    bridge = current_bridge()
+    with crm.cache_connection(bridge) as conn:
+        customer = load_customer(conn, account_no)
+        cid = customer["customer_id"]
+        contacts = crm.customer_contacts(conn, cid)
+        salesmen = crm.customer_salesmen(conn, cid)
+        tiles = crm.customer_tiles(conn, bridge, cid)
+        history = crm.revenue_history(conn, cid, bridge.today())
+    chart = bar_chart(
+        [m.strftime("%b %y") for m, _ in history],
+        [v for _, v in history],
+        title="12 Months Sales History",
+        value_format=money,
+    )
+    return render_template(
+        "customers/dashboard.html",
+        customer=customer,
+        contacts=contacts,
+        salesmen=salesmen,
+        tiles=tiles,
+        history=history,
+        chart=chart,
+        here=here(),
+        back=back_url(url_for("customers.index")),
+    )

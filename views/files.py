@@ -1,0 +1,96 @@
+"""Customer Files and downloading a file (bytes read from BPO2 or its file share)."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request, send_file, url_for
+
+from bpo2_bridge import crm
+from bpo2_bridge.web.auth import current_user
+from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+
+from .customers import back_url, here, load_customer
+
+bp = Blueprint("files", __name__)
+
+
+def download_link(row: Any) -> str:
+    return url_for("files.download", file_id=row["file_id"])
+
+
+def case_link(row: Any) -> str | None:
+    if not row["case_no"]:
+        return None
+    return url_for("cases.show", case_no=row["case_no"], back=here())
+
+
+FILES = Grid(
+    "files",
+    [
+        GridColumn("file_name", "File Name", link=download_link),
+        GridColumn("case_no", "Case No"),
+        GridColumn("case_subject", "Case Subject"),
+        GridColumn("case_status", "Case Status"),
+        GridColumn("uploaded_date", "Uploaded", type="datetime"),
+        GridColumn("uploaded_by", "Uploaded By"),
+        GridColumn("file_size", "Size", type="number"),
+        GridColumn(
+            "case_info",
+            "Case Information",
+            sortable=False,
+            filterable=False,
+            searchable=False,
+            link=case_link,
+            css=lambda _row: "button-cell",
+        ),
+    ],
+    default_sort="-uploaded_date",
+    key=("file_id",),
+)
+
+
+@bp.get("/customers/<account_no>/files")
+def for_customer(account_no: str):  # type: ignore[no-untyped-def]
+    bridge = current_bridge()
+    with crm.cache_connection(bridge) as conn:
+        customer = load_customer(conn, account_no)
+        page = FILES.fetch(conn, crm.files_base(conn, customer["customer_id"]), request.args)
+    dashboard = url_for("customers.dashboard", account_no=account_no)
+    return grid_response(
+        FILES,
+        page,
+        template="files/customer.html",
+        as_of=current_bridge().cache.as_of(),
+        customer=customer,
+        back=back_url(dashboard),
+        dashboard=dashboard,
+    )
+
+
+@bp.get("/files/<int:file_id>")
+def download(file_id: int):  # type: ignore[no-untyped-def]
+    """Stream the file with its name and type; 404 unless it belongs to the user's customer."""
+    bridge = current_bridge()
+    with crm.cache_connection(bridge) as conn:
+        info = crm.file_info(conn, current_user(), file_id)
+    if info is None:
+        abort(404)
+    try:
+        content = crm.attachment_content(bridge, file_id)  # SourceError -> the 503 page
+    except crm.AttachmentMissing:
+        return render_template(
+            "errors/error.html",
+            code=404,
+            title="File not found",
+            message=f"{info['file_name']} is no longer available in BPO2.",
+        ), 404
+    mimetype = info["content_type"] or "application/octet-stream"
+    source: Any = BytesIO(content.data) if content.data is not None else content.path
+    response = send_file(
+        source, mimetype=mimetype, as_attachment=True, download_name=info["file_name"], max_age=0
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,78 @@
+"""Status (ops): syncs, next runs, cache size, source reachability, schema check."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+
+from bpo2_bridge import crm
+from bpo2_bridge.reflection import check_schema
+from bpo2_bridge.source import SourceError
+from bpo2_bridge.web.auth import role_required
+from bpo2_bridge.web.context import current_bridge
+
+bp = Blueprint("status", __name__)
+
+
+def _next_runs() -> list[tuple[str, Any]]:
+    scheduler = current_app.extensions.get("bpo2_scheduler")
+    jobs = getattr(scheduler, "get_jobs", None)
+    if jobs is None:
+        return []
+    return [(job.name or job.id, job.next_run_time) for job in jobs()]
+
+
+@bp.get("/status")
+@role_required("ops")
+def index():  # type: ignore[no-untyped-def]
+    bridge = current_bridge()
+    try:
+        problems = check_schema(bridge.source, bridge.mapping)
+        reachable, source_error = True, None
+    except SourceError as exc:
+        problems, reachable, source_error = [], False, str(exc)
+    try:
+        cache_size = bridge.cache.size_bytes()
+    except Exception:
+        cache_size = None
+    return render_template(
+        "status/index.html",
+        syncs=crm.recent_syncs(bridge),
+        next_runs=_next_runs(),
+        scheduler_running=current_app.extensions.get("bpo2_scheduler") is not None,
+        cache_size=cache_size,
+        reachable=reachable,
+        source_error=source_error,
+        problems=problems,
+        running=_running(),
+    )
+
+
+def _running() -> bool:
+    thread = current_app.extensions.get("bpo2_full_sync_thread")
+    return bool(thread and thread.is_alive())
+
+
+@bp.post("/status/full-sync")
+@role_required("ops")
+def full_sync():  # type: ignore[no-untyped-def]
+    """Start a full sync in the background; the page lists it when it has started."""
+    if _running():
+        flash("A full sync is already running.")
+        return redirect(url_for("status.index"))
+    bridge = current_bridge()
+    run = crm.full_sync_function()
+
+    def work() -> None:
+        try:
+            run(bridge)
+        except Exception:  # recorded in sync history by the sync itself
+            pass
+
+    thread = threading.Thread(target=work, name="bpo2-full-sync", daemon=True)
+    current_app.extensions["bpo2_full_sync_thread"] = thread
+    thread.start()
+    flash("Full sync started. Reload this page to follow it.")
+    return redirect(url_for("status.index"))
