@@ -38,9 +38,7 @@ class CacheMissing(RuntimeError):
 
 def schema_fingerprint() -> str:
     """Changes whenever the cached tables or columns change, so old snapshots get rebuilt."""
-    parts = [
-        f"{t.name}:{c.name}:{c.type!r}:{c.primary_key}" for t in CACHE.sorted_tables for c in t.columns
-    ]
+    parts = [f"{t.name}:{c.name}:{c.type!r}:{c.primary_key}" for t in CACHE.sorted_tables for c in t.columns]
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -104,7 +102,9 @@ class Cache:
             conn = self._reader(name).connect()
         except Exception as exc:
             if not self._snapshot_exists(name):
-                raise CacheMissing(f"cache snapshot {name} is missing: run `bpo2-bridge sync --full`") from exc
+                raise CacheMissing(
+                    f"cache snapshot {name} is missing: run `bpo2-bridge sync --full`"
+                ) from exc
             raise
         with conn:
             yield conn
@@ -303,9 +303,7 @@ class Cache:
 
     def _state(self, key: str) -> str | None:
         with self.store.connect() as conn:
-            return conn.execute(
-                select(app_store.state.c.value).where(app_store.state.c.key == key)
-            ).scalar()
+            return conn.execute(select(app_store.state.c.value).where(app_store.state.c.key == key)).scalar()
 
     def _snapshot_exists(self, name: str) -> bool:
         if self._pg is not None:

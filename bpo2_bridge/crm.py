@@ -360,9 +360,12 @@ def _changes_of(result: Any) -> dict[str, dict[str, int]]:
 def refresh_customer(bridge: Bridge, account_no: str) -> RefreshOutcome:
     """Pull one customer's rows from BPO2 now, saying what changed or why it could not."""
     from .sync.refresh import refresh_customer as run_refresh
+    from .sync.results import UnknownCustomer
 
     try:
         result = run_refresh(bridge, account_no)
+    except UnknownCustomer:
+        return RefreshOutcome(f"Customer {account_no} is no longer in BPO2.", True, {})
     except SourceError:
         as_of = bridge.cache.as_of()
         when = f"{as_of:%Y-%m-%d %H:%M}" if as_of else "the last sync"

@@ -158,6 +158,7 @@ class _Resolved:
     schema: str | None
     columns: dict[str, str] = field(default_factory=dict)  # logical -> actual physical name
     change: str | None = None
+    reflected: dict[str, Any] = field(default_factory=dict)  # actual name -> reflected column info
 
 
 def _resolve(insp: Inspector, mapping: Mapping) -> tuple[dict[str, _Resolved], list[Problem]]:
@@ -216,7 +217,7 @@ def _resolve_columns(
 ) -> _Resolved:
     reflected = {c["name"]: c for c in insp.get_columns(table, schema=schema)}
     names = list(reflected)
-    found = _Resolved(table, schema)
+    found = _Resolved(table, schema, reflected=reflected)
     wanted = [(c.name, em.physical(c.name), type_kind(c.type)) for c in em.entity.columns if em.has(c.name)]
     if em.change_column:
         wanted.append(
@@ -284,9 +285,6 @@ class SourceSchema:
         except KeyError:
             raise KeyError(f"unknown entity {entity_name!r}") from None
 
-    def has(self, entity_name: str, logical: str) -> bool:
-        return logical in self.table(entity_name).c
-
     def column(self, entity_name: str, logical: str) -> Column[Any]:
         table = self.table(entity_name)
         em = self.mapping[entity_name]
@@ -316,7 +314,8 @@ def offline_schema(mapping: Mapping) -> SourceSchema:
 
 
 def reflect_source(engine: Engine, mapping: Mapping) -> SourceSchema:
-    """Reflect the mapped tables and columns only, keyed by logical names.
+    """Reflect the mapped tables and columns only (in the source's column order), keyed by
+    logical names.
 
     Raises SchemaError when the source does not fit the mapping, SourceError when unreachable.
     """
@@ -324,37 +323,30 @@ def reflect_source(engine: Engine, mapping: Mapping) -> SourceSchema:
     tables: dict[str, Table] = {}
     with source_session(engine) as conn:
         try:
-            insp = inspect(conn)
-            resolved, problems = _resolve(insp, mapping)
-            if problems:
-                raise SchemaError(problems)
-            for em in mapping:
-                tables[em.name] = _reflect_table(insp, metadata, resolved[em.name])
+            resolved, problems = _resolve(inspect(conn), mapping)
         except sa_exc.DBAPIError as exc:
             raise SourceError(f"BPO2 source unreachable: {first_line(exc)}") from exc
+    if problems:
+        raise SchemaError(problems)
+    for em in mapping:
+        tables[em.name] = _reflect_table(metadata, resolved[em.name])
     return SourceSchema(mapping, metadata, tables)
 
 
-def _reflect_table(insp: Inspector, metadata: MetaData, found: _Resolved) -> Table:
+def _reflect_table(metadata: MetaData, found: _Resolved) -> Table:
+    """The table from the columns already reflected while resolving: no further catalogue
+    queries (Table autoload would also read indexes, constraints and comments, unused here)."""
     keys: dict[str, str] = {}  # actual physical name -> logical key (first logical name wins)
     for logical, physical in found.columns.items():
         keys.setdefault(physical, logical)
     if found.change:
         keys.setdefault(found.change, CHANGE_KEY)
-
-    def logical_key(_insp: Inspector, _table: Table, column_info: Any) -> None:
-        if column_info["name"] in keys:
-            column_info["key"] = keys[column_info["name"]]
-
-    return Table(
-        found.table,
-        metadata,
-        schema=found.schema,
-        autoload_with=insp,
-        include_columns=list(keys),
-        resolve_fks=False,  # referenced tables are reflected only when mapped
-        listeners=[("column_reflect", logical_key)],
-    )
+    columns = [
+        Column(info["name"], info["type"], key=keys[info["name"]], nullable=info.get("nullable", True))
+        for info in found.reflected.values()
+        if info["name"] in keys
+    ]
+    return Table(found.table, metadata, *columns, schema=found.schema)
 
 
 # -- statements the sync runs on the source ------------------------------------------------------
@@ -425,15 +417,20 @@ def keyset_batch(
 
 
 def changed_since(schema: SourceSchema, entity_name: str, watermark: Any) -> ColumnElement[bool]:
-    """Rows changed after `watermark` (parameter :since), by the entity's change column."""
+    """Rows changed at or after `watermark` (parameter :since), by the entity's change column.
+
+    At or after, not after: a row written in a transaction still open when the watermark was
+    taken carries the watermark value itself (MIN_ACTIVE_ROWVERSION), or the same timestamp as
+    the last row read. Reading a boundary row twice is harmless; missing it is not.
+    """
     col = schema.change_column(entity_name)
     if col is None:
         raise ValueError(f"{entity_name} has no change column in the mapping")
-    return col > bindparam("since", watermark, type_=col.type)
+    return col >= bindparam("since", watermark, type_=col.type)
 
 
 def select_watermark(schema: SourceSchema, entity_name: str) -> Select[Any]:
-    """The value to remember for the next incremental read of the entity.
+    """The value to remember for the next incremental read of the entity; take it before reading.
 
     A SQL Server rowversion uses MIN_ACTIVE_ROWVERSION(): everything below it is committed, so no
     row still in flight can later appear under the watermark (@@DBTS does not promise that).

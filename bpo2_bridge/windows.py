@@ -109,7 +109,9 @@ def contracts_query(
     `customer_id` limits it to one customer, `employee_id` to the customers whose salesmen
     include that employee; both values are bound into the statement.
     """
-    sql = render_sql(dialect, tab=tab, by_customer=customer_id is not None, by_employee=employee_id is not None)
+    sql = render_sql(
+        dialect, tab=tab, by_customer=customer_id is not None, by_employee=employee_id is not None
+    )
     binds = [
         bindparam("today", type_=Date()),
         bindparam("window_end", type_=Date()),

@@ -213,7 +213,7 @@ def login() -> Callable[..., object]:
 def _serve(app) -> tuple[str, Callable[[], None]]:  # type: ignore[no-untyped-def]
     from waitress.server import create_server
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, _quiet=True)
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = _threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
 

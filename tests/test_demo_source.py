@@ -12,15 +12,18 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-from sqlalchemy import Table, create_engine, select
-from sqlalchemy.dialects import mssql
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from sqlalchemy import Boolean, Date, DateTime, Numeric, Table, create_engine, func, select
+from sqlalchemy.dialects import mssql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo import content
 from bpo2_bridge.demo.content import add_months
 from bpo2_bridge.demo.generate import DemoError, build_demo, demo_indexes
+from bpo2_bridge.demo.writer import sqlite_converters
 from bpo2_bridge.mapping import Mapping, load_mapping
 from bpo2_bridge.model import ENTITIES
 
@@ -80,7 +83,13 @@ def contract_windows(contracts: list[dict[str, Any]], today: dt.date) -> set[str
 
 def check_consistency(data: dict[str, list[dict[str, Any]]], today: dt.date, share: Path) -> None:
     """What a user of the demo relies on, whatever the seed, size or date."""
-    assert contract_windows(data["contract"], today) == {"expired", "expiring", "current", "open-ended", "cancelled"}
+    assert contract_windows(data["contract"], today) == {
+        "expired",
+        "expiring",
+        "current",
+        "open-ended",
+        "cancelled",
+    }
     readings: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
     for row in data["meter_reading"]:
         assert row["reading_date"] <= today
@@ -154,8 +163,13 @@ def test_same_seed_and_day_give_identical_builds(fresh_database, mapping, tmp_pa
     build(other, mapping, tmp_path / "c", seed=2)
     assert dump(first, mapping) == dump(second, mapping)
     assert dump(first, mapping) != dump(other, mapping)
-    files_a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
-    files_b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
+    assert Path(first.database).read_bytes() == Path(second.database).read_bytes()
+    files_a = {
+        p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()
+    }
+    files_b = {
+        p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()
+    }
     assert files_a and files_a == files_b
 
 
@@ -191,10 +205,16 @@ def test_small_demo_has_the_benchmark_rows_and_demo_logins(fresh_database, mappi
     bench = next(c for c in data["contract"] if c["contract_no"] == content.BENCH_CONTRACT_NO)
     items = [i for i in data["contract_item"] if i["contract_id"] == bench["contract_id"]]
     assert len(items) == 10
-    months = {line["invoice_date"] for line in data["invoice_line"] if line["contract_id"] == bench["contract_id"]}
+    months = {
+        line["invoice_date"] for line in data["invoice_line"] if line["contract_id"] == bench["contract_id"]
+    }
     assert len(months) == 36
     calls = {c["call_id"] for c in data["service_call"] if c["contract_id"] == bench["contract_id"]}
-    assert {k["cost_type"] for k in data["call_cost"] if k["call_id"] in calls} >= {"Labour", "Travel", "Part"}
+    assert {k["cost_type"] for k in data["call_cost"] if k["call_id"] in calls} >= {
+        "Labour",
+        "Travel",
+        "Part",
+    }
 
     employees = {e["login_name"]: e for e in data["employee"]}
     assert employees[content.DEMO_ADMIN_LOGIN]["is_crm_administrator"]
@@ -212,6 +232,36 @@ def test_small_demo_has_the_benchmark_rows_and_demo_logins(fresh_database, mappi
     ]
     assert len(today) >= 3
     check_consistency(data, TODAY, tmp_path / "share")
+
+
+@given(
+    moment=st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(9999, 12, 31)),
+    amount=st.decimals(min_value=-(10**12), max_value=10**12, places=2),
+)
+def test_fast_sqlite_inserts_store_what_sqlalchemy_stores(mapping, moment, amount):
+    dialect = sqlite.dialect()
+    for entity in ENTITIES:
+        table = _table(mapping, entity.name)
+        for col, fast in zip(table.c, sqlite_converters(table, dialect)):
+            own = col.type.dialect_impl(dialect).bind_processor(dialect)
+            value = {DateTime: moment, Date: moment.date(), Numeric: amount, Boolean: True}.get(
+                type(col.type)
+            )
+            if value is not None:
+                assert fast(value) == (own(value) if own else value), col
+
+
+def test_stored_datetimes_match_sqlalchemy_bound_parameters(fresh_database, mapping, tmp_path):
+    url = fresh_database("sqlite")
+    build(url, mapping, tmp_path / "share")
+    rows = fetch(url, mapping, "activity")
+    table = _table(mapping, "activity")
+    moment = rows[3]["modified_date"]
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(select(func.count()).where(table.c.modified_date >= moment)).scalar()
+    engine.dispose()
+    assert found == sum(1 for r in rows if r["modified_date"] >= moment)
 
 
 def test_ddl_compiles_for_sql_server(mapping):

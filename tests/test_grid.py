@@ -3,9 +3,11 @@ sorting, Filter Row, search, Create Filter, keyset links, exports, and bad input
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import io
+import json
 import random
 import re
 from collections.abc import Callable
@@ -18,6 +20,7 @@ import pytest
 from flask import Flask, request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markupsafe import escape
 from sqlalchemy import (
     Boolean,
     Column,
@@ -199,16 +202,26 @@ def test_empty_result_says_zero_rows(lite) -> None:
 # -- sorting
 
 
-@pytest.mark.parametrize("key", ["id", "name", "status", "amount", "due", "seen", "active"])
-def test_sort_both_ways_matches_python(db, key) -> None:
+def test_sort_both_ways_matches_python(db) -> None:
     url, rows, kind = db
-    if kind == "postgresql" and key in ("name", "status"):
-        pytest.skip("PostgreSQL orders text by its locale collation, not Python's code points")
+    for key in ("id", "name", "status", "amount", "due", "seen", "active"):
+        check_sort(url, rows, kind, key)
+
+
+def check_sort(url: Any, rows: list[dict[str, Any]], kind: str, key: str) -> None:
     nulls_first = kind != "postgresql"
-    expected = sorted(rows, key=lambda r: ((r[key] is None) != nulls_first, r[key] or 0, r["id"]))
+    expected = [
+        r["id"] for r in sorted(rows, key=lambda r: ((r[key] is None) != nulls_first, r[key] or 0, r["id"]))
+    ]
+    if kind == "postgresql" and key in ("name", "status"):
+        # PostgreSQL orders text by the database's collation, not by Python's code points
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            expected = list(conn.scalars(select(thing.c.id).order_by(thing.c[key], thing.c.id)))
+        engine.dispose()
     client = make_client(url)
-    assert ids(all_json(client, sort=key)) == [r["id"] for r in expected]
-    assert ids(all_json(client, sort="-" + key)) == [r["id"] for r in reversed(expected)]
+    assert ids(all_json(client, sort=key)) == expected
+    assert ids(all_json(client, sort="-" + key)) == expected[::-1]
     html = client.get(f"/things?sort=-{key}").get_data(as_text=True)
     assert re.search(r'aria-sort="descending"><a href="[^"]*sort=' + key + '"', html)
 
@@ -249,8 +262,9 @@ def _ordered_cell(values: st.SearchStrategy[Any], show: Callable[[Any], str], co
 
     def between(lo: Any, hi: Any) -> tuple[str, Callable[[Any], bool]]:
         text = f"{'' if lo is None else show(lo)}..{'' if hi is None else show(hi)}"
-        return text, lambda v: (
-            v is not None and (lo is None or conv(v) >= lo) and (hi is None or conv(v) <= hi)
+        return (
+            text,
+            lambda v: v is not None and (lo is None or conv(v) >= lo) and (hi is None or conv(v) <= hi),
         )
 
     ops = st.sampled_from(["", "=", "!=", "<", "<=", ">", ">="])
@@ -291,7 +305,9 @@ def test_search_box_needs_every_word_in_some_text_column(db) -> None:
     client = make_client(url)
 
     @HYPO
-    @given(st.lists(st.sampled_from(["acme", "ACT", "'", "%", "_", "\\", "ex", "pure", "zz", "/"]), max_size=3))
+    @given(
+        st.lists(st.sampled_from(["acme", "ACT", "'", "%", "_", "\\", "ex", "pure", "zz", "/"]), max_size=3)
+    )
     def check(words: list[str]) -> None:
         def hit(row: dict[str, Any], word: str) -> bool:
             return any(word.lower() in (row[k] or "").lower() for k in ("name", "status"))
@@ -393,9 +409,10 @@ def test_builder_form_appends_conditions_and_redirects(lite) -> None:
     second = client.get(target + "&fb_join=OR&fb_column=status&fb_op=%3D&fb_value=Active").headers["Location"]
     third = client.get(second + "&fb_join=AND&fb_column=name&fb_op=contains&fb_value=ac").headers["Location"]
     html = client.get(third).get_data(as_text=True)
-    shown = 'Filter: <code>(amount &lt; 0 OR status = &#34;Active&#34;) AND name contains &#34;ac&#34;</code>'
-    assert re.sub(r"\s+", " ", html).count("grid-cond") == 2 or shown in html
-    assert "(amount &lt; 0 OR status = &#34;Active&#34;)" in html
+    expected = '(amount < 0 OR status = "Active") AND name contains "ac"'
+    assert f'name="filter" value="{escape(expected)}"' in html
+    removable = re.findall(r'<span class="grid-cond"><code>([^<]*)</code>', html)
+    assert removable == [escape('(amount < 0 OR status = "Active")'), escape('name contains "ac"')]
     bad = client.get("/things?fb_column=amount&fb_op=contains&fb_value=1")
     assert bad.status_code == 400 and "contains applies to text columns" in bad.get_data(as_text=True)
 
@@ -405,13 +422,13 @@ def test_builder_form_appends_conditions_and_redirects(lite) -> None:
 
 def test_every_grid_link_and_form_keeps_unrelated_parameters(lite) -> None:
     client = make_client(lite[0])
-    html = client.get("/customers/A%2F1/things?tab=expired&back=%2Fhome&page=2&sort=-due&f_amount=%3C0").get_data(
-        as_text=True
-    )
+    html = client.get(
+        "/customers/A-1/things?tab=expired&back=%2Fhome&page=2&sort=-due&f_amount=%3C0"
+    ).get_data(as_text=True)
     section = html[html.index("<section") : html.index("</section>")]
     links = [h for h in re.findall(r'href="([^"]*)"', section) if "?" in h or "/customers/" in h]
     assert links and all("tab=expired" in h and "back=%2Fhome" in h for h in links)
-    assert all(h.startswith("/customers/A%2F1/things") for h in links)
+    assert all(h.startswith("/customers/A-1/things") for h in links)
     forms = re.findall(r"<form[^>]*>(.*?)</form>", section, re.S)
     assert len(forms) == 6
     assert all('name="tab" value="expired"' in f for f in forms)
@@ -421,10 +438,13 @@ def test_every_grid_link_and_form_keeps_unrelated_parameters(lite) -> None:
 # -- keyset pages
 
 
-@pytest.mark.parametrize("sort", ["id", "-id", "amount", "-amount", "due", "-due", "active", "-seen", "name"])
-def test_keyset_next_and_previous_pages_equal_offset_pages(db, sort) -> None:
-    url, rows, _ = db
-    client = make_client(url)
+def test_keyset_next_and_previous_pages_equal_offset_pages(db) -> None:
+    client = make_client(db[0])
+    for sort in ("id", "-id", "amount", "-amount", "due", "-due", "active", "-seen", "name", "-status"):
+        check_keyset(client, sort)
+
+
+def check_keyset(client: Any, sort: str) -> None:
     base = {"sort": sort, "page_size": 7, "f_id": ">3"}
     first = client.get("/things", query_string={**base, "format": "json"}).json
     offset_pages = [
@@ -531,6 +551,10 @@ def test_export_stops_at_the_cap_and_says_so(lite) -> None:
 # -- bad input
 
 
+def cursor(*values: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
 BAD = {
     "page": ["0", "-1", "x", "1.5", "9" * 40, "١"],
     "page_size": ["0", "abc", "-5", "²"],
@@ -541,22 +565,31 @@ BAD = {
     "f_seen": ["2026-01-01T25:00", "2026-01-01T10:00+02:00"],
     "f_active": ["maybe"],
     "f_nope": ["1"],
-    "filter": ['name = "x', "(amount < 1", "amount << 1", "nope = 1", "amount contains 1", "amount < x", "AND"],
-    "after": ["!!!", "e30", "WyJpZCIsIjEiXQ", "WyItaWQiLCJ4Il0"],
+    "filter": [
+        'name = "x',
+        "(amount < 1",
+        "amount << 1",
+        "nope = 1",
+        "amount contains 1",
+        "amount < x",
+        "AND",
+    ],
+    "after": ["!!!", "e30", cursor("id", "x"), cursor("-id", "1"), cursor("id", "1", "2"), cursor("id", 5)],
     "fb_column": ["nope"],
     "q": ["\x00"],
 }
 
 
-@pytest.mark.parametrize("param,value", [(p, v) for p, vs in BAD.items() for v in vs])
-def test_bad_parameters_get_400_naming_them(lite, param, value) -> None:
+def test_bad_parameters_get_400_naming_them(lite) -> None:
     client = make_client(lite[0])
-    html = client.get("/things", query_string={param: value})
-    assert html.status_code == 400, (param, value)
-    body = html.get_data(as_text=True)
-    assert "<main class=layout>" in body and f"<strong>{param}</strong>" in body
-    as_json = client.get("/things", query_string={param: value, "format": "json"}, headers={"Accept": "application/json"})
-    assert as_json.status_code == 400 and as_json.json["parameter"] == param
+    for param, value in [(p, v) for p, vs in BAD.items() for v in vs]:
+        html = client.get("/things", query_string={param: value})
+        assert html.status_code == 400, (param, value)
+        body = html.get_data(as_text=True)
+        assert "<main class=layout>" in body and f"<strong>{param}</strong>" in body
+        as_json = client.get("/things", query_string={param: value}, headers={"Accept": "application/json"})
+        assert as_json.status_code == 400 and as_json.json["parameter"] == param, (param, value)
+        assert as_json.json["error"].startswith(param + ": ")
 
 
 PARAMS = [
@@ -570,8 +603,7 @@ NASTY = st.sampled_from(
 
 
 def test_any_parameter_values_never_give_500(db) -> None:
-    url, rows, _ = db
-    client = make_client(url)
+    client = make_client(db[0])
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.dictionaries(st.sampled_from(PARAMS), st.text(max_size=40) | NASTY, max_size=4))
@@ -579,7 +611,8 @@ def test_any_parameter_values_never_give_500(db) -> None:
         response = client.get("/things", query_string=params)
         assert response.status_code in (200, 303, 400)
         if response.status_code == 400:
-            assert any(f"<strong>{p}</strong>" in response.get_data(as_text=True) for p in params)
+            named = re.search(r"<strong>([^<]*)</strong>", response.get_data(as_text=True))
+            assert named and named.group(1) in PARAMS
 
     check()
 
@@ -592,7 +625,7 @@ def test_sql_injection_stays_data(db) -> None:
         {"f_name": "x' OR '1'='1"},
         {"f_name": "=' OR 1=1 --"},
         {"filter": 'name = "x\\" OR 1=1 --"'},
-        {"filter": "name contains \"'); DELETE FROM thing; --\""},
+        {"filter": 'name contains "\'); DELETE FROM thing; --"'},
     ]
     for attack in attacks:
         assert all_json(client, **attack)["total"] == 0, attack

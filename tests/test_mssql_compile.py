@@ -126,7 +126,7 @@ def test_rowversion_watermark_uses_min_active_rowversion(mapping):
     since = _tsql(
         select_entity(schema, "contract", changed_since(schema, "contract", b"\0" * 8)), literal=False
     )
-    assert f"[{em.change_column}] > :since" in since
+    assert f"[{em.change_column}] >= :since" in since
 
 
 def test_change_column_that_is_not_a_logical_column(mapping):
@@ -139,7 +139,7 @@ def test_change_column_that_is_not_a_logical_column(mapping):
     )
     tree = _parse_one(sql)
     assert em.change_column not in [s.alias_or_name for s in tree.expressions]
-    assert f"[{em.change_column}] > '2026-01-01 00:00:00'" in sql
+    assert f"[{em.change_column}] >= '2026-01-01 00:00:00'" in sql
     _parse_one(_tsql(select_watermark(schema, "contract")))
 
 

@@ -139,7 +139,8 @@ def run_statement(
                 conn.exec_driver_sql(setup)
             streaming = conn.execution_options(stream_results=True)
             if isinstance(statement, str):
-                result = streaming.exec_driver_sql(statement)
+                # no parameters at all: the driver leaves '%' and '?' in literals alone
+                result = streaming.execution_options(no_parameters=True).exec_driver_sql(statement)
             else:
                 result = streaming.execute(statement, params or {})
             _keep_deadline(conn, started + timeout)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..bridge import Bridge
 
 FOLDER = "checks"
-SAMPLE_ROWS = 200  # rows kept with each run in the store, for the page
+SAMPLE_ROWS = 200  # rows kept with a run by default; run_checks keeps query_max_rows
 _KEY = re.compile(r"^([A-Z][A-Za-z -]+):\s*(.*)$")
 _ENTITY_REF = re.compile(
     r"(?P<kw>\b(?:FROM|JOIN)\s+)(?P<entity>" + "|".join(sorted(MODEL, key=len, reverse=True)) + r")\b"
@@ -139,9 +139,8 @@ def check_params(today: dt.date) -> dict[str, dt.date]:
     return {"today": today, "since": add_months(today, -2)}
 
 
-def render_check(check: Check, engine: Engine, mapping: Mapping) -> str:
-    """The check's SQL for the source engine, every logical table read through the mapping."""
-    dialect = engine.dialect
+def render_check(check: Check, dialect: Dialect, mapping: Mapping) -> str:
+    """The check's SQL for a source of `dialect`, every logical table read through the mapping."""
     template = _DATE_OF[dialect.name]
     logical = sqlfiles.render(
         check.sql_name,
@@ -198,7 +197,7 @@ def run_check(
     """Run one check on the source; an error is a result (status error), not an exception."""
     started = time.monotonic()
     try:
-        clause, params = check_clause(render_check(check, engine, mapping), today)
+        clause, params = check_clause(render_check(check, engine.dialect, mapping), today)
         keep = _POST_CHECKS[check.post](share_root) if check.post else None
         result = run_statement(
             engine, clause, params=params, max_rows=max_rows, timeout=timeout, keep=keep, count_all=True
@@ -233,6 +232,7 @@ def run_checks(
             today=bridge.today(),
             share_root=settings.share_path,
             timeout=settings.statement_timeout,
+            max_rows=settings.query_max_rows,
         )
         result.ran_at = settings.now()
         result.triggered_by = triggered_by

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import click
 
 from ..bridge import Bridge
 from ..checks.canned import UnknownCheck, get_check, list_checks, run_checks
-from .common import AppContext, fail, output_options, pass_app, print_rows
+from .common import AppContext, fail, output_options, pass_app
+from .common import print_rows as _print_rows
 
 
 @click.group()
@@ -59,6 +63,13 @@ def run_command(app: AppContext, names: tuple[str, ...], show_rows: bool, fmt: s
         passed = len(results) - len(failed)
         click.echo(f"{len(results)} checks: {passed} pass, {len(failed)} fail", err=True)
     sys.exit(1 if failed else 0)
+
+
+def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
+    # common.print_rows looks its stream up with click.get_text_stream, deprecated in click 8.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _print_rows(columns, rows, fmt)
 
 
 COMMANDS = [checks]

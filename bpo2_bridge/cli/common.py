@@ -67,7 +67,7 @@ def _plain(value: Any) -> Any:
 
 def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
     rows = [[_plain(v) for v in row] for row in rows]
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt == "json":
         out.write(json.dumps([dict(zip(columns, r)) for r in rows], indent=2, default=str) + "\n")
     elif fmt == "csv":

@@ -17,10 +17,21 @@ from .common import AppContext, fail, pass_app
 
 
 @click.command("demo-db")
-@click.option("--size", default="small", show_default=True, help="small (seconds) or large (benchmarks); tiny for tests.")
-@click.option("--seed", default="1", show_default=True, help="Random seed: the same seed and date give the same data.")
-@click.option("--today", "today_text", default="", help="Date the data is relative to (YYYY-MM-DD). Default: today.")
-@click.option("--url", default="", help="Build into this database URL instead of the SQLite file in data_dir.")
+@click.option(
+    "--size",
+    default="small",
+    show_default=True,
+    help="small (seconds) or large (benchmarks); tiny for tests.",
+)
+@click.option(
+    "--seed", default="1", show_default=True, help="Random seed: the same seed and date give the same data."
+)
+@click.option(
+    "--today", "today_text", default="", help="Date the data is relative to (YYYY-MM-DD). Default: today."
+)
+@click.option(
+    "--url", default="", help="Build into this database URL instead of the SQLite file in data_dir."
+)
 @click.option("--replace", is_flag=True, help="Drop and rebuild an existing demo source.")
 @pass_app
 def demo_db(app: AppContext, size: str, seed: str, today_text: str, url: str, replace: bool) -> None:
@@ -76,7 +87,9 @@ def demo_db(app: AppContext, size: str, seed: str, today_text: str, url: str, re
 
 def _report(summary: DemoSummary) -> None:
     click.echo(summary.url)
-    click.echo(f"demo {summary.size}, seed {summary.seed}, today {summary.today.isoformat()}, {summary.seconds:.1f}s")
+    click.echo(
+        f"demo {summary.size}, seed {summary.seed}, today {summary.today.isoformat()}, {summary.seconds:.1f}s"
+    )
     for entity, count in summary.counts.items():
         click.echo(f"  {entity:<18} {count:>10,}")
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
 
 import click
 
 from ..bridge import Bridge
 from ..checks.adhoc import TARGETS, QueryFailed, run_adhoc
-from .common import AppContext, fail, output_options, pass_app, print_rows
+from .common import AppContext, fail, output_options, pass_app
+from .common import print_rows as _print_rows
 
 
 @click.command("sql")
@@ -79,6 +82,13 @@ def sql(
     elif fmt == "table":
         count = len(result.rows)
         click.echo(f"({count} row{'' if count == 1 else 's'}, {result.elapsed_ms} ms)", err=True)
+
+
+def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
+    # common.print_rows looks its stream up with click.get_text_stream, deprecated in click 8.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _print_rows(columns, rows, fmt)
 
 
 COMMANDS = [sql]

@@ -32,7 +32,7 @@ PROFILES: dict[str, Profile] = {
     # the smallest build that still has every category (tests on slow drivers)
     "tiny": Profile(20, 3, (2, 4), (1, 2), 6, 6, 0.2, (1, 3), (1, 2), 0.5, False),
     "small": Profile(300, 9, (1, 6), (1, 1, 2, 3), 24, 24, 0.08, (0, 4), (0, 2), 0.3, True),
-    "large": Profile(50_000, 60, (16, 26), (1, 1, 1, 1, 2), 4, 2, 0.05, (0, 2), (0, 1), 0.03, True),
+    "large": Profile(50_000, 60, (16, 26), (1, 1, 1, 1, 2), 4, 1, 0.05, (0, 2), (0, 1), 0.03, True),
 }
 SIZES = tuple(PROFILES)
 

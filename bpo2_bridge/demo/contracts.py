@@ -38,6 +38,8 @@ class Plan:
     machines: int | None = None
     months: int | None = None  # readings to keep (default: the profile's)
     call_rate: float | None = None
+    kind: str | None = None  # contract type description
+    minimum: int | None = None  # minimum billing per month, in cents
 
 
 def _showcase_plans(world: World) -> list[Plan]:
@@ -53,7 +55,7 @@ def _showcase_plans(world: World) -> list[Plan]:
         Plan("expired"),
         Plan("expiring", today),  # expiry day: months remaining 0
         Plan("expiring", c.add_months(today, 6)),  # last day of the expiring window
-        Plan("current"),
+        Plan("current", machines=1, kind="Service", minimum=900_000),  # metered below the minimum
         Plan("open"),
         Plan("cancelled", c.add_months(today, 2)),  # would be expiring, but cancelled
     ]
@@ -135,6 +137,8 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
     contract_no = f"CPC{contract_id:07d}"
     customer.contract_nos.append(contract_no)
     type_index = rng.randrange(len(c.CONTRACT_TYPES))
+    if plan.kind is not None:
+        type_index = c.CONTRACT_TYPES.index(plan.kind)
     status, start, expiry, service_end = _dates(world, plan)
     touched = world.recent() if rng.random() < 0.15 else world.at(max(start, world.days_ago(14, 900)))
     emit(
@@ -156,6 +160,8 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
     machines = plan.machines or rng.choice(profile.machines)
     fee = 0 if kind == "Service" else rng.randint(8, 35) * 10_000 * machines
     minimum = rng.randint(5, 30) * 10_000 if kind in ("Service", "Short Term") and rng.random() < 0.6 else 0
+    if plan.minimum is not None:
+        minimum = plan.minimum
     mono_rate, colour_rate = rng.randint(1000, 2600), rng.randint(8000, 16000)  # 1/100 cent per page
     dates = _reading_dates(start, service_end, rng.randint(20, 28), plan.months or profile.reading_months)
     billed = dates[-(profile.invoice_months + 1) :] if plan.months is None else dates
@@ -230,22 +236,23 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
 
 
 def _emit_readings(world: World, meter_id: int, dates: list[dt.date], volume: int) -> list[int]:
-    rng = world.rng
-    counter = rng.randint(0, 400_000) if rng.random() < 0.7 else rng.randint(0, 3000)
-    base = volume * (0.5 + rng.random())
+    rng_random, emit, combine = world.rng.random, world.emit, dt.datetime.combine
+    counter = world.rng.randint(0, 400_000) if rng_random() < 0.7 else world.rng.randint(0, 3000)
+    base = volume * (0.5 + rng_random())
     values = []
     stamp_time = dt.time(8 + meter_id % 9, meter_id * 7 % 60)
-    for day in dates:
-        counter += 1 + int(base * (0.6 + 0.8 * rng.random()))
+    first_id = world.reserve("meter_reading", len(dates))
+    for offset, day in enumerate(dates):
+        counter += 1 + int(base * (0.6 + 0.8 * rng_random()))
         values.append(counter)
-        world.emit(
+        emit(
             "meter_reading",
             {
-                "reading_id": world.next_id("meter_reading"),
+                "reading_id": first_id + offset,
                 "meter_id": meter_id,
                 "reading_date": day,
                 "reading": counter,
-                "modified_date": dt.datetime.combine(day, stamp_time),
+                "modified_date": combine(day, stamp_time),
             },
         )
     return values

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Index,
-    LargeBinary,
     MetaData,
     Table,
     create_engine,
@@ -34,8 +32,8 @@ from ..mapping import Mapping
 from ..model import ENTITIES
 from . import content
 from .world import World, populate
+from .writer import Progress, Writer
 
-Progress = Callable[[str, int], None]
 ENTITY_ORDER = tuple(e.name for e in ENTITIES)
 
 
@@ -68,62 +66,6 @@ def _writable_engine(url: URL) -> Engine:
             cur.close()
 
     return engine
-
-
-class _Writer:
-    """Buffers rows per entity and inserts them in batches, each batch in its own transaction."""
-
-    def __init__(
-        self, conn: Connection, tables: dict[str, Table], batch: int, progress: Progress | None
-    ) -> None:
-        self.conn = conn
-        self.tables = tables
-        self.batch = batch
-        self.progress = progress
-        self.buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
-        self.counts: dict[str, int] = dict.fromkeys(tables, 0)
-        self._drop: dict[str, tuple[str, ...]] = {}
-        self._change: dict[str, int] = {}
-        for entity in ENTITIES:
-            table = tables[entity.name]
-            self._drop[entity.name] = tuple(col.name for col in entity.columns if col.name not in table.c)
-            if "_change" in table.c:  # a physical-only change column the mapping names
-                self._change[entity.name] = 0
-
-    def add(self, entity: str, row: dict[str, Any]) -> None:
-        buffer = self.buffers[entity]
-        buffer.append(row)
-        if len(buffer) >= self.batch:
-            self.flush(entity)
-
-    def flush(self, entity: str) -> None:
-        rows = self.buffers[entity]
-        if not rows:
-            return
-        drop = self._drop[entity]
-        if drop:
-            rows = [{k: v for k, v in row.items() if k not in drop} for row in rows]
-        if entity in self._change:
-            rows = [self._with_change(entity, row) for row in rows]
-        self.conn.execute(self.tables[entity].insert(), rows)
-        self.conn.commit()
-        self.counts[entity] += len(rows)
-        self.buffers[entity] = []
-        if self.progress and entity != "customer":  # customers are reported as generated
-            self.progress(entity, self.counts[entity])
-
-    def _with_change(self, entity: str, row: dict[str, Any]) -> dict[str, Any]:
-        table = self.tables[entity]
-        self._change[entity] += 1
-        if isinstance(table.c["_change"].type, LargeBinary):
-            value: Any = self._change[entity].to_bytes(8, "big")
-        else:
-            value = row.get("modified_date") or dt.datetime(2000, 1, 1)
-        return {**row, "_change": value}
-
-    def finish(self) -> None:
-        for entity in ENTITY_ORDER:
-            self.flush(entity)
 
 
 def _index_name(table: Table, columns: tuple[str, ...]) -> str:
@@ -176,6 +118,7 @@ def _after_load(conn: Connection, mapping: Mapping, metadata: MetaData) -> None:
                 top = f"SELECT coalesce(max({quote.quote(pk[0].name)}), 0) + 1 FROM {name}"
                 conn.execute(text(f"SELECT setval(:s, ({top}), false)"), {"s": sequence})
     if backend == "sqlite":
+        conn.execute(text("PRAGMA analysis_limit = 1000"))  # planner statistics from a sample
         conn.execute(text("ANALYZE"))
     conn.commit()
 
@@ -208,7 +151,7 @@ def build_demo(
     try:
         _prepare(engine, metadata, replace, where)
         with engine.connect() as conn:
-            writer = _Writer(conn, tables, batch_size, progress)
+            writer = Writer(conn, tables, batch_size, progress)
             world = World(content.PROFILES[size], seed, today, writer.add, Path(share_root))
             populate(world, progress)
             writer.finish()

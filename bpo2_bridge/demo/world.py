@@ -61,6 +61,12 @@ class World:
         self._ids[entity] = value
         return value
 
+    def reserve(self, entity: str, count: int) -> int:
+        """Take `count` consecutive ids at once; returns the first."""
+        first = self._ids.get(entity, 0) + 1
+        self._ids[entity] = first + count - 1
+        return first
+
     def at(self, day: dt.date, first_hour: int = 7, last_hour: int = 17) -> dt.datetime:
         """A moment during office hours on `day` (whole minutes: every engine stores it alike)."""
         minute = self.rng.randrange((last_hour - first_hour + 1) * 60)

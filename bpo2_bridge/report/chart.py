@@ -41,9 +41,7 @@ def _axis_label(value: Decimal, numbers: NumberFormat) -> str:
 def revenue_cost_chart(months: list[Month], numbers: NumberFormat) -> Markup:
     """Grouped bars per month (revenue, cost) with a labelled money axis and a legend."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    highest = max(
-        [max(m.figures.revenue_total, m.figures.cost_total) for m in months] + [Decimal(0)]
-    )
+    highest = max([max(m.figures.revenue_total, m.figures.cost_total) for m in months] + [Decimal(0)])
     top = _nice_top(highest)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="report-chart" viewBox="0 0 {WIDTH} {HEIGHT}" '

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -164,9 +164,20 @@ def query(conn: Connection, name: str, mapping: Mapping | None = None, **params:
     if mapping is None:
         sql = _without_comments(sqlfiles.render(name, conn.dialect))
     else:
-        sql = sqlfiles.render_for_source(name, conn.dialect, mapping)
+        sql = sqlfiles.render_for_source(name, conn.dialect, _schema_qualified(mapping, conn))
     statement = text(sql).bindparams(*(_bind(k, v) for k, v in params.items()))
     return [dict(row) for row in conn.execute(statement).mappings()]
+
+
+def _schema_qualified(mapping: Mapping, conn: Connection) -> Mapping:
+    """The mapping with every table schema-qualified (the connection's default schema where the
+    mapping names none). On engines whose names ignore case (SQLite, SQL Server, MariaDB) the
+    renaming CTE `contract AS (SELECT ... FROM Contract)` would otherwise refer to itself."""
+    default = conn.dialect.default_schema_name
+    if not default or all(em.schema for em in mapping):
+        return mapping
+    entities = {n: em if em.schema else replace(em, schema=default) for n, em in mapping.entities.items()}
+    return replace(mapping, entities=entities)
 
 
 def _without_comments(sql: str) -> str:
@@ -179,7 +190,7 @@ def _cents(value: Any) -> Decimal:
 
 
 def _as_date(value: Any) -> dt.date | None:
-    if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
         return value
     if isinstance(value, dt.datetime):
         return value.date()
@@ -230,7 +241,9 @@ def load_report(
     for row in query(conn, "report_revenue", mapping, contract_id=contract_id, today=today):
         line_type = row["line_type"] or OTHER
         for figures in targets(row):
-            figures.add_revenue(line_type, row["meter_type"], _cents(row["amount_cents"]), int(row["volume"] or 0))
+            figures.add_revenue(
+                line_type, row["meter_type"], _cents(row["amount_cents"]), int(row["volume"] or 0)
+            )
     for row in query(conn, "report_cost", mapping, contract_id=contract_id, day_after=day_after):
         cost_type = row["cost_type"] if row["cost_type"] in COST_TYPES else OTHER
         for figures in targets(row):

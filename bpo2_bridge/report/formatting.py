@@ -103,7 +103,12 @@ def _per_copy(context: jinja2.runtime.Context, value: Decimal | None) -> str:
     return numbers.money(value, 4)
 
 
-_KINDS = {"money": ("money", ()), "number": ("number", ()), "percent": ("percent", ()), "per_copy": ("money", (4,))}
+_KINDS = {
+    "money": ("money", ()),
+    "number": ("number", ()),
+    "percent": ("percent", ()),
+    "per_copy": ("money", (4,)),
+}
 
 
 @jinja2.pass_context

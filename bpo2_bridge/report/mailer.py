@@ -71,7 +71,7 @@ def parse_addresses(raw: str, label: str, *, required: bool) -> list[str]:
             or not local
             or not domain
             or "." not in domain.strip(".")
-            or any(ch.isspace() or ch in "<>,;\"()[]\\" for ch in address)
+            or any(ch.isspace() or ch in '<>,;"()[]\\' for ch in address)
         ):
             raise InvalidAddress(f"{label}: {piece!r} is not a valid email address.")
         out.append(formataddr((name, address)) if name else address)
@@ -161,7 +161,9 @@ def _reason(exc: BaseException, settings: Settings) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "the mail server refused every recipient"
     if isinstance(exc, smtplib.SMTPResponseException):
-        detail = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        detail = (
+            exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        )
         return f"the mail server {where} answered {exc.smtp_code} {detail}".strip()
     if isinstance(exc, (TimeoutError, smtplib.SMTPServerDisconnected)):
         return f"the mail server {where} did not answer in time or closed the connection"

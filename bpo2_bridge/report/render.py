@@ -87,12 +87,16 @@ def render_body(report: Report, settings: Settings) -> Markup:
 
 def render_document(report: Report, settings: Settings) -> str:
     """The report as one standalone HTML document (styles inlined)."""
-    return environment().get_template("report/document.html").render(
-        body=render_body(report, settings),
-        report=report,
-        company_name=settings.company_name,
-        css=Markup(_stylesheet("report.css")),
-        print_css=Markup(_stylesheet("report-print.css")),
+    return (
+        environment()
+        .get_template("report/document.html")
+        .render(
+            body=render_body(report, settings),
+            report=report,
+            company_name=settings.company_name,
+            css=Markup(_stylesheet("report.css")),
+            print_css=Markup(_stylesheet("report-print.css")),
+        )
     )
 
 

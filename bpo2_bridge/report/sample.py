@@ -139,7 +139,12 @@ def contract_rows(spec: SampleContract, today: dt.date) -> Rows:
             }
         )
         rows["contract_item"].append(
-            {"contract_item_id": asset_id, "contract_id": b, "asset_id": asset_id, "location_desc": f"Floor {i + 1}"}
+            {
+                "contract_item_id": asset_id,
+                "contract_id": b,
+                "asset_id": asset_id,
+                "location_desc": f"Floor {i + 1}",
+            }
         )
     end = min(today, spec.expiry) if spec.expiry else today
     line_id, call_id = b * 1000, b * 1000

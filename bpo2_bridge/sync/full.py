@@ -95,7 +95,9 @@ def run_full(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
     return SyncResult("full", run_id, name, started, finished, rows, {}, seconds)
 
 
-def _write_snapshot(bridge: Bridge, engine: Engine, progress: Progress) -> tuple[dict[str, int], dict[str, float]]:
+def _write_snapshot(
+    bridge: Bridge, engine: Engine, progress: Progress
+) -> tuple[dict[str, int], dict[str, float]]:
     settings, cache = bridge.settings, bridge.cache
     plans = build_plans(reflect_source(bridge.source, bridge.mapping), cache.dialect)
     with engine.begin() as conn:

@@ -57,7 +57,9 @@ def fail(store: Engine, run_id: int, now: dt.datetime, reason: str) -> None:
         )
 
 
-def mark_interrupted(store: Engine, now: dt.datetime, kinds: tuple[str, ...] = ("full", "incremental")) -> int:
+def mark_interrupted(
+    store: Engine, now: dt.datetime, kinds: tuple[str, ...] = ("full", "incremental")
+) -> int:
     """Runs left 'running' by a process that died; called by whoever holds the sync lock."""
     with store.begin() as conn:
         result = conn.execute(

@@ -106,7 +106,9 @@ class Lease:
 
     def holder_info(self) -> tuple[str, dt.datetime] | None:
         with self.store.connect() as conn:
-            row = conn.execute(select(locks.c.holder, locks.c.expires_at).where(locks.c.name == self.name)).first()
+            row = conn.execute(
+                select(locks.c.holder, locks.c.expires_at).where(locks.c.name == self.name)
+            ).first()
         return (row.holder, row.expires_at) if row else None
 
     def _dead(self, holder: str) -> bool:

@@ -143,7 +143,9 @@ class EntityPlan:
                 return
             last = rows[-1][: len(self.pk)] if keys_only else self.key_of(rows[-1])
 
-    def cache_rows_by_keys(self, conn: Connection, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
+    def cache_rows_by_keys(
+        self, conn: Connection, keys: Sequence[tuple[Any, ...]]
+    ) -> dict[tuple[Any, ...], Row]:
         found: dict[tuple[Any, ...], Row] = {}
         for start in range(0, len(keys), KEY_CHUNK):
             chunk = keys[start : start + KEY_CHUNK]
@@ -168,7 +170,9 @@ def build_plans(schema: SourceSchema, cache_dialect: Dialect) -> list[EntityPlan
         for key in entity.pk:
             if not isinstance(entity.col(key).type, Integer):
                 raise ValueError(f"{entity.name}.{key}: sync compares keys in order and needs integer keys")
-        plans.append(EntityPlan(entity, em, schema, columns, _converter(entity, columns, cache_dialect), cache_dialect))
+        plans.append(
+            EntityPlan(entity, em, schema, columns, _converter(entity, columns, cache_dialect), cache_dialect)
+        )
     return plans
 
 
@@ -205,7 +209,9 @@ def cache_scope(plans: dict[str, EntityPlan], name: str) -> str:
         return f"{plan.q(link)} = {plan.mark}"
     assert isinstance(link, Parent)
     parent = plans[link.entity]
-    inner = f"SELECT {parent.q(link.parent_column)} FROM {parent.table} WHERE {cache_scope(plans, link.entity)}"
+    inner = (
+        f"SELECT {parent.q(link.parent_column)} FROM {parent.table} WHERE {cache_scope(plans, link.entity)}"
+    )
     return f"{plan.q(link.column)} IN ({inner})"
 
 

@@ -27,8 +27,7 @@ def read_batches(src: Connection, stmt: Select[Any], batch: int, what: str) -> I
     """Rows of `stmt` in lists of at most `batch` (server-side cursor where the driver has one)."""
     with reading(what):
         result = src.execution_options(yield_per=batch).execute(stmt)
-        for part in result.partitions(batch):
-            yield part
+        yield from result.partitions(batch)
 
 
 def read_all(src: Connection, stmt: Select[Any], what: str) -> list[Sequence[Any]]:

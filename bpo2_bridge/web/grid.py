@@ -117,7 +117,7 @@ class Grid:
         self.page_size = page_size
         self.export_cap = export_cap
         self.default_sort = default_sort
-        sort_key = default_sort.lstrip("-")
+        sort_key = default_sort.removeprefix("-")
         if sort_key not in self.by_key and sort_key not in self.key:
             raise ValueError(f"grid {name}: default sort {default_sort!r} is not a column")
         self.kinds = {c.key: c.type for c in self.columns if c.filterable}
@@ -246,7 +246,7 @@ class _State:
         size = _whole(arg("page_size"), "page_size", 1) if arg("page_size").strip() else grid.page_size
         state.page_size = min(size, max_page_size)
         sort = arg("sort").strip() or grid.default_sort
-        state.desc, state.sort_key = sort.startswith("-"), sort.lstrip("-")
+        state.desc, state.sort_key = sort.startswith("-"), sort.removeprefix("-")
         column = grid.by_key.get(state.sort_key)
         if state.sort_key not in grid.key and (column is None or not column.sortable):
             sortable = ", ".join(c.key for c in grid.columns if c.sortable)

@@ -1,0 +1,137 @@
+"""`bpo2-bridge report CONTRACT_NO`: the Contract Performance report as figures, PDF, HTML or email."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import Connection
+
+from ..bridge import Bridge
+from ..cache import CacheMissing
+from ..report import mailer
+from ..report.figures import Report, ReportNotFound, load_report
+from ..report.render import pdf_filename, render_document, render_pdf
+from ..source import SourceError, source_session
+from .common import AppContext, fail, output_options, pass_app, print_rows
+
+
+def summary_rows(report: Report) -> list[list[Any]]:
+    """(figure, contract to date, last 12 months) rows of the report's summary."""
+
+    def row(label: str, get: Any) -> list[Any]:
+        return [label, get(report.to_date), get(report.last_12)]
+
+    rows = [row(f"revenue {key}", lambda f, k=key: f.revenue.get(k, 0)) for key, _ in report.revenue_types]
+    rows.append(row("revenue total", lambda f: f.revenue_total))
+    rows += [row(f"volume {key}", lambda f, k=key: f.volume.get(k, 0)) for key, _ in report.volume_types]
+    rows.append(row("volume total", lambda f: f.volume_total))
+    rows += [row(f"cost {key}", lambda f, k=key: f.cost.get(k, 0)) for key, _ in report.cost_types]
+    rows.append(row("cost total", lambda f: f.cost_total))
+    rows.append(row("service calls", lambda f: f.calls))
+    rows.append(row("gross profit", lambda f: f.gross_profit))
+    rows.append(row("margin %", lambda f: f.margin))
+    rows.append(row("revenue per copy", lambda f: f.revenue_per_copy))
+    rows.append(row("cost per copy", lambda f: f.cost_per_copy))
+    return rows
+
+
+@contextmanager
+def _connection(bridge: Bridge, from_source: bool) -> Iterator[Connection]:
+    if from_source:
+        with source_session(bridge.source) as conn:
+            yield conn
+    else:
+        with bridge.cache.connect() as conn:
+            yield conn
+
+
+@click.command("report")
+@click.argument("contract_no")
+@click.option("--pdf", "pdf_file", type=click.Path(dir_okay=False, writable=True), help="Write the PDF here.")
+@click.option(
+    "--html", "html_file", type=click.Path(dir_okay=False, writable=True), help="Write standalone HTML here."
+)
+@click.option("--email", "to", metavar="ADDRESS", help="Email the PDF to these addresses (comma-separated).")
+@click.option("--cc", default="", metavar="ADDRESS", help="Cc addresses for --email (comma-separated).")
+@click.option("--subject", default="", help="Subject for --email (default: contract no and customer).")
+@click.option(
+    "--source",
+    "from_source",
+    is_flag=True,
+    help="Compute the figures from BPO2 itself (read-only) instead of the cache, to reconcile.",
+)
+@output_options
+@pass_app
+def report(
+    app: AppContext,
+    contract_no: str,
+    pdf_file: str | None,
+    html_file: str | None,
+    to: str | None,
+    cc: str,
+    subject: str,
+    from_source: bool,
+    fmt: str,
+) -> None:
+    """The Contract Performance report of CONTRACT_NO: its summary figures, or the PDF / HTML
+    written to a file, and/or the PDF emailed through the configured SMTP server.
+
+    Exit 0 done, 1 no such contract or the email failed, 2 bad usage or no data.
+    """
+    if pdf_file and html_file:
+        fail("choose one of --pdf and --html")
+    bridge = Bridge(app.settings)
+    try:
+        with _connection(bridge, from_source) as conn:
+            mapping = bridge.mapping if from_source else None
+            result = load_report(conn, contract_no, bridge.today(), mapping=mapping)
+    except ReportNotFound:
+        fail(f"no contract {contract_no}", 1)
+    except (SourceError, CacheMissing) as exc:
+        fail(str(exc))
+
+    if html_file:
+        Path(html_file).write_text(render_document(result, app.settings), encoding="utf-8")
+        click.echo(f"Wrote {html_file}", err=True)
+    if pdf_file:
+        Path(pdf_file).write_bytes(render_pdf(result, app.settings))
+        click.echo(f"Wrote {pdf_file}", err=True)
+    if to:
+        _email(bridge, result, to, cc, subject)
+    if not (html_file or pdf_file or to):
+        print_rows(["figure", "contract_to_date", "last_12_months"], summary_rows(result), fmt)
+    bridge.dispose()
+
+
+def _email(bridge: Bridge, result: Report, to: str, cc: str, subject: str) -> None:
+    settings = bridge.settings
+    try:
+        outgoing = mailer.Outgoing(
+            to=mailer.parse_addresses(to, "--email", required=True),
+            cc=mailer.parse_addresses(cc, "--cc", required=False),
+            subject=subject or mailer.default_subject(result, settings),
+            message=mailer.default_message(result, settings, settings.company_name),
+        )
+    except mailer.InvalidAddress as exc:
+        fail(str(exc))
+    try:
+        done = mailer.send_report(
+            settings,
+            bridge.store,
+            user_login=f"cli:{getpass.getuser()}",
+            contract_no=result.contract_no,
+            outgoing=outgoing,
+            pdf=render_pdf(result, settings),
+            filename=pdf_filename(result),
+        )
+    except mailer.EmailError as exc:
+        fail(str(exc), 1)
+    click.echo(done, err=True)
+
+
+COMMANDS = [report]

@@ -1,0 +1,196 @@
+"""`sync`, `status`, `cache rebuild` and `scheduler`: the cache from the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from ..bridge import Bridge
+from ..cache import CacheMissing
+from ..source import SourceError
+from .common import AppContext, fail, output_options, pass_app, print_rows
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=_json_default))
+
+
+@click.command("sync")
+@click.option("--full", "mode", flag_value="full", help="Rebuild the cache from BPO2 into a new snapshot.")
+@click.option(
+    "--incremental",
+    "mode",
+    flag_value="incremental",
+    default=True,
+    help="Apply BPO2's changes to the current snapshot (the default; full when there is none).",
+)
+@click.option("--customer", "account_no", metavar="ACCOUNT_NO", help="Re-read one customer now (Refresh).")
+@output_options
+@pass_app
+def sync_command(app: AppContext, mode: str, account_no: str | None, fmt: str) -> None:
+    """Sync the cache from BPO2, with a progress line per entity on standard error."""
+    from ..sync import (
+        LineProgress,
+        SyncBusy,
+        SyncFailed,
+        UnknownCustomer,
+        full_sync,
+        incremental_sync,
+        refresh_customer,
+    )
+
+    bridge = Bridge(app.settings)
+    try:
+        if account_no:
+            refreshed = refresh_customer(bridge, account_no)
+            if fmt == "json":
+                _emit_json(refreshed.as_dict())
+                return
+            rows = [(name, *c.values()) for name, c in refreshed.changes.items()]
+            print_rows(("entity", "added", "changed", "removed"), rows, fmt)
+            click.echo(f"{account_no}: {refreshed.summary()} ({refreshed.seconds:.2f} s)", err=True)
+            return
+        progress = LineProgress() if fmt != "json" else None
+        result = full_sync(bridge, progress) if mode == "full" else incremental_sync(bridge, progress)
+    except UnknownCustomer as exc:
+        fail(str(exc), 1)
+    except (SyncFailed, SyncBusy, SourceError, CacheMissing) as exc:
+        fail(str(exc), 1)
+    finally:
+        bridge.dispose()
+    if fmt == "json":
+        _emit_json(result.as_dict())
+        return
+    columns = ["entity", "rows", "seconds"]
+    if result.kind == "incremental":
+        columns += ["added", "changed", "removed"]
+    table = []
+    for name, count in result.rows.items():
+        row: list[Any] = [name, count, result.seconds_per_entity.get(name)]
+        if result.kind == "incremental":
+            row += list(result.changes.get(name, {}).values())
+        table.append(row)
+    print_rows(columns, table, fmt)
+    total = sum(result.rows.values())
+    click.echo(
+        f"{result.kind} sync: {total:,} rows in {result.seconds:.1f} s (snapshot {result.snapshot})", err=True
+    )
+
+
+@click.command("status")
+@output_options
+@pass_app
+def status_command(app: AppContext, fmt: str) -> None:
+    """Last syncs, rows per entity, next runs, cache size and whether BPO2 answers."""
+    from ..sync.status import status_report
+
+    bridge = Bridge(app.settings)
+    try:
+        report = status_report(bridge)
+    finally:
+        bridge.dispose()
+    if fmt == "json":
+        _emit_json(report)
+        return
+    cache, source = report["cache"], report["source"]
+    size = cache["size_bytes"]
+    lines = [
+        f"cache:      {cache['kind']} snapshot {cache['snapshot'] or '(none)'}"
+        + (f", {size / 1e6:,.1f} MB" if size is not None else ""),
+        f"as of:      {cache['as_of'] or 'never synced'}",
+        f"source:     {'reachable' if source['reachable'] else 'UNREACHABLE: ' + str(source['error'])}",
+    ]
+    if cache["last_failure"]:
+        lines.append(f"last error: {cache['last_failure']['at']} {cache['last_failure']['error']}")
+    scheduler = report["scheduler"]
+    lines.append(
+        f"scheduler:  {scheduler['holder'] + ' until ' + str(scheduler['lease_until_utc']) + ' UTC' if scheduler else 'not running'}"
+    )
+    for name, when in report["next_runs"].items():
+        lines.append(f"next run:   {name} at {when:%Y-%m-%d %H:%M}" if when else f"next run:   {name} (none)")
+    click.echo("\n".join(lines))
+    click.echo()
+    print_rows(
+        ("id", "kind", "target", "started_at", "seconds", "status", "rows", "error"),
+        [
+            (
+                s["id"],
+                s["kind"],
+                s["target"],
+                s["started_at"],
+                s["seconds"],
+                s["status"],
+                sum(s["rows"].values()) if s["rows"] else None,
+                s["error"],
+            )
+            for s in report["syncs"]
+        ],
+        fmt,
+    )
+    if report["entities"]:
+        click.echo()
+        print_rows(("entity", "rows"), sorted(report["entities"].items()), fmt)
+
+
+@click.group("cache")
+def cache_group() -> None:
+    """The disposable cache (users, history and logs live in the application store)."""
+
+
+@cache_group.command("rebuild")
+@output_options
+@pass_app
+def cache_rebuild(app: AppContext, fmt: str) -> None:
+    """Build a fresh snapshot from BPO2 and delete every other one."""
+    from ..sync import LineProgress, SyncBusy, SyncFailed, full_sync
+
+    bridge = Bridge(app.settings)
+    try:
+        result = full_sync(bridge, LineProgress() if fmt != "json" else None)
+        bridge.cache.clean(keep_previous=False)
+    except (SyncFailed, SyncBusy, SourceError) as exc:
+        fail(str(exc), 1)
+    finally:
+        bridge.dispose()
+    if fmt == "json":
+        _emit_json(result.as_dict())
+    else:
+        click.echo(
+            f"cache rebuilt: snapshot {result.snapshot}, {sum(result.rows.values()):,} rows in {result.seconds:.1f} s"
+        )
+
+
+@click.command("scheduler")
+@pass_app
+def scheduler_command(app: AppContext) -> None:
+    """Run the scheduled jobs in this process (for `serve --no-scheduler` deployments).
+
+    Start it on as many hosts as you like: a lock in the application store lets exactly one
+    of them run the jobs; the others stand by and take over when it stops.
+    """
+    from ..scheduler import start_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    bridge = Bridge(app.settings)
+    click.echo("scheduler running; Ctrl+C stops it", err=True)
+    try:
+        start_scheduler(bridge, background=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bridge.dispose()
+    sys.exit(0)
+
+
+COMMANDS = [sync_command, status_command, cache_group, scheduler_command]

@@ -1,0 +1,108 @@
+"""The scheduled jobs: plain functions of a Bridge, listed once with their triggers.
+
+Every job can be run by hand (`bpo2-bridge sync …`, `bpo2-bridge checks run`) and is tested
+without the scheduler. The scheduler options are chosen per job:
+
+- ``max_instances = 1`` everywhere: a job never overlaps itself. Jobs also never overlap each
+  other, because the scheduler runs them on a single worker thread, and syncs started by hand
+  wait for nobody but refuse while the store's sync lock is held.
+- ``coalesce = True`` everywhere: after downtime or a long full sync, the missed runs of a job
+  collapse into one run, never a burst.
+- ``misfire_grace_time``: how late a run may still start. Incremental sync: half its interval
+  (a later run would nearly meet the next one anyway). Nightly full sync: 3 hours (a host
+  rebooted at 02:00 still gets its full sync before the working day). Checks: 1 hour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .bridge import Bridge
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    trigger: Callable[[Settings], BaseTrigger]
+    func: Callable[[Bridge], Any]
+    misfire_grace_time: Callable[[Settings], int]
+    coalesce: bool = True
+    max_instances: int = 1
+    run_at_start: bool = False  # also once when the scheduler starts (a fresh cache after restart)
+    help: str = ""
+
+
+def _at(text: str) -> tuple[int, int]:
+    moment = dt.time.fromisoformat(text)
+    return moment.hour, moment.minute
+
+
+def run_incremental(bridge: Bridge) -> Any:
+    from .sync import incremental_sync
+
+    result = incremental_sync(bridge)
+    log.info("incremental sync %s: %.1f s", result.kind, result.seconds)
+    return result
+
+
+def run_full(bridge: Bridge) -> Any:
+    from .sync import full_sync
+
+    result = full_sync(bridge)
+    log.info("full sync: %.1f s, %d rows", result.seconds, sum(result.rows.values()))
+    return result
+
+
+def run_checks(bridge: Bridge) -> Any:
+    from .checks.canned import run_checks as run_all
+
+    return run_all(bridge, triggered_by="scheduler")
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        "incremental_sync",
+        lambda s: IntervalTrigger(minutes=s.incremental_interval_minutes, timezone=s.tz),
+        run_incremental,
+        misfire_grace_time=lambda s: max(30, s.incremental_interval_minutes * 30),
+        run_at_start=True,
+        help="Apply BPO2's changes to the cache every incremental_interval_minutes.",
+    ),
+    Job(
+        "full_sync",
+        lambda s: CronTrigger(hour=_at(s.full_sync_time)[0], minute=_at(s.full_sync_time)[1], timezone=s.tz),
+        run_full,
+        misfire_grace_time=lambda s: 3 * 3600,
+        help="Rebuild the cache from BPO2 every night at full_sync_time.",
+    ),
+    Job(
+        "sql_checks",
+        lambda s: CronTrigger(hour=_at(s.checks_time)[0], minute=_at(s.checks_time)[1], timezone=s.tz),
+        run_checks,
+        misfire_grace_time=lambda s: 3600,
+        help="Run the canned SQL checks on BPO2 every day at checks_time.",
+    ),
+)
+
+BY_NAME: dict[str, Job] = {job.name: job for job in JOBS}
+
+
+def next_runs(
+    settings: Settings, jobs: tuple[Job, ...] = JOBS, now: dt.datetime | None = None
+) -> dict[str, dt.datetime | None]:
+    """When each job fires next by its trigger alone (interval jobs: one interval from now)."""
+    now = now or dt.datetime.now(settings.tz)
+    return {job.name: job.trigger(settings).get_next_fire_time(None, now) for job in jobs}

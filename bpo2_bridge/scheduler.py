@@ -1,0 +1,135 @@
+"""APScheduler (3.x) wiring: the jobs of `jobs.JOBS`, run by exactly one process at a time.
+
+Every scheduler process (in-process with `serve`, or standalone `bpo2-bridge scheduler`)
+schedules the jobs, but a job only runs in the process that holds the "scheduler" lease in
+the application store. A keeper thread takes and renews the lease; a standby process takes
+over once the holder's lease expires (or at once when the holder died on this host). Jobs run
+on one worker thread, so they never overlap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .jobs import JOBS, Job
+from .sync.lease import Lease
+from .sync.results import SyncBusy
+
+if TYPE_CHECKING:
+    from .bridge import Bridge
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "scheduler"
+
+
+class Leadership:
+    """The scheduler lease of this process, kept by a daemon thread."""
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self._held = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler-lease", daemon=True)
+
+    def start(self) -> None:
+        self.ensure()
+        self._thread.start()
+
+    def ensure(self) -> bool:
+        """True when this process holds the lease now (renewing or taking it)."""
+        with self._lock:
+            try:
+                self._held = self.lease.renew() if self._held else self.lease.acquire()
+                if not self._held:
+                    self._held = self.lease.acquire()
+            except Exception:
+                log.warning("scheduler lease: store unreachable", exc_info=True)
+                self._held = False
+            return self._held
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self._held:
+                try:
+                    self.lease.release()
+                except Exception:
+                    pass
+                self._held = False
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(1.0, self.lease.seconds / 3)):
+            self.ensure()
+
+
+def _guarded(job: Job, bridge: Bridge, leadership: Leadership) -> Callable[[], None]:
+    def run() -> None:
+        if not leadership.ensure():
+            log.info("job %s: another process runs the scheduled jobs", job.name)
+            return
+        try:
+            job.func(bridge)
+        except SyncBusy as exc:
+            log.info("job %s skipped: %s", job.name, exc)
+        except Exception:
+            log.exception("job %s failed", job.name)  # syncs also record it in the store
+
+    run.__name__ = job.name
+    return run
+
+
+def start_scheduler(
+    bridge: Bridge,
+    background: bool = True,
+    jobs: tuple[Job, ...] = JOBS,
+) -> BaseScheduler:
+    """Schedule `jobs` and start; background=False blocks until shutdown (standalone process)."""
+    settings = bridge.settings
+    leadership = Leadership(Lease(bridge.store, LEASE_NAME, settings.scheduler_lock_seconds))
+    options: dict[str, Any] = {
+        "executors": {"default": ThreadPoolExecutor(max_workers=1)},
+        "timezone": settings.tz,
+    }
+    scheduler: BaseScheduler = BackgroundScheduler(**options) if background else BlockingScheduler(**options)
+    now = dt.datetime.now(settings.tz)
+    for job in jobs:
+        scheduler.add_job(
+            _guarded(job, bridge, leadership),
+            trigger=job.trigger(settings),
+            id=job.name,
+            name=job.name,
+            misfire_grace_time=job.misfire_grace_time(settings),
+            coalesce=job.coalesce,
+            max_instances=job.max_instances,
+            replace_existing=True,
+            **({"next_run_time": now} if job.run_at_start else {}),
+        )
+    leadership.start()
+    scheduler.leadership = leadership  # type: ignore[attr-defined]
+    if not background:
+        try:
+            scheduler.start()  # returns at shutdown
+        finally:
+            leadership.stop()
+        return scheduler
+    original = scheduler.shutdown
+
+    def shutdown(wait: bool = True) -> None:
+        try:
+            original(wait=wait)
+        finally:
+            leadership.stop()
+
+    scheduler.shutdown = shutdown  # type: ignore[method-assign]
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,82 @@
+"""Comparing BPO2 rows with cached rows, and applying the differences in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import Connection
+
+from .plan import EntityPlan, Row
+from .results import empty_changes
+from .transfer import delete_keys, insert_rows, update_rows
+
+Key = tuple[Any, ...]
+
+
+class Changes:
+    """Added / changed / removed rows of one entity, written to the cache every `limit` rows."""
+
+    def __init__(self, conn: Connection, plan: EntityPlan, limit: int) -> None:
+        self.conn = conn
+        self.plan = plan
+        self.limit = limit
+        self.counts = empty_changes()
+        self._added: list[Row] = []
+        self._changed: list[Row] = []
+        self._removed: list[Key] = []
+
+    def add(self, row: Row) -> None:
+        self._added.append(row)
+        self.counts["added"] += 1
+        self._maybe_flush()
+
+    def change(self, row: Row) -> None:
+        self._changed.append(row)
+        self.counts["changed"] += 1
+        self._maybe_flush()
+
+    def remove(self, key: Key) -> None:
+        self._removed.append(key)
+        self.counts["removed"] += 1
+        self._maybe_flush()
+
+    def upsert(self, row: Row, old: Row | None) -> None:
+        """`row` from BPO2 against the cached `old` (None: not cached)."""
+        if old is None:
+            self.add(row)
+        elif old != row:
+            self.change(row)
+
+    def flush(self) -> None:
+        delete_keys(self.conn, self.plan, self._removed)
+        update_rows(self.conn, self.plan, self._changed)
+        insert_rows(self.conn, self.plan, self._added)
+        self._removed, self._changed, self._added = [], [], []
+
+    def _maybe_flush(self) -> None:
+        if len(self._added) + len(self._changed) + len(self._removed) >= self.limit:
+            self.flush()
+
+
+def merge(
+    left: Iterable[Any], right: Iterable[Any], left_key: Callable[[Any], Key], right_key: Callable[[Any], Key]
+) -> Iterator[tuple[Any, Any]]:
+    """Walk two key-ordered streams together: (left, right), None on the side a key is missing."""
+    lit, rit = iter(left), iter(right)
+    a, b = next(lit, None), next(rit, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and left_key(a) < right_key(b)):
+            yield a, None
+            a = next(lit, None)
+        elif a is None or right_key(b) < left_key(a):
+            yield None, b
+            b = next(rit, None)
+        else:
+            yield a, b
+            a, b = next(lit, None), next(rit, None)
+
+
+def flatten(batches: Iterable[Iterable[Any]]) -> Iterator[Any]:
+    for batch in batches:
+        yield from batch

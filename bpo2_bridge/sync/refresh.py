@@ -1,0 +1,172 @@
+"""Per-customer refresh (the Refresh button): one customer's rows of every entity, now.
+
+BPO2 is read first (a failure there leaves the cache untouched); the differences are then
+applied in one cache transaction. Rows that left the customer (a contract moved to another
+customer, a machine swapped) are looked up in BPO2 by key: updated when they still exist,
+removed when they are gone. Concurrent refreshes of one customer share a single run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from ..cache import CacheMissing
+from ..reflection import SourceSchema, reflect_source
+from ..source import source_session
+from . import history
+from .diff import Changes
+from .full import describe
+from .plan import KEY_CHUNK, EntityPlan, Row, build_plans, cache_scope
+from .results import RefreshResult, UnknownCustomer
+from .transfer import read_all, reading
+
+if TYPE_CHECKING:
+    from ..bridge import Bridge
+
+SCHEMA_TTL = 600.0  # seconds a reflected source schema is reused by refreshes
+
+
+class _Flight:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: RefreshResult | None = None
+        self.error: BaseException | None = None
+
+
+_guard = threading.Lock()
+_flights: weakref.WeakKeyDictionary[Any, dict[str, _Flight]] = weakref.WeakKeyDictionary()
+_schemas: weakref.WeakKeyDictionary[Any, tuple[float, SourceSchema]] = weakref.WeakKeyDictionary()
+
+
+def refresh_customer(bridge: Bridge, account_no: str) -> RefreshResult:
+    """Re-read one customer from BPO2 into the cache; callers arriving meanwhile share the run.
+
+    Raises UnknownCustomer, SourceError (BPO2 unreachable; cache untouched) or CacheMissing.
+    """
+    with _guard:
+        flights = _flights.setdefault(bridge, {})
+        flight = flights.get(account_no)
+        leader = flight is None
+        if flight is None:
+            flight = flights[account_no] = _Flight()
+    if not leader:
+        flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+        assert flight.result is not None
+        return flight.result
+    try:
+        flight.result = _refresh(bridge, account_no)
+        return flight.result
+    except BaseException as exc:
+        flight.error = exc
+        raise
+    finally:
+        with _guard:
+            flights.pop(account_no, None)
+        flight.done.set()
+
+
+def _schema(bridge: Bridge) -> SourceSchema:
+    with _guard:
+        cached = _schemas.get(bridge)
+    if cached is not None and time.monotonic() - cached[0] < SCHEMA_TTL:
+        return cached[1]
+    schema = reflect_source(bridge.source, bridge.mapping)
+    with _guard:
+        _schemas[bridge] = (time.monotonic(), schema)
+    return schema
+
+
+def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
+    settings, cache = bridge.settings, bridge.cache
+    if not cache.exists():
+        raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
+    started = settings.now()
+    schema = _schema(bridge)
+    plans = {p.name: p for p in build_plans(schema, cache.dialect) if p.entity.customer_link is not None}
+    run_id = history.start(bridge.store, "customer", started, target=account_no)
+    changes: dict[str, dict[str, int]] = {}
+    try:
+        with source_session(bridge.source) as src:
+            customer = plans["customer"]
+            with reading("the customer"):
+                customer_id = src.execute(
+                    select(customer.col("customer_id")).where(customer.col("account_no") == account_no)
+                ).scalar()
+            if customer_id is None:
+                raise UnknownCustomer(f"no customer with account no {account_no!r} in BPO2")
+            fresh = {
+                name: _keyed(
+                    plan,
+                    (
+                        plan.convert(r)
+                        for r in read_all(src, plan.select_rows(plan.customer_filter(customer_id)), name)
+                    ),
+                )
+                for name, plan in plans.items()
+            }
+            with cache.write() as conn:
+                cached = {
+                    name: _keyed(
+                        plan,
+                        conn.exec_driver_sql(
+                            f"{plan.cache_select()} WHERE {cache_scope(plans, name)}", (customer_id,)
+                        ),
+                    )
+                    for name, plan in plans.items()
+                }
+                for name, plan in plans.items():
+                    diff = Changes(conn, plan, settings.sync_batch_size)
+                    _apply(src, conn, plan, diff, fresh[name], cached[name])
+                    diff.flush()
+                    changes[name] = diff.counts
+        finished = settings.now()
+        with bridge.store.begin() as store_conn:
+            history.succeed(store_conn, run_id, finished, changes=changes, snapshot=cache.current())
+    except BaseException as exc:
+        try:
+            history.fail(bridge.store, run_id, settings.now(), describe(exc))
+        except Exception:
+            pass
+        raise
+    return RefreshResult(account_no, int(customer_id), run_id, started, finished, changes)
+
+
+def _keyed(plan: EntityPlan, rows: Any) -> dict[tuple[Any, ...], Row]:
+    out = {}
+    for row in rows:
+        row = tuple(row)
+        out[plan.key_of(row)] = row
+    return out
+
+
+def _apply(
+    src: Any,
+    conn: Any,
+    plan: EntityPlan,
+    diff: Changes,
+    fresh: dict[tuple[Any, ...], Row],
+    cached: dict[tuple[Any, ...], Row],
+) -> None:
+    # rows new to this customer may already be cached under another one (a shared machine)
+    outside = plan.cache_rows_by_keys(conn, [k for k in fresh if k not in cached])
+    for key, row in fresh.items():
+        diff.upsert(row, cached.get(key) or outside.get(key))
+    left = [k for k in cached if k not in fresh]
+    still: dict[tuple[Any, ...], Row] = {}
+    for start in range(0, len(left), KEY_CHUNK):
+        chunk = left[start : start + KEY_CHUNK]
+        for r in read_all(src, plan.select_rows(plan.key_filter(chunk)), plan.name):
+            row = plan.convert(r)
+            still[plan.key_of(row)] = row
+    for key in left:
+        if key in still:
+            diff.upsert(still[key], cached[key])
+        else:
+            diff.remove(key)

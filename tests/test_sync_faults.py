@@ -1,0 +1,198 @@
+"""A sync that fails or is killed leaves the previous snapshot serving, unchanged, with the
+failure recorded; the next sync succeeds. The application store outlives the cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, select, text, update
+
+from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.cache import CacheMissing
+from bpo2_bridge.cache_schema import cache_table
+from bpo2_bridge.cli import main
+from bpo2_bridge.demo.generate import build_demo
+from bpo2_bridge.source import SourceError
+from bpo2_bridge.store import sync_runs, users
+from bpo2_bridge.sync import SyncFailed, full_sync, incremental_sync, refresh_customer
+from bpo2_bridge.sync.history import INTERRUPTED
+
+
+def _demo(bridge: Bridge, url: Any, tmp_path: Path) -> None:
+    build_demo(
+        url, size="tiny", seed=5, today=bridge.settings.today_date(), mapping=bridge.mapping, share_root=tmp_path / "s"
+    )
+
+
+def _contracts(bridge: Bridge) -> list[tuple[Any, ...]]:
+    table = cache_table("contract")
+    with bridge.cache.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(table).order_by(table.c.contract_id))]
+
+
+def _suspend_all(url: Any, bridge: Bridge) -> None:
+    table = bridge.mapping.physical_metadata().tables[bridge.mapping["contract"].qualified_table]
+    writer = create_engine(url)
+    with writer.begin() as conn:
+        conn.execute(update(table).values(status="Suspended"))
+    writer.dispose()
+
+
+class CutSource:
+    """Progress hook that kills every PostgreSQL session on the source in mid-stream."""
+
+    def __init__(self, database: str, entity: str) -> None:
+        self.database, self.entity, self.cut = database, entity, False
+
+    def start(self, entity: str) -> None:
+        pass
+
+    def advance(self, entity: str, rows: int) -> None:
+        if entity == self.entity and not self.cut:
+            self.cut = True
+            admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+                    {"d": self.database},
+                )
+            admin.dispose()
+
+    def done(self, entity: str, rows: int, seconds: float) -> None:
+        pass
+
+
+def test_source_cut_mid_sync_keeps_previous_snapshot(fresh_database, make_settings, tmp_path) -> None:
+    url = fresh_database("postgresql")
+    bridge = Bridge(make_settings(source_url=url.render_as_string(hide_password=False), sync_batch_size=100))
+    _demo(bridge, url, tmp_path)
+    first = full_sync(bridge)
+    before = _contracts(bridge)
+    _suspend_all(url, bridge)
+
+    with pytest.raises(SyncFailed) as failed:
+        full_sync(bridge, CutSource(url.database, "meter_reading"))
+    assert "meter_reading" in str(failed.value)
+    assert bridge.cache.current() == first.snapshot
+    assert _contracts(bridge) == before  # still the previous snapshot, unchanged
+    at, reason = bridge.cache.last_failure()
+    assert "meter_reading" in reason
+    assert len(bridge.cache.list_snapshots()) == 1  # the half-written one is gone
+
+    again = full_sync(bridge)
+    assert again.snapshot != first.snapshot
+    assert {row[5] for row in _contracts(bridge)} == {"Suspended"}
+    assert bridge.cache.last_failure() is None
+    bridge.dispose()
+
+
+KILLED_SYNC = """
+import json, sys, time
+from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.settings import load_settings
+from bpo2_bridge.sync import full_sync
+
+class Stall:
+    def start(self, entity): pass
+    def advance(self, entity, rows):
+        if entity == "meter_reading":
+            print("STALLED", flush=True)
+            time.sleep(120)
+    def done(self, entity, rows, seconds): pass
+
+full_sync(Bridge(load_settings(None, overrides=json.loads(sys.argv[1]), environ={})), Stall())
+"""
+
+
+def test_killed_sync_keeps_previous_snapshot_and_next_sync_succeeds(make_settings, tmp_path) -> None:
+    overrides = {"data_dir": str(tmp_path / "data"), "today": "2026-11-22", "sync_batch_size": 100}
+    settings = make_settings(**overrides)
+    bridge = Bridge(settings)
+    url = f"sqlite:///{settings.demo_source_path}"
+    settings.demo_source_path.parent.mkdir(parents=True, exist_ok=True)
+    _demo(bridge, url, tmp_path)
+    first = full_sync(bridge)
+    before = _contracts(bridge)
+    _suspend_all(url, bridge)
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SYNC, json.dumps(overrides)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "STALLED"
+    finally:
+        child.kill()  # TerminateProcess on Windows, SIGKILL elsewhere: no clean-up code runs
+        child.wait()
+    assert bridge.cache.current() == first.snapshot
+    assert _contracts(bridge) == before
+    assert len(bridge.cache.list_snapshots()) == 2  # the killed one's half-written file
+
+    again = full_sync(bridge)  # the dead holder's lock is taken over at once
+    assert {row[5] for row in _contracts(bridge)} == {"Suspended"}
+    assert bridge.cache.list_snapshots() == sorted([first.snapshot, again.snapshot])
+    with bridge.store.connect() as conn:
+        killed = conn.execute(select(sync_runs).where(sync_runs.c.id == again.run_id - 1)).one()
+    assert (killed.status, killed.error) == ("failed", INTERRUPTED)
+    bridge.dispose()
+
+
+def test_refresh_with_source_unreachable_leaves_cache_untouched(make_settings, tmp_path) -> None:
+    settings = make_settings()
+    bridge = Bridge(settings)
+    settings.demo_source_path.parent.mkdir(parents=True, exist_ok=True)
+    _demo(bridge, f"sqlite:///{settings.demo_source_path}", tmp_path)
+    full_sync(bridge)
+    before = _contracts(bridge)
+    account = "ACC00001"
+    settings.demo_source_path.rename(settings.demo_source_path.with_suffix(".away"))
+    bridge.dispose()
+    offline = Bridge(settings)
+    with pytest.raises(SourceError):
+        refresh_customer(offline, account)
+    with pytest.raises(SyncFailed, match="unreachable"):
+        incremental_sync(offline)
+    assert _contracts(offline) == before
+    assert offline.cache.last_failure() is not None
+    offline.dispose()
+
+
+def test_store_survives_cache_loss_and_rebuild(make_settings, tmp_path) -> None:
+    settings = make_settings()
+    bridge = Bridge(settings)
+    settings.demo_source_path.parent.mkdir(parents=True, exist_ok=True)
+    _demo(bridge, f"sqlite:///{settings.demo_source_path}", tmp_path)
+    first = full_sync(bridge)
+    with bridge.store.begin() as conn:
+        conn.execute(users.insert().values(login="ann", role="user", created_at=settings.now()))
+
+    bridge.cache.dispose()
+    for path in bridge.cache.folder.iterdir():
+        path.unlink()  # someone deletes the cache files
+    assert not bridge.cache.exists()
+    with pytest.raises(CacheMissing), bridge.cache.connect():
+        pass
+    result = incremental_sync(bridge)  # no snapshot: builds one
+    assert result.kind == "full" and bridge.cache.exists()
+
+    runner = CliRunner()
+    env = {"BPO2_BRIDGE_DATA_DIR": settings.data_dir, "BPO2_BRIDGE_TODAY": settings.today}
+    out = runner.invoke(main, ["cache", "rebuild", "--format", "json"], env=env)
+    assert out.exit_code == 0, out.output
+    rebuilt = json.loads(out.stdout)["snapshot"]
+    assert bridge.cache.list_snapshots() == [rebuilt]
+    with bridge.store.connect() as conn:
+        assert conn.execute(select(users.c.login)).scalars().all() == ["ann"]
+        kinds = conn.execute(select(sync_runs.c.kind).order_by(sync_runs.c.id)).scalars().all()
+    assert kinds == ["full", "full", "full"] and first.snapshot not in bridge.cache.list_snapshots()
+    bridge.dispose()

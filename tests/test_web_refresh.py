@@ -1,0 +1,116 @@
+"""The Refresh button: a change made in BPO2 shows after pressing it; BPO2 down keeps the cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import MetaData, create_engine, text, update
+
+from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
+from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.web.app import create_app
+
+
+def _token(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).get_data(as_text=True))
+    assert match
+    return match.group(1)
+
+
+def _sign_in(client) -> None:  # type: ignore[no-untyped-def]
+    client.post(
+        "/login",
+        data={"login": DEMO_SALESMAN_LOGIN, "password": "demo-pass-2026", "csrf_token": _token(client, "/login")},
+    )
+
+
+def change_expiry_in_source(bridge, contract_no: str, new_expiry: dt.date) -> None:  # type: ignore[no-untyped-def]
+    """Change a contract in the BPO2 source itself (the demo file; tests only)."""
+    table = physical_table(bridge.mapping["contract"], MetaData())
+    engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
+    with engine.begin() as conn:
+        conn.execute(update(table).where(table.c.contract_no == contract_no).values(expiry_date=new_expiry))
+    engine.dispose()
+
+
+def first_contract(bridge, client) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
+    data = client.get("/contracts?format=json&tab=all&sort=contract_no").get_json()
+    row = data["rows"][0]
+    account = client.get(f"/contracts?format=json&f_contract_no=={row['contract_no']}").get_json()["rows"][0][
+        "account_no"
+    ]
+    return account, row
+
+
+def test_refresh_shows_a_change_made_in_bpo2(copied_demo) -> None:
+    bridge = copied_demo()
+    client = create_app(bridge=bridge).test_client()
+    _sign_in(client)
+    account, row = first_contract(bridge, client)
+    page = f"/customers/{account}/contracts?tab=all&sort=contract_no"
+    change_expiry_in_source(bridge, row["contract_no"], dt.date(2020, 1, 31))
+    before = client.get(page + "&format=json").get_json()["rows"]
+    assert next(r for r in before if r["contract_no"] == row["contract_no"])["expiry_date"] == row["expiry_date"]
+
+    response = client.post(
+        f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == page
+    html = client.get(page).get_data(as_text=True)
+    assert re.search(r"Refreshed from BPO2 at \d\d:\d\d\. Changed: contract: 1 changed", html)
+    after = client.get(page + "&format=json").get_json()["rows"]
+    changed = next(r for r in after if r["contract_no"] == row["contract_no"])
+    assert changed["expiry_date"] == "2020-01-31" and changed["months_remaining"] < 0
+
+
+def test_refresh_with_bpo2_unreachable_keeps_showing_the_cache(copied_demo, tmp_path) -> None:
+    bridge = copied_demo(source_url=f"sqlite:///{tmp_path / 'gone' / 'bpo2.sqlite'}")
+    client = create_app(bridge=bridge).test_client()
+    _sign_in(client)
+    account, _ = first_contract(bridge, client)
+    page = f"/customers/{account}/contracts?tab=expired"
+    rows_before = client.get(page + "&format=json").get_json()["rows"]
+    client.post(f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page})
+    html = client.get(page).get_data(as_text=True)
+    as_of = bridge.cache.as_of()
+    assert f"BPO2 is unreachable — showing data as of {as_of:%Y-%m-%d %H:%M}." in html
+    assert client.get(page + "&format=json").get_json()["rows"] == rows_before
+
+
+def test_download_when_bpo2_is_unreachable_is_a_clear_503(copied_demo, tmp_path) -> None:
+    bridge = copied_demo(source_url=f"sqlite:///{tmp_path / 'gone' / 'bpo2.sqlite'}")
+    client = create_app(bridge=bridge).test_client()
+    _sign_in(client)
+    account, _ = first_contract(bridge, client)
+    with bridge.cache.connect() as conn:
+        file_id = conn.execute(
+            text(
+                "SELECT a.file_id FROM case_attachment a JOIN customer c ON c.customer_id = a.customer_id "
+                "WHERE c.account_no = :a"
+            ),
+            {"a": account},
+        ).scalar()
+    assert file_id is not None
+    response = client.get(f"/files/{file_id}")
+    assert response.status_code == 503
+    assert "BPO2 is unreachable" in response.get_data(as_text=True)
+
+
+def test_share_paths_outside_the_root_are_refused(tmp_path) -> None:
+    from bpo2_bridge.crm import AttachmentMissing, share_file
+
+    root = tmp_path / "share"
+    (root / "2026").mkdir(parents=True)
+    (root / "2026" / "ok.txt").write_text("fine")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret")
+    (root / "link.txt").symlink_to(outside)
+    assert share_file(root, "2026/ok.txt").read_text() == "fine"
+    assert share_file(root, "2026\\ok.txt").read_text() == "fine"  # Windows separators in BPO2
+    for bad in ("../secret.txt", "2026/../../secret.txt", "link.txt", str(outside), "", "2026"):
+        try:
+            share_file(root, bad)
+        except AttachmentMissing:
+            continue
+        raise AssertionError(f"{bad!r} was served")

@@ -1,0 +1,228 @@
+"""The CRM screens as a salesman sees them: Home, Customers, Dashboard, Contracts, Files, Cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import MetaData, create_engine, select, text
+
+from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
+from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.windows import add_months
+
+TODAY = dt.date(2026, 11, 22)
+NOT_YOURS = "Sorry, this is not one of your open cases and you cannot make changes."
+
+
+def rows(bridge, sql: str, **params):  # type: ignore[no-untyped-def]
+    with bridge.cache.connect() as conn:
+        return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+def me(bridge) -> int:  # type: ignore[no-untyped-def]
+    return rows(bridge, "SELECT employee_id FROM employee WHERE login_name = :l", l=DEMO_SALESMAN_LOGIN)[0][
+        "employee_id"
+    ]
+
+
+def busiest_customer(bridge) -> str:  # type: ignore[no-untyped-def]
+    """The salesman's customer with expired and expiring contracts and files (the manual's path)."""
+    found = rows(
+        bridge,
+        """
+        SELECT c.account_no FROM customer c
+        JOIN customer_salesman cs ON cs.customer_id = c.customer_id AND cs.employee_id = :me
+        WHERE EXISTS (SELECT 1 FROM contract k WHERE k.customer_id = c.customer_id
+                        AND k.expiry_date < :today AND k.status != 'Cancelled')
+          AND EXISTS (SELECT 1 FROM contract k WHERE k.customer_id = c.customer_id
+                        AND k.expiry_date >= :today AND k.expiry_date <= :end AND k.status != 'Cancelled')
+          AND EXISTS (SELECT 1 FROM case_attachment a WHERE a.customer_id = c.customer_id)
+        ORDER BY c.account_no
+        """,
+        me=me(bridge),
+        today=TODAY.isoformat(),
+        end=add_months(TODAY, 6).isoformat(),
+    )
+    assert found, "the demo should give the salesman a customer with every kind of contract"
+    return found[0]["account_no"]
+
+
+def test_home_tiles_and_today_tab(demo_bridge, client, login) -> None:
+    login(client, DEMO_SALESMAN_LOGIN)
+    html = client.get("/").get_data(as_text=True)
+    mine = rows(
+        demo_bridge,
+        "SELECT subject FROM activity WHERE salesman_id = :me AND scheduled_for >= :d AND scheduled_for < :e",
+        me=me(demo_bridge),
+        d=f"{TODAY} 00:00:00",
+        e=f"{TODAY + dt.timedelta(days=1)} 00:00:00",
+    )
+    assert mine, "the demo schedules activities for the salesman today"
+    today_panel = html.split('data-panel="today"', 1)[1].split('data-panel="recent"', 1)[0]
+    assert today_panel.count('class="activity"') == len(mine)
+    for row in mine:
+        assert row["subject"] in today_panel
+    visible = rows(
+        demo_bridge, "SELECT COUNT(*) AS n FROM customer_salesman WHERE employee_id = :me", me=me(demo_bridge)
+    )[0]["n"]
+    assert re.search(rf'<span class="tile-value">{visible}</span>\s*<span class="tile-label">Customers</span>', html)
+    assert "View customer" in today_panel and "View case" in today_panel
+
+
+def test_other_salesmens_activities_are_greyed_without_icons(demo_bridge, client, login) -> None:
+    login(client, DEMO_SALESMAN_LOGIN)
+    html = client.get("/?tab=recent&who=all").get_data(as_text=True)
+    others = re.findall(r'<tr class="activity other".*?</tr>', html, re.S)
+    own = re.findall(r'<tr class="activity".*?</tr>', html, re.S)
+    assert others and own
+    assert all('class="action"' not in row for row in others)
+    assert all("View customer" in row for row in own)
+    # the recent panel is the one shown; links from it come back to it
+    assert 'data-panel="recent">' in html
+    assert "back=/?tab%3Drecent%26who%3Dall" in html
+
+
+def test_contract_tabs_counts_and_months_remaining(demo_bridge, client, login) -> None:
+    account = busiest_customer(demo_bridge)
+    login(client, DEMO_SALESMAN_LOGIN)
+    all_rows = client.get(f"/customers/{account}/contracts?tab=all&format=json&page_size=200").get_json()["rows"]
+    expired = client.get(f"/customers/{account}/contracts?tab=expired&format=json&page_size=200").get_json()["rows"]
+    expiring = client.get(f"/customers/{account}/contracts?tab=expiring&format=json&page_size=200").get_json()["rows"]
+    cid = rows(demo_bridge, "SELECT customer_id FROM customer WHERE account_no = :a", a=account)[0]["customer_id"]
+    assert len(all_rows) == rows(demo_bridge, "SELECT COUNT(*) AS n FROM contract WHERE customer_id = :c", c=cid)[0]["n"]
+    assert expired and all(r["months_remaining"] < 0 for r in expired)
+    assert all(dt.date.fromisoformat(r["expiry_date"]) < TODAY for r in expired)
+    window_end = add_months(TODAY, 6)
+    assert expiring and all(TODAY <= dt.date.fromisoformat(r["expiry_date"]) <= window_end for r in expiring)
+    assert all(r["months_remaining"] >= 0 for r in expiring)
+    html = client.get(f"/customers/{account}/contracts?tab=expired").get_data(as_text=True)
+    for label, n in (("Contracts", len(all_rows)), ("Expired Contracts", len(expired)), ("Expiring Contracts", len(expiring))):
+        assert re.search(rf'data-tab="\w+">{label} <span class="count">{n}</span>', html), label
+    assert 'aria-selected="true" data-tab="expired"' in html
+    assert html.count("negative") >= len(expired)
+    assert "Contracts for " in html
+
+
+def test_contract_no_links_to_the_report_with_a_way_back(demo_bridge, client, login) -> None:
+    account = busiest_customer(demo_bridge)
+    login(client, DEMO_SALESMAN_LOGIN)
+    url = f"/customers/{account}/contracts?tab=expired&sort=-expiry_date"
+    html = client.get(url).get_data(as_text=True)
+    link = re.search(r'href="(/contracts/[^/"]+/report\?[^"]+)"', html).group(1)
+    back = parse_qs(urlsplit(link.replace("&amp;", "&")).query)["back"][0]
+    assert back == url
+
+
+def test_all_contracts_page_spans_the_users_customers(demo_bridge, client, login) -> None:
+    login(client, DEMO_SALESMAN_LOGIN)
+    data = client.get("/contracts?tab=expiring&format=json&page_size=200").get_json()
+    expected = rows(
+        demo_bridge,
+        """SELECT COUNT(*) AS n FROM contract k
+           JOIN customer_salesman cs ON cs.customer_id = k.customer_id AND cs.employee_id = :me
+           WHERE k.expiry_date >= :t AND k.expiry_date <= :e AND k.status != 'Cancelled'""",
+        me=me(demo_bridge),
+        t=TODAY.isoformat(),
+        e=add_months(TODAY, 6).isoformat(),
+    )[0]["n"]
+    assert data["total"] == expected
+    assert {"contract_no", "account_no", "customer_name", "months_remaining"} <= set(data["rows"][0])
+
+
+def test_customer_dashboard_shows_details_contacts_chart_and_tiles(demo_bridge, client, login) -> None:
+    account = busiest_customer(demo_bridge)
+    login(client, DEMO_SALESMAN_LOGIN)
+    html = client.get(f"/customers/{account}?back=/customers%3Fq%3Dx").get_data(as_text=True)
+    customer = rows(demo_bridge, "SELECT * FROM customer WHERE account_no = :a", a=account)[0]
+    assert customer["customer_name"] in html
+    contacts = rows(demo_bridge, "SELECT name FROM customer_contact WHERE customer_id = :c", c=customer["customer_id"])
+    assert all(c["name"] in html for c in contacts)
+    assert "<svg" in html and "12 Months Sales History" in html
+    assert 'href="/customers?q=x"' in html  # Back returns to the filtered grid
+    assert f"/customers/{account}/contracts?tab=all" in html and f"/customers/{account}/files" in html
+
+
+def test_dashboard_revenue_reconciles_with_invoice_lines(demo_bridge, client, login) -> None:
+    account = busiest_customer(demo_bridge)
+    login(client, DEMO_SALESMAN_LOGIN)
+    html = client.get(f"/customers/{account}").get_data(as_text=True)
+    total = rows(
+        demo_bridge,
+        """SELECT SUM(il.amount) AS s FROM invoice_line il JOIN contract k ON k.contract_id = il.contract_id
+           JOIN customer c ON c.customer_id = k.customer_id
+           WHERE c.account_no = :a AND il.invoice_date >= :since AND il.invoice_date <= :until""",
+        a=account,
+        since="2025-12-01",
+        until=TODAY.isoformat(),
+    )[0]["s"]
+    figures = re.findall(r'<td class="num">R ([\d ]+\.\d\d)</td>', html)
+    assert len(figures) == 12
+    assert abs(sum(float(f.replace(" ", "")) for f in figures) - float(total)) < 0.01
+
+
+def test_files_list_download_and_case_information(demo_bridge, client, login) -> None:
+    account = busiest_customer(demo_bridge)
+    login(client, DEMO_SALESMAN_LOGIN)
+    files = client.get(f"/customers/{account}/files?format=json&page_size=200").get_json()["rows"]
+    cid = rows(demo_bridge, "SELECT customer_id FROM customer WHERE account_no = :a", a=account)[0]["customer_id"]
+    assert len(files) == rows(demo_bridge, "SELECT COUNT(*) AS n FROM case_attachment WHERE customer_id = :c", c=cid)[0]["n"]
+    html = client.get(f"/customers/{account}/files?sort=file_name").get_data(as_text=True)
+    assert "Back to Previous Page" in html and "Back to Customer Page" in html
+    case_link = re.search(r'href="(/cases/[^"?]+\?back=[^"]+)"', html).group(1).replace("&amp;", "&")
+    assert parse_qs(urlsplit(case_link).query)["back"] == [f"/customers/{account}/files?sort=file_name"]
+    assert 'href="/customers/%s/files?sort=file_name"' % account in client.get(case_link).get_data(as_text=True)
+
+
+def test_download_streams_the_sources_bytes(demo_bridge, client, login) -> None:
+    login(client, DEMO_SALESMAN_LOGIN)
+    em = demo_bridge.mapping["case_attachment"]
+    table = physical_table(em, MetaData())
+    engine = create_engine(f"sqlite:///{demo_bridge.settings.demo_source_path}")
+    with engine.connect() as conn:
+        source_rows = [dict(r) for r in conn.execute(select(*(c.label(c.key) for c in table.c))).mappings()]
+    engine.dispose()
+    mine = {
+        r["file_id"]
+        for r in rows(
+            demo_bridge,
+            "SELECT a.file_id FROM case_attachment a JOIN customer_salesman cs ON cs.customer_id = a.customer_id "
+            "WHERE cs.employee_id = :me",
+            me=me(demo_bridge),
+        )
+    }
+    with_bytes = [r for r in source_rows if r["file_id"] in mine and r["content"] is not None]
+    on_share = [r for r in source_rows if r["file_id"] in mine and r["content"] is None and r["file_path"]]
+    assert with_bytes and on_share, "the demo stores some files as bytes and some on the share"
+    for row in (with_bytes[0], on_share[0]):
+        response = client.get(f"/files/{row['file_id']}")
+        assert response.status_code == 200
+        expected = row["content"] or (demo_bridge.settings.share_path / row["file_path"]).read_bytes()
+        assert response.data == expected
+        assert response.mimetype == row["content_type"]
+        assert row["file_name"] in response.headers["Content-Disposition"]
+        assert response.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_case_information_open_own_versus_closed(demo_bridge, client, login) -> None:
+    login(client, DEMO_SALESMAN_LOGIN)
+    cases = rows(demo_bridge, "SELECT case_no, subject, status FROM crm_case WHERE salesman_id = :me", me=me(demo_bridge))
+    open_case = next(c for c in cases if c["status"] == "Open")
+    closed = next(c for c in cases if c["status"] != "Open")
+    html = client.get(f"/cases/{open_case['case_no']}").get_data(as_text=True)
+    assert open_case["subject"] in html and NOT_YOURS not in html
+    html = client.get(f"/cases/{closed['case_no']}").get_data(as_text=True)
+    assert NOT_YOURS in html and closed["subject"] not in html
+
+
+def test_every_page_has_page_icon_breadcrumb_user_and_freshness(demo_bridge, client, login) -> None:
+    account = busiest_customer(demo_bridge)
+    login(client, DEMO_SALESMAN_LOGIN)
+    for url in ("/", "/customers", f"/customers/{account}", f"/customers/{account}/contracts", "/contracts",
+                f"/customers/{account}/files"):
+        html = client.get(url).get_data(as_text=True)
+        assert 'class="page-icon" href="/"' in html, url
+        assert 'class="breadcrumb"' in html
+        assert "Ravi Naidoo" in html
+        assert re.search(r'class="freshness freshness-ok"[^>]*>\s*Data as of \d\d:\d\d — ', html), url

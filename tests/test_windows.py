@@ -1,0 +1,261 @@
+"""Contract windows and Months Remaining (SPEC §3): the one SQL definition against a small
+Python oracle written from the spec, on every engine, in its cache form and its BPO2 form."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+import sqlglot
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from sqlalchemy import Engine, MetaData, create_engine, delete, insert, text
+from sqlalchemy.dialects import mssql
+
+from bpo2_bridge import windows
+from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.cache_schema import cache_metadata
+from bpo2_bridge.demo.generate import build_demo
+from bpo2_bridge.mapping import load_mapping
+from bpo2_bridge.settings import package_config_dir
+from bpo2_bridge.sync import full_sync
+
+MAPPING = load_mapping(package_config_dir() / "mapping.toml")
+EXCLUDED = ("Cancelled",)
+
+
+# -- the oracle, straight from SPEC §3 -----------------------------------------------------
+
+
+def o_add_months(day: dt.date, months: int) -> dt.date:
+    month0 = day.month - 1 + months
+    year = day.year + month0 // 12
+    month = month0 % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def o_months_remaining(today: dt.date, expiry: dt.date | None) -> int | None:
+    if expiry is None:
+        return None
+    m = (expiry.year - today.year) * 12 + expiry.month - today.month + 1
+    while o_add_months(today, m) > expiry:  # the largest m with add_months(today, m) <= expiry
+        m -= 1
+    return m
+
+
+def o_window(today: dt.date, expiry: dt.date | None, status: str, months: int) -> str | None:
+    if expiry is None or status in EXCLUDED:
+        return None
+    if expiry < today:
+        return "expired"
+    if expiry <= o_add_months(today, months):
+        return "expiring"
+    return "current"
+
+
+# -- data ----------------------------------------------------------------------------------
+
+SPECIAL = [
+    dt.date(2024, 2, 29),
+    dt.date(2024, 2, 28),
+    dt.date(2023, 2, 28),
+    dt.date(2024, 1, 31),
+    dt.date(2024, 1, 30),
+    dt.date(2024, 3, 31),
+    dt.date(2024, 4, 30),
+    dt.date(2024, 8, 31),
+    dt.date(2025, 12, 31),
+    dt.date(2028, 2, 29),
+]
+todays = st.one_of(st.sampled_from(SPECIAL), st.dates(dt.date(2023, 1, 1), dt.date(2029, 12, 31)))
+
+
+@st.composite
+def expiry_for(draw: Any, today: dt.date) -> dt.date | None:
+    kind = draw(st.sampled_from(["none", "near", "month", "month_end", "same"]))
+    if kind == "none":
+        return None
+    if kind == "same":
+        return today
+    if kind == "near":
+        return today + dt.timedelta(days=draw(st.integers(-800, 800)))
+    shifted = o_add_months(today, draw(st.integers(-14, 14)))
+    if kind == "month_end":
+        return shifted.replace(day=calendar.monthrange(shifted.year, shifted.month)[1])
+    return shifted + dt.timedelta(days=draw(st.integers(-1, 1)))
+
+
+@st.composite
+def cases(draw: Any) -> tuple[dt.date, int, list[tuple[dt.date | None, str]]]:
+    today = draw(todays)
+    months = draw(st.sampled_from([1, 6, 12]))
+    contracts = draw(
+        st.lists(st.tuples(expiry_for(today), st.sampled_from(["Active", "Cancelled", "Expired"])), max_size=12)
+    )
+    return today, months, contracts
+
+
+# -- the two forms of the query on one engine ----------------------------------------------
+
+
+class Target:
+    """Tables for the query on one engine: the cache's (logical) or BPO2's (through the mapping)."""
+
+    def __init__(self, engine: Engine, form: str) -> None:
+        self.engine, self.form = engine, form
+        if form == "cache":
+            md = cache_metadata()
+            self.tables = {n: md.tables[n] for n in ("customer", "contract_type", "contract", "contract_item")}
+        else:
+            md = MAPPING.physical_metadata()
+            self.tables = {n: md.tables[MAPPING[n].qualified_table] for n in ("customer", "contract_type", "contract", "contract_item")}
+        MetaData().create_all(engine)
+        for table in self.tables.values():
+            table.create(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(self.tables["customer"]).values(customer_id=1, account_no="A1", customer_name="C", status="Active"))
+            conn.execute(insert(self.tables["contract_type"]).values(contract_type_id=1, description="Service"))
+
+    def load(self, contracts: list[tuple[dt.date | None, str]]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(self.tables["contract_item"]))
+            conn.execute(delete(self.tables["contract"]))
+            if contracts:
+                conn.execute(
+                    insert(self.tables["contract"]),
+                    [
+                        {
+                            "contract_id": i + 1,
+                            "contract_no": f"C{i}",
+                            "customer_id": 1,
+                            "contract_type_id": 1,
+                            "status": status,
+                            "start_date": dt.date(2020, 1, 1),
+                            "expiry_date": expiry,
+                        }
+                        for i, (expiry, status) in enumerate(contracts)
+                    ],
+                )
+                conn.execute(
+                    insert(self.tables["contract_item"]), [{"contract_item_id": 1, "contract_id": 1, "asset_id": 1}]
+                )
+
+    def run(self, tab: str, params: dict[str, Any]) -> dict[int, tuple[Any, Any, int]]:
+        dialect = self.engine.dialect
+        if self.form == "cache":
+            stmt = windows.contracts_query(dialect, tab=tab).bindparams(**params)
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt).mappings().all()
+        else:
+            sql = windows.source_sql(dialect, MAPPING, excluded_statuses=EXCLUDED, tab=tab)
+            source_params = {k: v for k, v in params.items() if k != "excluded"}
+            with self.engine.connect() as conn:
+                rows = conn.execute(text(sql), source_params).mappings().all()
+        return {r["contract_id"]: (r["window"], r["months_remaining"], r["machines"]) for r in rows}
+
+
+ENGINE_FORMS = [
+    ("sqlite", "cache"),
+    ("postgresql", "cache"),
+    ("sqlite", "source"),
+    ("postgresql", "source"),
+    ("mariadb", "source"),
+]
+
+
+@pytest.mark.parametrize(("kind", "form"), ENGINE_FORMS)
+def test_window_sql_matches_the_spec(fresh_database, make_settings, kind: str, form: str) -> None:
+    engine = create_engine(fresh_database(kind))
+    target = Target(engine, form)
+
+    @hsettings(
+        max_examples=60 if kind == "sqlite" else 30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(cases())
+    def check(case: tuple[dt.date, int, list[tuple[dt.date | None, str]]]) -> None:
+        today, months, contracts = case
+        settings = make_settings(expiring_window_months=months, excluded_statuses=list(EXCLUDED))
+        params = windows.params(settings, today)
+        target.load(contracts)
+        everything = target.run("all", params)
+        assert len(everything) == len(contracts)
+        for i, (expiry, status) in enumerate(contracts):
+            window, remaining, machines = everything[i + 1]
+            assert remaining == o_months_remaining(today, expiry), (today, expiry)
+            assert window == o_window(today, expiry, status, months), (today, expiry, status)
+            assert machines == (1 if i == 0 else 0)
+        for tab in ("expired", "expiring"):
+            expected = {i + 1 for i, (e, s) in enumerate(contracts) if o_window(today, e, s, months) == tab}
+            assert set(target.run(tab, params)) == expected, tab
+
+    try:
+        check()
+    finally:
+        engine.dispose()
+
+
+def test_months_remaining_examples() -> None:
+    today = dt.date(2026, 1, 31)
+    assert windows.add_months(today, 1) == dt.date(2026, 2, 28)
+    assert windows.add_months(dt.date(2024, 1, 31), 1) == dt.date(2024, 2, 29)
+    assert windows.add_months(dt.date(2024, 2, 29), 12) == dt.date(2025, 2, 28)
+    assert windows.add_months(dt.date(2024, 3, 31), -1) == dt.date(2024, 2, 29)
+    assert o_months_remaining(today, today) == 0
+    assert o_months_remaining(today, today - dt.timedelta(days=1)) == -1
+    assert o_months_remaining(today, dt.date(2026, 2, 28)) == 1  # month end counts as the full month
+
+
+@given(st.dates(dt.date(1990, 1, 1), dt.date(2090, 12, 31)), st.integers(-240, 240))
+def test_add_months_matches_oracle(day: dt.date, months: int) -> None:
+    assert windows.add_months(day, months) == o_add_months(day, months)
+
+
+@pytest.mark.parametrize("tab", windows.TABS)
+def test_renders_for_sql_server_and_parses_as_tsql(tab: str) -> None:
+    sql = windows.mssql_sql(MAPPING, EXCLUDED, tab=tab)
+    parsed = sqlglot.parse(sql, read="tsql")
+    assert len(parsed) == 1
+    assert MAPPING["contract"].physical("expiry_date") in sql  # through the mapping
+    assert "[window]" in sql
+
+
+def test_tab_filters_are_sargable_and_use_the_index(tmp_path) -> None:
+    for tab in ("expired", "expiring"):
+        sql = windows.render_sql("sqlite", tab=tab, by_customer=True)
+        where = sql.split("WHERE 1 = 1", 1)[1]
+        uses = re.findall(r"[^\s]*expiry_date[^\s]*", where)
+        assert uses and all(u == "c.expiry_date" for u in uses), uses  # bare column, no function around it
+    engine = create_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    cache_metadata().create_all(engine)
+    params = {"today": dt.date(2026, 1, 1), "window_end": dt.date(2026, 7, 1), "today_ym": 0, "today_day": 1, "excluded": ["x"]}
+    with engine.connect() as conn:
+        plan = " ".join(
+            str(r[-1])
+            for r in conn.execute(text("EXPLAIN QUERY PLAN " + str(windows.contracts_query(engine.dialect, tab="expiring").compile(engine, compile_kwargs={"render_postcompile": True}))), {**params, "excluded_1": "x"})
+        )
+    engine.dispose()
+    assert "expiry_date>" in plan.replace(" ", "") and "USING INDEX" in plan
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_same_rows_on_the_source_as_on_the_cache(fresh_database, make_settings, tmp_path, kind: str) -> None:
+    url = fresh_database(kind)
+    settings = make_settings(source_url=url.render_as_string(hide_password=False))
+    bridge = Bridge(settings)
+    build_demo(url, size="tiny", seed=2, today=settings.today_date(), mapping=bridge.mapping, share_root=tmp_path / "s")
+    full_sync(bridge)
+    params = windows.params(settings)
+    for tab in windows.TABS:
+        with bridge.cache.connect() as conn:
+            cached = conn.execute(windows.bound_contracts_query(bridge.cache.dialect, settings, tab=tab)).all()
+        sql = windows.source_sql(bridge.source.dialect, bridge.mapping, excluded_statuses=settings.excluded_statuses, tab=tab)
+        with bridge.source.connect() as conn:
+            direct = conn.execute(
+                text(sql).columns(**windows.COLUMNS), {k: v for k, v in params.items() if k != "excluded"}
+            ).all()
+        assert sorted(cached) == sorted(direct) and cached, tab
+    bridge.dispose()

@@ -1,0 +1,161 @@
+"""SQL checks (ops): canned checks with their last result, run now, rows as a grid with CSV
+export, and an ad-hoc query box behind the same guard, time limit and row cap as the CLI."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from bpo2_bridge.checks.adhoc import TARGETS, QueryFailed, QueryResult, run_adhoc
+from bpo2_bridge.checks.canned import UnknownCheck, get_check, history, last_results, list_checks, run_checks
+from bpo2_bridge.checks.sample import ROW_KEY, column_kinds, rows_table
+from bpo2_bridge.web.auth import current_user, role_required
+from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+
+bp = Blueprint("checks", __name__)
+
+
+@bp.get("/checks")
+@role_required("ops")
+def index():  # type: ignore[no-untyped-def]
+    bridge = current_bridge()
+    latest = last_results(bridge.store)
+    checks = [(check, latest.get(check.name)) for check in list_checks()]
+    return render_template("checks/index.html", checks=checks, form=_query_form({}))
+
+
+@bp.post("/checks/run")
+@role_required("ops")
+def run_all():  # type: ignore[no-untyped-def]
+    results = run_checks(current_bridge(), None, triggered_by=_who())
+    failed = sum(1 for r in results if r.failed)
+    flash(f"Ran {len(results)} checks: {len(results) - failed} passed, {failed} found rows or failed.")
+    return redirect(url_for("checks.index"), code=303)
+
+
+@bp.post("/checks/<name>/run")
+@role_required("ops")
+def run_one(name: str):  # type: ignore[no-untyped-def]
+    check = _check_or_404(name)
+    result = run_checks(current_bridge(), [check.name], triggered_by=_who())[0]
+    if result.status == "error":
+        flash(f"{check.name}: could not run: {result.error}", "error")
+    else:
+        flash(
+            f"{check.name}: {result.status.upper()}, {result.row_count} row{'s' if result.row_count != 1 else ''}."
+        )
+    return redirect(url_for("checks.show", name=check.name), code=303)
+
+
+@bp.get("/checks/<name>")
+@role_required("ops")
+def show(name: str):  # type: ignore[no-untyped-def]
+    check = _check_or_404(name)
+    bridge = current_bridge()
+    runs = history(bridge.store, check.name)
+    last = runs[0] if runs else None
+    columns, rows = (last.columns, last.rows) if last else ([], [])
+    grid = _rows_grid(check.name, columns, rows)
+    context: dict[str, Any] = {"check": check, "last": last, "runs": runs}
+    if grid is None:
+        return render_template("checks/show.html", grid=None, page=None, **context)
+    with rows_table(columns, rows) as (conn, table):
+        page = grid.fetch(conn, table, request.args)
+        return grid_response(
+            grid, page, template="checks/show.html", as_of=last.ran_at if last else None, **context
+        )
+
+
+@bp.route("/checks/query", methods=["GET", "POST"])
+@role_required("ops")
+def query():  # type: ignore[no-untyped-def]
+    form = _query_form(request.form if request.method == "POST" else {})
+    if request.method == "GET":
+        return render_template("checks/query.html", form=form, result=None, error=None)
+    try:
+        result = run_adhoc(
+            current_bridge(),
+            form["sql"],
+            target=form["target"],
+            timeout=form["timeout"],
+            max_rows=form["max_rows"],
+        )
+    except QueryFailed as exc:
+        html = render_template("checks/query.html", form=form, result=None, error=str(exc))
+        return Response(html, status=400, mimetype="text/html")
+    if request.form.get("format") == "csv":
+        return _csv(result)
+    kinds = column_kinds(result.columns, result.rows)
+    return render_template("checks/query.html", form=form, result=result, kinds=kinds, error=None)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _who() -> str:
+    return f"web:{current_user().login}"
+
+
+def _check_or_404(name: str):  # type: ignore[no-untyped-def]
+    try:
+        return get_check(name)
+    except UnknownCheck:
+        abort(404)
+
+
+def _rows_grid(name: str, columns: list[str], rows: list[tuple[Any, ...]]) -> Grid | None:
+    if not columns or not rows:
+        return None
+    kinds = column_kinds(columns, rows)
+    grid_columns = [GridColumn(c, c.replace("_", " ").capitalize(), type=kinds[c]) for c in columns]
+    return Grid(f"check_{name}", grid_columns, default_sort=ROW_KEY, key=(ROW_KEY,), page_size=50)
+
+
+def _query_form(data: Any) -> dict[str, Any]:
+    """The ad-hoc form's values: the settings bound the time limit and the row cap."""
+    settings = current_bridge().settings
+    target = data.get("target", "source")
+    return {
+        "sql": data.get("sql", ""),
+        "target": target if target in TARGETS else "source",
+        "targets": TARGETS,
+        "timeout": _bounded(data.get("timeout"), settings.query_timeout, settings.query_timeout),
+        "max_rows": _bounded(data.get("max_rows"), settings.query_max_rows, settings.query_max_rows),
+        "timeout_limit": settings.query_timeout,
+        "max_rows_limit": settings.query_max_rows,
+    }
+
+
+def _bounded(raw: Any, default: int, highest: int) -> int:
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return default
+    return max(1, min(value, highest))
+
+
+def _csv(result: QueryResult) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(result.columns)
+    for row in result.rows:
+        writer.writerow(["" if v is None else _text(v) for v in row])
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="query-{stamp}.csv"'},
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    return str(value)
