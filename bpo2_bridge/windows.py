@@ -2,13 +2,15 @@
 
 `sql/contract_windows.sql` classifies contracts as of `today` at read time. `contracts_query`
 renders it for the cache (grids wrap it as a subquery and add WHERE / ORDER BY / LIMIT);
-`source_sql` renders the same definition to run on BPO2 itself, for ops.
+`source_sql` renders the same definition to run on BPO2 itself, for ops: every entity the
+statement reads becomes a derived table renaming the physical table through the mapping.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -20,7 +22,8 @@ from sqlalchemy.sql.selectable import TextualSelect
 
 from .mapping import Mapping
 from .settings import Settings
-from .sqlfiles import render, render_for_source
+from .model import BY_NAME
+from .sqlfiles import render
 
 SQL_FILE = "contract_windows"
 Tab = Literal["all", "expired", "expiring"]
@@ -148,21 +151,48 @@ def source_sql(
 ) -> str:
     """The same definition for BPO2: physical tables renamed through the mapping (ops)."""
     _check_tab(tab)
-    return render_for_source(
+    sql = render(
         SQL_FILE,
         dialect,
-        mapping,
         tab=tab,
         by_customer=by_customer,
         by_employee=by_employee,
         excluded=_literal_list(excluded_statuses),
         q=_quoter(dialect),
     )
+    return _physical(sql, dialect, mapping)
 
 
 def mssql_sql(mapping: Mapping, excluded_statuses: Sequence[str] = ("Cancelled",), tab: str = "all") -> str:
     """The T-SQL ops paste into SQL Server Management Studio."""
     return source_sql(mssql.dialect(), mapping, excluded_statuses=excluded_statuses, tab=tab)
+
+
+_ENTITY_REF = re.compile(r"\b(?P<kw>FROM|JOIN)\s+(?P<entity>[a-z_]+)\s+(?P<alias>[a-z]+)\b")
+
+
+def _physical(sql: str, dialect: Dialect, mapping: Mapping) -> str:
+    """Each `FROM|JOIN entity alias` becomes a derived table renaming BPO2's table and columns.
+
+    Derived tables, not CTEs named after the entities: a CTE `contract` over a table
+    `Contract` is a circular reference on SQLite and a recursive CTE on SQL Server, where
+    names compare case-insensitively.
+    """
+    quote = dialect.identifier_preparer.quote
+
+    def derived(match: re.Match[str]) -> str:
+        name = match.group("entity")
+        if name not in BY_NAME:
+            return match.group(0)
+        em = mapping[name]
+        cols = ", ".join(
+            f"{quote(em.physical(c.name))} AS {quote(c.name)}" for c in em.entity.columns if em.has(c.name)
+        )
+        table = quote(em.table) if not em.schema else f"{quote(em.schema)}.{quote(em.table)}"
+        return f"{match.group('kw')} (SELECT {cols} FROM {table}) {match.group('alias')}"
+
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return _ENTITY_REF.sub(derived, body).strip()
 
 
 def _literal_list(values: Sequence[str]) -> str:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import sys
-import warnings
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 import click
 
 from ..mapping import MappingError, load_mapping
 from ..reflection import check_schema, mapped_counts
 from ..source import SourceError, open_source
-from .common import AppContext, fail, output_options, pass_app
-from .common import print_rows as _print_rows
+from .common import AppContext, fail, output_options, pass_app, print_rows
 
 UNREACHABLE = "BPO2 source unreachable"
 _COLUMNS = ["entity", "table", "column", "problem", "suggestions"]
@@ -74,12 +70,6 @@ def check(app: AppContext, fmt: str) -> None:
     click.echo(summary, err=fmt != "table")
     sys.exit(1)
 
-
-def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
-    # common.print_rows looks its stream up with click.get_text_stream, deprecated in click 8.5
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        _print_rows(columns, rows, fmt)
 
 
 COMMANDS = [schema]

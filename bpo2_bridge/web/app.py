@@ -82,12 +82,9 @@ def create_app(
 
 
 def _start_scheduler(bridge: Bridge) -> Any:
-    try:
-        module = importlib.import_module("bpo2_bridge.sync.scheduler")
-    except ImportError:
-        return None
-    start = getattr(module, "start_scheduler", None) or getattr(module, "start", None)
-    return start(bridge) if start else None
+    from ..scheduler import start_scheduler
+
+    return start_scheduler(bridge, background=True)
 
 
 def _error_pages(app: Flask) -> None:

@@ -1,0 +1,46 @@
+"""`bpo2-bridge serve`: the web screens on waitress, with the scheduler in-process by default."""
+
+from __future__ import annotations
+
+import click
+
+from ..bridge import Bridge
+from .common import AppContext, fail, pass_app
+
+
+def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
+    """Serve until interrupted; the in-process scheduler stops with the server."""
+    import waitress
+
+    from ..web.app import create_app
+
+    app = create_app(bridge=bridge, start_scheduler=scheduler)
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    click.echo(f"Serving on http://{shown}:{port}/  (Ctrl+C stops)", err=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=bridge.settings.threads, ident="bpo2-bridge")
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    finally:
+        running = app.extensions.get("bpo2_scheduler")
+        if running is not None:
+            running.shutdown(wait=False)
+        bridge.dispose()
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Address to listen on. Default: the host setting.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port. Default: the port setting.")
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="Do not run the scheduled syncs here (another process runs `bpo2-bridge scheduler`).",
+)
+@pass_app
+def serve(app: AppContext, host: str | None, port: int | None, no_scheduler: bool) -> None:
+    """Serve the CRM screens with waitress (threads from the settings)."""
+    settings = app.settings
+    run_server(Bridge(settings), host or settings.host, port or settings.port, scheduler=not no_scheduler)
+
+
+COMMANDS = [serve]

@@ -1,0 +1,90 @@
+"""The SQL checks page in a real browser: an ops user runs a check and an ad-hoc query; a plain
+user is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import create_engine, insert
+
+from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
+from bpo2_bridge.users import DEMO_PASSWORD
+from bpo2_bridge.web.app import create_app
+
+
+def _sign_in(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_load_state()
+
+
+def _seed(bridge) -> None:  # type: ignore[no-untyped-def]
+    table = bridge.mapping.physical_metadata().tables[bridge.mapping["contract"].qualified_table]
+    engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(table).values(
+                contract_id=900001,
+                contract_no="SEED-EXP-START",
+                customer_id=1,
+                contract_type_id=1,
+                status="Active",
+                start_date=dt.date(2026, 5, 1),
+                expiry_date=dt.date(2026, 4, 30),
+            )
+        )
+    engine.dispose()
+
+
+def test_ops_runs_a_check_and_a_query_in_the_browser(copied_demo, serve, browser_page, artifacts_dir) -> None:
+    bridge = copied_demo()
+    _seed(bridge)
+    base = serve(create_app(bridge=bridge))
+    page = browser_page
+    _sign_in(page, base, "ops")
+
+    page.click("nav.mainnav a:has-text('SQL checks')")
+    page.wait_for_url(f"{base}/checks")
+    row = page.locator("#check-contract_expiry_before_start")
+    assert "not run yet" in row.inner_text()
+    row.locator("button:has-text('Run now')").click()
+    page.wait_for_url(f"{base}/checks/contract_expiry_before_start")
+    assert "FAIL" in page.locator(".last-result").inner_text()
+    grid = page.locator("section.grid")
+    assert "SEED-EXP-START" in grid.inner_text()
+    with page.expect_download() as download:
+        page.click("section.grid a:has-text('CSV')")
+    assert "SEED-EXP-START" in download.value.path().read_text(encoding="utf-8-sig")
+    page.screenshot(path=str(artifacts_dir / "checks-detail.png"), full_page=True)
+
+    page.click("a:has-text('Back to SQL checks')")
+    assert "FAIL" in page.locator("#check-contract_expiry_before_start .result").inner_text()
+    table = bridge.mapping["contract"].table
+    page.fill(
+        "#query-sql",
+        f'SELECT "{bridge.mapping["contract"].physical("contract_no")}" AS contract_no FROM "{table}"',
+    )
+    page.fill("input[name=max_rows]", "5")
+    page.click("button:has-text('Run query')")
+    page.wait_for_url(f"{base}/checks/query")
+    assert page.locator("table.query-result tbody tr").count() == 5
+    assert "Showing the first 5 rows only" in page.locator(".query-truncated").inner_text()
+    page.screenshot(path=str(artifacts_dir / "checks-query.png"), full_page=True)
+
+    page.fill("#query-sql", f'DELETE FROM "{table}"')
+    page.click("button:has-text('Run query')")
+    error = page.locator(".query-error").inner_text()
+    assert error.startswith("Refused: DELETE")
+    page.screenshot(path=str(artifacts_dir / "checks-refused.png"), full_page=True)
+
+
+def test_plain_user_is_refused_the_checks_page(copied_demo, serve, browser_page) -> None:
+    base = serve(create_app(bridge=copied_demo()))
+    page = browser_page
+    _sign_in(page, base, DEMO_SALESMAN_LOGIN)
+    assert page.locator("nav.mainnav a:has-text('SQL checks')").count() == 0
+    response = page.goto(f"{base}/checks")
+    assert response is not None and response.status == 403
+    assert page.locator("#query-sql").count() == 0
