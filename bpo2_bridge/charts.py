@@ -49,6 +49,7 @@ def chart(
     width: int = 640,
     height: int = 220,
     title: str = "",
+    label: str = "",
     value_format: Callable[[Number], str] = lambda v: f"{v:,.2f}",
 ) -> Markup:
     """An SVG chart: grouped bars (kind="bar") or lines (kind="line") over the labels."""
@@ -68,7 +69,7 @@ def chart(
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{escape(title or "chart")}">'
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(label or title or "chart")}">'
     ]
     if title:
         out.append(

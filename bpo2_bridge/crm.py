@@ -257,7 +257,9 @@ FILE_COLUMNS = {
 
 
 def files_base(conn: Connection, customer_id: int) -> Subquery:
-    clause = _sql(conn.dialect, "crm_files").bindparams(bindparam("customer_id", customer_id, type_=Integer()))
+    clause = _sql(conn.dialect, "crm_files").bindparams(
+        bindparam("customer_id", customer_id, type_=Integer())
+    )
     return clause.columns(**FILE_COLUMNS).subquery("files")
 
 
@@ -330,7 +332,6 @@ def attachment_content(bridge: Bridge, file_id: int) -> AttachmentContent:
     if relative:
         return AttachmentContent(path=share_file(bridge.settings.share_path, relative))
     raise AttachmentMissing(f"file {file_id} has no content in BPO2")
-
 
 
 # -- Refresh and full sync ---------------------------------------------------------------

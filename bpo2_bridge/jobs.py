@@ -101,8 +101,21 @@ BY_NAME: dict[str, Job] = {job.name: job for job in JOBS}
 
 
 def next_runs(
-    settings: Settings, jobs: tuple[Job, ...] = JOBS, now: dt.datetime | None = None
+    settings: Settings,
+    jobs: tuple[Job, ...] = JOBS,
+    now: dt.datetime | None = None,
+    last_started: dict[str, dt.datetime] | None = None,
 ) -> dict[str, dt.datetime | None]:
-    """When each job fires next by its trigger alone (interval jobs: one interval from now)."""
+    """When each job fires next by its trigger: interval jobs one interval after their last
+    start (`last_started`, aware datetimes) or after `now`, cron jobs at their next time."""
     now = now or dt.datetime.now(settings.tz)
-    return {job.name: job.trigger(settings).get_next_fire_time(None, now) for job in jobs}
+    out: dict[str, dt.datetime | None] = {}
+    for job in jobs:
+        trigger = job.trigger(settings)
+        if isinstance(trigger, IntervalTrigger):
+            last = (last_started or {}).get(job.name)
+            step = trigger.interval
+            out[job.name] = last + step if last is not None and last + step > now else now + step
+        else:
+            out[job.name] = trigger.get_next_fire_time(None, now)
+    return out

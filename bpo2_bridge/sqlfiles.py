@@ -3,8 +3,8 @@
 SQL files are written against the logical model (entity and column names of model.py) with
 ``:named`` parameters. A few Jinja helpers cover what dialects spell differently (date parts).
 For the cache the logical names are the real ones. For the source, every entity the statement
-reads becomes a CTE that renames the physical table and columns through the mapping, so the
-same definition runs on BPO2 itself.
+reads becomes a derived table that renames the physical table and columns through the
+mapping, so the same definition runs on BPO2 itself.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from .mapping import Mapping
 from .model import BY_NAME
 
 _HEADER = re.compile(r"\A(\s*--[^\n]*\n)+")
-_FROM_JOIN = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 
 
 class SqlFileError(LookupError):
@@ -113,31 +112,44 @@ def render(name: str, dialect: Dialect | str, **context: object) -> str:
 
 
 def render_for_source(name: str, dialect: Dialect, mapping: Mapping, **context: object) -> str:
-    """sql/<name>.sql rendered to run on BPO2: logical entities become renaming CTEs."""
+    """sql/<name>.sql rendered to run on BPO2: logical entities become renaming derived tables."""
     return wrap_for_source(render(name, dialect, **context), dialect, mapping)
 
 
+_ENTITY_REF = re.compile(
+    r"(?P<kw>\b(?:FROM|JOIN)\s+)(?P<entity>" + "|".join(sorted(BY_NAME, key=len, reverse=True)) + r")\b"
+    r"(?:(?P<gap>\s+(?:AS\s+)?)(?P<alias>[A-Za-z_][A-Za-z0-9_]*))?",
+    re.IGNORECASE,
+)
+_NOT_ALIASES = {
+    "WHERE", "ON", "JOIN", "LEFT", "RIGHT", "INNER", "OUTER", "FULL", "CROSS", "GROUP", "ORDER",
+    "HAVING", "UNION", "EXCEPT", "INTERSECT", "LIMIT", "WINDOW", "USING", "NATURAL",
+}  # fmt: skip
+
+
 def wrap_for_source(sql: str, dialect: Dialect, mapping: Mapping) -> str:
+    """Replace each `FROM|JOIN <entity> [alias]` by a derived table that renames BPO2's physical
+    table and columns to the logical ones.
+
+    Derived tables rather than CTEs named after the entities: a CTE `contract` over a table
+    `Contract` is a circular reference on SQLite and a recursive CTE on SQL Server, whose names
+    compare case-insensitively.
+    """
     quote = dialect.identifier_preparer.quote
-    body = _strip_comments(sql).strip().rstrip(";")
-    used = []
-    for word in _FROM_JOIN.findall(body):
-        if word in BY_NAME and word not in used:
-            used.append(word)
-    ctes = []
-    for name in used:
+
+    def derived(match: re.Match[str]) -> str:
+        name = match.group("entity").lower()
         em = mapping[name]
         cols = ", ".join(
             f"{quote(em.physical(c.name))} AS {quote(c.name)}" for c in em.entity.columns if em.has(c.name)
         )
         table = quote(em.table) if not em.schema else f"{quote(em.schema)}.{quote(em.table)}"
-        ctes.append(f"{quote(name)} AS (SELECT {cols} FROM {table})")
-    if not ctes:
-        return body
-    prefix = ",\n".join(ctes)
-    if re.match(r"WITH\b", body, re.IGNORECASE):
-        return f"WITH {prefix},\n{body[4:].lstrip()}"
-    return f"WITH {prefix}\n{body}"
+        kw, gap, alias = match.group("kw"), match.group("gap") or "", match.group("alias")
+        if alias is None or alias.upper() in _NOT_ALIASES:
+            return f"{kw}(SELECT {cols} FROM {table}) {quote(name)}{gap}{alias or ''}"
+        return f"{kw}(SELECT {cols} FROM {table}){gap}{alias}"
+
+    return _ENTITY_REF.sub(derived, _strip_comments(sql)).strip().rstrip(";")
 
 
 def _strip_comments(sql: str) -> str:

@@ -21,8 +21,8 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from .mapping import Mapping
-from .settings import Settings
 from .model import BY_NAME
+from .settings import Settings
 from .sqlfiles import render
 
 SQL_FILE = "contract_windows"

@@ -68,7 +68,10 @@ def shot(page, folder: Path, name: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def column_texts(page, label: str) -> list[str]:  # type: ignore[no-untyped-def]
-    headers = [h.strip().rstrip("▲▼ ").strip() for h in page.locator("table.grid-table thead tr:first-child th").all_inner_texts()]
+    headers = [
+        h.strip().rstrip("▲▼ ").strip()
+        for h in page.locator("table.grid-table thead tr:first-child th").all_inner_texts()
+    ]
     index = headers.index(label)
     cells = page.locator(f"table.grid-table tbody tr:not(.grid-empty) td:nth-child({index + 1})")
     return [t.strip() for t in cells.all_inner_texts()]
@@ -82,7 +85,9 @@ def change_expiry_in_source(bridge, contract_no: str, new_expiry: dt.date) -> No
     engine.dispose()
 
 
-def test_customers_to_contracts_refresh_report_and_back(copied_demo, serve, browser_page, artifacts_dir) -> None:
+def test_customers_to_contracts_refresh_report_and_back(
+    copied_demo, serve, browser_page, artifacts_dir
+) -> None:
     bridge = copied_demo()
     base = serve(create_app(bridge=bridge))
     customer = walk_customer(bridge)
@@ -189,17 +194,25 @@ def test_files_download_and_case_information(demo_bridge, live_server, browser_p
     table = physical_table(em, MetaData())
     engine = create_engine(f"sqlite:///{demo_bridge.settings.demo_source_path}")
     with engine.connect() as conn:
-        source = conn.execute(select(table.c.content, table.c.file_path).where(table.c.file_id == file_id)).one()
+        source = conn.execute(
+            select(table.c.content, table.c.file_path).where(table.c.file_id == file_id)
+        ).one()
     engine.dispose()
-    expected = source.content if source.content is not None else (demo_bridge.settings.share_path / source.file_path).read_bytes()
+    expected = (
+        source.content
+        if source.content is not None
+        else (demo_bridge.settings.share_path / source.file_path).read_bytes()
+    )
     assert got == expected
 
     files_url = page.url
     statuses = column_texts(page, "Case Status")
     buttons = page.locator("table.grid-table td.button-cell a")
     open_index = next(
-        i for i, s in enumerate(statuses)
-        if s == "Open" and cache_rows(
+        i
+        for i, s in enumerate(statuses)
+        if s == "Open"
+        and cache_rows(
             demo_bridge,
             "SELECT 1 FROM crm_case cc JOIN employee e ON e.employee_id = cc.salesman_id "
             "WHERE cc.case_no = :n AND e.login_name = :l",

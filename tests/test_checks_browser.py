@@ -61,6 +61,7 @@ def test_ops_runs_a_check_and_a_query_in_the_browser(copied_demo, serve, browser
 
     page.click("a:has-text('Back to SQL checks')")
     assert "FAIL" in page.locator("#check-contract_expiry_before_start .result").inner_text()
+    page.screenshot(path=str(artifacts_dir / "checks-index.png"), full_page=True)
     table = bridge.mapping["contract"].table
     page.fill(
         "#query-sql",

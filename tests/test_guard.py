@@ -242,6 +242,61 @@ def test_a_second_statement_is_always_refused(first: str, second: str, glue: str
         check_sql(first + glue + second, dialect)
 
 
+_SQLISH = st.lists(
+    st.sampled_from(
+        [
+            "SELECT",
+            "1",
+            "*",
+            "FROM",
+            "t",
+            "WHERE",
+            "x",
+            "=",
+            "'a;b'",
+            ";",
+            "(",
+            ")",
+            ",",
+            "--",
+            "/*",
+            "*/",
+            "DELETE",
+            "UPDATE",
+            "SET",
+            "INTO",
+            "WITH",
+            "AS",
+            "UNION",
+            "FOR",
+            "EXEC",
+            "\n",
+            "@v",
+            ":=",
+            "'",
+            '"',
+            "`",
+        ]
+    ),
+    max_size=14,
+).map(" ".join)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(sql=st.one_of(_SQLISH, st.text(max_size=60)), dialect=st.sampled_from(ALL))
+def test_the_guard_fails_closed(sql: str, dialect: str) -> None:
+    """Whatever the text, the guard answers a refusal or exactly one SELECT, nothing else."""
+    try:
+        normalized = check_sql(sql, dialect)
+    except RefusedQuery as refused:
+        assert "\n" not in str(refused)
+        return
+    statements = [s for s in sqlglot.parse(normalized, read=dialect) if s is not None]
+    assert len(statements) == 1
+    root = statements[0].unnest() if isinstance(statements[0], sqlglot.exp.Subquery) else statements[0]
+    assert isinstance(root, (sqlglot.exp.Select, sqlglot.exp.SetOperation))
+
+
 # -- against real engines ------------------------------------------------------------------------
 
 ENGINE_DIALECT = {"sqlite": "sqlite", "postgresql": "postgres", "mariadb": "mysql"}

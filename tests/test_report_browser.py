@@ -24,7 +24,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 Message accepted"
 
@@ -74,7 +74,12 @@ def test_report_viewer_in_browser(copied_demo, serve, browser_page, artifacts_di
         page.wait_for_selector("#report")
         shown = {
             key: page.locator(f'[data-figure="{key}"]').inner_text().strip()
-            for key in ("to_date.revenue_total", "last_12.revenue_total", "to_date.cost_total", "to_date.gross_profit")
+            for key in (
+                "to_date.revenue_total",
+                "last_12.revenue_total",
+                "to_date.cost_total",
+                "to_date.gross_profit",
+            )
         }
         assert shown["to_date.revenue_total"].startswith("R ")
         page.screenshot(path=str(artifacts_dir / "report-viewer.png"), full_page=True)

@@ -24,7 +24,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -98,16 +98,29 @@ def test_email_from_the_command_line(cli) -> None:
     controller.start()
     try:
         contract_no = a_contract(cli.bridge)
-        result = cli("report", contract_no, "--email", "finance@customer.test", smtp_host="127.0.0.1",
-                     smtp_port=controller.port)
+        result = cli(
+            "report",
+            contract_no,
+            "--email",
+            "finance@customer.test",
+            smtp_host="127.0.0.1",
+            smtp_port=controller.port,
+        )
         assert result.exit_code == 0, result.stderr
         assert "emailed to finance@customer.test" in result.stderr
     finally:
         controller.stop()
     assert len(inbox.messages) == 1
     assert any(p.get_content_type() == "application/pdf" for p in inbox.messages[0].walk())
-    down = cli("report", contract_no, "--email", "finance@customer.test", smtp_host="127.0.0.1",
-               smtp_port=free_port(), smtp_timeout=3)
+    down = cli(
+        "report",
+        contract_no,
+        "--email",
+        "finance@customer.test",
+        smtp_host="127.0.0.1",
+        smtp_port=free_port(),
+        smtp_timeout=3,
+    )
     assert down.exit_code == 1 and "The email was not sent" in down.stderr
     with cli.bridge.store.connect() as conn:
         outcomes = [r.outcome for r in conn.execute(select(email_log).order_by(email_log.c.id))]

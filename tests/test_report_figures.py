@@ -12,7 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import Table, create_engine, select
 from sqlalchemy.pool import StaticPool
 
@@ -222,7 +224,9 @@ def one(spec: sample.SampleContract) -> Report:
 
 
 def test_contract_without_invoices_has_blank_margin() -> None:
-    report = one(sample.SampleContract(1000, "CPC1", dt.date(2025, 1, 1), dt.date(2027, 1, 1), invoices=False))
+    report = one(
+        sample.SampleContract(1000, "CPC1", dt.date(2025, 1, 1), dt.date(2027, 1, 1), invoices=False)
+    )
     assert report.to_date.revenue_total == 0
     assert report.to_date.margin is None and report.last_12.margin is None
     assert report.to_date.revenue_per_copy is None and report.to_date.cost_per_copy is None
@@ -254,6 +258,6 @@ def test_contract_expired_years_ago() -> None:
 
 
 def test_unknown_contract() -> None:
-    engine, tables = memory_cache()
+    engine, _tables = memory_cache()
     with engine.connect() as conn, pytest.raises(ReportNotFound):
         load_report(conn, "NOPE", TODAY)

@@ -30,7 +30,9 @@ def make_report(spec: sample.SampleContract) -> Report:
     metadata = cache_metadata()
     metadata.create_all(engine)
     with engine.begin() as conn:
-        sample.insert_rows(conn, metadata.tables, sample.merge(sample.reference_rows(), sample.contract_rows(spec, TODAY)))
+        sample.insert_rows(
+            conn, metadata.tables, sample.merge(sample.reference_rows(), sample.contract_rows(spec, TODAY))
+        )
     with engine.connect() as conn:
         report = load_report(conn, spec.contract_no, TODAY)
     engine.dispose()
@@ -74,7 +76,9 @@ def test_pdf_with_20_machines_paginates_with_repeated_headers(big_report: Report
     assert len(machine_pages) >= 1
     for text in machine_pages:
         assert "Serial No" in text, "a page listing machines repeats the table header"
-    month_pages = [t for t in pages if re.search(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) 20\d\d\b", t)]
+    month_pages = [
+        t for t in pages if re.search(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) 20\d\d\b", t)
+    ]
     assert all("Gross profit" in t for t in month_pages)
     assert all(s in "".join(pages) for s in serials)
     pngs = to_png(pdf, "contract-20-machines", pages=len(pages))
@@ -82,7 +86,9 @@ def test_pdf_with_20_machines_paginates_with_repeated_headers(big_report: Report
 
 
 def test_pdf_text_holds_contract_and_totals(settings) -> None:
-    report = make_report(sample.SampleContract(1000, "CPC0000088", dt.date(2024, 1, 15), dt.date(2027, 1, 14)))
+    report = make_report(
+        sample.SampleContract(1000, "CPC0000088", dt.date(2024, 1, 15), dt.date(2027, 1, 14))
+    )
     pdf = render_pdf(report, settings)
     text = " ".join(pdf_pages(pdf))
     numbers = NumberFormat.from_settings(settings)
@@ -110,12 +116,19 @@ def test_page_preview_and_pdf_come_from_one_template(settings) -> None:
 
 def test_money_follows_settings_and_logo_shows(make_settings, tmp_path) -> None:
     logo = tmp_path / "logo.svg"
-    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20"/></svg>')
+    logo.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20"/></svg>'
+    )
     settings = make_settings(
-        currency_symbol="$", thousands_separator=",", decimal_separator=".", company_name="Acme Copiers",
+        currency_symbol="$",
+        thousands_separator=",",
+        decimal_separator=".",
+        company_name="Acme Copiers",
         logo_file=str(logo),
     )
-    report = make_report(sample.SampleContract(1000, "CPC8", dt.date(2024, 1, 1), dt.date(2027, 1, 1), machines=6))
+    report = make_report(
+        sample.SampleContract(1000, "CPC8", dt.date(2024, 1, 1), dt.date(2027, 1, 1), machines=6)
+    )
     body = str(render_body(report, settings))
     total = report.to_date.revenue_total
     assert total > 1000
@@ -126,7 +139,9 @@ def test_money_follows_settings_and_logo_shows(make_settings, tmp_path) -> None:
 
 
 def test_contract_without_invoices_renders_blank_margin(settings) -> None:
-    report = make_report(sample.SampleContract(1000, "CPC9", dt.date(2025, 1, 1), dt.date(2027, 1, 1), invoices=False))
+    report = make_report(
+        sample.SampleContract(1000, "CPC9", dt.date(2025, 1, 1), dt.date(2027, 1, 1), invoices=False)
+    )
     body = str(render_body(report, settings))
     margin = re.search(r'data-figure="to_date.margin">([^<]*)<', body)
     assert margin and margin.group(1) == "—"

@@ -15,7 +15,9 @@ from bpo2_bridge.cache_schema import cache_table
 from bpo2_bridge.report.figures import load_report
 
 # the oracle lives beside the figures tests (plain Python sums over source rows)
-_spec = importlib.util.spec_from_file_location("report_oracle", Path(__file__).with_name("test_report_figures.py"))
+_spec = importlib.util.spec_from_file_location(
+    "report_oracle", Path(__file__).with_name("test_report_figures.py")
+)
 assert _spec and _spec.loader
 figures_tests = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(figures_tests)
@@ -35,7 +37,11 @@ def test_demo_on_postgresql_reconciles_after_full_sync(fresh_database, make_sett
     bridge = Bridge(settings)
     try:
         build_demo(
-            url, size="tiny", today=settings.today_date(), mapping=bridge.mapping, share_root=tmp_path / "share"
+            url,
+            size="tiny",
+            today=settings.today_date(),
+            mapping=bridge.mapping,
+            share_root=tmp_path / "share",
         )
         full_sync(bridge)
         tables = _tables(bridge.mapping)

@@ -27,7 +27,7 @@ class Inbox:
         self.messages: list[Message] = []
         self.envelopes: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 Message accepted"
@@ -104,7 +104,12 @@ def test_preview_download_and_back(client, login, demo_bridge) -> None:
     assert f"Contract-Performance-{contract_no}-2026-11-22.pdf" in pdf.headers["Content-Disposition"]
     pdf_text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert contract_no in pdf_text
-    for key in ("to_date.revenue_total", "last_12.revenue_total", "to_date.cost_total", "to_date.gross_profit"):
+    for key in (
+        "to_date.revenue_total",
+        "last_12.revenue_total",
+        "to_date.cost_total",
+        "to_date.gross_profit",
+    ):
         assert shown[key] in pdf_text, key
 
     hostile = client.get(f"/contracts/{contract_no}/report?back=https://evil.example/x")
@@ -131,8 +136,13 @@ def test_email_prefilled_sent_logged_and_limited(copied_demo, login, smtp_server
     assert to_value and "@" in to_value.group(1)  # prefilled from the customer or a contact
     assert re.search(r'id="email-subject" name="subject" value="[^"]*' + contract_no, html)
 
-    form = {"csrf_token": csrf(html), "to": "buyer@customer.test", "cc": "boss@customer.test",
-            "subject": "Your report", "message": "Hello there"}
+    form = {
+        "csrf_token": csrf(html),
+        "to": "buyer@customer.test",
+        "cc": "boss@customer.test",
+        "subject": "Your report",
+        "message": "Hello there",
+    }
     sent = client.post(f"{url}/email", data=form, follow_redirects=True)
     assert sent.status_code == 200
     assert "was emailed to buyer@customer.test" in sent.get_data(as_text=True)
@@ -169,8 +179,13 @@ def test_smtp_down_says_so_and_keeps_the_form(copied_demo, login) -> None:
     contract_no, _ = contracts_of(bridge, SALESMAN)[0]
     url = f"/contracts/{contract_no}/report"
     token = csrf(client.get(url).get_data(as_text=True))
-    form = {"csrf_token": token, "to": "buyer@customer.test", "cc": "", "subject": "Kept subject",
-            "message": "Kept message body"}
+    form = {
+        "csrf_token": token,
+        "to": "buyer@customer.test",
+        "cc": "",
+        "subject": "Kept subject",
+        "message": "Kept message body",
+    }
     failed = client.post(f"{url}/email", data=form)
     assert failed.status_code == 502
     html = failed.get_data(as_text=True)

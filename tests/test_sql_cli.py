@@ -108,6 +108,16 @@ def test_bad_usage_exits_2(run, tmp_path) -> None:
     assert run("   ").exit_code == 2
 
 
+def test_unreachable_source_exits_2_in_one_line(demo_bridge) -> None:
+    env = {
+        "BPO2_BRIDGE_DATA_DIR": str(demo_bridge.settings.data_path),
+        "BPO2_BRIDGE_SOURCE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+    }
+    result = CliRunner().invoke(main, ["sql", "SELECT 1"], env=env, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: BPO2 source unreachable:") and result.stderr.count("\n") == 1
+
+
 def test_target_cache_reads_the_logical_tables(run, demo_bridge) -> None:
     result = run("SELECT COUNT(*) AS n FROM contract", "--target", "cache", "--format", "json")
     assert result.exit_code == 0, result.output

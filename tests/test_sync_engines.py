@@ -62,7 +62,9 @@ def cache_rows(bridge: Bridge, name: str) -> list[tuple[Any, ...]]:
 def assert_cache_matches(bridge: Bridge, writer: Engine, names: list[str] | None = None) -> None:
     for entity in ENTITIES:
         if names is None or entity.name in names:
-            assert cache_rows(bridge, entity.name) == source_rows(writer, bridge.mapping, entity.name), entity.name
+            assert cache_rows(bridge, entity.name) == source_rows(writer, bridge.mapping, entity.name), (
+                entity.name
+            )
 
 
 @pytest.fixture
@@ -129,7 +131,9 @@ def _change_source(writer: Engine, mapping: Mapping) -> dict[str, dict[str, int]
             )
         )
         new_asset = _next_id(conn, asset, "asset_id")
-        conn.execute(insert(asset).values(asset_id=new_asset, serial_no="SN-NEW-1", model_no="M-1", part_code="P"))
+        conn.execute(
+            insert(asset).values(asset_id=new_asset, serial_no="SN-NEW-1", model_no="M-1", part_code="P")
+        )
         conn.execute(
             insert(item).values(
                 contract_item_id=_next_id(conn, item, "contract_item_id"),
@@ -181,12 +185,24 @@ def test_refresh_reproduces_one_customer(engines, source_kind: str, cache_kind: 
     contract, customer, item, reading = t["contract"], t["customer"], t["contract_item"], t["meter_reading"]
     with writer.begin() as conn:
         mine, other = conn.execute(select(customer.c.customer_id, customer.c.account_no).limit(2)).all()
-        contracts = conn.execute(
-            select(contract.c.contract_id).where(contract.c.customer_id == mine.customer_id).order_by(contract.c.contract_id)
-        ).scalars().all()
+        contracts = (
+            conn.execute(
+                select(contract.c.contract_id)
+                .where(contract.c.customer_id == mine.customer_id)
+                .order_by(contract.c.contract_id)
+            )
+            .scalars()
+            .all()
+        )
         # a changed contract, a contract moved to another customer, a removed machine line
-        conn.execute(update(contract).where(contract.c.contract_id == contracts[0]).values(status="Suspended"))
-        conn.execute(update(contract).where(contract.c.contract_id == contracts[1]).values(customer_id=other.customer_id))
+        conn.execute(
+            update(contract).where(contract.c.contract_id == contracts[0]).values(status="Suspended")
+        )
+        conn.execute(
+            update(contract)
+            .where(contract.c.contract_id == contracts[1])
+            .values(customer_id=other.customer_id)
+        )
         line = conn.execute(
             select(item.c.contract_item_id).where(item.c.contract_id == contracts[0]).limit(1)
         ).scalar()
@@ -208,7 +224,9 @@ def test_refresh_reproduces_one_customer(engines, source_kind: str, cache_kind: 
     assert_cache_matches(bridge, writer, ["contract", "contract_item", "customer"])
     with bridge.cache.connect() as conn:
         owner = conn.execute(
-            select(cache_table("contract").c.customer_id).where(cache_table("contract").c.contract_id == contracts[1])
+            select(cache_table("contract").c.customer_id).where(
+                cache_table("contract").c.contract_id == contracts[1]
+            )
         ).scalar()
     assert owner == other.customer_id
 
@@ -218,7 +236,11 @@ def test_source_statements_compile_for_sql_server(settings) -> None:
     plans = build_plans(offline_schema(bridge.mapping), mssql.dialect())
     dialect = mssql.dialect()
     for plan in plans:
-        statements = [plan.select_rows(ordered=True), plan.select_keys(), plan.select_rows(plan.key_filter([(1,), (2,)]))]
+        statements = [
+            plan.select_rows(ordered=True),
+            plan.select_keys(),
+            plan.select_rows(plan.key_filter([(1,), (2,)])),
+        ]
         if plan.entity.customer_link is not None:
             statements.append(plan.select_rows(plan.customer_filter(7)))
         if plan.change is not None:

@@ -27,7 +27,12 @@ from bpo2_bridge.sync.history import INTERRUPTED
 
 def _demo(bridge: Bridge, url: Any, tmp_path: Path) -> None:
     build_demo(
-        url, size="tiny", seed=5, today=bridge.settings.today_date(), mapping=bridge.mapping, share_root=tmp_path / "s"
+        url,
+        size="tiny",
+        seed=5,
+        today=bridge.settings.today_date(),
+        mapping=bridge.mapping,
+        share_root=tmp_path / "s",
     )
 
 
@@ -57,10 +62,14 @@ class CutSource:
     def advance(self, entity: str, rows: int) -> None:
         if entity == self.entity and not self.cut:
             self.cut = True
-            admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+            admin = create_engine(
+                "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
+            )
             with admin.connect() as conn:
                 conn.execute(
-                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"
+                    ),
                     {"d": self.database},
                 )
             admin.dispose()
@@ -82,7 +91,7 @@ def test_source_cut_mid_sync_keeps_previous_snapshot(fresh_database, make_settin
     assert "meter_reading" in str(failed.value)
     assert bridge.cache.current() == first.snapshot
     assert _contracts(bridge) == before  # still the previous snapshot, unchanged
-    at, reason = bridge.cache.last_failure()
+    _at, reason = bridge.cache.last_failure()
     assert "meter_reading" in reason
     assert len(bridge.cache.list_snapshots()) == 1  # the half-written one is gone
 

@@ -45,14 +45,20 @@ def test_cli_add_list_password_remove(settings, tmp_path) -> None:
     config.write_text(f'data_dir = "{settings.data_path}"\n')
     runner = CliRunner()
     args = ["--config", str(config), "users"]
-    result = runner.invoke(main, [*args, "add", "carol", "--role", "ops"], input="carol-password\ncarol-password\n")
+    result = runner.invoke(
+        main, [*args, "add", "carol", "--role", "ops"], input="carol-password\ncarol-password\n"
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(main, [*args, "add", "dave", "--role", "user", "--employee", "sales1"], input="dave-password\n")
+    result = runner.invoke(
+        main, [*args, "add", "dave", "--role", "user", "--employee", "sales1"], input="dave-password\n"
+    )
     assert result.exit_code == 0, result.output
     listed = runner.invoke(main, [*args, "list", "--format", "json"])
     assert listed.exit_code == 0
     assert '"login": "dave"' in listed.output and '"employee_login": "sales1"' in listed.output
-    assert runner.invoke(main, [*args, "add", "dave", "--role", "user"], input="dave-password\n").exit_code == 2
+    assert (
+        runner.invoke(main, [*args, "add", "dave", "--role", "user"], input="dave-password\n").exit_code == 2
+    )
     bad = runner.invoke(main, [*args, "add", "erin", "--role", "root"], input="x\n")
     assert bad.exit_code == 2
     assert runner.invoke(main, [*args, "password", "dave"], input="dave-new-pass\n").exit_code == 0

@@ -93,7 +93,12 @@ def test_next_never_leaves_the_site(client) -> None:
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         response = client.post(
             "/login",
-            data={"login": DEMO_ADMIN_LOGIN, "password": "demo-pass-2026", "next": target, "csrf_token": _token(client)},
+            data={
+                "login": DEMO_ADMIN_LOGIN,
+                "password": "demo-pass-2026",
+                "next": target,
+                "csrf_token": _token(client),
+            },
         )
         assert response.headers["Location"] == "/"
         client.post("/logout", data={"csrf_token": _token(client, "/")})
@@ -203,7 +208,9 @@ def test_header_user_without_account_maps_to_employee(header_app) -> None:
     client = header_app.test_client()
     bridge = header_app.extensions["bpo2_bridge"]
     add_user(bridge.store, "lpillay-ops", None, "ops")
-    page = client.get("/status", headers={"X-Remote-User": "lpillay-ops"}, environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    page = client.get(
+        "/status", headers={"X-Remote-User": "lpillay-ops"}, environ_base={"REMOTE_ADDR": "10.0.0.5"}
+    )
     assert page.status_code == 200
     admin = client.get(
         "/customers?format=json", headers={"X-Remote-User": "admin"}, environ_base={"REMOTE_ADDR": "10.0.0.5"}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bpo2_bridge.sync import history
 from bpo2_bridge.web.app import create_app
@@ -21,7 +22,9 @@ def test_line_text_and_levels() -> None:
     red = compute(NOW - dt.timedelta(minutes=5), NOW, 15, "BPO2 source unreachable: timeout")
     assert red.level == "red" and red.reason == "BPO2 source unreachable: timeout"
     assert compute(None, NOW, 15, None).level == "red"
-    assert compute(dt.datetime(2026, 11, 20, 9, 0), NOW, 15, None).text.startswith("Data as of 2026-11-20 09:00")
+    assert compute(dt.datetime(2026, 11, 20, 9, 0), NOW, 15, None).text.startswith(
+        "Data as of 2026-11-20 09:00"
+    )
 
 
 @given(minutes=st.integers(0, 60 * 24 * 10), interval=st.integers(1, 1440))

@@ -21,7 +21,11 @@ def _token(client, url: str) -> str:  # type: ignore[no-untyped-def]
 def _sign_in(client) -> None:  # type: ignore[no-untyped-def]
     client.post(
         "/login",
-        data={"login": DEMO_SALESMAN_LOGIN, "password": "demo-pass-2026", "csrf_token": _token(client, "/login")},
+        data={
+            "login": DEMO_SALESMAN_LOGIN,
+            "password": "demo-pass-2026",
+            "csrf_token": _token(client, "/login"),
+        },
     )
 
 
@@ -51,7 +55,9 @@ def test_refresh_shows_a_change_made_in_bpo2(copied_demo) -> None:
     page = f"/customers/{account}/contracts?tab=all&sort=contract_no"
     change_expiry_in_source(bridge, row["contract_no"], dt.date(2020, 1, 31))
     before = client.get(page + "&format=json").get_json()["rows"]
-    assert next(r for r in before if r["contract_no"] == row["contract_no"])["expiry_date"] == row["expiry_date"]
+    assert (
+        next(r for r in before if r["contract_no"] == row["contract_no"])["expiry_date"] == row["expiry_date"]
+    )
 
     response = client.post(
         f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page}

@@ -54,7 +54,7 @@ def test_home_tiles_and_today_tab(demo_bridge, client, login) -> None:
     html = client.get("/").get_data(as_text=True)
     mine = rows(
         demo_bridge,
-        "SELECT subject FROM activity WHERE salesman_id = :me AND scheduled_for >= :d AND scheduled_for < :e",
+        "SELECT subject, case_id FROM activity WHERE salesman_id = :me AND scheduled_for >= :d AND scheduled_for < :e",
         me=me(demo_bridge),
         d=f"{TODAY} 00:00:00",
         e=f"{TODAY + dt.timedelta(days=1)} 00:00:00",
@@ -67,8 +67,11 @@ def test_home_tiles_and_today_tab(demo_bridge, client, login) -> None:
     visible = rows(
         demo_bridge, "SELECT COUNT(*) AS n FROM customer_salesman WHERE employee_id = :me", me=me(demo_bridge)
     )[0]["n"]
-    assert re.search(rf'<span class="tile-value">{visible}</span>\s*<span class="tile-label">Customers</span>', html)
-    assert "View customer" in today_panel and "View case" in today_panel
+    assert re.search(
+        rf'<span class="tile-value">{visible}</span>\s*<span class="tile-label">Customers</span>', html
+    )
+    assert today_panel.count('title="View customer"') == len(mine)
+    assert today_panel.count('title="View case"') == sum(1 for r in mine if r["case_id"] is not None)
 
 
 def test_other_salesmens_activities_are_greyed_without_icons(demo_bridge, client, login) -> None:
@@ -87,18 +90,33 @@ def test_other_salesmens_activities_are_greyed_without_icons(demo_bridge, client
 def test_contract_tabs_counts_and_months_remaining(demo_bridge, client, login) -> None:
     account = busiest_customer(demo_bridge)
     login(client, DEMO_SALESMAN_LOGIN)
-    all_rows = client.get(f"/customers/{account}/contracts?tab=all&format=json&page_size=200").get_json()["rows"]
-    expired = client.get(f"/customers/{account}/contracts?tab=expired&format=json&page_size=200").get_json()["rows"]
-    expiring = client.get(f"/customers/{account}/contracts?tab=expiring&format=json&page_size=200").get_json()["rows"]
-    cid = rows(demo_bridge, "SELECT customer_id FROM customer WHERE account_no = :a", a=account)[0]["customer_id"]
-    assert len(all_rows) == rows(demo_bridge, "SELECT COUNT(*) AS n FROM contract WHERE customer_id = :c", c=cid)[0]["n"]
+    all_rows = client.get(f"/customers/{account}/contracts?tab=all&format=json&page_size=200").get_json()[
+        "rows"
+    ]
+    expired = client.get(f"/customers/{account}/contracts?tab=expired&format=json&page_size=200").get_json()[
+        "rows"
+    ]
+    expiring = client.get(
+        f"/customers/{account}/contracts?tab=expiring&format=json&page_size=200"
+    ).get_json()["rows"]
+    cid = rows(demo_bridge, "SELECT customer_id FROM customer WHERE account_no = :a", a=account)[0][
+        "customer_id"
+    ]
+    assert (
+        len(all_rows)
+        == rows(demo_bridge, "SELECT COUNT(*) AS n FROM contract WHERE customer_id = :c", c=cid)[0]["n"]
+    )
     assert expired and all(r["months_remaining"] < 0 for r in expired)
     assert all(dt.date.fromisoformat(r["expiry_date"]) < TODAY for r in expired)
     window_end = add_months(TODAY, 6)
     assert expiring and all(TODAY <= dt.date.fromisoformat(r["expiry_date"]) <= window_end for r in expiring)
     assert all(r["months_remaining"] >= 0 for r in expiring)
     html = client.get(f"/customers/{account}/contracts?tab=expired").get_data(as_text=True)
-    for label, n in (("Contracts", len(all_rows)), ("Expired Contracts", len(expired)), ("Expiring Contracts", len(expiring))):
+    for label, n in (
+        ("Contracts", len(all_rows)),
+        ("Expired Contracts", len(expired)),
+        ("Expiring Contracts", len(expiring)),
+    ):
         assert re.search(rf'data-tab="\w+">{label} <span class="count">{n}</span>', html), label
     assert 'aria-selected="true" data-tab="expired"' in html
     assert html.count("negative") >= len(expired)
@@ -137,7 +155,9 @@ def test_customer_dashboard_shows_details_contacts_chart_and_tiles(demo_bridge, 
     html = client.get(f"/customers/{account}?back=/customers%3Fq%3Dx").get_data(as_text=True)
     customer = rows(demo_bridge, "SELECT * FROM customer WHERE account_no = :a", a=account)[0]
     assert customer["customer_name"] in html
-    contacts = rows(demo_bridge, "SELECT name FROM customer_contact WHERE customer_id = :c", c=customer["customer_id"])
+    contacts = rows(
+        demo_bridge, "SELECT name FROM customer_contact WHERE customer_id = :c", c=customer["customer_id"]
+    )
     assert all(c["name"] in html for c in contacts)
     assert "<svg" in html and "12 Months Sales History" in html
     assert 'href="/customers?q=x"' in html  # Back returns to the filtered grid
@@ -166,13 +186,21 @@ def test_files_list_download_and_case_information(demo_bridge, client, login) ->
     account = busiest_customer(demo_bridge)
     login(client, DEMO_SALESMAN_LOGIN)
     files = client.get(f"/customers/{account}/files?format=json&page_size=200").get_json()["rows"]
-    cid = rows(demo_bridge, "SELECT customer_id FROM customer WHERE account_no = :a", a=account)[0]["customer_id"]
-    assert len(files) == rows(demo_bridge, "SELECT COUNT(*) AS n FROM case_attachment WHERE customer_id = :c", c=cid)[0]["n"]
+    cid = rows(demo_bridge, "SELECT customer_id FROM customer WHERE account_no = :a", a=account)[0][
+        "customer_id"
+    ]
+    assert (
+        len(files)
+        == rows(demo_bridge, "SELECT COUNT(*) AS n FROM case_attachment WHERE customer_id = :c", c=cid)[0][
+            "n"
+        ]
+    )
     html = client.get(f"/customers/{account}/files?sort=file_name").get_data(as_text=True)
     assert "Back to Previous Page" in html and "Back to Customer Page" in html
     case_link = re.search(r'href="(/cases/[^"?]+\?back=[^"]+)"', html).group(1).replace("&amp;", "&")
     assert parse_qs(urlsplit(case_link).query)["back"] == [f"/customers/{account}/files?sort=file_name"]
-    assert 'href="/customers/%s/files?sort=file_name"' % account in client.get(case_link).get_data(as_text=True)
+    case_page = client.get(case_link).get_data(as_text=True)
+    assert f'href="/customers/{account}/files?sort=file_name"' in case_page
 
 
 def test_download_streams_the_sources_bytes(demo_bridge, client, login) -> None:
@@ -207,7 +235,11 @@ def test_download_streams_the_sources_bytes(demo_bridge, client, login) -> None:
 
 def test_case_information_open_own_versus_closed(demo_bridge, client, login) -> None:
     login(client, DEMO_SALESMAN_LOGIN)
-    cases = rows(demo_bridge, "SELECT case_no, subject, status FROM crm_case WHERE salesman_id = :me", me=me(demo_bridge))
+    cases = rows(
+        demo_bridge,
+        "SELECT case_no, subject, status FROM crm_case WHERE salesman_id = :me",
+        me=me(demo_bridge),
+    )
     open_case = next(c for c in cases if c["status"] == "Open")
     closed = next(c for c in cases if c["status"] != "Open")
     html = client.get(f"/cases/{open_case['case_no']}").get_data(as_text=True)
@@ -219,8 +251,14 @@ def test_case_information_open_own_versus_closed(demo_bridge, client, login) -> 
 def test_every_page_has_page_icon_breadcrumb_user_and_freshness(demo_bridge, client, login) -> None:
     account = busiest_customer(demo_bridge)
     login(client, DEMO_SALESMAN_LOGIN)
-    for url in ("/", "/customers", f"/customers/{account}", f"/customers/{account}/contracts", "/contracts",
-                f"/customers/{account}/files"):
+    for url in (
+        "/",
+        "/customers",
+        f"/customers/{account}",
+        f"/customers/{account}/contracts",
+        "/contracts",
+        f"/customers/{account}/files",
+    ):
         html = client.get(url).get_data(as_text=True)
         assert 'class="page-icon" href="/"' in html, url
         assert 'class="breadcrumb"' in html

@@ -53,7 +53,9 @@ def _columns(with_customer: bool) -> list[GridColumn]:
 CUSTOMER_CONTRACTS = Grid(
     "contracts", _columns(with_customer=False), default_sort="expiry_date", key=("contract_id",)
 )
-ALL_CONTRACTS = Grid("contracts", _columns(with_customer=True), default_sort="expiry_date", key=("contract_id",))
+ALL_CONTRACTS = Grid(
+    "contracts", _columns(with_customer=True), default_sort="expiry_date", key=("contract_id",)
+)
 
 
 def _tab() -> str:

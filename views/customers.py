@@ -95,7 +95,7 @@ def dashboard(account_no: str):  # type: ignore[no-untyped-def]
     chart = bar_chart(
         [m.strftime("%b %y") for m, _ in history],
         [v for _, v in history],
-        title="12 Months Sales History",
+        label="12 Months Sales History",
         value_format=money,
     )
     return render_template(

@@ -22,4 +22,6 @@ def index():  # type: ignore[no-untyped-def]
     with crm.cache_connection(bridge) as conn:
         tiles = crm.dashboard_tiles(conn, bridge, user)
         lists = {kind: crm.activities(conn, bridge, user, kind, only_mine=who == "mine") for kind in TABS}
-    return render_template("home/index.html", tiles=tiles, lists=lists, tab=tab, who=who, today=bridge.today())
+    return render_template(
+        "home/index.html", tiles=tiles, lists=lists, tab=tab, who=who, today=bridge.today()
+    )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import TextClause
@@ -79,8 +79,6 @@ def run_adhoc(
 
 def _cache_target(bridge: Bridge) -> tuple[URL, tuple[str, ...]]:
     """URL of the snapshot serving now, and what selects it (a PostgreSQL schema)."""
-    from sqlalchemy import make_url
-
     cache = bridge.cache
     name = cache.current()
     if name is None:

@@ -22,7 +22,6 @@ from sqlalchemy.sql.elements import TextClause
 
 from .. import sqlfiles
 from ..mapping import Mapping
-from ..model import BY_NAME as MODEL
 from ..store import check_runs
 from ..windows import add_months
 from .adhoc import QueryFailed, run_statement
@@ -33,33 +32,6 @@ if TYPE_CHECKING:
 FOLDER = "checks"
 SAMPLE_ROWS = 200  # rows kept with a run by default; run_checks keeps query_max_rows
 _KEY = re.compile(r"^([A-Z][A-Za-z -]+):\s*(.*)$")
-_ENTITY_REF = re.compile(
-    r"(?P<kw>\b(?:FROM|JOIN)\s+)(?P<entity>" + "|".join(sorted(MODEL, key=len, reverse=True)) + r")\b"
-    r"(?:(?P<gap>\s+(?:AS\s+)?)(?P<alias>[A-Za-z_][A-Za-z0-9_]*))?",
-    re.IGNORECASE,
-)
-_NOT_ALIASES = {
-    "WHERE",
-    "ON",
-    "JOIN",
-    "LEFT",
-    "RIGHT",
-    "INNER",
-    "OUTER",
-    "FULL",
-    "CROSS",
-    "GROUP",
-    "ORDER",
-    "HAVING",
-    "UNION",
-    "EXCEPT",
-    "INTERSECT",
-    "LIMIT",
-    "WINDOW",
-    "USING",
-    "NATURAL",
-}
-
 # Per-dialect spelling of "the date part of a datetime" (compared with DATE columns).
 _DATE_OF = {
     "sqlite": "date({x})",
@@ -148,33 +120,7 @@ def render_check(check: Check, dialect: Dialect, mapping: Mapping) -> str:
         date_of=lambda x: template.format(x=x),
         mapped=lambda entity, column: mapping[entity].has(column),
     )
-    return for_source(logical, dialect, mapping)
-
-
-def for_source(sql: str, dialect: Dialect, mapping: Mapping) -> str:
-    """Replace each `FROM|JOIN <entity> [alias]` by a derived table renaming BPO2's physical
-    table and columns to the logical ones.
-
-    Derived tables rather than CTEs named after the entities: a CTE `contract` over a table
-    `Contract` is a circular reference on SQLite and a recursive CTE on SQL Server, whose
-    names compare case-insensitively.
-    """
-    quote = dialect.identifier_preparer.quote
-
-    def derived(match: re.Match[str]) -> str:
-        name = match.group("entity").lower()
-        em = mapping[name]
-        cols = ", ".join(
-            f"{quote(em.physical(c.name))} AS {quote(c.name)}" for c in em.entity.columns if em.has(c.name)
-        )
-        table = quote(em.table) if not em.schema else f"{quote(em.schema)}.{quote(em.table)}"
-        alias = match.group("alias")
-        if alias is None or alias.upper() in _NOT_ALIASES:
-            return f"{match.group('kw')}(SELECT {cols} FROM {table}) {quote(name)}{match.group('gap') or ''}{alias or ''}"
-        return f"{match.group('kw')}(SELECT {cols} FROM {table}){match.group('gap')}{alias}"
-
-    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return _ENTITY_REF.sub(derived, body).strip().rstrip(";")
+    return sqlfiles.wrap_for_source(logical, dialect, mapping)
 
 
 def check_clause(sql: str, today: dt.date) -> tuple[TextClause, dict[str, Any]]:

@@ -133,6 +133,10 @@ _STATEMENTS: tuple[tuple[type[exp.Expression], str], ...] = (
 class RefusedQuery(ValueError):
     """The SQL is not exactly one read-only SELECT; the message says why, on one line."""
 
+    def __init__(self, reason: str) -> None:
+        text = " ".join(reason.split())
+        super().__init__(text if len(text) <= 240 else text[:239] + "…")
+
 
 class _QuietFallback(logging.Filter):
     """sqlglot logs a warning when it falls back to an unparsed Command; the guard refuses those."""
@@ -160,6 +164,10 @@ def check_sql(sql: str, dialect: str) -> str:
         parsed = sqlglot.parse(sql, read=read)
     except (ParseError, TokenError) as exc:
         raise RefusedQuery(f"not a single valid {read} SELECT: {_parse_message(exc)}") from None
+    except RecursionError:
+        raise RefusedQuery("the query is nested too deeply to be checked") from None
+    except Exception as exc:  # the parser failed in some other way: refuse, never let it through
+        raise RefusedQuery(f"the query could not be parsed ({type(exc).__name__})") from None
     statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
     if not statements:
         raise RefusedQuery("the query has no statement (only comments?)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -20,17 +22,29 @@ from .common import AppContext, fail, pass_app
 @click.option(
     "--size",
     default="small",
+    metavar="small|large",
     show_default=True,
     help="small (seconds) or large (benchmarks); tiny for tests.",
 )
 @click.option(
-    "--seed", default="1", show_default=True, help="Random seed: the same seed and date give the same data."
+    "--seed",
+    default="1",
+    metavar="N",
+    show_default=True,
+    help="Random seed: the same seed and date give the same data.",
 )
 @click.option(
-    "--today", "today_text", default="", help="Date the data is relative to (YYYY-MM-DD). Default: today."
+    "--today",
+    "today_text",
+    default="",
+    metavar="YYYY-MM-DD",
+    help="Date the data is relative to (YYYY-MM-DD). Default: today.",
 )
 @click.option(
-    "--url", default="", help="Build into this database URL instead of the SQLite file in data_dir."
+    "--url",
+    default="",
+    metavar="URL",
+    help="Build into this database URL instead of the SQLite file in data_dir.",
 )
 @click.option("--replace", is_flag=True, help="Drop and rebuild an existing demo source.")
 @pass_app
@@ -65,15 +79,7 @@ def demo_db(app: AppContext, size: str, seed: str, today_text: str, url: str, re
         "share_root": settings.share_path,
         "replace": replace,
     }
-    customers = PROFILES[size].customers
-    with click.progressbar(length=customers, label=f"Building the {size} demo", file=sys.stderr) as bar:
-        done = [0]
-
-        def progress(entity: str, rows: int) -> None:
-            if entity == "customer" and rows > done[0]:
-                bar.update(rows - done[0])
-                done[0] = rows
-
+    with _progress_display(size) as progress:
         options["progress"] = progress
         try:
             if target is not None:
@@ -83,6 +89,25 @@ def demo_db(app: AppContext, size: str, seed: str, today_text: str, url: str, re
         except DemoError as exc:
             fail(str(exc))
     _report(summary)
+
+
+@contextmanager
+def _progress_display(size: str) -> Iterator[Callable[[str, int], None]]:
+    """A progress bar over customers on a terminal; one line otherwise (logs, pipes)."""
+    label = f"Building the {size} demo"
+    if not sys.stderr.isatty():
+        click.echo(f"{label} ...", err=True)
+        yield lambda _entity, _rows: None
+        return
+    with click.progressbar(length=PROFILES[size].customers, label=label, file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(entity: str, rows: int) -> None:
+            if entity == "customer" and rows > done[0]:
+                bar.update(rows - done[0])
+                done[0] = rows
+
+        yield progress
 
 
 def _report(summary: DemoSummary) -> None:

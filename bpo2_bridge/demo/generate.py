@@ -92,7 +92,7 @@ def _prepare(engine: Engine, metadata: MetaData, replace: bool, where: str) -> N
     if existing and not replace:
         raise DemoError(
             f"{where} already holds BPO2 tables ({', '.join(sorted(existing))}); "
-            "choose an empty database or rebuild with replace"
+            "choose an empty database or rebuild with --replace"
         )
     if existing:
         metadata.drop_all(engine, checkfirst=True)
@@ -161,6 +161,8 @@ def build_demo(
     except SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None) or exc
         raise DemoError(f"building the demo in {where} failed: {str(orig).strip().splitlines()[0]}") from exc
+    except OSError as exc:  # the share folder for path-stored attachments
+        raise DemoError(f"writing demo attachments under {share_root} failed: {exc}") from exc
     finally:
         engine.dispose()
     counts = {name: writer.counts[name] for name in ENTITY_ORDER}
@@ -172,7 +174,7 @@ def build_demo_file(path: Path, *, replace: bool = False, **options: Any) -> Dem
     so a killed build never leaves a half-written source behind."""
     path = Path(path)
     if path.exists() and not replace:
-        raise DemoError(f"{path} already exists; rebuild it with replace")
+        raise DemoError(f"{path} already exists; rebuild it with --replace")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.part{os.getpid()}")
     partial.unlink(missing_ok=True)

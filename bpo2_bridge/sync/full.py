@@ -115,10 +115,9 @@ def _write_snapshot(
                 with reading(f"the watermark of {plan.name}"):
                     meta[f"watermark.{plan.name}"] = dump_watermark(take_watermark(src, plan))
             count = 0
-            convert = plan.convert
             with engine.begin() as conn:
-                for batch in read_batches(src, plan.select_rows(), settings.sync_batch_size, plan.name):
-                    insert_rows(conn, plan, [convert(r) for r in batch])
+                for batch in read_batches(src, plan, plan.select_rows(), settings.sync_batch_size, plan.name):
+                    insert_rows(conn, plan, batch)
                     count += len(batch)
                     progress.advance(plan.name, count)
             rows[plan.name] = count

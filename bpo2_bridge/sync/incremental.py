@@ -135,9 +135,7 @@ def _apply_changed(
     progress: Progress,
 ) -> int:
     count = 0
-    convert = plan.convert
-    for part in read_batches(src, plan.select_rows(changed_since(plan, since)), batch, plan.name):
-        fresh = [convert(r) for r in part]
+    for fresh in read_batches(src, plan, plan.select_rows(changed_since(plan, since)), batch, plan.name):
         cached = plan.cache_rows_by_keys(conn, [plan.key_of(r) for r in fresh])
         for row in fresh:
             diff.upsert(row, cached.get(plan.key_of(row)))
@@ -149,7 +147,9 @@ def _apply_changed(
 def _compare_keys(src: Connection, conn: Connection, plan: EntityPlan, diff: Changes, batch: int) -> int:
     """Deleted rows, and added rows whose change value is missing or old, by key comparison."""
     missing: list[tuple[Any, ...]] = []  # read after the key stream ends: one open result per connection
-    source_keys = flatten(read_batches(src, plan.select_keys(), batch, f"the keys of {plan.name}"))
+    source_keys = flatten(
+        read_batches(src, plan, plan.select_keys(), batch, f"the keys of {plan.name}", keys_only=True)
+    )
     cache_keys = flatten(plan.cache_pages(conn, batch, keys_only=True))
     for mine, cached in merge(source_keys, cache_keys, tuple, tuple):
         if cached is None:
@@ -158,8 +158,8 @@ def _compare_keys(src: Connection, conn: Connection, plan: EntityPlan, diff: Cha
             diff.remove(tuple(cached))
     for start in range(0, len(missing), KEY_CHUNK):
         chunk = missing[start : start + KEY_CHUNK]
-        for row in read_all(src, plan.select_rows(plan.key_filter(chunk)), plan.name):
-            diff.add(plan.convert(row))
+        for row in read_all(src, plan, plan.select_rows(plan.key_filter(chunk)), plan.name):
+            diff.add(row)
     return len(missing)
 
 
@@ -167,14 +167,14 @@ def _compare_all(
     src: Connection, conn: Connection, plan: EntityPlan, diff: Changes, batch: int, progress: Progress
 ) -> int:
     count = 0
-    convert, key_of = plan.convert, plan.key_of
+    key_of = plan.key_of
 
     def source_rows():  # type: ignore[no-untyped-def]
         nonlocal count
-        for part in read_batches(src, plan.select_rows(ordered=True), batch, plan.name):
+        for part in read_batches(src, plan, plan.select_rows(ordered=True), batch, plan.name):
             count += len(part)
             progress.advance(plan.name, count)
-            yield from (convert(r) for r in part)
+            yield from part
 
     cached_rows = flatten(plan.cache_pages(conn, batch))
     for mine, cached in merge(source_rows(), cached_rows, key_of, key_of):

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, Select, and_, or_, select, type_coerce
@@ -36,18 +37,22 @@ class EntityPlan:
     columns: tuple[str, ...]
     convert: Callable[[Sequence[Any]], Row]
     cache_dialect: Dialect
+    pk: tuple[str, ...] = field(init=False)
+    pk_index: tuple[int, ...] = field(init=False)
+    key_of: Callable[[Sequence[Any]], tuple[Any, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pk = self.entity.pk
+        self.pk_index = tuple(self.columns.index(k) for k in self.pk)
+        if len(self.pk_index) == 1:
+            first = self.pk_index[0]
+            self.key_of = lambda row: (row[first],)
+        else:
+            self.key_of = itemgetter(*self.pk_index)  # a tuple for several indexes
 
     @property
     def name(self) -> str:
         return self.entity.name
-
-    @property
-    def pk(self) -> tuple[str, ...]:
-        return self.entity.pk
-
-    @property
-    def pk_index(self) -> tuple[int, ...]:
-        return tuple(self.columns.index(k) for k in self.pk)
 
     @property
     def change(self) -> Column[Any] | None:
@@ -55,9 +60,6 @@ class EntityPlan:
 
     def col(self, name: str) -> Column[Any]:
         return self.schema.column(self.name, name)
-
-    def key_of(self, row: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(row[i] for i in self.pk_index)
 
     # -- source statements (SQLAlchemy Core: compiles for mssql too) ---------------------------
 
@@ -184,6 +186,34 @@ def _converter(entity: Entity, columns: Sequence[str], dialect: Dialect) -> Call
         proc = col_type.dialect_impl(dialect).bind_processor(dialect)
         if proc is not None:
             procs.append((i, proc))
+    return _apply(procs)
+
+
+def raw_converter(
+    plan: EntityPlan, source: Dialect, description: Sequence[Any]
+) -> Callable[[Sequence[Any]], Row]:
+    """Row as the source driver returns it -> the tuple the cache stores.
+
+    The source dialect's result processor (driver value -> Python) then the cache dialect's
+    bind processor (Python -> stored value). SQLite to SQLite stores values the same way on
+    both sides, so they pass through untouched.
+    """
+    cache = plan.cache_dialect
+    procs = []
+    for i, name in enumerate(plan.columns):
+        col_type = plan.entity.col(name).type
+        if source.name == "sqlite" and cache.name == "sqlite":
+            continue
+        read = col_type.dialect_impl(source).result_processor(source, description[i][1])
+        write = col_type.dialect_impl(cache).bind_processor(cache)
+        if read and write:
+            procs.append((i, lambda v, r=read, w=write: w(r(v))))
+        elif read or write:
+            procs.append((i, read or write))
+    return _apply(procs)
+
+
+def _apply(procs: list[tuple[int, Callable[[Any], Any]]]) -> Callable[[Sequence[Any]], Row]:
     if not procs:
         return tuple
 
@@ -194,9 +224,6 @@ def _converter(entity: Entity, columns: Sequence[str], dialect: Dialect) -> Call
         return tuple(out)
 
     return convert
-
-
-# -- per-customer scope ----------------------------------------------------------------------
 
 
 def cache_scope(plans: dict[str, EntityPlan], name: str) -> str:

@@ -103,24 +103,12 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
                 raise UnknownCustomer(f"no customer with account no {account_no!r} in BPO2")
             fresh = {
                 name: _keyed(
-                    plan,
-                    (
-                        plan.convert(r)
-                        for r in read_all(src, plan.select_rows(plan.customer_filter(customer_id)), name)
-                    ),
+                    plan, read_all(src, plan, plan.select_rows(plan.customer_filter(customer_id)), name)
                 )
                 for name, plan in plans.items()
             }
             with cache.write() as conn:
-                cached = {
-                    name: _keyed(
-                        plan,
-                        conn.exec_driver_sql(
-                            f"{plan.cache_select()} WHERE {cache_scope(plans, name)}", (customer_id,)
-                        ),
-                    )
-                    for name, plan in plans.items()
-                }
+                cached = {name: _cached(conn, plans, name, customer_id) for name in plans}
                 for name, plan in plans.items():
                     diff = Changes(conn, plan, settings.sync_batch_size)
                     _apply(src, conn, plan, diff, fresh[name], cached[name])
@@ -138,12 +126,21 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
     return RefreshResult(account_no, int(customer_id), run_id, started, finished, changes)
 
 
-def _keyed(plan: EntityPlan, rows: Any) -> dict[tuple[Any, ...], Row]:
-    out = {}
-    for row in rows:
-        row = tuple(row)
-        out[plan.key_of(row)] = row
-    return out
+def _keyed(plan: EntityPlan, rows: list[Row]) -> dict[tuple[Any, ...], Row]:
+    key_of = plan.key_of
+    return {key_of(row): row for row in rows}
+
+
+def _cached(
+    conn: Any, plans: dict[str, EntityPlan], name: str, customer_id: int
+) -> dict[tuple[Any, ...], Row]:
+    """The customer's rows in the cache, read raw (the form they are compared in)."""
+    plan = plans[name]
+    result = conn.exec_driver_sql(f"{plan.cache_select()} WHERE {cache_scope(plans, name)}", (customer_id,))
+    try:
+        return _keyed(plan, [tuple(r) for r in result.cursor.fetchall()])
+    finally:
+        result.close()
 
 
 def _apply(
@@ -162,8 +159,7 @@ def _apply(
     still: dict[tuple[Any, ...], Row] = {}
     for start in range(0, len(left), KEY_CHUNK):
         chunk = left[start : start + KEY_CHUNK]
-        for r in read_all(src, plan.select_rows(plan.key_filter(chunk)), plan.name):
-            row = plan.convert(r)
+        for row in read_all(src, plan, plan.select_rows(plan.key_filter(chunk)), plan.name):
             still[plan.key_of(row)] = row
     for key in left:
         if key in still:

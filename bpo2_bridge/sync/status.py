@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,16 @@ def entity_rows(bridge: Bridge) -> dict[str, int] | None:
         }
 
 
+def _last_started(bridge: Bridge) -> dict[str, dt.datetime]:
+    """Start of the latest scheduled-kind runs, as aware local times (for interval jobs)."""
+    out = {}
+    for job, kind in (("incremental_sync", "incremental"), ("full_sync", "full")):
+        runs = history.recent(bridge.store, 1, kind=kind)
+        if runs:
+            out[job] = runs[0]["started_at"].replace(tzinfo=bridge.settings.tz)
+    return out
+
+
 def status_report(bridge: Bridge, syncs: int = 10, check_source: bool = True) -> dict[str, Any]:
     settings, cache = bridge.settings, bridge.cache
     failure = cache.last_failure()
@@ -63,7 +74,7 @@ def status_report(bridge: Bridge, syncs: int = 10, check_source: bool = True) ->
         },
         "entities": entity_rows(bridge),
         "syncs": history.recent(bridge.store, syncs),
-        "next_runs": next_runs(settings, JOBS),
+        "next_runs": next_runs(settings, JOBS, last_started=_last_started(bridge)),
         "scheduler": {"holder": scheduler[0], "lease_until_utc": scheduler[1]} if scheduler else None,
         "sync_running": {"holder": sync_lock[0], "lease_until_utc": sync_lock[1]} if sync_lock else None,
         "source": source_reachable(bridge) if check_source else None,

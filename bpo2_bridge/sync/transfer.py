@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Select
 
 from ..source import SourceError, first_line
-from .plan import EntityPlan, Row
+from .plan import EntityPlan, Row, raw_converter
 
 
 @contextmanager
@@ -23,16 +24,49 @@ def reading(what: str) -> Iterator[None]:
         raise SourceError(f"BPO2 source failed while reading {what}: {first_line(exc)}") from exc
 
 
-def read_batches(src: Connection, stmt: Select[Any], batch: int, what: str) -> Iterator[Sequence[Any]]:
-    """Rows of `stmt` in lists of at most `batch` (server-side cursor where the driver has one)."""
+def read_batches(
+    src: Connection, plan: EntityPlan, stmt: Select[Any], batch: int, what: str, keys_only: bool = False
+) -> Iterator[list[Row]]:
+    """Batches of `stmt`'s rows in the form the cache stores them.
+
+    Rows come from the bare DBAPI cursor and are converted column by column, with no per-row
+    objects in between (that is most of a sync's time otherwise). A statement without
+    parameters (a whole table) runs on a cursor of its own, server-side on PostgreSQL, so
+    memory holds one batch; one with parameters (changed rows, one customer) is bound by
+    SQLAlchemy and its rows then read from the same bare cursor.
+    """
     with reading(what):
-        result = src.execution_options(yield_per=batch).execute(stmt)
-        yield from result.partitions(batch)
+        compiled = stmt.compile(dialect=src.dialect)
+        result = None
+        if compiled.params:
+            result = src.execute(stmt)  # default fetch strategy: nothing read ahead of us
+            cursor = result.cursor
+        else:
+            dbapi = src.connection.dbapi_connection
+            assert dbapi is not None
+            if src.dialect.name == "postgresql":
+                cursor = dbapi.cursor(name=f"bpo2_sync_{secrets.token_hex(4)}")
+                cursor.itersize = batch
+            else:
+                cursor = dbapi.cursor()
+            cursor.execute(str(compiled))
+        try:
+            # integer keys need no conversion; whole rows do
+            convert = tuple if keys_only else raw_converter(plan, src.dialect, cursor.description)
+            while True:
+                part = cursor.fetchmany(batch)
+                if not part:
+                    return
+                yield [convert(r) for r in part]
+        finally:
+            if result is not None:
+                result.close()
+            else:
+                cursor.close()
 
 
-def read_all(src: Connection, stmt: Select[Any], what: str) -> list[Sequence[Any]]:
-    with reading(what):
-        return list(src.execute(stmt))
+def read_all(src: Connection, plan: EntityPlan, stmt: Select[Any], what: str) -> list[Row]:
+    return [row for part in read_batches(src, plan, stmt, 10_000, what) for row in part]
 
 
 def insert_rows(conn: Connection, plan: EntityPlan, rows: Sequence[Row]) -> None:

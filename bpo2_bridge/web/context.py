@@ -24,8 +24,10 @@ def group(value: Any, decimals: int = 0) -> str:
     settings = current_bridge().settings
     number = decimal.Decimal(str(value))
     text = f"{number:,.{decimals}f}"
-    return text.replace(",", "\x00").replace(".", settings.decimal_separator).replace(
-        "\x00", settings.thousands_separator
+    return (
+        text.replace(",", "\x00")
+        .replace(".", settings.decimal_separator)
+        .replace("\x00", settings.thousands_separator)
     )
 
 

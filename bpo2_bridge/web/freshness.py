@@ -54,7 +54,9 @@ def _failure_reason(failure: Any) -> str | None:
     return str(failure)
 
 
-def compute(as_of: dt.datetime | None, now: dt.datetime, interval_minutes: int, failure: str | None) -> Freshness:
+def compute(
+    as_of: dt.datetime | None, now: dt.datetime, interval_minutes: int, failure: str | None
+) -> Freshness:
     """The line from its inputs (pure, so tests pin the clock)."""
     if as_of is None:
         return Freshness(None, "No data synced yet", "red", failure)

@@ -144,7 +144,9 @@ class Grid:
         missing = [k for k in (*self.by_key, *self.key) if k not in columns]
         if missing:
             raise ValueError(f"grid {self.name}: base has no column {', '.join(missing)}")
-        where = and_(true(), *state.conditions(self, columns))
+        # SQLite's LIKE ignores case already (the cache's other engine, PostgreSQL, needs ILIKE)
+        like_ignores_case = conn.dialect.name == "sqlite"
+        where = and_(true(), *state.conditions(self, columns, like_ignores_case))
         page.total = conn.execute(select(func.count()).select_from(source).where(where)).scalar_one()
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = min(state.page, page.pages)
@@ -165,9 +167,11 @@ class Grid:
             seek = [(c, d != flip, self._kind(c)) for c, d in order]
             param = "before" if flip else "after"
             values = grid_cursor.decode(cursor, state.sort_spec, seek, param)
-            query = query.where(grid_cursor.beyond(seek, values, nulls_high))
             query = query.order_by(*_order_by([(c, d) for c, d, _ in seek]))
-            rows = _rows(conn, query.limit(size))
+            rows: list[dict[str, Any]] = []
+            for part in grid_cursor.seek(seek, values, nulls_high):
+                if len(rows) < size:
+                    rows += _rows(conn, query.where(part).limit(size - len(rows)))
             page.rows = rows[::-1] if flip else rows
         elif offset > page.total // 2:
             # the far half is read backwards, so the last pages cost what the first ones do
@@ -288,16 +292,21 @@ class _State:
         node = added if self.filter is None else junction(join, [self.filter, added])
         return {"filter": render_filter(node, grid.kinds), "page": None}
 
-    def conditions(self, grid: Grid, columns: Any) -> list[ColumnElement[bool]]:
+    def conditions(self, grid: Grid, columns: Any, like_ignores_case: bool) -> list[ColumnElement[bool]]:
         out = []
         for key, text in self.cells.items():
             kind = grid.kinds[key]
-            out += [compare(columns[key], kind, op, v) for op, v in cell_conditions(kind, text, f"f_{key}")]
+            for op, value in cell_conditions(kind, text, f"f_{key}"):
+                out.append(compare(columns[key], kind, op, value, like_ignores_case=like_ignores_case))
         searchable = [c for c in grid.columns if c.is_searchable]
         for term in self.q.split():
-            out.append(or_(false(), *(compare(columns[c.key], "text", "contains", term) for c in searchable)))
+            hits = [
+                compare(columns[c.key], "text", "contains", term, like_ignores_case=like_ignores_case)
+                for c in searchable
+            ]
+            out.append(or_(false(), *hits))
         if self.filter is not None:
-            out.append(filter_sql(self.filter, lambda k: columns[k], grid.kinds))
+            out.append(filter_sql(self.filter, lambda k: columns[k], grid.kinds, like_ignores_case))
         return out
 
 

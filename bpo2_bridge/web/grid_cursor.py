@@ -101,16 +101,29 @@ def _equal(column: ColumnElement[Any], kind: str, value: Any) -> Any:
     return column.is_(None) if value is None else column == _bind(kind, value)
 
 
-def beyond(order: Order, values: list[Any], nulls_high: bool) -> ColumnElement[bool]:
-    """Rows strictly after ``values`` in ``order`` (NULLs placed as the engine places them)."""
+def _strictly_after(order: Order, values: list[Any], nulls_high: bool) -> ColumnElement[bool]:
+    if not order:
+        return false()
     terms = []
     for i, (column, desc, kind) in enumerate(order):
         equal = [_equal(c, k, v) for (c, _, k), v in zip(order[:i], values[:i])]
         terms.append(and_(*equal, _after(column, desc, kind, values[i], nulls_high)))
-    first, desc, kind = order[0]
-    # a plain range on the leading column lets the engine seek through its index
-    lead = values[0]
-    if lead is not None and nulls_high == desc:
-        bound = _bind(kind, lead)
-        return and_(first <= bound if desc else first >= bound, or_(*terms))
     return or_(*terms)
+
+
+def seek(order: Order, values: list[Any], nulls_high: bool) -> list[ColumnElement[bool]]:
+    """Conditions for the rows strictly after ``values`` in ``order``, as disjoint parts to be
+    read one after the other. Each part is a plain range on the leading column, so the engine
+    seeks through its index; the NULLs of that column, which no range holds, are a part of
+    their own (NULLs placed as the engine places them)."""
+    (column, desc, kind), value = order[0], values[0]
+    nulls_last = nulls_high != desc
+    tail = _strictly_after(order[1:], values[1:], nulls_high)
+    if value is None:
+        ties = and_(column.is_(None), tail)
+        return [ties] if nulls_last else [ties, column.is_not(None)]
+    bound = _bind(kind, value)
+    within = column <= bound if desc else column >= bound
+    past = column < bound if desc else column > bound
+    head = and_(within, or_(past, and_(column == bound, tail)))
+    return [head, column.is_(None)] if nulls_last else [head]

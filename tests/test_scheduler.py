@@ -1,0 +1,151 @@
+"""The job registry, the store lease, and one runner across processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.demo.generate import build_demo_file
+from bpo2_bridge.jobs import BY_NAME, JOBS, next_runs
+from bpo2_bridge.store import locks, open_store, sync_runs
+from bpo2_bridge.sync.lease import Lease
+
+
+def test_registry_lists_each_job_with_deliberate_options(settings) -> None:
+    assert [j.name for j in JOBS] == ["incremental_sync", "full_sync", "sql_checks"]
+    for job in JOBS:
+        assert job.coalesce and job.max_instances == 1 and job.help
+        assert job.misfire_grace_time(settings) > 0
+    now = dt.datetime(2026, 11, 22, 10, 0, tzinfo=settings.tz)
+    runs = next_runs(settings, now=now)
+    assert runs["incremental_sync"] == now + dt.timedelta(minutes=settings.incremental_interval_minutes)
+    assert runs["full_sync"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 2, 0)
+    assert runs["sql_checks"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 6, 0)
+    assert BY_NAME["incremental_sync"].run_at_start
+
+
+def test_lease_has_one_holder_until_released_or_expired(settings) -> None:
+    store = open_store(settings)
+    first, second = Lease(store, "job", 1), Lease(store, "job", 1)
+    assert first.acquire()
+    assert not second.acquire()
+    assert first.renew() and not second.renew()
+    first.release()
+    assert second.acquire()
+    time.sleep(1.2)  # second's lease runs out without renewal
+    assert first.acquire()
+    assert not second.renew()
+    store.dispose()
+
+
+def test_lease_of_a_dead_process_on_this_host_is_taken_over(settings) -> None:
+    store = open_store(settings)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with store.begin() as conn:
+        conn.execute(
+            locks.insert().values(
+                name="sync",
+                holder=f"{socket.gethostname()[:80]}:{gone.pid}:dead",
+                expires_at=dt.datetime(2999, 1, 1),
+            )
+        )
+    lease = Lease(store, "sync", 60)
+    assert lease.acquire()
+    with store.connect() as conn:
+        assert conn.execute(select(locks.c.holder)).scalar() == lease.holder
+    store.dispose()
+
+
+TICKER = """
+import datetime as dt, json, sys, time
+from apscheduler.triggers.interval import IntervalTrigger
+from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.jobs import Job
+from bpo2_bridge.scheduler import start_scheduler
+from bpo2_bridge.settings import load_settings
+
+overrides, out, start = json.loads(sys.argv[1]), sys.argv[2], dt.datetime.fromisoformat(sys.argv[3])
+
+def tick(bridge):
+    with open(out, "a") as f:
+        f.write(f"{dt.datetime.now():%H:%M:%S} {__import__('os').getpid()}\\n")
+
+job = Job("tick", lambda s: IntervalTrigger(seconds=1, start_date=start), tick, lambda s: 1)
+scheduler = start_scheduler(Bridge(load_settings(None, overrides=overrides, environ={})), jobs=(job,))
+print("UP", flush=True)
+time.sleep(float(sys.argv[4]))
+scheduler.shutdown()
+"""
+
+
+def test_two_scheduler_processes_run_each_firing_once(make_settings, tmp_path) -> None:
+    overrides = {"data_dir": str(tmp_path / "data"), "scheduler_lock_seconds": 10}
+    make_settings(**overrides)
+    out = tmp_path / "ticks.txt"
+    start = (dt.datetime.now() + dt.timedelta(seconds=2)).replace(microsecond=0)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", TICKER, json.dumps(overrides), str(out), start.isoformat(), "6"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=60) == 0
+    ticks = [line.split() for line in out.read_text().splitlines()]
+    seconds = [t[0] for t in ticks]
+    assert len(ticks) >= 3
+    assert len(seconds) == len(set(seconds))  # no firing ran twice
+    assert len({t[1] for t in ticks}) == 1  # one process ran them all
+
+
+def test_standalone_scheduler_commands_started_together_sync_once(make_settings, tmp_path) -> None:
+    settings = make_settings(scheduler_lock_seconds=10)
+    bridge = Bridge(settings)
+    build_demo_file(
+        settings.demo_source_path,
+        size="tiny",
+        seed=1,
+        today=settings.today_date(),
+        mapping=bridge.mapping,
+        share_root=tmp_path / "share",
+    )
+    env = {
+        **os.environ,
+        "BPO2_BRIDGE_DATA_DIR": settings.data_dir,
+        "BPO2_BRIDGE_TODAY": settings.today,
+        "BPO2_BRIDGE_SCHEDULER_LOCK_SECONDS": "10",
+    }
+    command = [str(Path(sys.executable).with_name("bpo2-bridge")), "scheduler"]
+    procs = [subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        runs: list[tuple[str, str]] = []
+        while time.monotonic() < deadline:
+            with bridge.store.connect() as conn:
+                runs = [tuple(r) for r in conn.execute(select(sync_runs.c.kind, sync_runs.c.status))]
+            if runs and all(status != "running" for _, status in runs):
+                break
+            time.sleep(0.2)
+        time.sleep(2)  # the standby process had every chance to run its start-up sync too
+        with bridge.store.connect() as conn:
+            runs = [tuple(r) for r in conn.execute(select(sync_runs.c.kind, sync_runs.c.status))]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    assert runs == [("full", "ok")]  # the start-up incremental found no cache and built it, once
+    assert bridge.cache.exists()
+    bridge.dispose()

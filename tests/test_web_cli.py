@@ -1,0 +1,90 @@
+"""`bpo2-bridge demo` and `bpo2-bridge serve` as an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from click.testing import CliRunner
+
+from bpo2_bridge.cli import main
+from bpo2_bridge.users import DEMO_PASSWORD, verify
+
+
+def _config(tmp_path, data_dir) -> str:  # type: ignore[no-untyped-def]
+    config = tmp_path / "bridge.toml"
+    config.write_text(f'data_dir = "{data_dir}"\ntoday = "2026-11-22"\n')
+    return str(config)
+
+
+def test_demo_syncs_existing_source_creates_users_and_prints_logins(copied_demo, tmp_path) -> None:
+    bridge = copied_demo()
+    result = CliRunner().invoke(
+        main, ["--config", _config(tmp_path, bridge.settings.data_path), "demo", "--no-serve"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8080/" in result.output
+    for login in ("sales1", "sales2", "admin", "ops"):
+        assert login in result.output
+        assert verify(bridge.store, login, DEMO_PASSWORD) is not None
+    assert DEMO_PASSWORD in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_answers_on_the_given_port(copied_demo, tmp_path) -> None:
+    bridge = copied_demo()
+    port = _free_port()
+    env = {**os.environ, "BPO2_BRIDGE_SECRET_KEY": "x" * 32}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from bpo2_bridge.cli import main; main()",
+            "--config",
+            _config(tmp_path, bridge.settings.data_path),
+            "serve",
+            "--port",
+            str(port),
+            "--no-scheduler",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "serve did not answer in 30 s"
+                time.sleep(0.3)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/customers")
+        opener = urllib.request.build_opener(_NoRedirect())
+        try:
+            opener.open(request, timeout=5)
+            raise AssertionError("anonymous request was not redirected")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 302 and "/login" in exc.headers["Location"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
