@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateTable
 
@@ -96,11 +95,19 @@ def change_one_percent(path: Path, bridge: Bridge) -> int:
     changed = 0
     for em in bridge.mapping:
         pk = em.physical(em.entity.pk[0])
-        text_cols = [c.name for c in em.entity.cached_columns if not c.pk and "String" in type(c.type).__name__]
-        if not text_cols:
+        values = [
+            c for c in em.entity.cached_columns if not c.pk and not c.name.endswith("_id") and em.has(c.name)
+        ]
+        texts = [c for c in values if "String" in type(c.type).__name__]
+        numbers = [c for c in values if "Integer" in type(c.type).__name__]
+        if texts:
+            col = em.physical(texts[-1].name)
+            sets = [f"\"{col}\" = COALESCE(\"{col}\", '') || '*'"]
+        elif numbers:
+            col = em.physical(numbers[-1].name)
+            sets = [f'"{col}" = "{col}" + 1']
+        else:
             continue
-        col = em.physical(text_cols[-1])
-        sets = [f'"{col}" = "{col}"']
         if em.change_column:
             sets.append(f"\"{em.change_column}\" = strftime('%Y-%m-%d %H:%M:%f000', 'now', '+1 day')")
         cur = conn.execute(f'UPDATE "{em.table}" SET {", ".join(sets)} WHERE "{pk}" % 100 = 7')
@@ -146,8 +153,6 @@ def main() -> None:
             began = time.perf_counter()
             refresh_customer(bridge, BENCH_CUSTOMER_ACCOUNT)
             timings.append((time.perf_counter() - began) * 1000)
-        with create_engine(f"sqlite:///{copy}").connect() as conn:
-            pass
         bridge.dispose()
 
     print(f"source: {source} ({total:,} rows)")

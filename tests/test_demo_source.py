@@ -22,7 +22,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo import content
 from bpo2_bridge.demo.content import add_months
-from bpo2_bridge.demo.generate import DemoError, build_demo, demo_indexes
+from bpo2_bridge.demo.generate import DemoError, build_demo, build_demo_file, demo_indexes
 from bpo2_bridge.demo.writer import sqlite_converters
 from bpo2_bridge.mapping import Mapping, load_mapping
 from bpo2_bridge.model import ENTITIES
@@ -83,6 +83,9 @@ def contract_windows(contracts: list[dict[str, Any]], today: dt.date) -> set[str
 
 def check_consistency(data: dict[str, list[dict[str, Any]]], today: dt.date, share: Path) -> None:
     """What a user of the demo relies on, whatever the seed, size or date."""
+    midnight = dt.datetime.combine(today, dt.time())
+    for entity, rows in data.items():  # change stamps never run ahead of edits made today
+        assert all(r["modified_date"] < midnight for r in rows if r.get("modified_date")), entity
     assert contract_windows(data["contract"], today) == {
         "expired",
         "expiring",
@@ -237,6 +240,25 @@ def test_small_demo_has_the_benchmark_rows_and_demo_logins(fresh_database, mappi
     ]
     assert len(today) >= 3
     check_consistency(data, TODAY, tmp_path / "share")
+
+
+def test_a_failed_file_build_leaves_nothing_behind(mapping, tmp_path):
+    blocker = tmp_path / "share"
+    blocker.write_text("a file where the share folder should be")
+    target = tmp_path / "data" / "bpo2-demo.sqlite"
+    with pytest.raises(DemoError, match="attachments"):
+        build_demo_file(target, size="tiny", today=TODAY, mapping=mapping, share_root=blocker)
+    assert not target.exists() and not list(target.parent.iterdir())
+
+
+@given(
+    day=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(9000, 1, 1)), months=st.integers(-600, 600)
+)
+def test_add_months_clamps_to_the_month_end(day, months):
+    moved = add_months(day, months)
+    assert (moved.year * 12 + moved.month) - (day.year * 12 + day.month) == months
+    assert moved.day == day.day or (moved.day < day.day and (moved + dt.timedelta(days=1)).day == 1)
+    assert add_months(dt.date(2028, 1, 31), 1) == dt.date(2028, 2, 29)
 
 
 def _converter_pairs() -> list[tuple[Any, Any, Any]]:

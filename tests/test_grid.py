@@ -93,6 +93,10 @@ def make_rows(n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def make_client(url: Any, base: str = "table", grid: Grid = GRID, max_page_size: int | None = None) -> Any:
+    return make_app(url, base, grid, max_page_size).test_client()
+
+
+def make_app(url: Any, base: str = "table", grid: Grid = GRID, max_page_size: int | None = None) -> Flask:
     engine = create_engine(url)
     if base == "table":
         source: Any = thing
@@ -127,7 +131,7 @@ def make_client(url: Any, base: str = "table", grid: Grid = GRID, max_page_size:
 
     app.add_url_rule("/things", "things", view)
     app.add_url_rule("/customers/<account_no>/things", "customer_things", view)
-    return app.test_client()
+    return app
 
 
 def fill(url: Any, rows: list[dict[str, Any]]) -> None:
@@ -638,3 +642,38 @@ def test_sql_injection_stays_data(db) -> None:
         assert inspect(conn).has_table("thing")
         assert conn.execute(select(func.count()).select_from(thing)).scalar_one() == len(rows)
     engine.dispose()
+
+
+# -- in a real browser
+
+
+def test_browser_filters_without_javascript_and_live_with_it(
+    lite, serve, _browser, browser_page, artifacts_dir
+):
+    url, rows = lite
+    base = serve(make_app(url))
+    plain = _browser.new_context(java_script_enabled=False)
+    page = plain.new_page()
+    page.goto(f"{base}/things?tab=expired&page_size=10")
+    page.fill('input[name="f_amount"]', "<0")
+    page.press('input[name="f_amount"]', "Enter")
+    page.wait_for_url("**f_amount=%3C0**")
+    negatives = [r for r in rows if r["amount"] is not None and r["amount"] < 0]
+    assert page.text_content(".grid-reference").endswith(f"({len(negatives)} rows)")
+    assert "tab=expired" in page.url
+    page.click("th a:has-text('Amount')")  # sort by header, filter kept
+    page.wait_for_url("**sort=amount**")
+    assert "f_amount=%3C0" in page.url
+    plain.close()
+
+    browser_page.goto(f"{base}/things?tab=expired&page_size=10")
+    browser_page.type('input[name="f_name"]', "acme", delay=30)  # no Enter: live filtering
+    browser_page.wait_for_url("**f_name=acme**")
+    acme = [r for r in rows if "acme" in r["name"].lower()]
+    browser_page.wait_for_function(
+        "n => document.querySelector('.grid-reference').textContent.endsWith('(' + n + ' rows)')",
+        arg=len(acme),
+    )
+    assert browser_page.evaluate("document.activeElement.name") == "f_name"
+    assert "tab=expired" in browser_page.url
+    browser_page.screenshot(path=str(artifacts_dir / "grid-live-filter.png"), full_page=True)

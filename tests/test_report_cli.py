@@ -125,3 +125,16 @@ def test_email_from_the_command_line(cli) -> None:
     with cli.bridge.store.connect() as conn:
         outcomes = [r.outcome for r in conn.execute(select(email_log).order_by(email_log.c.id))]
     assert outcomes == ["sent", "failed"]
+
+
+def test_sql_for_ops_is_tsql_over_the_physical_tables(cli, settings) -> None:
+    import sqlglot
+
+    from bpo2_bridge.mapping import load_mapping
+
+    result = cli("report", "ANY", "--sql")
+    assert result.exit_code == 0
+    statements = [s for s in sqlglot.parse(result.stdout, read="tsql") if s is not None]
+    assert len(statements) == 6
+    contract_table = load_mapping(settings.mapping_path)["contract"].table
+    assert f"[{contract_table}]" in result.stdout and "FROM contract c" not in result.stdout

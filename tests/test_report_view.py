@@ -192,3 +192,10 @@ def test_smtp_down_says_so_and_keeps_the_form(copied_demo, login) -> None:
     assert "The email was not sent" in html and "could not be reached" in html
     assert 'value="Kept subject"' in html and "Kept message body</textarea>" in html
     assert [r["outcome"] for r in log_rows(bridge)] == ["failed"]
+
+
+def test_administrator_opens_any_contract(client, login, demo_bridge) -> None:
+    login(client, "admin")
+    foreign = not_visible_to(demo_bridge, SALESMAN)
+    page = client.get(f"/contracts/{foreign}/report")
+    assert page.status_code == 200 and foreign in page.get_data(as_text=True)

@@ -250,3 +250,43 @@ def test_source_statements_compile_for_sql_server(settings) -> None:
             assert "SELECT" in sql and "LIMIT" not in sql
             physical = bridge.mapping[plan.name].table
             assert physical in sql  # the mapped physical table, through the reflection layer
+
+
+class WriteDuring:
+    """Progress hook that commits a source change while the sync is running."""
+
+    def __init__(self, writer: Engine, mapping: Mapping, entity: str, lag: dt.timedelta) -> None:
+        self.writer, self.mapping, self.entity, self.lag = writer, mapping, entity, lag
+        self.written: int | None = None
+
+    def start(self, entity: str) -> None:
+        pass
+
+    def advance(self, entity: str, rows: int) -> None:
+        pass
+
+    def done(self, entity: str, rows: int, seconds: float) -> None:
+        if entity != self.entity or self.written is not None:
+            return
+        _, t = _tables(self.mapping)
+        contract = t["contract"]
+        with self.writer.begin() as conn:
+            # a transaction that began earlier: its change value is older than the newest row
+            stamp = _later(conn, contract) - self.lag
+            self.written = conn.execute(select(func.min(contract.c.contract_id))).scalar()
+            conn.execute(
+                update(contract)
+                .where(contract.c.contract_id == self.written)
+                .values(status="Expired", modified_date=stamp)
+            )
+
+
+@pytest.mark.parametrize("lag", [dt.timedelta(0), dt.timedelta(minutes=5)])
+def test_rows_committed_during_a_sync_are_never_missed(engines, lag: dt.timedelta) -> None:
+    bridge, writer = engines("sqlite", "sqlite")
+    full_sync(bridge)
+    hook = WriteDuring(writer, bridge.mapping, "contract", lag)
+    incremental_sync(bridge, hook)  # the change lands after contract's watermark was taken
+    assert hook.written is not None
+    incremental_sync(bridge)
+    assert_cache_matches(bridge, writer, ["contract"])

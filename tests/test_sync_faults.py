@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -204,4 +205,28 @@ def test_store_survives_cache_loss_and_rebuild(make_settings, tmp_path) -> None:
         assert conn.execute(select(users.c.login)).scalars().all() == ["ann"]
         kinds = conn.execute(select(sync_runs.c.kind).order_by(sync_runs.c.id)).scalars().all()
     assert kinds == ["full", "full", "full"] and first.snapshot not in bridge.cache.list_snapshots()
+    bridge.dispose()
+
+
+class Slow:
+    """A slow cache side: each batch takes a while to write."""
+
+    def start(self, entity: str) -> None:
+        pass
+
+    def advance(self, entity: str, rows: int) -> None:
+        if entity == "meter_reading":
+            time.sleep(0.4)
+
+    def done(self, entity: str, rows: int, seconds: float) -> None:
+        pass
+
+
+def test_reading_a_table_may_outlast_the_statement_timeout(make_settings, tmp_path) -> None:
+    settings = make_settings(statement_timeout=1, sync_batch_size=100)
+    bridge = Bridge(settings)
+    settings.demo_source_path.parent.mkdir(parents=True, exist_ok=True)
+    _demo(bridge, f"sqlite:///{settings.demo_source_path}", tmp_path)
+    result = full_sync(bridge, Slow())  # the time limit applies to each batch, not the whole table
+    assert result.rows["meter_reading"] > 300
     bridge.dispose()

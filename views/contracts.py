@@ -46,6 +46,7 @@ def _columns(with_customer: bool) -> list[GridColumn]:
         GridColumn("expiry_date", "Expiry Date", type="date"),
         GridColumn("months_remaining", "Months Remaining", type="number", css=months_css),
         GridColumn("machines", "Machines", type="number"),
+        GridColumn("window", "Window"),
     ]
     return columns
 

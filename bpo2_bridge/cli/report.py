@@ -10,11 +10,13 @@ from typing import Any
 
 import click
 from sqlalchemy import Connection
+from sqlalchemy.dialects import mssql
 
+from .. import sqlfiles
 from ..bridge import Bridge
 from ..cache import CacheMissing
 from ..report import mailer
-from ..report.figures import Report, ReportNotFound, load_report
+from ..report.figures import Report, ReportNotFound, load_report, source_statements
 from ..report.render import pdf_filename, render_document, render_pdf
 from ..source import SourceError, source_session
 from .common import AppContext, fail, output_options, pass_app, print_rows
@@ -65,6 +67,12 @@ def _connection(bridge: Bridge, from_source: bool) -> Iterator[Connection]:
     is_flag=True,
     help="Compute the figures from BPO2 itself (read-only) instead of the cache, to reconcile.",
 )
+@click.option(
+    "--sql",
+    "show_sql",
+    is_flag=True,
+    help="Print the report's SQL as it runs on BPO2 on SQL Server (T-SQL, for ops) and exit.",
+)
 @output_options
 @pass_app
 def report(
@@ -76,6 +84,7 @@ def report(
     cc: str,
     subject: str,
     from_source: bool,
+    show_sql: bool,
     fmt: str,
 ) -> None:
     """The Contract Performance report of CONTRACT_NO: its summary figures, or the PDF / HTML
@@ -86,6 +95,11 @@ def report(
     if pdf_file and html_file:
         fail("choose one of --pdf and --html")
     bridge = Bridge(app.settings)
+    if show_sql:
+        for name, sql in source_statements(mssql.dialect(), bridge.mapping).items():
+            comment = "\n".join(f"-- {line}" for line in sqlfiles.header(name).splitlines())
+            click.echo(f"-- sql/{name}.sql\n{comment}\n{sql};\n")
+        return
     try:
         with _connection(bridge, from_source) as conn:
             mapping = bridge.mapping if from_source else None

@@ -55,7 +55,10 @@ def _showcase_plans(world: World) -> list[Plan]:
         Plan("expired"),
         Plan("expiring", today),  # expiry day: months remaining 0
         Plan("expiring", c.add_months(today, 6)),  # last day of the expiring window
-        Plan("current", machines=1, kind="Service", minimum=900_000),  # metered below the minimum
+        # metered below its minimum every month: MinBilling lines
+        Plan(
+            "current", c.add_months(today, 12), c.add_months(today, -12), 1, kind="Service", minimum=900_000
+        ),
         Plan("open"),
         Plan("cancelled", c.add_months(today, 2)),  # would be expiring, but cancelled
     ]
@@ -83,7 +86,7 @@ def _dates(world: World, plan: Plan) -> tuple[str, dt.date, dt.date | None, dt.d
     horizon = c.add_months(today, 6)
     if category == "open":
         start = world.days_ago(60, 1500)
-        return "Active", start, None, today
+        return "Active", start, None, world.yesterday
     if category == "new":
         start = today + dt.timedelta(days=rng.randint(1, 45))
         return rng.choice(("New", "Released")), start, c.add_months(start, term) - dt.timedelta(days=1), None
@@ -104,9 +107,9 @@ def _dates(world: World, plan: Plan) -> tuple[str, dt.date, dt.date | None, dt.d
         status = "Active" if rng.random() < 0.12 else "Expired"  # a few never closed off
         return status, start, expiry, expiry
     if category == "cancelled":
-        end = min(today, expiry) - dt.timedelta(days=rng.randint(0, 150))
+        end = min(world.yesterday, expiry) - dt.timedelta(days=rng.randint(0, 150))
         return "Cancelled", start, expiry, max(end, start)
-    return ("Suspended" if category == "suspended" else "Active"), start, expiry, today
+    return ("Suspended" if category == "suspended" else "Active"), start, expiry, world.yesterday
 
 
 def _reading_dates(start: dt.date, end: dt.date | None, day: int, keep: int) -> list[dt.date]:
@@ -140,7 +143,11 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
     if plan.kind is not None:
         type_index = c.CONTRACT_TYPES.index(plan.kind)
     status, start, expiry, service_end = _dates(world, plan)
-    touched = world.recent() if rng.random() < 0.15 else world.at(max(start, world.days_ago(14, 900)))
+    touched = (
+        world.recent()
+        if rng.random() < 0.15
+        else world.at(min(max(start, world.days_ago(14, 900)), world.yesterday))
+    )
     emit(
         "contract",
         {
@@ -261,12 +268,12 @@ def _emit_readings(world: World, meter_id: int, dates: list[dt.date], volume: in
 def _emit_call(world: World, customer: Customer, contract_id: int, asset_id: int, after: dt.date) -> None:
     rng, today = world.rng, world.today
     day = after + dt.timedelta(days=rng.randint(1, 27))
-    if day > today:
+    if day >= today:
         return
     logged = world.at(day)
     call_id = world.next_id("service_call")
-    if day < today - dt.timedelta(days=5) or rng.random() < 0.3:
-        closed: dt.datetime | None = logged + dt.timedelta(hours=rng.randint(2, 72))
+    closed: dt.datetime | None = logged + dt.timedelta(hours=rng.randint(2, 72))
+    if closed.date() < today and (day < today - dt.timedelta(days=5) or rng.random() < 0.3):
         status = "Closed"
     else:
         closed, status = None, rng.choice(c.CALL_STATUSES_OPEN)

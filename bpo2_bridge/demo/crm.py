@@ -188,7 +188,7 @@ def _emit_attachment(
         data = samples.png_bytes(48, 32, colour)
     else:
         data = samples.text_bytes(title, [*lines, f"Noted by {owner.full_name}."])
-    uploaded = min(opened + dt.timedelta(days=rng.randint(0, 10)), world.at(world.today, 7, 7))
+    uploaded = min(opened + dt.timedelta(days=rng.randint(0, 10)), world.at(world.yesterday, 16, 17))
     relative = None
     if as_path:
         relative = f"cases/{case_no}/{file_id}-{file_name}"

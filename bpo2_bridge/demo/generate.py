@@ -176,7 +176,7 @@ def build_demo_file(path: Path, *, replace: bool = False, **options: Any) -> Dem
     if path.exists() and not replace:
         raise DemoError(f"{path} already exists; rebuild it with --replace")
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.part{os.getpid()}")
+    partial = path.with_name(f"{path.name}.part")  # a killed build's leftover is overwritten next time
     partial.unlink(missing_ok=True)
     try:
         summary = build_demo(URL.create("sqlite", database=str(partial)), **options)

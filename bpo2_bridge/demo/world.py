@@ -3,6 +3,8 @@
 Rows are dicts keyed by logical column names (bpo2_bridge.model) and handed to `emit` one at a
 time, so a build of any size streams. All randomness comes from one `random.Random(seed)` and
 every date is relative to `today`: the same seed and today give the same rows in the same order.
+Every change stamp (modified dates) lies before today, so an incremental sync's watermark never
+runs ahead of real edits made later today.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class World:
         self.profile = profile
         self.rng = random.Random(seed)
         self.today = today
+        self.yesterday = today - dt.timedelta(days=1)
         self.emit = emit
         self.share_root = share_root
         self.salesmen: list[Employee] = []
@@ -76,8 +79,8 @@ class World:
         return self.today - dt.timedelta(days=self.rng.randint(low, high))
 
     def recent(self) -> dt.datetime:
-        """A moment within the last 14 days (today included)."""
-        return self.at(self.days_ago(0, 13))
+        """A moment within the last 14 days, before today."""
+        return self.at(self.days_ago(1, 13))
 
     def salesman(self, login: str) -> Employee:
         return next(e for e in self.salesmen if e.login == login)

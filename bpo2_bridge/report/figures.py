@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Date, DateTime, bindparam, text
+from sqlalchemy.engine import Dialect
 
 from .. import sqlfiles
 from ..mapping import Mapping
@@ -164,20 +165,24 @@ def query(conn: Connection, name: str, mapping: Mapping | None = None, **params:
     if mapping is None:
         sql = _without_comments(sqlfiles.render(name, conn.dialect))
     else:
-        sql = sqlfiles.render_for_source(name, conn.dialect, _schema_qualified(mapping, conn))
+        sql = sqlfiles.render_for_source(name, conn.dialect, mapping)
     statement = text(sql).bindparams(*(_bind(k, v) for k, v in params.items()))
     return [dict(row) for row in conn.execute(statement).mappings()]
 
 
-def _schema_qualified(mapping: Mapping, conn: Connection) -> Mapping:
-    """The mapping with every table schema-qualified (the connection's default schema where the
-    mapping names none). On engines whose names ignore case (SQLite, SQL Server, MariaDB) the
-    renaming CTE `contract AS (SELECT ... FROM Contract)` would otherwise refer to itself."""
-    default = conn.dialect.default_schema_name
-    if not default or all(em.schema for em in mapping):
-        return mapping
-    entities = {n: em if em.schema else replace(em, schema=default) for n, em in mapping.entities.items()}
-    return replace(mapping, entities=entities)
+STATEMENTS = (
+    "report_contract",
+    "report_machines",
+    "report_revenue",
+    "report_cost",
+    "report_calls",
+    "report_recipients",
+)
+
+
+def source_statements(dialect: Dialect, mapping: Mapping) -> dict[str, str]:
+    """The report's SQL as it runs on BPO2 (e.g. T-SQL for SQL Server Management Studio)."""
+    return {name: sqlfiles.render_for_source(name, dialect, mapping) for name in STATEMENTS}
 
 
 def _without_comments(sql: str) -> str:

@@ -75,8 +75,3 @@ def merge(
         else:
             yield a, b
             a, b = next(lit, None), next(rit, None)
-
-
-def flatten(batches: Iterable[Iterable[Any]]) -> Iterator[Any]:
-    for batch in batches:
-        yield from batch

@@ -25,7 +25,7 @@ from .lease import Heartbeat, sync_lease
 from .plan import build_plans, dump_watermark, take_watermark
 from .progress import NoProgress, Progress
 from .results import SyncBusy, SyncFailed, SyncResult
-from .transfer import insert_rows, read_batches, reading
+from .transfer import insert_rows, limit_batches, read_batches, reading
 
 if TYPE_CHECKING:
     from ..bridge import Bridge
@@ -108,6 +108,7 @@ def _write_snapshot(
     seconds: dict[str, float] = {}
     meta: dict[str, Any] = {"fingerprint": schema_fingerprint()}
     with source_session(bridge.source) as src:
+        limit_batches(src, settings.statement_timeout)
         for plan in plans:
             progress.start(plan.name)
             began = time.monotonic()

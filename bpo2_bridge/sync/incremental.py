@@ -20,7 +20,7 @@ from ..cache import schema_fingerprint
 from ..reflection import reflect_source
 from ..source import source_session
 from . import history
-from .diff import Changes, flatten, merge
+from .diff import Changes, merge
 from .full import describe, run_full, sync_lock
 from .lease import Heartbeat
 from .plan import (
@@ -34,7 +34,7 @@ from .plan import (
 )
 from .progress import NoProgress, Progress
 from .results import SyncFailed, SyncResult
-from .transfer import read_all, read_batches, reading
+from .transfer import limit_batches, read_all, read_batches, reading
 
 if TYPE_CHECKING:
     from ..bridge import Bridge
@@ -53,8 +53,11 @@ def _current_snapshot_usable(bridge: Bridge) -> bool:
     cache = bridge.cache
     if not cache.exists():
         return False
-    with cache.connect() as conn:
-        return cache.read_meta(conn).get("fingerprint") == schema_fingerprint()
+    try:
+        with cache.connect() as conn:
+            return cache.read_meta(conn).get("fingerprint") == schema_fingerprint()
+    except Exception:  # no metadata table: a snapshot from before this version
+        return False
 
 
 def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
@@ -68,6 +71,7 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
         plans = build_plans(reflect_source(bridge.source, bridge.mapping), cache.dialect)
         name = cache.current() or ""
         with source_session(bridge.source) as src, cache.write() as conn:
+            limit_batches(src, settings.statement_timeout)
             meta: dict[str, Any] = cache.read_meta(conn)
             for plan in plans:
                 progress.start(plan.name)
@@ -146,16 +150,7 @@ def _apply_changed(
 
 def _compare_keys(src: Connection, conn: Connection, plan: EntityPlan, diff: Changes, batch: int) -> int:
     """Deleted rows, and added rows whose change value is missing or old, by key comparison."""
-    missing: list[tuple[Any, ...]] = []  # read after the key stream ends: one open result per connection
-    source_keys = flatten(
-        read_batches(src, plan, plan.select_keys(), batch, f"the keys of {plan.name}", keys_only=True)
-    )
-    cache_keys = flatten(plan.cache_pages(conn, batch, keys_only=True))
-    for mine, cached in merge(source_keys, cache_keys, tuple, tuple):
-        if cached is None:
-            missing.append(tuple(mine))
-        elif mine is None:
-            diff.remove(tuple(cached))
+    _, missing = _compare(src, conn, plan, diff, batch, keys_only=True, progress=None)
     for start in range(0, len(missing), KEY_CHUNK):
         chunk = missing[start : start + KEY_CHUNK]
         for row in read_all(src, plan, plan.select_rows(plan.key_filter(chunk)), plan.name):
@@ -166,22 +161,48 @@ def _compare_keys(src: Connection, conn: Connection, plan: EntityPlan, diff: Cha
 def _compare_all(
     src: Connection, conn: Connection, plan: EntityPlan, diff: Changes, batch: int, progress: Progress
 ) -> int:
-    count = 0
-    key_of = plan.key_of
-
-    def source_rows():  # type: ignore[no-untyped-def]
-        nonlocal count
-        for part in read_batches(src, plan, plan.select_rows(ordered=True), batch, plan.name):
-            count += len(part)
-            progress.advance(plan.name, count)
-            yield from part
-
-    cached_rows = flatten(plan.cache_pages(conn, batch))
-    for mine, cached in merge(source_rows(), cached_rows, key_of, key_of):
-        if cached is None:
-            diff.add(mine)
-        elif mine is None:
-            diff.remove(key_of(cached))
-        elif mine != cached:
-            diff.change(mine)
+    count, _ = _compare(src, conn, plan, diff, batch, keys_only=False, progress=progress)
     return count
+
+
+def _compare(
+    src: Connection,
+    conn: Connection,
+    plan: EntityPlan,
+    diff: Changes,
+    batch: int,
+    keys_only: bool,
+    progress: Progress | None,
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """Walk BPO2 and the cache in key order, one source batch and the cache rows of the same
+    key range at a time. Ranges that are equal (nearly all) are passed over with one list
+    comparison; the others are merged row by row. Returns the rows read and the keys only
+    BPO2 has (keys_only: their rows are read afterwards)."""
+    key_of = tuple if keys_only else plan.key_of
+    stmt = plan.select_keys() if keys_only else plan.select_rows(ordered=True)
+    what = f"the keys of {plan.name}" if keys_only else plan.name
+    missing: list[tuple[Any, ...]] = []  # read after the stream ends: one open result per connection
+    after: tuple[Any, ...] | None = None
+    count = 0
+    for part in read_batches(src, plan, stmt, batch, what, keys_only=keys_only):
+        upto = key_of(part[-1])
+        cached = plan.cache_range(conn, after, upto, keys_only)
+        if cached != part:
+            for mine, old in merge(part, cached, key_of, key_of):
+                if old is None:
+                    if keys_only:
+                        missing.append(tuple(mine))
+                    else:
+                        diff.add(mine)
+                elif mine is None:
+                    diff.remove(key_of(old))
+                elif mine != old:
+                    diff.change(mine)
+        after = upto
+        count += len(part)
+        if progress is not None:
+            progress.advance(plan.name, count)
+    for tail in plan.cache_pages(conn, batch, keys_only, after=after):
+        for old in tail:
+            diff.remove(key_of(old))
+    return count, missing

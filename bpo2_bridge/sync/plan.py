@@ -122,28 +122,42 @@ class EntityPlan:
         cols = self.pk if keys_only else self.columns
         return f"SELECT {', '.join(self.q(c) for c in cols)} FROM {self.table}"
 
-    def cache_pages(self, conn: Connection, page: int, keys_only: bool = False) -> Iterator[list[Row]]:
-        """Cache rows in key order, page by page (keyset paging: writes between pages are safe)."""
+    def _key_sql(self) -> tuple[str, str, str]:
+        """(ORDER BY list, key expression, placeholders) for comparing keys on the cache."""
         order = ", ".join(self.q(k) for k in self.pk)
-        key_expr = f"({order})" if len(self.pk) > 1 else order
-        marks = ", ".join(self.mark for _ in self.pk)
-        marks = f"({marks})" if len(self.pk) > 1 else marks
+        if len(self.pk) == 1:
+            return order, order, self.mark
+        return order, f"({order})", "(" + ", ".join(self.mark for _ in self.pk) + ")"
+
+    def cache_range(
+        self, conn: Connection, after: tuple[Any, ...] | None, upto: tuple[Any, ...], keys_only: bool = False
+    ) -> list[Row]:
+        """Cache rows with `after` < key <= `upto`, in key order (no lower bound for None)."""
+        order, key, marks = self._key_sql()
         base = self.cache_select(keys_only)
-        last: tuple[Any, ...] | None = None
+        if after is None:
+            return fetch(conn, f"{base} WHERE {key} <= {marks} ORDER BY {order}", upto)
+        return fetch(
+            conn, f"{base} WHERE {key} > {marks} AND {key} <= {marks} ORDER BY {order}", after + upto
+        )
+
+    def cache_pages(
+        self, conn: Connection, page: int, keys_only: bool = False, after: tuple[Any, ...] | None = None
+    ) -> Iterator[list[Row]]:
+        """Cache rows after `after` in key order, page by page (keyset paging: writes to keys
+        already passed are safe between pages)."""
+        order, key, marks = self._key_sql()
+        base = self.cache_select(keys_only)
         while True:
-            if last is None:
-                rows = conn.exec_driver_sql(f"{base} ORDER BY {order} LIMIT {page}").all()
+            if after is None:
+                rows = fetch(conn, f"{base} ORDER BY {order} LIMIT {page}", ())
             else:
-                rows = conn.exec_driver_sql(
-                    f"{base} WHERE {key_expr} > {marks} ORDER BY {order} LIMIT {page}", last
-                ).all()
-            if not rows:
-                return
-            rows = [tuple(r) for r in rows]
-            yield rows
+                rows = fetch(conn, f"{base} WHERE {key} > {marks} ORDER BY {order} LIMIT {page}", after)
+            if rows:
+                yield rows
             if len(rows) < page:
                 return
-            last = rows[-1][: len(self.pk)] if keys_only else self.key_of(rows[-1])
+            after = tuple(rows[-1][: len(self.pk)]) if keys_only else self.key_of(rows[-1])
 
     def cache_rows_by_keys(
         self, conn: Connection, keys: Sequence[tuple[Any, ...]]
@@ -157,10 +171,18 @@ class EntityPlan:
             else:
                 where = " OR ".join(f"({self._key_match()})" for _ in chunk)
                 params = tuple(v for k in chunk for v in k)
-            for row in conn.exec_driver_sql(f"{self.cache_select()} WHERE {where}", params):
-                row = tuple(row)
+            for row in fetch(conn, f"{self.cache_select()} WHERE {where}", params):
                 found[self.key_of(row)] = row
         return found
+
+
+def fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[Row]:
+    """Every row of a cache query as plain tuples (what the cache stores, unconverted)."""
+    result = conn.exec_driver_sql(sql, tuple(params))
+    try:
+        return [tuple(r) for r in result.cursor.fetchall()]
+    finally:
+        result.close()
 
 
 def build_plans(schema: SourceSchema, cache_dialect: Dialect) -> list[EntityPlan]:

@@ -21,9 +21,9 @@ from ..source import source_session
 from . import history
 from .diff import Changes
 from .full import describe
-from .plan import KEY_CHUNK, EntityPlan, Row, build_plans, cache_scope
+from .plan import KEY_CHUNK, EntityPlan, Row, build_plans, cache_scope, fetch
 from .results import RefreshResult, UnknownCustomer
-from .transfer import read_all, reading
+from .transfer import limit_batches, read_all, reading
 
 if TYPE_CHECKING:
     from ..bridge import Bridge
@@ -94,6 +94,7 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
     changes: dict[str, dict[str, int]] = {}
     try:
         with source_session(bridge.source) as src:
+            limit_batches(src, settings.statement_timeout)
             customer = plans["customer"]
             with reading("the customer"):
                 customer_id = src.execute(
@@ -136,11 +137,9 @@ def _cached(
 ) -> dict[tuple[Any, ...], Row]:
     """The customer's rows in the cache, read raw (the form they are compared in)."""
     plan = plans[name]
-    result = conn.exec_driver_sql(f"{plan.cache_select()} WHERE {cache_scope(plans, name)}", (customer_id,))
-    try:
-        return _keyed(plan, [tuple(r) for r in result.cursor.fetchall()])
-    finally:
-        result.close()
+    return _keyed(
+        plan, fetch(conn, f"{plan.cache_select()} WHERE {cache_scope(plans, name)}", (customer_id,))
+    )
 
 
 def _apply(

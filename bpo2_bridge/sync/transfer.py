@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +25,26 @@ def reading(what: str) -> Iterator[None]:
         raise SourceError(f"BPO2 source failed while reading {what}: {first_line(exc)}") from exc
 
 
+BATCH_TIMEOUT_KEY = "bpo2_batch_timeout"
+
+
+def limit_batches(src: Connection, seconds: float) -> None:
+    """Time-limit each batch a sync fetches on `src` rather than the whole statement.
+
+    Reading a whole table legitimately takes longer than any statement timeout; the limit that
+    protects BPO2 then applies per batch, as it does to each FETCH of a PostgreSQL server-side
+    cursor. SQLite needs it said explicitly: its time limit runs while rows are fetched.
+    """
+    src.info[BATCH_TIMEOUT_KEY] = seconds
+
+
+def _arm_batch(src: Connection, dbapi: Any) -> None:
+    seconds = src.info.get(BATCH_TIMEOUT_KEY)
+    if seconds and src.dialect.name == "sqlite":
+        deadline = time.monotonic() + seconds
+        dbapi.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+
+
 def read_batches(
     src: Connection, plan: EntityPlan, stmt: Select[Any], batch: int, what: str, keys_only: bool = False
 ) -> Iterator[list[Row]]:
@@ -38,12 +59,13 @@ def read_batches(
     with reading(what):
         compiled = stmt.compile(dialect=src.dialect)
         result = None
+        dbapi = src.connection.dbapi_connection
+        assert dbapi is not None
         if compiled.params:
             result = src.execute(stmt)  # default fetch strategy: nothing read ahead of us
             cursor = result.cursor
         else:
-            dbapi = src.connection.dbapi_connection
-            assert dbapi is not None
+            _arm_batch(src, dbapi)
             if src.dialect.name == "postgresql":
                 cursor = dbapi.cursor(name=f"bpo2_sync_{secrets.token_hex(4)}")
                 cursor.itersize = batch
@@ -54,6 +76,7 @@ def read_batches(
             # integer keys need no conversion; whole rows do
             convert = tuple if keys_only else raw_converter(plan, src.dialect, cursor.description)
             while True:
+                _arm_batch(src, dbapi)
                 part = cursor.fetchmany(batch)
                 if not part:
                     return

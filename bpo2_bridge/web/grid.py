@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, has_app_context, redirect, render_template, request
 from markupsafe import escape
-from sqlalchemy import Connection, Select, and_, false, func, or_, select, true
+from sqlalchemy import Connection, Select, false, func, or_, select
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.datastructures import MultiDict
@@ -58,6 +58,13 @@ BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
 MAX_SEARCH_TERMS = 10
 
 Row = Mapping[str, Any]
+PLACEHOLDERS = {
+    "text": "contains…",
+    "number": "e.g. >0, 1..10",
+    "date": "e.g. >2026-01-01",
+    "datetime": "e.g. 2026-01-01",
+    "bool": "",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,10 @@ class GridColumn:
     @property
     def help(self) -> str:
         return HELP[self.type]
+
+    @property
+    def placeholder(self) -> str:
+        return PLACEHOLDERS[self.type]
 
     def text(self, value: Any) -> str:
         """The value as a cell shows it."""
@@ -146,15 +157,16 @@ class Grid:
             raise ValueError(f"grid {self.name}: base has no column {', '.join(missing)}")
         # SQLite's LIKE ignores case already (the cache's other engine, PostgreSQL, needs ILIKE)
         like_ignores_case = conn.dialect.name == "sqlite"
-        where = and_(true(), *state.conditions(self, columns, like_ignores_case))
-        page.total = conn.execute(select(func.count()).select_from(source).where(where)).scalar_one()
+        # no WHERE at all when nothing filters: SQLite counts a bare table several times faster
+        where = state.conditions(self, columns, like_ignores_case)
+        page.total = conn.execute(select(func.count()).select_from(source).where(*where)).scalar_one()
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = min(state.page, page.pages)
         order = [(columns[state.sort_key], state.desc)] + [
             (columns[k], state.desc) for k in self.key if k != state.sort_key
         ]
         nulls_high = conn.dialect.name in ("postgresql", "oracle")
-        query = select(source).where(where)
+        query = select(source).where(*where)
         if state.format in ("csv", "xlsx"):
             rows = _rows(conn, query.order_by(*_order_by(order)).limit(self.export_cap + 1))
             page.truncated = len(rows) > self.export_cap
@@ -459,8 +471,10 @@ class GridPage:
 
 
 def wants_json() -> bool:
-    if request.args.get("format", "").strip().lower() == "json":
-        return True
+    """JSON when ``format=json``, or when no format is named and the client accepts JSON first."""
+    named = request.args.get("format", "").strip().lower()
+    if named in FORMATS:
+        return named == "json"
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
 
