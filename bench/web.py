@@ -45,6 +45,7 @@ def _settings():  # type: ignore[no-untyped-def]
             "secret_key": "bench-secret",
             "threads": 8,
             "login_attempts_per_minute": 1000,
+            "statement_timeout": 3600,  # the one-off full sync streams millions of rows
         },
         environ={},
     )

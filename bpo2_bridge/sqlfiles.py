@@ -55,6 +55,7 @@ def header(name: str) -> str:
 
 _DATE_PARTS: dict[str, dict[str, str]] = {
     "sqlite": {
+        "date_of": "date({x})",
         "year": "CAST(strftime('%Y', {x}) AS INTEGER)",
         "month": "CAST(strftime('%m', {x}) AS INTEGER)",
         "day": "CAST(strftime('%d', {x}) AS INTEGER)",
@@ -62,6 +63,7 @@ _DATE_PARTS: dict[str, dict[str, str]] = {
         "month_start": "date({x}, 'start of month')",
     },
     "postgresql": {
+        "date_of": "CAST({x} AS DATE)",
         "year": "CAST(EXTRACT(YEAR FROM {x}) AS INTEGER)",
         "month": "CAST(EXTRACT(MONTH FROM {x}) AS INTEGER)",
         "day": "CAST(EXTRACT(DAY FROM {x}) AS INTEGER)",
@@ -69,6 +71,7 @@ _DATE_PARTS: dict[str, dict[str, str]] = {
         "month_start": "CAST(date_trunc('month', {x}) AS DATE)",
     },
     "mysql": {
+        "date_of": "DATE({x})",
         "year": "YEAR({x})",
         "month": "MONTH({x})",
         "day": "DAY({x})",
@@ -76,6 +79,7 @@ _DATE_PARTS: dict[str, dict[str, str]] = {
         "month_start": "CAST(DATE_FORMAT({x}, '%Y-%m-01') AS DATE)",
     },
     "mssql": {
+        "date_of": "CAST({x} AS DATE)",
         "year": "YEAR({x})",
         "month": "MONTH({x})",
         "day": "DAY({x})",

@@ -32,16 +32,6 @@ if TYPE_CHECKING:
 FOLDER = "checks"
 SAMPLE_ROWS = 200  # rows kept with a run by default; run_checks keeps query_max_rows
 _KEY = re.compile(r"^([A-Z][A-Za-z -]+):\s*(.*)$")
-# Per-dialect spelling of "the date part of a datetime" (compared with DATE columns).
-_DATE_OF = {
-    "sqlite": "date({x})",
-    "postgresql": "CAST({x} AS DATE)",
-    "mysql": "DATE({x})",
-    "mariadb": "DATE({x})",
-    "mssql": "CAST({x} AS DATE)",
-}
-
-
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -113,11 +103,9 @@ def check_params(today: dt.date) -> dict[str, dt.date]:
 
 def render_check(check: Check, dialect: Dialect, mapping: Mapping) -> str:
     """The check's SQL for a source of `dialect`, every logical table read through the mapping."""
-    template = _DATE_OF[dialect.name]
     logical = sqlfiles.render(
         check.sql_name,
         dialect,
-        date_of=lambda x: template.format(x=x),
         mapped=lambda entity, column: mapping[entity].has(column),
     )
     return sqlfiles.wrap_for_source(logical, dialect, mapping)
