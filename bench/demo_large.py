@@ -45,8 +45,9 @@ def main(size: str = "large") -> None:
     for entity, count in summary.counts.items():
         print(f"  {entity:<18} {count:>12,}")
     verdict = "ok" if summary.seconds < BUDGET_SECONDS else f"OVER the {BUDGET_SECONDS}s budget"
+    rows = sum(summary.counts.values())
     print(
-        f"demo {size}: {sum(summary.counts.values()):,} rows in {summary.seconds:.0f}s, {megabytes:,.0f} MB ({verdict})"
+        f"demo {size}: {rows:,} rows in {summary.seconds:.0f}s ({cpu:.0f}s CPU), {megabytes:,.0f} MB ({verdict})"
     )
     print(f"  customers {PROFILES[size].customers:,} planned, {summary.counts['customer']:,} built")
 

@@ -251,7 +251,7 @@ def _assert_clean_then_seeded(url: URL | str, mapping: Mapping, share_root: Path
     for name, result in clean.items():
         assert result.status != "error", (name, result.error)
     dirty = {
-        name: r.rows[:3] for name, r in clean.items() if r.status != "pass" and name not in DEMO_NOT_CLEAN
+        name: r.rows[:3] for name, r in clean.items() if r.status != "pass"
     }
     assert not dirty, f"checks finding rows on the clean demo: {dirty}"
 
@@ -269,7 +269,6 @@ def _assert_clean_then_seeded(url: URL | str, mapping: Mapping, share_root: Path
 
 # The demo generator leaves about one expired contract in eight Active ("never closed off"):
 # active_contract_past_expiry finds them until the demo marks expired contracts Expired.
-DEMO_NOT_CLEAN = {"active_contract_past_expiry"}
 
 
 def test_each_check_finds_its_seeded_row_on_sqlite(copied_demo) -> None:
@@ -288,12 +287,9 @@ def test_each_check_finds_its_seeded_row_on_servers(kind, fresh_database, settin
 
 
 def test_the_demo_is_clean_for_every_check(demo_bridge) -> None:
-    """Strict on purpose: fails while the demo still leaves expired contracts Active."""
     settings = demo_bridge.settings
     results = _run_all(f"sqlite:///{settings.demo_source_path}", demo_bridge.mapping, settings.share_path)
     dirty = {name: r.rows[:3] for name, r in results.items() if r.status != "pass"}
-    if set(dirty) <= DEMO_NOT_CLEAN and dirty:
-        pytest.xfail(f"demo generator still leaves expired contracts Active: {dirty}")
     assert not dirty
 
 

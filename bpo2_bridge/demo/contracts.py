@@ -104,8 +104,7 @@ def _dates(world: World, plan: Plan) -> tuple[str, dt.date, dt.date | None, dt.d
     if start > today:
         start = world.days_ago(0, 120)
     if category == "expired":
-        status = "Active" if rng.random() < 0.12 else "Expired"  # a few never closed off
-        return status, start, expiry, expiry
+        return "Expired", start, expiry, expiry
     if category == "cancelled":
         end = min(world.yesterday, expiry) - dt.timedelta(days=rng.randint(0, 150))
         return "Cancelled", start, expiry, max(end, start)
