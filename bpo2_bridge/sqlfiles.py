@@ -110,9 +110,12 @@ _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, ke
 
 
 def render(name: str, dialect: Dialect | str, **context: object) -> str:
-    """sql/<name>.sql rendered for `dialect`, against the logical (cache) names."""
+    """sql/<name>.sql rendered for `dialect`, against the logical (cache) names.
+
+    Comment lines are dropped: headers name the `:parameters`, which text() would bind.
+    """
     dname = _dialect_name(dialect)
-    return _ENV.from_string(load(name)).render(**_helpers(dname), **context)
+    return _strip_comments(_ENV.from_string(load(name)).render(**_helpers(dname), **context)).strip()
 
 
 def render_for_source(name: str, dialect: Dialect, mapping: Mapping, **context: object) -> str:

@@ -163,7 +163,7 @@ def _bind(name: str, value: Any) -> Any:
 def query(conn: Connection, name: str, mapping: Mapping | None = None, **params: Any) -> list[dict[str, Any]]:
     """Rows of sql/<name>.sql on the cache, or on BPO2 when its mapping is given."""
     if mapping is None:
-        sql = _without_comments(sqlfiles.render(name, conn.dialect))
+        sql = sqlfiles.render(name, conn.dialect)
     else:
         sql = sqlfiles.render_for_source(name, conn.dialect, mapping)
     statement = text(sql).bindparams(*(_bind(k, v) for k, v in params.items()))
@@ -183,11 +183,6 @@ STATEMENTS = (
 def source_statements(dialect: Dialect, mapping: Mapping) -> dict[str, str]:
     """The report's SQL as it runs on BPO2 (e.g. T-SQL for SQL Server Management Studio)."""
     return {name: sqlfiles.render_for_source(name, dialect, mapping) for name in STATEMENTS}
-
-
-def _without_comments(sql: str) -> str:
-    """The statement without its header comment (which names the :parameters)."""
-    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
 
 
 def _cents(value: Any) -> Decimal:
