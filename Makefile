@@ -9,7 +9,7 @@ APT_RUN_PACKAGES  := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --upgrade pip "setuptools>=70" wheel
 
 venv: $(BIN)/python
 
