@@ -109,7 +109,11 @@ def change_one_percent(path: Path, bridge: Bridge) -> int:
         else:
             continue
         if em.change_column:
-            sets.append(f"\"{em.change_column}\" = strftime('%Y-%m-%d %H:%M:%f000', 'now', '+1 day')")
+            # as BPO2 does: the change value moves past every existing one
+            top = conn.execute(f'SELECT MAX("{em.change_column}") FROM "{em.table}"').fetchone()[0]
+            sets.append(
+                f"\"{em.change_column}\" = strftime('%Y-%m-%d %H:%M:%f000', '{top[:19]}', '+1 second')"
+            )
         cur = conn.execute(f'UPDATE "{em.table}" SET {", ".join(sets)} WHERE "{pk}" % 100 = 7')
         changed += cur.rowcount
     conn.execute("COMMIT")

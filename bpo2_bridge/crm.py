@@ -300,6 +300,8 @@ class AttachmentContent:
 
 def share_file(share_root: Path, relative: str) -> Path:
     """The file under the share root, refusing anything resolving outside it (symlinks too)."""
+    if "\x00" in relative:
+        raise AttachmentMissing("a file share path cannot contain a NUL character")
     root = share_root.resolve()
     cleaned = relative.replace("\\", "/").lstrip("/")
     target = (root / cleaned).resolve()

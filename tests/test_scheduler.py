@@ -90,7 +90,7 @@ scheduler.shutdown()
 
 def test_two_scheduler_processes_run_each_firing_once(make_settings, tmp_path) -> None:
     overrides = {"data_dir": str(tmp_path / "data"), "scheduler_lock_seconds": 10}
-    make_settings(**overrides)
+    open_store(make_settings(**overrides)).dispose()  # the store exists before both start
     out = tmp_path / "ticks.txt"
     start = (dt.datetime.now() + dt.timedelta(seconds=2)).replace(microsecond=0)
     procs = [

@@ -9,6 +9,7 @@ from bpo2_bridge.web.auth import optional_user, safe_next, sign_in, sign_out
 from bpo2_bridge.web.context import current_bridge
 
 bp = Blueprint("auth", __name__)
+THROTTLE_SECONDS = 60  # failures count for one minute (users.is_throttled)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -24,17 +25,21 @@ def login():  # type: ignore[no-untyped-def]
         login_name = (request.form.get("login") or "").strip()[:100]
         password = request.form.get("password") or ""
         address = request.remote_addr or "?"
+        # logins match in any letter case: so does the count of failures
+        throttle_key = login_name.lower()
         per_minute = bridge.settings.login_attempts_per_minute
-        if accounts.is_throttled(bridge.store, login_name, address, per_minute):
+        if accounts.is_throttled(bridge.store, throttle_key, address, per_minute):
             error, status = "Too many failed sign-ins. Wait a minute and try again.", 429
         else:
             account = accounts.verify(bridge.store, login_name, password) if login_name else None
-            accounts.record_attempt(bridge.store, login_name, address, account is not None)
+            accounts.record_attempt(bridge.store, throttle_key, address, account is not None)
             if account is not None:
                 sign_in(account)
                 return redirect(target)
             error, status = "Wrong login or password.", 401
-    return render_template("auth/login.html", error=error, next=target, login=login_name), status
+    html = render_template("auth/login.html", error=error, next=target, login=login_name)
+    headers = {"Retry-After": str(THROTTLE_SECONDS)} if status == 429 else {}
+    return html, status, headers
 
 
 @bp.post("/logout")

@@ -11,6 +11,7 @@ from bpo2_bridge import crm
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.security import download_name
 
 from .customers import back_url, here, load_customer
 
@@ -90,7 +91,7 @@ def download(file_id: int):  # type: ignore[no-untyped-def]
     mimetype = info["content_type"] or "application/octet-stream"
     source: Any = BytesIO(content.data) if content.data is not None else content.path
     response = send_file(
-        source, mimetype=mimetype, as_attachment=True, download_name=info["file_name"], max_age=0
+        source, mimetype=mimetype, as_attachment=True, download_name=download_name(info["file_name"]), max_age=0
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response

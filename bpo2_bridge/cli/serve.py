@@ -12,7 +12,10 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
     """Serve until interrupted; the in-process scheduler stops with the server."""
     import waitress
 
+    from ..logs import configure_logging
     from ..web.app import create_app
+
+    configure_logging(bridge.settings)
 
     app = create_app(bridge=bridge, start_scheduler=scheduler)
     shown = "localhost" if host in ("0.0.0.0", "::") else host

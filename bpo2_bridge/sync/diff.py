@@ -23,7 +23,9 @@ class Changes:
         self.limit = limit
         self.counts = empty_changes()
         self._added: list[Row] = []
-        self._changed: list[Row] = []
+        self._changed: dict[tuple[int, ...], list[Row]] = {}
+        self._pending = 0
+        self._values = tuple(i for i in range(len(plan.columns)) if i not in plan.pk_index)
         self._removed: list[Key] = []
 
     def add(self, row: Row) -> None:
@@ -31,8 +33,10 @@ class Changes:
         self.counts["added"] += 1
         self._maybe_flush()
 
-    def change(self, row: Row) -> None:
-        self._changed.append(row)
+    def change(self, row: Row, old: Row) -> None:
+        """`row` replaces the cached `old` (same key); only the differing columns are written."""
+        columns = tuple(i for i in self._values if row[i] != old[i])
+        self._changed.setdefault(columns, []).append(row)
         self.counts["changed"] += 1
         self._maybe_flush()
 
@@ -46,16 +50,18 @@ class Changes:
         if old is None:
             self.add(row)
         elif old != row:
-            self.change(row)
+            self.change(row, old)
 
     def flush(self) -> None:
         delete_keys(self.conn, self.plan, self._removed)
         update_rows(self.conn, self.plan, self._changed)
         insert_rows(self.conn, self.plan, self._added)
-        self._removed, self._changed, self._added = [], [], []
+        self._removed, self._changed, self._added = [], {}, []
+        self._pending = 0
 
     def _maybe_flush(self) -> None:
-        if len(self._added) + len(self._changed) + len(self._removed) >= self.limit:
+        self._pending += 1
+        if self._pending >= self.limit:
             self.flush()
 
 

@@ -22,6 +22,7 @@ from ..source import source_session
 from . import history
 from .diff import Changes, merge
 from .full import describe, run_full, sync_lock
+from .keys import differing_ranges, single_integer_key
 from .lease import Heartbeat
 from .plan import (
     KEY_CHUNK,
@@ -149,8 +150,24 @@ def _apply_changed(
 
 
 def _compare_keys(src: Connection, conn: Connection, plan: EntityPlan, diff: Changes, batch: int) -> int:
-    """Deleted rows, and added rows whose change value is missing or old, by key comparison."""
-    _, missing = _compare(src, conn, plan, diff, batch, keys_only=True, progress=None)
+    """Deleted rows, and added rows whose change value is missing or old, by key comparison:
+    key by key only in the key ranges whose key count or sum differ (keys.py)."""
+    if not single_integer_key(plan):
+        _, missing = _compare(src, conn, plan, diff, batch, keys_only=True, progress=None)
+    else:
+        missing = []
+        col = plan.col(plan.pk[0])
+        for lo, hi in list(differing_ranges(src, conn, plan)):
+            stmt = plan.select_keys().where(col >= lo, col < hi)
+            mine = [
+                k for part in read_batches(src, plan, stmt, batch, plan.name, keys_only=True) for k in part
+            ]
+            cached = plan.cache_range(conn, (lo - 1,), (hi - 1,), keys_only=True)
+            for key, old in merge(mine, cached, tuple, tuple):
+                if old is None:
+                    missing.append(tuple(key))
+                elif key is None:
+                    diff.remove(tuple(old))
     for start in range(0, len(missing), KEY_CHUNK):
         chunk = missing[start : start + KEY_CHUNK]
         for row in read_all(src, plan, plan.select_rows(plan.key_filter(chunk)), plan.name):
@@ -179,6 +196,7 @@ def _compare(
     comparison; the others are merged row by row. Returns the rows read and the keys only
     BPO2 has (keys_only: their rows are read afterwards)."""
     key_of = tuple if keys_only else plan.key_of
+    key_value = tuple if keys_only else plan.key_value
     stmt = plan.select_keys() if keys_only else plan.select_rows(ordered=True)
     what = f"the keys of {plan.name}" if keys_only else plan.name
     missing: list[tuple[Any, ...]] = []  # read after the stream ends: one open result per connection
@@ -187,7 +205,13 @@ def _compare(
     for part in read_batches(src, plan, stmt, batch, what, keys_only=keys_only):
         upto = key_of(part[-1])
         cached = plan.cache_range(conn, after, upto, keys_only)
-        if cached != part:
+        if cached == part:
+            pass  # the usual case: one comparison in C
+        elif len(cached) == len(part) and list(map(key_value, part)) == list(map(key_value, cached)):
+            for mine, old in zip(part, cached):  # same keys: only values changed
+                if mine != old:
+                    diff.change(mine, old)
+        else:
             for mine, old in merge(part, cached, key_of, key_of):
                 if old is None:
                     if keys_only:
@@ -197,7 +221,7 @@ def _compare(
                 elif mine is None:
                     diff.remove(key_of(old))
                 elif mine != old:
-                    diff.change(mine)
+                    diff.change(mine, old)
         after = upto
         count += len(part)
         if progress is not None:

@@ -40,10 +40,12 @@ class EntityPlan:
     pk: tuple[str, ...] = field(init=False)
     pk_index: tuple[int, ...] = field(init=False)
     key_of: Callable[[Sequence[Any]], tuple[Any, ...]] = field(init=False)
+    key_value: Callable[[Sequence[Any]], Any] = field(init=False)  # fast, for equality only
 
     def __post_init__(self) -> None:
         self.pk = self.entity.pk
         self.pk_index = tuple(self.columns.index(k) for k in self.pk)
+        self.key_value = itemgetter(*self.pk_index)
         if len(self.pk_index) == 1:
             first = self.pk_index[0]
             self.key_of = lambda row: (row[first],)
@@ -103,17 +105,16 @@ class EntityPlan:
         cols = ", ".join(self.q(c) for c in self.columns)
         return f"INSERT INTO {self.table} ({cols}) VALUES ({', '.join(self.mark for _ in self.columns)})"
 
-    def update_sql(self) -> str:
-        """Parameters: the non-key values in column order, then the key."""
-        sets = ", ".join(f"{self.q(c)} = {self.mark}" for c in self.columns if c not in self.pk)
+    def update_sql(self, changed: tuple[int, ...]) -> str:
+        """UPDATE of the columns at `changed`; parameters: those values, then the key.
+
+        Only what changed is set: SQLite rewrites every index on a column that is set, equal
+        or not, so a full-row update costs several times as much."""
+        sets = ", ".join(f"{self.q(self.columns[i])} = {self.mark}" for i in changed)
         return f"UPDATE {self.table} SET {sets} WHERE {self._key_match()}"
 
     def delete_sql(self) -> str:
         return f"DELETE FROM {self.table} WHERE {self._key_match()}"
-
-    def update_params(self, row: Row) -> Row:
-        values = tuple(v for c, v in zip(self.columns, row) if c not in self.pk)
-        return values + self.key_of(row)
 
     def _key_match(self) -> str:
         return " AND ".join(f"{self.q(k)} = {self.mark}" for k in self.pk)

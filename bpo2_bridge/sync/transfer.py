@@ -108,9 +108,11 @@ def insert_rows(conn: Connection, plan: EntityPlan, rows: Sequence[Row]) -> None
     conn.exec_driver_sql(plan.insert_sql(), list(rows))
 
 
-def update_rows(conn: Connection, plan: EntityPlan, rows: Sequence[Row]) -> None:
-    if rows:
-        conn.exec_driver_sql(plan.update_sql(), [plan.update_params(r) for r in rows])
+def update_rows(conn: Connection, plan: EntityPlan, changed: dict[tuple[int, ...], list[Row]]) -> None:
+    """Rows grouped by the column positions that changed; one executemany per group."""
+    for columns, rows in changed.items():
+        params = [tuple(row[i] for i in columns) + plan.key_of(row) for row in rows]
+        conn.exec_driver_sql(plan.update_sql(columns), params)
 
 
 def delete_keys(conn: Connection, plan: EntityPlan, keys: Sequence[tuple[Any, ...]]) -> None:

@@ -17,7 +17,7 @@ from ..bridge import Bridge
 from ..cache import CacheMissing
 from ..settings import Settings, load_settings
 from ..source import SourceError
-from . import auth, security
+from . import auth, metrics, security
 from .context import EXTENSION_KEY, current_bridge, register_filters
 from .grid import register_grid_errors
 
@@ -57,6 +57,7 @@ def create_app(
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions[EXTENSION_KEY] = bridge
+    metrics.init_app(app)  # first: its clock starts before sign-in checks
     security.init_app(app)
     auth.init_app(app)
     register_filters(app)

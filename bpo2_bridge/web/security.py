@@ -1,8 +1,12 @@
-"""Security headers, CSRF protection and session cookie settings for every response."""
+"""Security headers, CSRF protection and session cookie settings for every response, and safe
+download names for files whose names come from BPO2."""
 
 from __future__ import annotations
 
-from flask import Flask, Response
+import re
+import unicodedata
+
+from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 # no inline script or style attribute is needed: everything comes from /static
@@ -12,6 +16,24 @@ CSP = (
 )
 
 csrf = CSRFProtect()
+
+MAX_NAME = 150
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f"*:<>?|]')
+
+
+def download_name(name: str | None, fallback: str = "download") -> str:
+    """A file name fit for Content-Disposition: the last path part only, no control characters
+    (a CR/LF would break the header), nothing Windows forbids, never empty, at most MAX_NAME."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = re.split(r"[/\\]", text)[-1]
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+    text = _UNSAFE.sub("_", text)
+    text = " ".join(text.split()).strip(" .")
+    if len(text) > MAX_NAME:
+        _stem, dot, ext = text.rpartition(".")
+        keep = ext if dot and 0 < len(ext) <= 10 else ""
+        text = text[: MAX_NAME - len(keep) - 1].rstrip(" .") + ("." + keep if keep else "")
+    return text or fallback
 
 
 def init_app(app: Flask) -> None:
@@ -33,7 +55,9 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "geolocation=(), camera=(), microphone=()")
-        if response.mimetype == "text/html":
+        # pages, JSON, exports and error pages carry a user's data or a CSRF token: never cached;
+        # only the static files (CSS, JavaScript, icons) are
+        if request.endpoint != "static":
             headers.setdefault("Cache-Control", "no-store")
         return response
 

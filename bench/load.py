@@ -1,0 +1,351 @@
+"""Mixed intranet load on the large demo, with a full sync running during it.
+
+`python -m bench load` (or `python -m bench.load --users 50 --seconds 60 --cache sqlite`) starts
+`bpo2-bridge serve --no-scheduler` on 127.0.0.1 against the large demo cache (SQLite under
+BPO2_BENCH_WEB, default /tmp/bench-web, as `bench web` builds it; PostgreSQL: a database on the
+local server, data under /tmp/bench-web-pg), signs in USERS simulated users (mostly salesmen,
+every fifth an administrator), and has each one loop: think, then one action drawn from the mix
+below — grids, filters, tab switches, dashboards, report views, PDF downloads, file downloads,
+Refresh presses. A few seconds in, `bpo2-bridge sync --full` runs in its own process, as the
+scheduler would; the load goes on until the new snapshot serves (at least SECONDS).
+
+Figures: requests/s, errors, p50/p95/p99 per kind and per phase (before / during the sync /
+after the switch), the longest stretch without a successful response, whether any reader saw
+the old data after the new had been served, and the server's RSS after warm-up and at the end.
+Targets: zero errors, grid p99 < 300 ms, RSS growth < 10 %, the sync ok with no gap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bench.load_client import Catalog, Recorder, Session, discover, sign_in
+from bench.web import DATA, DEMO, TODAY
+
+PG_DATA = Path(os.environ.get("BPO2_BENCH_WEB_PG", "/tmp/bench-web-pg"))
+PG_URL = os.environ.get("BPO2_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bpo2_bench_cache")
+SECRET = "bench-secret-" + "x" * 20
+GRID_KINDS = ("grid", "filter", "tab")
+TARGET_P99_MS = 300.0
+TARGET_RSS_GROWTH = 0.10
+# weights of the mix: what an intranet day looks like, grids first
+MIX = {"grid": 25, "filter": 20, "tab": 15, "page": 10, "report": 10, "pdf": 4, "file": 8, "refresh": 5}
+CLI = [sys.executable, "-c", "from bpo2_bridge.cli import main; main()"]
+
+
+# -- the bridge under test ----------------------------------------------------------------
+
+
+def data_dir(cache: str) -> Path:
+    return DATA if cache == "sqlite" else PG_DATA
+
+
+def write_config(cache: str) -> Path:
+    folder = data_dir(cache)
+    folder.mkdir(parents=True, exist_ok=True)
+    values = {
+        "data_dir": str(folder),
+        "source_url": f"sqlite:///{DEMO}",
+        "share_root": str(DEMO.parent / "share"),
+        "today": TODAY,
+        "threads": 8,
+        "login_attempts_per_minute": 1000,
+        "statement_timeout": 3600,  # the full sync streams millions of rows in one statement
+    }
+    if cache == "postgresql":
+        values["cache_url"] = PG_URL
+    path = folder / "load.toml"
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()))
+    return path
+
+
+def prepare(cache: str) -> Path:
+    """The config file of a large-demo bridge with a filled cache and the demo users."""
+    from bpo2_bridge.bridge import Bridge
+    from bpo2_bridge.settings import load_settings
+    from bpo2_bridge.users import create_demo_users
+
+    if not DEMO.exists():
+        from bench.sync import ensure_demo
+
+        ensure_demo("large")
+    if cache == "postgresql":
+        _ensure_pg_database()
+    config = write_config(cache)
+    bridge = Bridge(load_settings(config_file=config, environ={"BPO2_BRIDGE_SECRET_KEY": SECRET}))
+    try:
+        if not bridge.cache.exists():
+            from bpo2_bridge.sync.full import full_sync
+
+            print(f"filling the {cache} cache from {DEMO} (once)", flush=True)
+            started = time.monotonic()
+            full_sync(bridge)
+            print(f"  full sync {time.monotonic() - started:.0f} s", flush=True)
+        create_demo_users(bridge.store)
+    finally:
+        bridge.dispose()
+    return config
+
+
+def _ensure_pg_database() -> None:
+    from sqlalchemy import create_engine, make_url, text
+
+    url = make_url(PG_URL)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": url.database}
+        ).scalar():
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`bpo2-bridge serve --no-scheduler` in a child process; its log goes to a file."""
+
+    def __init__(self, config: Path) -> None:
+        self.port = _free_port()
+        self.log_path = config.parent / "load-server.log"
+        self._log = self.log_path.open("wb")
+        env = {**os.environ, "BPO2_BRIDGE_SECRET_KEY": SECRET}
+        args = ["--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.proc = subprocess.Popen(
+            [*CLI, *args, "--no-scheduler"], env=env, stdout=subprocess.DEVNULL, stderr=self._log
+        )
+        deadline = time.monotonic() + 60
+        while not Session.answers(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"serve did not start; see {self.log_path}")
+            time.sleep(0.2)
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+# -- the users ----------------------------------------------------------------------------
+
+
+def user_loop(
+    session: Session, catalog: Catalog, recorder: Recorder, stop: threading.Event, think: tuple[float, float]
+) -> None:
+    rng = random.Random(session.seed)
+    kinds, weights = list(MIX), list(MIX.values())
+    while not stop.is_set():
+        if stop.wait(rng.uniform(*think)):
+            break
+        action = catalog.action(rng.choices(kinds, weights)[0], rng)
+        session.perform(action, recorder)
+
+
+def run(
+    cache: str, users: int, seconds: float, warmup: float, think: tuple[float, float], sync_at: float
+) -> dict[str, object]:
+    config = prepare(cache)
+    server = Server(config)
+    sync_proc: subprocess.Popen[bytes] | None = None
+    try:
+        logins = ["admin" if i % 5 == 0 else ("sales1" if i % 2 else "sales2") for i in range(users)]
+        sessions = [sign_in(server.port, login, seed=i) for i, login in enumerate(logins)]
+        catalogs = {login: discover(next(s for s in sessions if s.login == login)) for login in set(logins)}
+        for login, catalog in sorted(catalogs.items()):
+            print(f"  {login}: {catalog.summary()}", flush=True)
+
+        recorder = Recorder()
+        stop = threading.Event()
+        threads = [
+            threading.Thread(
+                target=user_loop, args=(s, catalogs[s.login], recorder, stop, think), daemon=True
+            )
+            for s in sessions
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(warmup)
+        recorder.start()
+        rss = [server.rss_mb()]
+        began = time.monotonic()
+        sync_started = sync_ended = None
+        sync_output = b""
+        max_seconds = seconds + 900  # the sync may outlast SECONDS: wait for its switch, bounded
+        while True:
+            time.sleep(1.0)
+            elapsed = time.monotonic() - began
+            rss.append(server.rss_mb())
+            if sync_proc is None and 0 <= sync_at <= elapsed:
+                env = {**os.environ, "BPO2_BRIDGE_SECRET_KEY": SECRET}
+                sync_proc = subprocess.Popen(
+                    [*CLI, "--config", str(config), "sync", "--full", "--format", "json"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )
+                sync_started = time.monotonic() - began
+            if sync_proc is not None and sync_ended is None and sync_proc.poll() is not None:
+                sync_ended = time.monotonic() - began
+                sync_output = sync_proc.stdout.read() if sync_proc.stdout else b""
+            waiting = sync_at >= 0 and sync_ended is None
+            done = not waiting and elapsed >= max(seconds, (sync_ended or 0) + 5)
+            if done or elapsed >= max_seconds:
+                break
+        stop.set()
+        for t in threads:
+            t.join(timeout=90)
+        total = time.monotonic() - began
+        return {
+            "cache": cache,
+            "users": users,
+            "seconds": total,
+            "think": think,
+            "stats": recorder.summary(total, sync_started, sync_ended),
+            "rss_start_mb": rss[0],
+            "rss_end_mb": rss[-1],
+            "rss_max_mb": max(rss),
+            "sync": {
+                "started_at": sync_started,
+                "ended_at": sync_ended,
+                "exit": sync_proc.returncode if sync_proc is not None else None,
+                "output": sync_output.decode(errors="replace")[-600:],
+            },
+            "server_log": str(server.log_path),
+            "server_errors_logged": _server_errors(server.log_path),
+        }
+    finally:
+        if sync_proc is not None and sync_proc.poll() is None:
+            sync_proc.terminate()
+            sync_proc.wait(timeout=30)
+        server.stop()
+
+
+def _server_errors(log: Path) -> int:
+    """Requests the server itself logged with a 5xx status, and error-level log lines."""
+    count = 0
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("level") in ("error", "critical") or int(record.get("status") or 0) >= 500:
+                count += 1
+    return count
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+def report(result: dict[str, object]) -> bool:
+    stats: dict = result["stats"]  # type: ignore[assignment]
+    sync: dict = result["sync"]  # type: ignore[assignment]
+    print(
+        f"{result['cache']}: {result['users']} users, {result['seconds']:.0f} s, think "
+        f"{result['think'][0]}-{result['think'][1]} s: {stats['requests']:,} requests, "  # type: ignore[index]
+        f"{stats['rps']:.1f} req/s, {stats['errors']} errors"
+    )
+    print(
+        f"  {'kind':<10} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6}"
+    )
+    for kind, row in stats["kinds"].items():
+        print(
+            f"  {kind:<10} {row['count']:>7} {row['p50']:>8.0f} {row['p95']:>8.0f} {row['p99']:>8.0f}"
+            f" {row['max']:>8.0f} {row['errors']:>6}"
+        )
+    for phase, row in stats["phases"].items():
+        print(
+            f"  grid pages {phase:<14} {row['count']:>6} requests p99 {row['p99']:6.0f} ms, {row['errors']} errors"
+        )
+    print("  slowest routes (p99): " + "; ".join(f"{r} {ms:.0f} ms" for r, ms in stats["slowest"]))
+    for sample in stats["error_samples"]:
+        print(f"  error: {sample}")
+    growth = result["rss_end_mb"] / result["rss_start_mb"] - 1  # type: ignore[operator]
+    print(
+        f"  server RSS {result['rss_start_mb']:.0f} MB after warm-up -> {result['rss_end_mb']:.0f} MB at the end"
+        f" (max {result['rss_max_mb']:.0f} MB, growth {growth:+.1%}, target < {TARGET_RSS_GROWTH:.0%})"
+    )
+    ok_sync = sync["exit"] == 0
+    if sync["started_at"] is not None:
+        print(
+            f"  full sync during load: exit {sync['exit']}, from {sync['started_at']:.0f} s to "
+            f"{(sync['ended_at'] or float('nan')):.0f} s; longest stretch without a successful response "
+            f"{stats['longest_gap_ms']:.0f} ms; as_of switched {stats['as_of_switches']}x, "
+            f"{stats['stale_after_switch']} responses with old data after the new had been served"
+        )
+    if sync["started_at"] is not None and not ok_sync:
+        print("  sync output: " + sync["output"].replace("\n", " | "))
+    grid_p99 = max((stats["kinds"][k]["p99"] for k in GRID_KINDS if k in stats["kinds"]), default=0.0)
+    verdicts = {
+        "zero errors": stats["errors"] == 0 and result["server_errors_logged"] == 0,
+        f"grid p99 < {TARGET_P99_MS:.0f} ms ({grid_p99:.0f})": grid_p99 < TARGET_P99_MS,
+        f"RSS growth < {TARGET_RSS_GROWTH:.0%}": growth < TARGET_RSS_GROWTH,
+        "sync ok, no gap": (ok_sync or sync["started_at"] is None)
+        and stats["stale_after_switch"] == 0
+        and stats["longest_gap_ms"] < 2000,
+    }
+    print("  " + "; ".join(f"{name}: {'ok' if good else 'MISSED'}" for name, good in verdicts.items()))
+    print(json.dumps({k: v for k, v in result.items() if k != "stats"} | {"stats": stats}, default=str))
+    return all(verdicts.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=int(os.environ.get("BPO2_BENCH_USERS", "50")))
+    parser.add_argument(
+        "--seconds", type=float, default=float(os.environ.get("BPO2_BENCH_LOAD_SECONDS", "60"))
+    )
+    parser.add_argument(
+        "--cache",
+        choices=("sqlite", "postgresql", "both"),
+        default=os.environ.get("BPO2_BENCH_LOAD_CACHE", "both"),
+    )
+    parser.add_argument("--warmup", type=float, default=10.0, help="Seconds of load before measuring.")
+    parser.add_argument("--think", default="0.5-1.5", help="Think time range per user, seconds (MIN-MAX).")
+    parser.add_argument(
+        "--sync-at",
+        type=float,
+        default=5.0,
+        help="Start the full sync this many seconds in (negative: no sync).",
+    )
+    args = parser.parse_args(argv if argv is not None else [])
+    low, _, high = args.think.partition("-")
+    think = (float(low), float(high or low))
+    caches = ("sqlite", "postgresql") if args.cache == "both" else (args.cache,)
+    good = True
+    for cache in caches:
+        print(f"-- load on the {cache} cache", flush=True)
+        try:
+            result = run(cache, args.users, args.seconds, args.warmup, think, args.sync_at)
+        except Exception as exc:  # PostgreSQL down: report and go on with the other cache
+            if cache != "postgresql" or args.cache == "postgresql":
+                raise
+            print(f"  skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            continue
+        good = report(result) and good
+    return 0 if good else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

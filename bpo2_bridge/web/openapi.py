@@ -1,0 +1,405 @@
+"""The OpenAPI 3 description of the JSON endpoints, built from the grid definitions.
+
+Every grid URL answers JSON (``?format=json`` or ``Accept: application/json``) with
+``{"rows", "total", "page", "pages", "page_size", "next", "as_of"}``. The document is made from
+the same ``Grid`` objects the views use and from the app's URL map, so a renamed column, a new
+filterable column or a moved URL changes the document with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from werkzeug.routing import Rule
+
+from .. import __version__
+from .grid import FORMATS, MAX_PARAM_LENGTH, MAX_SEARCH_TERMS, Grid, GridColumn
+from .grid_cursor import MAX_CURSOR
+from .grid_filters import HELP
+
+OPENAPI_VERSION = "3.0.3"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LARGEST_WHOLE = 10**12 - 1  # the grid refuses longer page numbers
+# the cache's local times, ISO 8601; an offset appears only when the value carries one
+DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+TAB = {
+    "name": "tab",
+    "in": "query",
+    "description": "Contracts (all), Expired Contracts or Expiring Contracts; anything else shows all.",
+    "schema": {"type": "string", "enum": ["all", "expired", "expiring"], "default": "all"},
+}
+
+PATH_DESCRIPTIONS = {
+    "account_no": "Account No of a customer the user may see (404 for any other, existing or not).",
+    "name": "Name of a canned SQL check.",
+}
+
+
+@dataclass(frozen=True)
+class GridEndpoint:
+    """One grid URL: the Flask endpoint serving it and the grid it answers with."""
+
+    endpoint: str
+    summary: str
+    grid: Callable[[], Grid | None]  # None: columns known only at run time (check results)
+    extra: tuple[dict[str, Any], ...] = ()
+    path_enums: dict[str, Callable[[], list[str]]] = field(default_factory=dict)
+    role: str | None = None
+
+
+def _attr(module: str, name: str) -> Callable[[], Grid]:
+    def load() -> Grid:
+        return getattr(importlib.import_module(f"bpo2_bridge.views.{module}"), name)
+
+    return load
+
+
+def _check_names() -> list[str]:
+    from ..checks.canned import list_checks
+
+    return [check.name for check in list_checks()]
+
+
+GRID_ENDPOINTS: tuple[GridEndpoint, ...] = (
+    GridEndpoint("customers.index", "Customers the user may see", _attr("customers", "CUSTOMERS")),
+    GridEndpoint(
+        "contracts.index",
+        "Contracts across the customers the user may see",
+        _attr("contracts", "ALL_CONTRACTS"),
+        extra=(TAB,),
+    ),
+    GridEndpoint(
+        "contracts.for_customer",
+        "Contracts for one customer",
+        _attr("contracts", "CUSTOMER_CONTRACTS"),
+        extra=(TAB,),
+    ),
+    GridEndpoint("files.for_customer", "Customer Files: every case attachment", _attr("files", "FILES")),
+    GridEndpoint(
+        "checks.show",
+        "Rows the last run of a SQL check found (ops); JSON once a run has found rows",
+        lambda: None,
+        path_enums={"name": _check_names},
+        role="ops",
+    ),
+)
+
+
+# -- schemas -----------------------------------------------------------------------------
+
+
+def column_schema(column: GridColumn) -> dict[str, Any]:
+    """The JSON value of one grid column: typed per GridColumn.type, null when empty."""
+    if column.type == "number":
+        schema: dict[str, Any] = {"type": "number"}
+    elif column.type == "bool":
+        schema = {"type": "boolean"}
+    elif column.type == "date":
+        schema = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+    elif column.type == "datetime":
+        schema = {"type": "string", "pattern": DATETIME_PATTERN, "description": "local time, ISO 8601"}
+    else:
+        schema = {"type": "string"}
+    schema["nullable"] = True
+    schema["title"] = column.label
+    return schema
+
+
+def row_schema(grid: Grid | None) -> dict[str, Any]:
+    if grid is None:
+        return {"type": "object", "additionalProperties": True}
+    keys = [c.key for c in grid.columns]
+    return {
+        "type": "object",
+        "properties": {c.key: column_schema(c) for c in grid.columns},
+        "required": keys,
+        "additionalProperties": False,
+    }
+
+
+def page_schema(grid: Grid | None) -> dict[str, Any]:
+    """The JSON body of a grid URL."""
+    count = {"type": "integer", "minimum": 0}
+    return {
+        "type": "object",
+        "properties": {
+            "rows": {"type": "array", "items": row_schema(grid)},
+            "total": {**count, "description": "rows matching the filters, all pages"},
+            "page": {"type": "integer", "minimum": 1},
+            "pages": {"type": "integer", "minimum": 1},
+            "page_size": {"type": "integer", "minimum": 1},
+            "next": {
+                "type": "string",
+                "nullable": True,
+                "description": "URL of the next page (keeps every parameter), null on the last page",
+            },
+            "as_of": {
+                "type": "string",
+                "nullable": True,
+                "pattern": DATETIME_PATTERN,
+                "description": "when the data shown was synced from BPO2",
+            },
+        },
+        "required": ["rows", "total", "page", "pages", "page_size", "next", "as_of"],
+        "additionalProperties": False,
+    }
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string", "description": "what is wrong, naming the parameter"},
+        "parameter": {"type": "string"},
+    },
+    "required": ["error", "parameter"],
+}
+
+HEALTH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "as_of": {"type": "string", "nullable": True, "pattern": DATETIME_PATTERN},
+    },
+    "required": ["status"],
+}
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def grid_parameters(grid: Grid | None) -> list[dict[str, Any]]:
+    """page, page_size, sort, q, f_<col>, filter, after/before and format of one grid."""
+    text = {"type": "string", "maxLength": MAX_PARAM_LENGTH}
+    whole = {"type": "integer", "minimum": 1, "maximum": LARGEST_WHOLE}
+    params: list[dict[str, Any]] = [
+        {
+            "name": "page",
+            "in": "query",
+            "description": "page number (past the last: the last)",
+            "schema": whole,
+        },
+        {
+            "name": "page_size",
+            "in": "query",
+            "description": "rows per page (10/20/50/100/200 offered; capped at grid_max_page_size)",
+            "schema": whole,
+        },
+    ]
+    if grid is not None:
+        sortable = [c.key for c in grid.columns if c.sortable]
+        params.append(
+            {
+                "name": "sort",
+                "in": "query",
+                "description": f"a column, -column for descending (default {grid.default_sort})",
+                "schema": {"type": "string", "enum": [s for k in sortable for s in (k, "-" + k)]},
+            }
+        )
+        if any(c.is_searchable for c in grid.columns):
+            params.append(
+                {
+                    "name": "q",
+                    "in": "query",
+                    "description": f"Filter Text Box: every word (at most {MAX_SEARCH_TERMS}) "
+                    "in one of the text columns",
+                    "schema": text,
+                }
+            )
+        for column in grid.filterable:
+            params.append(
+                {
+                    "name": f"f_{column.key}",
+                    "in": "query",
+                    "description": f"Filter Row cell for {column.label} ({column.type}): {HELP[column.type]}",
+                    "schema": text,
+                }
+            )
+        params.append(
+            {
+                "name": "filter",
+                "in": "query",
+                "description": 'Create Filter expression, e.g. status = "Active" AND (x < 0 OR y = "z"); '
+                f"columns: {', '.join(grid.kinds)}",
+                "schema": text,
+            }
+        )
+    for name, description in (
+        ("after", "cursor from `next`: the page after this row"),
+        ("before", "cursor: the page before this row"),
+    ):
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "description": description,
+                "schema": {**text, "maxLength": MAX_CURSOR},
+            }
+        )
+    params.append(
+        {
+            "name": "format",
+            "in": "query",
+            "description": "json, csv or xlsx (every filtered row); html by default, "
+            "or json when Accept prefers application/json",
+            "schema": {"type": "string", "enum": list(FORMATS)},
+        }
+    )
+    return params
+
+
+def grid_operation(spec: GridEndpoint, path_params: list[dict[str, Any]]) -> dict[str, Any]:
+    grid = spec.grid()
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "one page as JSON (or the page, CSV or XLSX as `format` asks)",
+            "content": {
+                "application/json": {"schema": page_schema(grid)},
+                "text/html": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        "302": {"description": "not signed in (browsers): to the sign-in page"},
+        "400": {
+            "description": "a bad parameter, named in the message",
+            "content": {
+                "application/json": {"schema": ERROR_SCHEMA},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
+        "401": _html("not signed in (JSON clients)"),
+        "404": _html("no such customer, or not one the user may see"),
+        "503": _html("no cache yet, or BPO2 unreachable"),
+    }
+    if spec.role:
+        responses["403"] = _html(f"only for the {spec.role} role")
+    return {
+        "operationId": spec.endpoint.replace(".", "_"),
+        "summary": spec.summary,
+        "tags": ["grids"],
+        "parameters": path_params + [dict(p) for p in spec.extra] + grid_parameters(grid),
+        "responses": responses,
+    }
+
+
+# -- paths -------------------------------------------------------------------------------
+
+_ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+
+
+def openapi_path(rule: Rule) -> str:
+    """/customers/<account_no>/files -> /customers/{account_no}/files"""
+    return _ARGUMENT.sub(lambda m: "{" + m["name"] + "}", rule.rule)
+
+
+def path_parameters(rule: Rule, enums: dict[str, Callable[[], list[str]]]) -> list[dict[str, Any]]:
+    params = []
+    for match in _ARGUMENT.finditer(rule.rule):
+        name, converter = match["name"], match["converter"]
+        schema: dict[str, Any]
+        if converter == "int":
+            schema = {"type": "integer", "minimum": 0}
+        else:
+            schema = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
+        if name in enums:
+            schema = {"type": "string", "enum": enums[name]()}
+        params.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "description": PATH_DESCRIPTIONS.get(name, name),
+                "schema": schema,
+            }
+        )
+    return params
+
+
+def _rules(app: Flask, endpoint: str) -> Iterator[Rule]:
+    for rule in app.url_map.iter_rules(endpoint):
+        if rule.methods and "GET" in rule.methods:
+            yield rule
+
+
+def _security(app: Flask) -> tuple[dict[str, Any], list[dict[str, list[str]]]]:
+    settings = app.extensions["bpo2_bridge"].settings
+    if settings.auth_mode == "header":
+        scheme = {
+            "type": "apiKey",
+            "in": "header",
+            "name": settings.auth_header,
+            "description": "the login, set by the trusted front proxy (honoured only from trusted_proxies)",
+        }
+        return {"remoteUser": scheme}, [{"remoteUser": []}]
+    scheme = {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": app.config.get("SESSION_COOKIE_NAME", "session"),
+        "description": "the session cookie set by signing in at /login",
+    }
+    return {"session": scheme}, [{"session": []}]
+
+
+def build_openapi(app: Flask) -> dict[str, Any]:
+    """The OpenAPI 3 document of the app's JSON endpoints (grids, /healthz, /openapi.json)."""
+    schemes, security = _security(app)
+    paths: dict[str, Any] = {}
+    for spec in GRID_ENDPOINTS:
+        for rule in _rules(app, spec.endpoint):
+            operation = grid_operation(spec, path_parameters(rule, spec.path_enums))
+            paths.setdefault(openapi_path(rule), {})["get"] = operation
+    for rule in _rules(app, "health.healthz"):
+        paths[openapi_path(rule)] = {
+            "get": {
+                "operationId": "health_healthz",
+                "summary": "Health for the load balancer: 200 while the cache answers (no sign-in)",
+                "tags": ["operations"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "serving",
+                        "content": {"application/json": {"schema": HEALTH_SCHEMA}},
+                    },
+                    "503": {
+                        "description": "no cache to serve from",
+                        "content": {"application/json": {"schema": HEALTH_SCHEMA}},
+                    },
+                },
+            }
+        }
+    for rule in _rules(app, "openapi.document"):
+        paths[openapi_path(rule)] = {
+            "get": {
+                "operationId": "openapi_document",
+                "summary": "This document",
+                "tags": ["operations"],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "302": {"description": "not signed in (browsers): to the sign-in page"},
+                    "401": _html("not signed in (JSON clients)"),
+                },
+            }
+        }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "bpo2-bridge",
+            "version": __version__,
+            "description": "The CRM grids as JSON (read-only). Every grid URL answers JSON with "
+            "`?format=json` or `Accept: application/json`; the same URL gives the page, CSV and XLSX.",
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {"securitySchemes": schemes},
+        "security": security,
+    }
