@@ -166,13 +166,22 @@ def user_loop(
 
 
 def run(
-    cache: str, users: int, seconds: float, warmup: float, think: tuple[float, float], sync_at: float
+    cache: str,
+    users: int,
+    seconds: float,
+    warmup: float,
+    think: tuple[float, float],
+    sync_at: float,
+    admin_every: int = 5,
 ) -> dict[str, object]:
     config = prepare(cache)
     server = Server(config)
     sync_proc: subprocess.Popen[bytes] | None = None
     try:
-        logins = ["admin" if i % 5 == 0 else ("sales1" if i % 2 else "sales2") for i in range(users)]
+        logins = [
+            "admin" if admin_every and i % admin_every == 0 else ("sales1" if i % 2 else "sales2")
+            for i in range(users)
+        ]
         sessions = [sign_in(server.port, login, seed=i) for i, login in enumerate(logins)]
         catalogs = {login: discover(next(s for s in sessions if s.login == login)) for login in set(logins)}
         for login, catalog in sorted(catalogs.items()):
@@ -228,6 +237,7 @@ def run(
             "rss_start_mb": rss[0],
             "rss_end_mb": rss[-1],
             "rss_max_mb": max(rss),
+            "rss_every_10s_mb": [round(x) for x in rss[::10]],
             "sync": {
                 "started_at": sync_started,
                 "ended_at": sync_ended,
@@ -284,7 +294,8 @@ def report(result: dict[str, object]) -> bool:
     growth = result["rss_end_mb"] / result["rss_start_mb"] - 1  # type: ignore[operator]
     print(
         f"  server RSS {result['rss_start_mb']:.0f} MB after warm-up -> {result['rss_end_mb']:.0f} MB at the end"
-        f" (max {result['rss_max_mb']:.0f} MB, growth {growth:+.1%}, target < {TARGET_RSS_GROWTH:.0%})"
+        f" (max {result['rss_max_mb']:.0f} MB, growth {growth:+.1%}, target < {TARGET_RSS_GROWTH:.0%});"
+        f" every 10 s: {result['rss_every_10s_mb']}"
     )
     ok_sync = sync["exit"] == 0
     if sync["started_at"] is not None:
@@ -324,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=10.0, help="Seconds of load before measuring.")
     parser.add_argument("--think", default="0.5-1.5", help="Think time range per user, seconds (MIN-MAX).")
     parser.add_argument(
+        "--admin-every", type=int, default=5, help="Every Nth user is an administrator (0: none)."
+    )
+    parser.add_argument(
         "--sync-at",
         type=float,
         default=5.0,
@@ -337,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     for cache in caches:
         print(f"-- load on the {cache} cache", flush=True)
         try:
-            result = run(cache, args.users, args.seconds, args.warmup, think, args.sync_at)
+            result = run(cache, args.users, args.seconds, args.warmup, think, args.sync_at, args.admin_every)
         except Exception as exc:  # PostgreSQL down: report and go on with the other cache
             if cache != "postgresql" or args.cache == "postgresql":
                 raise

@@ -63,9 +63,7 @@ def cache_connection(bridge: Bridge) -> Iterator[Connection]:
 
 
 def _sql(dialect: Dialect, name: str) -> TextClause:
-    # the header comment names the :parameters; text() would take them for binds
-    rendered = sqlfiles.render(name, dialect)
-    return text("\n".join(line for line in rendered.splitlines() if not line.lstrip().startswith("--")))
+    return text(sqlfiles.render(name, dialect))
 
 
 def _rows(conn: Connection, clause: TextClause, **values: Any) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ small key/value state live here, apart from the disposable cache.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     event,
     make_url,
 )
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from .settings import Settings
 
@@ -127,5 +129,17 @@ def open_store(settings: Settings) -> Engine:
             dbapi_conn.execute("PRAGMA busy_timeout=30000")
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    _create_tables(engine)
     return engine
+
+
+def _create_tables(engine: Engine, attempts: int = 5) -> None:
+    """create_all, tolerating another process creating the same tables at the same moment."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))

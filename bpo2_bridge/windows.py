@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -21,9 +20,8 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from .mapping import Mapping
-from .model import BY_NAME
 from .settings import Settings
-from .sqlfiles import render
+from .sqlfiles import render, wrap_for_source
 
 SQL_FILE = "contract_windows"
 Tab = Literal["all", "expired", "expiring"]
@@ -87,7 +85,7 @@ def render_sql(
 ) -> str:
     """The SQL text for the cache (logical names), with `:named` parameters."""
     _check_tab(tab)
-    sql = render(
+    return render(
         SQL_FILE,
         dialect,
         tab=tab,
@@ -96,8 +94,6 @@ def render_sql(
         excluded=excluded,
         q=_quoter(dialect),
     )
-    # the header comment mentions the :parameters; a text() clause would take them as binds
-    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
 
 
 def contracts_query(
@@ -160,39 +156,12 @@ def source_sql(
         excluded=_literal_list(excluded_statuses),
         q=_quoter(dialect),
     )
-    return _physical(sql, dialect, mapping)
+    return wrap_for_source(sql, dialect, mapping)
 
 
 def mssql_sql(mapping: Mapping, excluded_statuses: Sequence[str] = ("Cancelled",), tab: str = "all") -> str:
     """The T-SQL ops paste into SQL Server Management Studio."""
     return source_sql(mssql.dialect(), mapping, excluded_statuses=excluded_statuses, tab=tab)
-
-
-_ENTITY_REF = re.compile(r"\b(?P<kw>FROM|JOIN)\s+(?P<entity>[a-z_]+)\s+(?P<alias>[a-z]+)\b")
-
-
-def _physical(sql: str, dialect: Dialect, mapping: Mapping) -> str:
-    """Each `FROM|JOIN entity alias` becomes a derived table renaming BPO2's table and columns.
-
-    Derived tables, not CTEs named after the entities: a CTE `contract` over a table
-    `Contract` is a circular reference on SQLite and a recursive CTE on SQL Server, where
-    names compare case-insensitively.
-    """
-    quote = dialect.identifier_preparer.quote
-
-    def derived(match: re.Match[str]) -> str:
-        name = match.group("entity")
-        if name not in BY_NAME:
-            return match.group(0)
-        em = mapping[name]
-        cols = ", ".join(
-            f"{quote(em.physical(c.name))} AS {quote(c.name)}" for c in em.entity.columns if em.has(c.name)
-        )
-        table = quote(em.table) if not em.schema else f"{quote(em.schema)}.{quote(em.table)}"
-        return f"{match.group('kw')} (SELECT {cols} FROM {table}) {match.group('alias')}"
-
-    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return _ENTITY_REF.sub(derived, body).strip()
 
 
 def _literal_list(values: Sequence[str]) -> str:

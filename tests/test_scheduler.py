@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import socket
@@ -107,7 +108,9 @@ def test_two_scheduler_processes_run_each_firing_once(make_settings, tmp_path) -
     seconds = [t[0] for t in ticks]
     assert len(ticks) >= 3
     assert len(seconds) == len(set(seconds))  # no firing ran twice
-    assert len({t[1] for t in ticks}) == 1  # one process ran them all
+    runners = [t[1] for t in ticks]
+    handovers = sum(1 for a, b in itertools.pairwise(runners) if a != b)
+    assert handovers <= 1  # one runner; at most a hand-over when the first one shuts down
 
 
 def test_standalone_scheduler_commands_started_together_sync_once(make_settings, tmp_path) -> None:
@@ -121,6 +124,7 @@ def test_standalone_scheduler_commands_started_together_sync_once(make_settings,
         mapping=bridge.mapping,
         share_root=tmp_path / "share",
     )
+    bridge.store.dispose()  # the store exists before both start
     env = {
         **os.environ,
         "BPO2_BRIDGE_DATA_DIR": settings.data_dir,
