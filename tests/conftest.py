@@ -6,14 +6,21 @@ Under CI=true a test whose server is missing fails; elsewhere it is skipped with
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import os
+import re
 import secrets
+import shutil
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 
+from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.settings import Settings, load_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -100,23 +107,48 @@ def settings(make_settings) -> Settings:
     return make_settings()
 
 
+def _fingerprint(url: URL) -> str:
+    """What a source holds: the file's bytes on SQLite; table names, views and every table's
+    rows in key order on a server (read through a separate writer connection)."""
+    if url.get_backend_name() == "sqlite":
+        return hashlib.sha256(Path(url.database or "").read_bytes()).hexdigest()
+    engine = create_engine(url)
+    digest = hashlib.sha256()
+    try:
+        with engine.connect() as conn:
+            inspector = inspect(conn)
+            digest.update(
+                repr(sorted(inspector.get_table_names()) + sorted(inspector.get_view_names())).encode()
+            )
+            metadata = MetaData()
+            metadata.reflect(conn)
+            for name in sorted(metadata.tables):
+                table = metadata.tables[name]
+                order = list(table.primary_key.columns) or list(table.columns)
+                digest.update(name.encode())
+                for row in conn.execute(select(table).order_by(*order)):
+                    digest.update(repr(tuple(row)).encode())
+    finally:
+        engine.dispose()
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def source_fingerprint() -> Callable[[URL], str]:
+    """fingerprint(url) -> digest; equal digests before and after prove a source unchanged."""
+    return _fingerprint
+
+
 # --- web fixtures ---
 # A tiny demo BPO2 built once per session and fully synced; tests that change the source or
 # the cache get their own copy (copied_demo). `login(client, name)` signs a test client in.
 
-import datetime as _dt  # noqa: E402
-import re as _re  # noqa: E402
-import shutil as _shutil  # noqa: E402
-import threading as _threading  # noqa: E402
-from pathlib import Path as _Path  # noqa: E402
 
-from bpo2_bridge.bridge import Bridge  # noqa: E402
-
-REPO_ROOT = _Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 
 
-def _demo_settings(folder: _Path, **overrides: object) -> Settings:
+def _demo_settings(folder: Path, **overrides: object) -> Settings:
     base: dict[str, object] = {"data_dir": str(folder), "today": PINNED_TODAY, "secret_key": "test-secret"}
     base.update(overrides)
     return load_settings(config_file=None, overrides=base, environ={})
@@ -129,7 +161,7 @@ def _full_sync(bridge: Bridge) -> None:
 
 
 @pytest.fixture(scope="session")
-def _demo_folder(tmp_path_factory) -> _Path:
+def _demo_folder(tmp_path_factory) -> Path:
     from bpo2_bridge.demo.generate import build_demo_file
     from bpo2_bridge.users import create_demo_users
 
@@ -139,7 +171,7 @@ def _demo_folder(tmp_path_factory) -> _Path:
     build_demo_file(
         settings.demo_source_path,
         size="tiny",
-        today=_dt.date.fromisoformat(PINNED_TODAY),
+        today=dt.date.fromisoformat(PINNED_TODAY),
         mapping=bridge.mapping,
         share_root=settings.share_path,
     )
@@ -164,7 +196,7 @@ def copied_demo(_demo_folder, tmp_path) -> Callable[..., Bridge]:
 
     def make(**overrides: object) -> Bridge:
         folder = tmp_path / f"demo{len(made)}"
-        _shutil.copytree(_demo_folder, folder)
+        shutil.copytree(_demo_folder, folder)
         original = Bridge(_demo_settings(_demo_folder))
         snapshot = original.cache.current()
         original.dispose()
@@ -193,7 +225,7 @@ def client(app):
 
 
 def csrf_token_of(html: str) -> str:
-    match = _re.search(r'name="csrf_token" value="([^"]+)"', html)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "page has no CSRF token"
     return match.group(1)
 
@@ -214,7 +246,7 @@ def _serve(app) -> tuple[str, Callable[[], None]]:  # type: ignore[no-untyped-de
     from waitress.server import create_server
 
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = _threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
 
     def stop() -> None:
@@ -281,7 +313,7 @@ def browser_page(_browser):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def artifacts_dir() -> _Path:
+def artifacts_dir() -> Path:
     """artifacts/screenshots/ at the repository root, where browser tests save screenshots."""
     folder = REPO_ROOT / "artifacts" / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)

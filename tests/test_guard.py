@@ -8,7 +8,6 @@ the source must be unchanged (file hash on SQLite, table checksums on the server
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ import sqlglot
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import MetaData, create_engine, inspect, select
 
 from bpo2_bridge.checks.adhoc import QueryFailed, run_on_url
 from bpo2_bridge.checks.guard import RefusedQuery, check_sql
@@ -302,39 +300,16 @@ def test_the_guard_fails_closed(sql: str, dialect: str) -> None:
 ENGINE_DIALECT = {"sqlite": "sqlite", "postgresql": "postgres", "mariadb": "mysql"}
 
 
-def _fingerprint(url, kind: str) -> str:
-    """A digest of the whole source: the file on SQLite, every table's rows on a server."""
-    if kind == "sqlite":
-        path = Path(url.database)
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    engine = create_engine(url)
-    digest = hashlib.sha256()
-    try:
-        with engine.connect() as conn:
-            names = sorted(inspect(conn).get_table_names()) + sorted(inspect(conn).get_view_names())
-            digest.update(repr(names).encode())
-            metadata = MetaData()
-            metadata.reflect(conn)
-            for name in sorted(metadata.tables):
-                table = metadata.tables[name]
-                order = list(table.primary_key.columns) or list(table.columns)
-                for row in conn.execute(select(table).order_by(*order)):
-                    digest.update(repr(tuple(row)).encode())
-    finally:
-        engine.dispose()
-    return digest.hexdigest()
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
 def test_corpus_on_every_engine_leaves_the_source_unchanged(
-    kind: str, fresh_database, settings, tmp_path
+    kind: str, fresh_database, settings, tmp_path, source_fingerprint
 ) -> None:
     url = fresh_database(kind)
     mapping = load_mapping(settings.mapping_path)
     build_demo(
         url, size="tiny", seed=3, today=dt.date(2026, 11, 22), mapping=mapping, share_root=tmp_path / "share"
     )
-    before = _fingerprint(url, kind)
+    before = source_fingerprint(url)
     own = ENGINE_DIALECT[kind]
     names = _names(own, settings.mapping_path)
     ran = refused = 0
@@ -355,4 +330,4 @@ def test_corpus_on_every_engine_leaves_the_source_unchanged(
             assert not (dialect == own and expected != OK), f"hostile statement ran on {kind}: {statement!r}"
             assert len(result.rows) <= 5
     assert ran >= 15 and refused >= 60
-    assert _fingerprint(url, kind) == before
+    assert source_fingerprint(url) == before

@@ -5,7 +5,6 @@ per-table checksums on the servers)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import time
 from decimal import Decimal
@@ -26,7 +25,6 @@ from sqlalchemy import (
     delete,
     event,
     insert,
-    select,
     text,
     update,
 )
@@ -76,35 +74,19 @@ def seed_source(url: URL, mapping: Mapping, rows: int = 4) -> None:
     writer.dispose()
 
 
-def fingerprint(url: URL) -> str:
-    """What the source holds: the file's bytes for SQLite, every table's sorted rows on a server."""
-    if url.get_backend_name() == "sqlite":
-        return hashlib.sha256(Path(url.database).read_bytes()).hexdigest()
-    writer = create_engine(url)
-    metadata = MetaData()
-    digest = hashlib.sha256()
-    with writer.connect() as conn:
-        metadata.reflect(conn)
-        for name in sorted(metadata.tables):
-            rows = sorted(repr(tuple(row)) for row in conn.execute(select(metadata.tables[name])))
-            digest.update(f"{name}:{len(rows)}:{rows}".encode())
-    writer.dispose()
-    return digest.hexdigest()
-
-
 @pytest.fixture
 def mapping(settings) -> Mapping:
     return load_mapping(settings.mapping_path)
 
 
 @pytest.fixture(params=ENGINES)
-def source(request, fresh_database, mapping):
+def source(request, fresh_database, mapping, source_fingerprint):
     """A seeded source; its content is proved unchanged when the test ends."""
     url = fresh_database(request.param)
     seed_source(url, mapping)
-    before = fingerprint(url)
+    before = source_fingerprint(url)
     yield url
-    assert fingerprint(url) == before, "the source changed"
+    assert source_fingerprint(url) == before, "the source changed"
 
 
 # -- writes -------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import re
 import shutil
@@ -33,7 +32,6 @@ from sqlalchemy import (
     String,
     create_engine,
     insert,
-    select,
     text,
 )
 from sqlalchemy.engine import URL
@@ -98,22 +96,6 @@ def seed_source(url: URL, mapping: Mapping, rows: int = 4, metadata: MetaData | 
     return written
 
 
-def fingerprint(url: URL) -> str:
-    """What the source holds: the file's bytes for SQLite, every table's sorted rows on a server."""
-    if url.get_backend_name() == "sqlite":
-        return hashlib.sha256(Path(url.database).read_bytes()).hexdigest()
-    writer = create_engine(url)
-    metadata = MetaData()
-    digest = hashlib.sha256()
-    with writer.connect() as conn:
-        metadata.reflect(conn)
-        for name in sorted(metadata.tables):
-            rows = sorted(repr(tuple(row)) for row in conn.execute(select(metadata.tables[name])))
-            digest.update(f"{name}:{len(rows)}:{rows}".encode())
-    writer.dispose()
-    return digest.hexdigest()
-
-
 def rename(url: URL, table: str, column: str | None = None, to: str = "") -> None:
     writer = create_engine(url)
     quote = writer.dialect.identifier_preparer.quote
@@ -150,14 +132,14 @@ def kind(request) -> str:
 # -- the demo source ------------------------------------------------------------------------------
 
 
-def test_demo_reflects_and_passes_schema_check(kind, fresh_database, mapping, tmp_path):
+def test_demo_reflects_and_passes_schema_check(kind, fresh_database, mapping, tmp_path, source_fingerprint):
     from bpo2_bridge.demo.generate import build_demo
 
     url = fresh_database(kind)
     summary = build_demo(
         url, size="tiny", seed=1, today=TODAY, mapping=mapping, share_root=tmp_path / "share"
     )
-    before = fingerprint(url)
+    before = source_fingerprint(url)
     engine = open_readonly(url, 30)
 
     assert check_schema(engine, mapping) == []
@@ -181,7 +163,7 @@ def test_demo_reflects_and_passes_schema_check(kind, fresh_database, mapping, tm
     tables, columns = mapped_counts(mapping)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"All {tables} tables and {columns} columns found"
-    assert fingerprint(url) == before
+    assert source_fingerprint(url) == before
 
 
 # -- renamed tables and columns ---------------------------------------------------------------------
@@ -206,15 +188,17 @@ def _copy_of_source(kind: str, fresh_database, mapping: Mapping, tmp_path: Path)
     return original, copy
 
 
-def test_renamed_table_and_column_are_reported_with_the_new_names(kind, fresh_database, mapping, tmp_path):
+def test_renamed_table_and_column_are_reported_with_the_new_names(
+    kind, fresh_database, mapping, tmp_path, source_fingerprint
+):
     original, copy = _copy_of_source(kind, fresh_database, mapping, tmp_path)
-    original_before = fingerprint(original)
+    original_before = source_fingerprint(original)
     contract, customer = mapping["contract"], mapping["customer"]
     new_table = f"{contract.table}s"
     new_column = _renamed(customer.physical("account_no"))
     rename(copy, contract.table, to=new_table)
     rename(copy, customer.table, customer.physical("account_no"), to=new_column)
-    copy_before = fingerprint(copy)
+    copy_before = source_fingerprint(copy)
 
     engine = open_readonly(copy, 30)
     problems = check_schema(engine, mapping)
@@ -238,8 +222,8 @@ def test_renamed_table_and_column_are_reported_with_the_new_names(kind, fresh_da
         ("contract", None, new_table),
     ]
     assert "Traceback" not in result.output
-    assert fingerprint(copy) == copy_before
-    assert fingerprint(original) == original_before
+    assert source_fingerprint(copy) == copy_before
+    assert source_fingerprint(original) == original_before
 
 
 def test_a_text_expiry_date_cannot_serve(kind, fresh_database, mapping, tmp_path):
@@ -333,10 +317,10 @@ def _owned(written: dict, name: str, customer_id: int) -> list[dict]:
     return [r for r in written[name] if r[link.column] in keys]
 
 
-def test_entity_statements_read_the_right_rows(kind, fresh_database, mapping):
+def test_entity_statements_read_the_right_rows(kind, fresh_database, mapping, source_fingerprint):
     url = fresh_database(kind)
     written = seed_source(url, mapping, rows=5)
-    before = fingerprint(url)
+    before = source_fingerprint(url)
     engine = open_readonly(url, 30)
     schema = reflect_source(engine, mapping)
     with source_session(engine) as conn:
@@ -370,7 +354,7 @@ def test_entity_statements_read_the_right_rows(kind, fresh_database, mapping):
         )
         assert attachment["content"] == b"\x01\x01\x01"
     engine.dispose()
-    assert fingerprint(url) == before
+    assert source_fingerprint(url) == before
 
 
 @pytest.fixture(scope="module")
