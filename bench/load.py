@@ -70,6 +70,7 @@ def write_config(cache: str) -> Path:
 def prepare(cache: str) -> Path:
     """The config file of a large-demo bridge with a filled cache and the demo users."""
     from bpo2_bridge.bridge import Bridge
+    from bpo2_bridge.reflection import SchemaError, reflect_source
     from bpo2_bridge.settings import load_settings
     from bpo2_bridge.users import create_demo_users
 
@@ -82,6 +83,12 @@ def prepare(cache: str) -> Path:
     config = write_config(cache)
     bridge = Bridge(load_settings(config_file=config, environ={"BPO2_BRIDGE_SECRET_KEY": SECRET}))
     try:
+        try:
+            reflect_source(bridge.source, bridge.mapping)
+        except SchemaError as exc:  # a demo built before the mapping changed: Refresh and sync would fail
+            raise SystemExit(
+                f"{DEMO} does not fit the mapping: {exc}. Delete it and {config.parent} to rebuild."
+            ) from None
         if not bridge.cache.exists():
             from bpo2_bridge.sync.full import full_sync
 

@@ -7,7 +7,7 @@ administrators see all) is applied in SQL, never after the fact.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,11 +22,14 @@ from sqlalchemy import (
     DateTime,
     Integer,
     MetaData,
+    Select,
     String,
     Subquery,
     Text,
     TextClause,
+    and_,
     bindparam,
+    case,
     func,
     select,
     text,
@@ -34,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import sqlfiles, windows
+from . import store as app_store
 from .bridge import Bridge
 from .mapping import physical_table
 from .source import SourceError, first_line, source_session
@@ -229,13 +233,53 @@ def contracts_base(
 
 
 def contract_tab_counts(
-    conn: Connection, bridge: Bridge, user: Viewer, customer_id: int | None = None
+    conn: Connection,
+    bridge: Bridge,
+    user: Viewer,
+    customer_id: int | None = None,
+    count: Callable[[Connection, Select[Any]], int] | None = None,
 ) -> dict[str, int]:
+    """Rows of each tab; ``count`` may answer from remembered counts (see count_generation)."""
     counts = {}
     for tab in windows.TABS:
-        base = contracts_base(conn, bridge, user, tab, customer_id)
-        counts[tab] = int(conn.execute(select(func.count()).select_from(base)).scalar_one())
+        statement = select(func.count()).select_from(contracts_base(conn, bridge, user, tab, customer_id))
+        counts[tab] = int(count(conn, statement) if count else conn.execute(statement).scalar_one())
     return counts
+
+
+# -- generations: when a remembered count is still true -----------------------------------
+
+IN_PLACE_KINDS = ("incremental", "customer")  # runs that write the serving snapshot itself
+# a run still "running" after this long was killed; past it, counts are remembered again
+STALE_RUN = dt.timedelta(hours=1)
+
+
+def count_generation(bridge: Bridge, conn: Connection) -> tuple[Any, ...] | None:
+    """A value that changes whenever the data ``conn`` reads may have changed, or None while an
+    incremental sync or a refresh is writing (nothing may be remembered then).
+
+    Call it right after opening ``conn``, before reading anything through it: the run ids are
+    read from the store first, so a write that starts later carries a newer id. ``as_of()`` is
+    no such marker: a customer refresh writes the snapshot without moving it.
+    """
+    runs = app_store.sync_runs
+    since = bridge.settings.now() - STALE_RUN
+    writing = case(
+        (and_(runs.c.status == "running", runs.c.kind.in_(IN_PLACE_KINDS), runs.c.started_at >= since), 1)
+    )
+    with bridge.store.connect() as store:
+        last, busy = store.execute(select(func.max(runs.c.id), func.count(writing))).one()
+    if busy:
+        return None
+    return (snapshot_name(conn), last)
+
+
+def snapshot_name(conn: Connection) -> str:
+    """The snapshot a cache connection reads (its SQLite file or PostgreSQL schema)."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql("PRAGMA database_list").all()
+        return next(str(r[2]) for r in rows if r[1] == "main")
+    return str(conn.exec_driver_sql("SELECT current_schema()").scalar())
 
 
 # -- Files and cases ---------------------------------------------------------------------

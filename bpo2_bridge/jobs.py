@@ -11,6 +11,10 @@ without the scheduler. The scheduler options are chosen per job:
 - ``misfire_grace_time``: how late a run may still start. Incremental sync: half its interval
   (a later run would nearly meet the next one anyway). Nightly full sync: 3 hours (a host
   rebooted at 02:00 still gets its full sync before the working day). Checks: 1 hour.
+- ``retry``: the incremental sync is retried after a failure (BPO2 unreachable at start or
+  lost later) at 30 s, 60 s, 120 s … capped at its interval, so the cache catches up soon after
+  BPO2 is back. A failed nightly full sync needs no retry: the previous snapshot keeps serving
+  and the incremental sync (which rebuilds a missing cache) keeps it current.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Job:
     coalesce: bool = True
     max_instances: int = 1
     run_at_start: bool = False  # also once when the scheduler starts (a fresh cache after restart)
+    retry: bool = False  # after a failure, retry with backoff instead of waiting a whole interval
     help: str = ""
 
 
@@ -79,6 +84,7 @@ JOBS: tuple[Job, ...] = (
         run_incremental,
         misfire_grace_time=lambda s: max(30, s.incremental_interval_minutes * 30),
         run_at_start=True,
+        retry=True,
         help="Apply BPO2's changes to the cache every incremental_interval_minutes.",
     ),
     Job(

@@ -19,6 +19,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from .jobs import JOBS, Job
 from .sync.lease import Lease
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
+RETRY_BASE_SECONDS = 30.0  # first retry of a failed job; doubles up to the job's interval
 
 
 class Leadership:
@@ -72,7 +75,37 @@ class Leadership:
             self.ensure()
 
 
-def _guarded(job: Job, bridge: Bridge, leadership: Leadership) -> Callable[[], None]:
+class Backoff:
+    """One-off retries of a failed job: base, 2×base, 4×base … seconds, capped at `cap`.
+
+    Retries and the job's own trigger share the one worker thread, so they never overlap;
+    a success (by either) resets the delay."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        self.base, self.cap = base, max(base, cap)
+        self.failures = 0
+
+    def failed(self) -> float:
+        """The delay before the next retry, after one more failure."""
+        delay = min(self.cap, self.base * 2**self.failures)
+        self.failures += 1
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
+def _guarded(
+    job: Job,
+    bridge: Bridge,
+    leadership: Leadership,
+    scheduler: BaseScheduler | None = None,
+    retry_base_seconds: float = RETRY_BASE_SECONDS,
+) -> Callable[[], None]:
+    """The job as the scheduler runs it: only on the lease holder, failures logged (and, for
+    jobs with `retry`, retried on `scheduler` with backoff)."""
+    backoff = Backoff(retry_base_seconds, _interval_seconds(job, bridge))
+
     def run() -> None:
         if not leadership.ensure():
             log.info("job %s: another process runs the scheduled jobs", job.name)
@@ -81,17 +114,47 @@ def _guarded(job: Job, bridge: Bridge, leadership: Leadership) -> Callable[[], N
             job.func(bridge)
         except SyncBusy as exc:
             log.info("job %s skipped: %s", job.name, exc)
+            return
         except Exception:
             log.exception("job %s failed", job.name)  # syncs also record it in the store
+            if job.retry and scheduler is not None:
+                _retry_later(scheduler, job, run, backoff.failed(), bridge.settings.tz)
+            return
+        backoff.succeeded()
 
     run.__name__ = job.name
     return run
+
+
+def _interval_seconds(job: Job, bridge: Bridge) -> float:
+    trigger = job.trigger(bridge.settings)
+    if isinstance(trigger, IntervalTrigger):
+        return trigger.interval.total_seconds()
+    return 3600.0
+
+
+def _retry_later(
+    scheduler: BaseScheduler, job: Job, run: Callable[[], None], delay: float, timezone: Any
+) -> None:
+    """One more run of `job` after `delay` seconds; a newer retry replaces a pending one."""
+    log.info("job %s: retry in %.0f s", job.name, delay)
+    scheduler.add_job(
+        run,
+        trigger=DateTrigger(
+            run_date=dt.datetime.now(timezone) + dt.timedelta(seconds=delay), timezone=timezone
+        ),
+        id=f"{job.name}.retry",
+        name=f"{job.name} (retry)",
+        misfire_grace_time=None,  # however late: the cache is behind until it runs
+        replace_existing=True,
+    )
 
 
 def start_scheduler(
     bridge: Bridge,
     background: bool = True,
     jobs: tuple[Job, ...] = JOBS,
+    retry_base_seconds: float = RETRY_BASE_SECONDS,
 ) -> BaseScheduler:
     """Schedule `jobs` and start; background=False blocks until shutdown (standalone process)."""
     settings = bridge.settings
@@ -104,7 +167,7 @@ def start_scheduler(
     now = dt.datetime.now(settings.tz)
     for job in jobs:
         scheduler.add_job(
-            _guarded(job, bridge, leadership),
+            _guarded(job, bridge, leadership, scheduler, retry_base_seconds),
             trigger=job.trigger(settings),
             id=job.name,
             name=job.name,

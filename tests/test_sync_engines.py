@@ -98,9 +98,14 @@ def _next_id(conn: Any, table: Table, column: str) -> int:
     return (conn.execute(select(func.max(table.c[column]))).scalar() or 0) + 1
 
 
+def _stamp(table: Table) -> str:
+    """Key of the table's change column: a logical column, or the physical-only one."""
+    return "modified_date" if "modified_date" in table.c else "_change"
+
+
 def _later(conn: Any, table: Table) -> dt.datetime:
     """A change value after every existing one (what BPO2 itself would write)."""
-    top = conn.execute(select(func.max(table.c.modified_date))).scalar()
+    top = conn.execute(select(func.max(table.c[_stamp(table)]))).scalar()
     return (top or dt.datetime(2026, 1, 1)).replace(microsecond=0) + dt.timedelta(seconds=5)
 
 
@@ -143,20 +148,49 @@ def _change_source(writer: Engine, mapping: Mapping) -> dict[str, dict[str, int]
             )
         )
         changed_asset = conn.execute(select(func.min(asset.c.asset_id))).scalar()
-        conn.execute(update(asset).where(asset.c.asset_id == changed_asset).values(model_no="Changed"))
+        conn.execute(
+            update(asset)
+            .where(asset.c.asset_id == changed_asset)
+            .values(model_no="Changed", **{_stamp(asset): _later(conn, asset)})
+        )
         gone = conn.execute(select(func.max(reading.c.reading_id))).scalar()
         conn.execute(delete(reading).where(reading.c.reading_id == gone))
+        # a key of two columns, with a change column
+        link = t["customer_salesman"]
+        one = conn.execute(select(link).order_by(link.c.customer_id, link.c.employee_id).limit(1)).first()
+        conn.execute(
+            update(link)
+            .where(link.c.customer_id == one.customer_id, link.c.employee_id == one.employee_id)
+            .values(is_main=not one.is_main, **{_stamp(link): _later(conn, link)})
+        )
+        contact = t["customer_contact"]
+        gone = conn.execute(select(func.min(contact.c.contact_id))).scalar()
+        conn.execute(delete(contact).where(contact.c.contact_id == gone))
+        # entities without a change column: found by comparing every row
+        employee, site = t["employee"], t["site"]
+        first_employee = conn.execute(select(func.min(employee.c.employee_id))).scalar()
+        conn.execute(
+            update(employee).where(employee.c.employee_id == first_employee).values(full_name="Renamed")
+        )
+        conn.execute(insert(site).values(site_id=_next_id(conn, site, "site_id"), site_name="New Site"))
     return {
         "contract": {"added": 1, "changed": 1, "removed": 0},
         "contract_item": {"added": 1, "changed": 0, "removed": 0},
         "asset": {"added": 1, "changed": 1, "removed": 0},
         "meter_reading": {"added": 0, "changed": 0, "removed": 1},
+        "customer_salesman": {"added": 0, "changed": 1, "removed": 0},
+        "customer_contact": {"added": 0, "changed": 0, "removed": 1},
+        "employee": {"added": 0, "changed": 1, "removed": 0},
+        "site": {"added": 1, "changed": 0, "removed": 0},
     }
 
 
 @pytest.mark.parametrize(("source_kind", "cache_kind"), COMBOS)
 def test_full_then_incremental_reproduce_the_source(engines, source_kind: str, cache_kind: str) -> None:
     bridge, writer = engines(source_kind, cache_kind)
+    # both ways of finding changes are exercised below
+    assert bridge.mapping["employee"].change_column is None and bridge.mapping["site"].change_column is None
+    assert bridge.mapping["asset"].change_column and bridge.mapping["contract"].change_column
     result = full_sync(bridge)
     assert result.kind == "full" and bridge.cache.exists()
     assert sum(result.rows.values()) > 100

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, request, url_for
 
 from bpo2_bridge import crm
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.grid import Grid, GridColumn, grid_response, wants_json
+from bpo2_bridge.web.grid_counts import COUNTS
 
 from .customers import back_url, here, load_customer
 
@@ -82,11 +83,12 @@ def _as_of():  # type: ignore[no-untyped-def]
 def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with crm.cache_connection(bridge) as conn:
+        count = COUNTS.counter(crm.count_generation(bridge, conn))  # before anything is read
         customer = load_customer(conn, account_no)
         cid = customer["customer_id"]
         base = crm.contracts_base(conn, bridge, user, tab, cid)
-        page = CUSTOMER_CONTRACTS.fetch(conn, base, request.args)
-        counts = crm.contract_tab_counts(conn, bridge, user, cid) if _wants_html() else {}
+        page = CUSTOMER_CONTRACTS.fetch(conn, base, request.args, count=count)
+        counts = crm.contract_tab_counts(conn, bridge, user, cid, count) if _wants_html() else {}
     dashboard = url_for("customers.dashboard", account_no=account_no)
     return grid_response(
         CUSTOMER_CONTRACTS,
@@ -111,10 +113,15 @@ def _wants_html() -> bool:
 
 @bp.post("/customers/<account_no>/refresh")
 def refresh(account_no: str):  # type: ignore[no-untyped-def]
-    """Pull this customer's rows from BPO2 now; the page then says what changed."""
+    """Pull this customer's rows from BPO2 now; the page then says what changed.
+
+    JSON clients get 200 with the changes, or 503 {"error": "BPO2 is unreachable", "as_of"}
+    (the app's SourceError handler) while the cache keeps serving."""
     bridge = current_bridge()
     with crm.cache_connection(bridge) as conn:
         load_customer(conn, account_no)
+    if wants_json():
+        return _refresh_json(account_no)
     target = safe_next(
         request.form.get("next"), url_for("contracts.for_customer", account_no=account_no, tab="all")
     )
@@ -123,13 +130,33 @@ def refresh(account_no: str):  # type: ignore[no-untyped-def]
     return redirect(target)
 
 
+def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
+    from bpo2_bridge.sync import UnknownCustomer, refresh_customer
+
+    try:
+        result = refresh_customer(current_bridge(), account_no)  # SourceError: 503 JSON
+    except UnknownCustomer:
+        return jsonify({"error": f"Customer {account_no} is no longer in BPO2."}), 404
+    as_of = _as_of()
+    return jsonify(
+        {
+            "account_no": account_no,
+            "refreshed_at": result.finished_at.isoformat(),
+            "changed": result.changed,
+            "changes": {name: counts for name, counts in result.changes.items() if any(counts.values())},
+            "as_of": as_of.isoformat() if as_of else None,
+        }
+    )
+
+
 @bp.get("/contracts")
 def index():  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with crm.cache_connection(bridge) as conn:
+        count = COUNTS.counter(crm.count_generation(bridge, conn))  # before anything is read
         base = crm.contracts_base(conn, bridge, user, tab)
-        page = ALL_CONTRACTS.fetch(conn, base, request.args)
-        counts = crm.contract_tab_counts(conn, bridge, user) if _wants_html() else {}
+        page = ALL_CONTRACTS.fetch(conn, base, request.args, count=count)
+        counts = crm.contract_tab_counts(conn, bridge, user, count=count) if _wants_html() else {}
     return grid_response(
         ALL_CONTRACTS,
         page,

@@ -11,6 +11,7 @@ from bpo2_bridge.charts import bar_chart
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge, money
 from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.grid_counts import COUNTS
 
 bp = Blueprint("customers", __name__)
 
@@ -58,7 +59,8 @@ CUSTOMERS = Grid(
 def index():  # type: ignore[no-untyped-def]
     bridge, user = current_bridge(), current_user()
     with crm.cache_connection(bridge) as conn:
-        page = CUSTOMERS.fetch(conn, crm.customers_base(conn, bridge, user), request.args)
+        count = COUNTS.counter(crm.count_generation(bridge, conn))  # before anything is read
+        page = CUSTOMERS.fetch(conn, crm.customers_base(conn, bridge, user), request.args, count=count)
     return grid_response(
         CUSTOMERS,
         page,

@@ -80,7 +80,7 @@ def download(file_id: int):  # type: ignore[no-untyped-def]
     if info is None:
         abort(404)
     try:
-        content = crm.attachment_content(bridge, file_id)  # SourceError -> the 503 page
+        content = crm.attachment_content(bridge, file_id)  # SourceError -> 503 (page or JSON)
     except crm.AttachmentMissing:
         return render_template(
             "errors/error.html",
@@ -91,7 +91,11 @@ def download(file_id: int):  # type: ignore[no-untyped-def]
     mimetype = info["content_type"] or "application/octet-stream"
     source: Any = BytesIO(content.data) if content.data is not None else content.path
     response = send_file(
-        source, mimetype=mimetype, as_attachment=True, download_name=download_name(info["file_name"]), max_age=0
+        source,
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=download_name(info["file_name"]),
+        max_age=0,
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import sys
 from typing import Any
 
@@ -12,6 +11,7 @@ import click
 
 from ..bridge import Bridge
 from ..cache import CacheMissing
+from ..logs import configure_logging
 from ..source import SourceError
 from .common import AppContext, fail, output_options, pass_app, print_rows
 
@@ -50,6 +50,7 @@ def sync_command(app: AppContext, mode: str, account_no: str | None, fmt: str) -
         refresh_customer,
     )
 
+    configure_logging(app.settings)
     bridge = Bridge(app.settings)
     try:
         if account_no:
@@ -181,7 +182,7 @@ def scheduler_command(app: AppContext) -> None:
     """
     from ..scheduler import start_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(app.settings)
     bridge = Bridge(app.settings)
     click.echo("scheduler running; Ctrl+C stops it", err=True)
     try:

@@ -188,15 +188,18 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
                 "model_no": model.model_no,
                 "part_code": model.part_code,
                 "description": model.description,
+                "modified_date": world.stamp(touched, asset_id),
             },
         )
+        item_id = world.next_id("contract_item")
         emit(
             "contract_item",
             {
-                "contract_item_id": world.next_id("contract_item"),
+                "contract_item_id": item_id,
                 "contract_id": contract_id,
                 "asset_id": asset_id,
                 "location_desc": rng.choice(c.LOCATIONS),
+                "modified_date": world.stamp(touched, item_id),
             },
         )
         kinds = [("Mono", model.mono_volume, mono_rate)]
@@ -204,13 +207,21 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
             kinds.append(("Colour", model.colour_volume, colour_rate))
         for meter_type, volume, rate in kinds:
             meter_id = world.next_id("meter")
-            emit("meter", {"meter_id": meter_id, "asset_id": asset_id, "meter_type": meter_type})
+            emit(
+                "meter",
+                {
+                    "meter_id": meter_id,
+                    "asset_id": asset_id,
+                    "meter_type": meter_type,
+                    "modified_date": world.stamp(touched, meter_id),
+                },
+            )
             readings = _emit_readings(world, meter_id, dates, volume)
             meters.append((asset_id, meter_type, rate, readings))
 
     for position in range(max(first_billed, 1), len(dates)):
         invoice_date = dates[position]
-        stamp = dt.datetime.combine(invoice_date, dt.time(6, 30))
+        run = dt.datetime.combine(invoice_date, dt.time())
         lines = []
         if fee:
             lines.append(("Fee", None, None, None, fee))
@@ -223,10 +234,11 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
         if minimum > metered:
             lines.append(("MinBilling", None, None, None, minimum - metered))
         for line_type, asset_id, meter_type, volume, cents in lines:
+            line_id = world.next_id("invoice_line")
             emit(
                 "invoice_line",
                 {
-                    "invoice_line_id": world.next_id("invoice_line"),
+                    "invoice_line_id": line_id,
                     "contract_id": contract_id,
                     "invoice_date": invoice_date,
                     "line_type": line_type,
@@ -234,11 +246,20 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
                     "meter_type": meter_type,
                     "volume": volume,
                     "amount": _money(cents),
-                    "modified_date": stamp,
+                    "modified_date": _posted(run, line_id),
                 },
             )
         if rng.random() < (plan.call_rate if plan.call_rate is not None else profile.call_rate):
             _emit_call(world, customer, contract_id, rng.choice(assets), dates[position - 1])
+
+
+INVOICE_RUN = 3 * 86_400  # seconds over which a month's invoice lines are posted, before the invoice date
+
+
+def _posted(invoice_day: dt.datetime, line_id: int) -> dt.datetime:
+    """When the billing run posted a line: spread over the days before the invoice date, to the
+    second (a real run takes days; lines sharing one stamp would all look freshly changed)."""
+    return invoice_day - dt.timedelta(seconds=1 + line_id * 7919 % INVOICE_RUN)
 
 
 def _emit_readings(world: World, meter_id: int, dates: list[dt.date], volume: int) -> list[int]:
@@ -297,13 +318,15 @@ def _emit_call(world: World, customer: Customer, contract_id: int, asset_id: int
         (low, high), quantities = c.CALL_COSTS[cost_type]
         hundredths = round(rng.choice(quantities) * 100)
         unit = rng.randint(low, high) // 100 * 100
+        cost_id = world.next_id("call_cost")
         world.emit(
             "call_cost",
             {
-                "call_cost_id": world.next_id("call_cost"),
+                "call_cost_id": cost_id,
                 "call_id": call_id,
                 "cost_type": cost_type,
                 "quantity": _money(hundredths),
                 "cost_amount": _money((hundredths * unit + 50) // 100),
+                "modified_date": world.stamp(closed or logged, cost_id),
             },
         )

@@ -208,5 +208,6 @@ def _emit_attachment(
             "uploaded_date": uploaded,
             "content": None if as_path else data,
             "file_path": relative,
+            "modified_date": world.stamp(uploaded, file_id),
         },
     )

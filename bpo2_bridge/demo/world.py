@@ -82,6 +82,12 @@ class World:
         """A moment within the last 14 days, before today."""
         return self.at(self.days_ago(1, 13))
 
+    @staticmethod
+    def stamp(moment: dt.datetime, row_id: int) -> dt.datetime:
+        """A change stamp near `moment`, a number of seconds into its minute taken from the row id:
+        rows written together still differ, as real edits do (no randomness drawn)."""
+        return moment + dt.timedelta(seconds=row_id * 37 % 60)
+
     def salesman(self, login: str) -> Employee:
         return next(e for e in self.salesmen if e.login == login)
 
@@ -190,7 +196,12 @@ def _emit_customer(world: World, index: int) -> Customer:
     for employee, is_main in [(main, True)] + [(e, False) for e in linked]:
         world.emit(
             "customer_salesman",
-            {"customer_id": customer.customer_id, "employee_id": employee.employee_id, "is_main": is_main},
+            {
+                "customer_id": customer.customer_id,
+                "employee_id": employee.employee_id,
+                "is_main": is_main,
+                "modified_date": world.stamp(modified, employee.employee_id),
+            },
         )
     for _ in range(rng.randint(1, 3)):
         first, last = rng.choice(c.FIRST_NAMES), rng.choice(c.LAST_NAMES)
@@ -206,6 +217,7 @@ def _emit_customer(world: World, index: int) -> Customer:
                 "tel": phone(rng, c.SITE_AREA_CODES[site_id - 1]),
                 "cell": cell(rng),
                 "email": f"{first.lower()}.{re.sub(r'[^a-z]', '', last.lower())}@{domain}",
+                "modified_date": world.stamp(modified, contact_id),
             },
         )
     return customer

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Dialect
 from ..model import ENTITIES
 
 Progress = Callable[[str, int], None]
+STAMP = "modified_date"  # the row's change stamp, also what fills a physical-only change column
 Converter = Callable[[Any], Any]
 
 
@@ -78,7 +79,9 @@ class Writer:
         self._sqlite: dict[str, _SqliteInsert] = {}
         for entity in ENTITIES:
             table = tables[entity.name]
-            self._drop[entity.name] = tuple(col.name for col in entity.columns if col.name not in table.c)
+            # "modified_date" comes with every row that has a change stamp, logical column or not
+            names = dict.fromkeys([*(col.name for col in entity.columns), STAMP])
+            self._drop[entity.name] = tuple(name for name in names if name not in table.c)
             if "_change" in table.c:  # a physical-only change column the mapping names
                 self._change[entity.name] = 0
             if conn.dialect.name == "sqlite":
@@ -94,11 +97,11 @@ class Writer:
         rows = self.buffers[entity]
         if not rows:
             return
+        if entity in self._change:  # before dropping: the stamp may be a dropped key
+            rows = [self._with_change(entity, row) for row in rows]
         drop = self._drop[entity]
         if drop:
             rows = [{k: v for k, v in row.items() if k not in drop} for row in rows]
-        if entity in self._change:
-            rows = [self._with_change(entity, row) for row in rows]
         fast = self._sqlite.get(entity)
         if fast is not None:
             self.conn.exec_driver_sql(fast.sql, fast.rows(rows))
@@ -115,7 +118,7 @@ class Writer:
         if isinstance(self.tables[entity].c["_change"].type, LargeBinary):
             value: Any = self._change[entity].to_bytes(8, "big")  # a rowversion-like counter
         else:
-            value = row.get("modified_date") or dt.datetime(2000, 1, 1)
+            value = row.get(STAMP) or dt.datetime(2000, 1, 1)
         return {**row, "_change": value}
 
     def finish(self) -> None:

@@ -53,6 +53,13 @@ class Changes:
             self.change(row, old)
 
     def flush(self) -> None:
+        # in key order: each write lands next to the previous one in the cache's key b-tree,
+        # not on a random page (changed rows arrive in change order)
+        key_of = self.plan.key_of
+        self._removed.sort()
+        for rows in self._changed.values():
+            rows.sort(key=key_of)
+        self._added.sort(key=key_of)
         delete_keys(self.conn, self.plan, self._removed)
         update_rows(self.conn, self.plan, self._changed)
         insert_rows(self.conn, self.plan, self._added)

@@ -40,6 +40,8 @@ from .transfer import limit_batches, read_all, read_batches, reading
 if TYPE_CHECKING:
     from ..bridge import Bridge
 
+CACHE_PAGES_KB = 65_536  # SQLite page cache of the sync's cache connection, as for a full sync
+
 
 def incremental_sync(bridge: Bridge, progress: Progress | None = None) -> SyncResult:
     """Apply BPO2's changes to the current snapshot; raises SyncFailed or SyncBusy."""
@@ -73,6 +75,10 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
         name = cache.current() or ""
         with source_session(bridge.source) as src, cache.write() as conn:
             limit_batches(src, settings.statement_timeout)
+            if cache.dialect.name == "sqlite":
+                # changed rows touch pages all over the snapshot: keep them in memory until the
+                # commit rather than spilling each to the log (the connection is this sync's own)
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_PAGES_KB}")
             meta: dict[str, Any] = cache.read_meta(conn)
             for plan in plans:
                 progress.start(plan.name)
@@ -141,7 +147,8 @@ def _apply_changed(
 ) -> int:
     count = 0
     for fresh in read_batches(src, plan, plan.select_rows(changed_since(plan, since)), batch, plan.name):
-        cached = plan.cache_rows_by_keys(conn, [plan.key_of(r) for r in fresh])
+        keys = sorted(plan.key_of(r) for r in fresh)  # key order: neighbouring cache pages
+        cached = plan.cache_rows_by_keys(conn, keys)
         for row in fresh:
             diff.upsert(row, cached.get(plan.key_of(row)))
         count += len(fresh)

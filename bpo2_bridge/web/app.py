@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import secrets
+import sqlite3
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from flask import Blueprint, Flask, current_app, render_template
+from flask import Blueprint, Flask, current_app, jsonify, render_template
+from sqlalchemy.exc import DatabaseError
 from werkzeug.exceptions import HTTPException
 
 from ..bridge import Bridge
@@ -19,7 +21,7 @@ from ..settings import Settings, load_settings
 from ..source import SourceError
 from . import auth, metrics, security
 from .context import EXTENSION_KEY, current_bridge, register_filters
-from .grid import register_grid_errors
+from .grid import register_grid_errors, wants_json
 
 TEMPLATES = Path(str(files("bpo2_bridge.templates")))
 
@@ -112,19 +114,25 @@ def _error_pages(app: Flask) -> None:
         )
 
     @app.errorhandler(CacheMissing)
-    def _no_cache(_exc: CacheMissing):  # type: ignore[no-untyped-def]
-        return (
-            render_template(
-                "errors/error.html",
-                code=503,
-                title="No data yet",
-                message="The cache has not been filled from BPO2 yet. Ops: run a full sync.",
-            ),
-            503,
-        )
+    def _no_cache(exc: CacheMissing):  # type: ignore[no-untyped-def]
+        return _cache_unavailable(str(exc))
+
+    @app.errorhandler(DatabaseError)
+    def _database_error(exc: DatabaseError):  # type: ignore[no-untyped-def]
+        if not is_corrupt_cache(exc):
+            raise exc  # anything else is a real fault: the 500 page, logged
+        return _cache_unavailable(f"the cache snapshot is damaged: {str(exc.orig).splitlines()[0]}")
 
     @app.errorhandler(SourceError)
     def _unreachable(exc: SourceError):  # type: ignore[no-untyped-def]
+        as_of = _cache_as_of()
+        if wants_json():
+            body = {
+                "error": "BPO2 is unreachable",
+                "detail": str(exc).splitlines()[0] if str(exc) else None,
+                "as_of": as_of.isoformat() if as_of else None,
+            }
+            return jsonify(body), 503, {"Retry-After": "30"}
         return (
             render_template(
                 "errors/error.html",
@@ -133,7 +141,53 @@ def _error_pages(app: Flask) -> None:
                 message=f"BPO2 is unreachable — {exc}. Try again in a moment.",
             ),
             503,
+            {"Retry-After": "30"},
         )
+
+
+CACHE_REBUILDING = "The cache is being rebuilt from BPO2. Try again in a few minutes."
+
+
+def is_corrupt_cache(exc: DatabaseError) -> bool:
+    """A SQLite snapshot that is no database any more (overwritten, truncated, damaged disk)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig).lower()
+    return isinstance(orig, sqlite3.DatabaseError) and (
+        "file is not a database" in text or "malformed" in text
+    )
+
+
+def _cache_as_of() -> Any:
+    try:
+        return current_bridge().cache.as_of()
+    except Exception:
+        return None
+
+
+def _cache_unavailable(reason: str):  # type: ignore[no-untyped-def]
+    """503 while the cache is missing or damaged: the next sync (scheduled, or run by ops)
+    builds a new snapshot; users, history and logs in the application store are untouched."""
+    if wants_json():
+        return jsonify({"error": CACHE_REBUILDING, "detail": reason}), 503, {"Retry-After": "60"}
+    from .freshness import Freshness, failure_reason
+
+    try:
+        failure = failure_reason(current_bridge().cache.last_failure())
+    except Exception:
+        failure = None
+    return (
+        render_template(
+            "errors/cache.html",
+            code=503,
+            title="The cache is being rebuilt",
+            message=CACHE_REBUILDING,
+            reason=reason,
+            # the line must not claim fresh data while there is none to show
+            freshness=Freshness(None, "Cache unavailable — the next sync rebuilds it", "red", failure),
+        ),
+        503,
+        {"Retry-After": "60"},
+    )
 
 
 def _default_message(code: int) -> str:

@@ -39,7 +39,7 @@ def _naive_local(value: Any, bridge: Bridge) -> dt.datetime | None:
     return value
 
 
-def _failure_reason(failure: Any) -> str | None:
+def failure_reason(failure: Any) -> str | None:
     if not failure:
         return None
     if isinstance(failure, str):
@@ -76,7 +76,7 @@ def freshness(bridge: Bridge) -> Freshness:
     except Exception as exc:  # the cache itself is unreadable: say so on the line
         return Freshness(None, "Cache unavailable", "red", str(exc).splitlines()[0][:200])
     try:
-        failure = _failure_reason(cache.last_failure())
+        failure = failure_reason(cache.last_failure())
     except Exception:
         failure = None
     return compute(as_of, bridge.settings.now(), bridge.settings.incremental_interval_minutes, failure)

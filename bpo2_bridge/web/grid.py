@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.datastructures import MultiDict
 
 from . import grid_cursor, grid_export
+from .grid_counts import Counter, count_now
 from .grid_filters import (
     HELP,
     KINDS,
@@ -142,9 +143,19 @@ class Grid:
         return OPERATORS
 
     def fetch(
-        self, conn: Connection, base: Any, args: MultiDict[str, str], *, max_page_size: int | None = None
+        self,
+        conn: Connection,
+        base: Any,
+        args: MultiDict[str, str],
+        *,
+        max_page_size: int | None = None,
+        count: Counter | None = None,
     ) -> GridPage:
-        """The rows the URL asks for; GridError (a 400) naming any bad parameter."""
+        """The rows the URL asks for; GridError (a 400) naming any bad parameter.
+
+        ``count`` counts the filtered rows (default: a COUNT on every request); pass
+        ``grid_counts.COUNTS.counter(generation)`` to count each filter once per cache generation.
+        """
         source = _as_from(base)
         state = _State.parse(self, args, max_page_size or _max_page_size())
         page = GridPage(self, state)
@@ -159,7 +170,7 @@ class Grid:
         like_ignores_case = conn.dialect.name == "sqlite"
         # no WHERE at all when nothing filters: SQLite counts a bare table several times faster
         where = state.conditions(self, columns, like_ignores_case)
-        page.total = conn.execute(select(func.count()).select_from(source).where(*where)).scalar_one()
+        page.total = (count or count_now)(conn, select(func.count()).select_from(source).where(*where))
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = min(state.page, page.pages)
         order = [(columns[state.sort_key], state.desc)] + [
