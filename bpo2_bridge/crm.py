@@ -33,12 +33,14 @@ from sqlalchemy import (
     func,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import sqlfiles, windows
 from . import store as app_store
 from .bridge import Bridge
+from .cache import RUN_KINDS
 from .mapping import physical_table
 from .source import SourceError, first_line, source_session
 
@@ -67,7 +69,15 @@ def cache_connection(bridge: Bridge) -> Iterator[Connection]:
 
 
 def _sql(dialect: Dialect, name: str) -> TextClause:
-    return text(sqlfiles.render(name, dialect))
+    # rendered once per dialect: the screens run these on every request
+    key = (dialect.name, name)
+    sql = _RENDERED.get(key)
+    if sql is None:
+        sql = _RENDERED[key] = sqlfiles.render(name, dialect)
+    return text(sql)
+
+
+_RENDERED: dict[tuple[str, str], str] = {}
 
 
 def _rows(conn: Connection, clause: TextClause, **values: Any) -> list[dict[str, Any]]:
@@ -247,39 +257,56 @@ def contract_tab_counts(
     return counts
 
 
-# -- generations: when a remembered count is still true -----------------------------------
+# -- the state of the data one connection reads --------------------------------------------
 
 IN_PLACE_KINDS = ("incremental", "customer")  # runs that write the serving snapshot itself
 # a run still "running" after this long was killed; past it, counts are remembered again
 STALE_RUN = dt.timedelta(hours=1)
 
 
-def count_generation(bridge: Bridge, conn: Connection) -> tuple[Any, ...] | None:
-    """A value that changes whenever the data ``conn`` reads may have changed, or None while an
-    incremental sync or a refresh is writing (nothing may be remembered then).
+@dataclass(frozen=True)
+class CacheState:
+    """What a screen needs to know about the snapshot its connection reads."""
+
+    snapshot: str
+    # changes whenever the data may have changed; None while an incremental sync or a refresh
+    # is writing (nothing may be remembered then)
+    generation: tuple[Any, ...] | None
+    as_of: dt.datetime | None  # as Cache.as_of(), for this very snapshot
+
+
+def cache_state(bridge: Bridge, conn: Connection) -> CacheState:
+    """The state of the data ``conn`` reads, in one store query.
 
     Call it right after opening ``conn``, before reading anything through it: the run ids are
-    read from the store first, so a write that starts later carries a newer id. ``as_of()`` is
-    no such marker: a customer refresh writes the snapshot without moving it.
+    read from the store first, so a write that starts later carries a newer id. ``as_of`` alone
+    is no generation: a customer refresh writes the snapshot without moving it.
     """
     runs = app_store.sync_runs
+    name = snapshot_name(conn)
     since = bridge.settings.now() - STALE_RUN
     writing = case(
         (and_(runs.c.status == "running", runs.c.kind.in_(IN_PLACE_KINDS), runs.c.started_at >= since), 1)
     )
+    served = and_(runs.c.status == "ok", runs.c.kind.in_(RUN_KINDS), runs.c.snapshot == name)
+    finished = type_coerce(case((served, runs.c.finished_at)), DateTime())
     with bridge.store.connect() as store:
-        last, busy = store.execute(select(func.max(runs.c.id), func.count(writing))).one()
-    if busy:
-        return None
-    return (snapshot_name(conn), last)
+        last, busy, as_of = store.execute(
+            select(func.max(runs.c.id), func.count(writing), func.max(finished))
+        ).one()
+    return CacheState(name, None if busy else (name, last), as_of)
 
 
 def snapshot_name(conn: Connection) -> str:
-    """The snapshot a cache connection reads (its SQLite file or PostgreSQL schema)."""
-    if conn.dialect.name == "sqlite":
+    """The snapshot a cache connection reads (its SQLite file's name, or PostgreSQL schema)."""
+    if conn.dialect.name != "sqlite":  # one pool serves every schema: ask each time
+        return str(conn.exec_driver_sql("SELECT current_schema()").scalar())
+    info = conn.connection.info
+    name = info.get("bpo2_snapshot")
+    if name is None:  # a pooled SQLite connection stays on its file: asked once
         rows = conn.exec_driver_sql("PRAGMA database_list").all()
-        return next(str(r[2]) for r in rows if r[1] == "main")
-    return str(conn.exec_driver_sql("SELECT current_schema()").scalar())
+        name = info["bpo2_snapshot"] = Path(next(str(r[2]) for r in rows if r[1] == "main")).stem
+    return str(name)
 
 
 # -- Files and cases ---------------------------------------------------------------------

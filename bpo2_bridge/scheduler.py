@@ -4,7 +4,8 @@ Every scheduler process (in-process with `serve`, or standalone `bpo2-bridge sch
 schedules the jobs, but a job only runs in the process that holds the "scheduler" lease in
 the application store. A keeper thread takes and renews the lease; a standby process takes
 over once the holder's lease expires (or at once when the holder died on this host). Jobs run
-on one worker thread, so they never overlap.
+on one worker thread, so they never overlap. A failed job marked `retry` (the incremental
+sync) runs again after 30 s, 60 s, 120 s … capped at its interval, until it succeeds.
 """
 
 from __future__ import annotations

@@ -85,15 +85,23 @@ def render_sql(
 ) -> str:
     """The SQL text for the cache (logical names), with `:named` parameters."""
     _check_tab(tab)
-    return render(
-        SQL_FILE,
-        dialect,
-        tab=tab,
-        by_customer=by_customer,
-        by_employee=by_employee,
-        excluded=excluded,
-        q=_quoter(dialect),
-    )
+    # rendered once per form: a grid asks for it on every request (the template never changes)
+    key = (dialect if isinstance(dialect, str) else dialect.name, tab, by_customer, by_employee, excluded)
+    sql = _RENDERED.get(key)
+    if sql is None:
+        sql = _RENDERED[key] = render(
+            SQL_FILE,
+            dialect,
+            tab=tab,
+            by_customer=by_customer,
+            by_employee=by_employee,
+            excluded=excluded,
+            q=_quoter(dialect),
+        )
+    return sql
+
+
+_RENDERED: dict[tuple[str, str, bool, bool, str], str] = {}
 
 
 def contracts_query(

@@ -105,16 +105,18 @@ def test_a_count_from_before_a_full_sync_is_not_shown_after_it(copied_demo) -> N
 def test_nothing_is_remembered_while_a_refresh_is_writing(copied_demo) -> None:
     bridge = copied_demo()
     with bridge.cache.connect() as conn:
-        settled = crm.count_generation(bridge, conn)
-    assert settled is not None
+        settled = crm.cache_state(bridge, conn)
+    assert settled.generation is not None
+    assert settled.snapshot == bridge.cache.current() and settled.as_of == bridge.cache.as_of()
     run = history.start(bridge.store, "customer", bridge.settings.now(), target="ACC")
     with bridge.cache.connect() as conn:
-        assert crm.count_generation(bridge, conn) is None
+        assert crm.cache_state(bridge, conn).generation is None
     with bridge.store.begin() as conn:
         history.succeed(conn, run, bridge.settings.now(), snapshot=bridge.cache.current())
     with bridge.cache.connect() as conn:
-        done = crm.count_generation(bridge, conn)
-    assert done is not None and done != settled
+        done = crm.cache_state(bridge, conn)
+    assert done.generation is not None and done.generation != settled.generation
+    assert done.as_of == settled.as_of  # a refresh does not move as_of: it is no generation
 
 
 def test_the_salesman_and_the_administrator_each_get_their_own_counts(copied_demo, login) -> None:

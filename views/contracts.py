@@ -83,7 +83,8 @@ def _as_of():  # type: ignore[no-untyped-def]
 def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with crm.cache_connection(bridge) as conn:
-        count = COUNTS.counter(crm.count_generation(bridge, conn))  # before anything is read
+        state = crm.cache_state(bridge, conn)  # before anything is read through conn
+        count = COUNTS.counter(state.generation)
         customer = load_customer(conn, account_no)
         cid = customer["customer_id"]
         base = crm.contracts_base(conn, bridge, user, tab, cid)
@@ -94,7 +95,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         CUSTOMER_CONTRACTS,
         page,
         template="contracts/customer.html",
-        as_of=_as_of(),
+        as_of=state.as_of,
         customer=customer,
         tab=tab,
         tabs=_tab_links("contracts.for_customer", counts, account_no=account_no) if counts else [],
@@ -153,7 +154,8 @@ def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
 def index():  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with crm.cache_connection(bridge) as conn:
-        count = COUNTS.counter(crm.count_generation(bridge, conn))  # before anything is read
+        state = crm.cache_state(bridge, conn)  # before anything is read through conn
+        count = COUNTS.counter(state.generation)
         base = crm.contracts_base(conn, bridge, user, tab)
         page = ALL_CONTRACTS.fetch(conn, base, request.args, count=count)
         counts = crm.contract_tab_counts(conn, bridge, user, count=count) if _wants_html() else {}
@@ -161,7 +163,7 @@ def index():  # type: ignore[no-untyped-def]
         ALL_CONTRACTS,
         page,
         template="contracts/index.html",
-        as_of=_as_of(),
+        as_of=state.as_of,
         tab=tab,
         tabs=_tab_links("contracts.index", counts) if counts else [],
         back=back_url(url_for("home.index")),

@@ -59,21 +59,15 @@ CUSTOMERS = Grid(
 def index():  # type: ignore[no-untyped-def]
     bridge, user = current_bridge(), current_user()
     with crm.cache_connection(bridge) as conn:
-        count = COUNTS.counter(crm.count_generation(bridge, conn))  # before anything is read
+        state = crm.cache_state(bridge, conn)  # before anything is read through conn
+        count = COUNTS.counter(state.generation)
         page = CUSTOMERS.fetch(conn, crm.customers_base(conn, bridge, user), request.args, count=count)
     return grid_response(
         CUSTOMERS,
         page,
         template="customers/index.html",
-        as_of=_as_of(),
+        as_of=state.as_of,
     )
-
-
-def _as_of():  # type: ignore[no-untyped-def]
-    try:
-        return current_bridge().cache.as_of()
-    except Exception:
-        return None
 
 
 def load_customer(conn: Any, account_no: str) -> dict[str, Any]:

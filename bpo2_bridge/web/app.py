@@ -119,9 +119,11 @@ def _error_pages(app: Flask) -> None:
 
     @app.errorhandler(DatabaseError)
     def _database_error(exc: DatabaseError):  # type: ignore[no-untyped-def]
-        if not is_corrupt_cache(exc):
-            raise exc  # anything else is a real fault: the 500 page, logged
-        return _cache_unavailable(f"the cache snapshot is damaged: {str(exc.orig).splitlines()[0]}")
+        if is_corrupt_cache(exc):
+            return _cache_unavailable(f"the cache snapshot is damaged: {str(exc.orig).splitlines()[0]}")
+        if not _cache_exists():  # e.g. its PostgreSQL schema was dropped under a running query
+            return _cache_unavailable("the cache snapshot is missing")
+        raise exc  # anything else is a real fault: the 500 page, logged
 
     @app.errorhandler(SourceError)
     def _unreachable(exc: SourceError):  # type: ignore[no-untyped-def]
@@ -155,6 +157,13 @@ def is_corrupt_cache(exc: DatabaseError) -> bool:
     return isinstance(orig, sqlite3.DatabaseError) and (
         "file is not a database" in text or "malformed" in text
     )
+
+
+def _cache_exists() -> bool:
+    try:
+        return current_bridge().cache.exists()
+    except Exception:
+        return True  # cannot tell: do not hide the original error
 
 
 def _cache_as_of() -> Any:

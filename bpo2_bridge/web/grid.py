@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.datastructures import MultiDict
 
 from . import grid_cursor, grid_export
-from .grid_counts import Counter, count_now
+from .grid_counts import Counter, Memo, count_now
 from .grid_filters import (
     HELP,
     KINDS,
@@ -202,10 +202,44 @@ class Grid:
             limit = max(0, min(size, page.total - offset))
             query = query.order_by(*_order_by(back)).offset(max(0, page.total - offset - size)).limit(limit)
             page.rows = _rows(conn, query)[::-1]
+        elif offset and isinstance(count, Memo):
+            page.rows = self._deep_page(conn, query.order_by(*_order_by(order)), order, state, count, offset)
         else:
             page.rows = _rows(conn, query.order_by(*_order_by(order)).offset(offset).limit(size))
         page.cursor_of = lambda row: grid_cursor.encode(state.sort_spec, [row[c.name] for c, _ in order])
         return page
+
+    def _deep_page(
+        self,
+        conn: Connection,
+        ordered: Select[Any],
+        order: list[tuple[ColumnElement[Any], bool]],
+        state: _State,
+        memo: Memo,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        """A page past the first: the first time through OFFSET, reading the row before it as
+        well and remembering its sort values; later (same data, same query) by seeking past
+        them, as a Next link does, so a deep page costs what page 1 costs."""
+        size = state.page_size
+        seek = [(c, d, self._kind(c)) for c, d in order]
+        nulls_high = conn.dialect.name in ("postgresql", "oracle")
+        remembered = memo.boundary(conn, ordered, offset)
+        if remembered is not None:
+            # typed exactly as a Next link's cursor would be
+            values = grid_cursor.decode(
+                grid_cursor.encode(state.sort_spec, list(remembered)), state.sort_spec, seek, "page"
+            )
+            rows: list[dict[str, Any]] = []
+            for part in grid_cursor.seek(seek, values, nulls_high):
+                if len(rows) < size:
+                    rows += _rows(conn, ordered.where(part).limit(size - len(rows)))
+            return rows
+        rows = _rows(conn, ordered.offset(offset - 1).limit(size + 1))
+        if rows:
+            names = [c.name for c, _ in order]  # type: ignore[attr-defined]
+            memo.remember_boundary(conn, ordered, offset, tuple(rows[0][name] for name in names))
+        return rows[1:]
 
     def _kind(self, column: ColumnElement[Any]) -> str:
         grid_column = self.by_key.get(column.name)  # type: ignore[attr-defined]

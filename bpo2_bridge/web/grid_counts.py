@@ -1,12 +1,12 @@
-"""Row counts of grid queries, remembered per cache generation.
+"""Row counts and deep-page boundaries of grid queries, remembered per cache generation.
 
 Counting a filtered query over a million contracts costs far more than reading one page of it,
-and the answer only changes when the cache is written. A ``CountCache`` keeps the latest counts
-in a small LRU keyed by the generation of the data (see ``crm.count_generation``: the snapshot
-plus the last write run) and by the compiled statement with its parameters, so the same filter
-over the same data is counted once. A generation of ``None`` means "the data may be changing
-right now": counts are then always taken from the database and never remembered.
-"""
+and skipping 40,000 rows to reach page 2,000 costs far more than page 1; both answers only
+change when the cache is written. A ``CountCache`` keeps them in a small LRU keyed by the
+generation of the data (``crm.cache_state``: the snapshot plus the last sync or refresh run)
+and by the statement with its parameters, so the same filter over the same data is counted
+once and a deep page found once is then reached by a keyset seek. A generation of ``None``
+means "the data may be changing right now": nothing is remembered then."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Select
 
 Counter = Callable[[Connection, Select[Any]], int]
 
-__all__ = ["COUNTS", "CountCache", "Counter", "count_now"]
+__all__ = ["COUNTS", "CountCache", "Counter", "Memo", "count_now"]
 
 
 def count_now(conn: Connection, statement: Select[Any]) -> int:
@@ -32,34 +32,31 @@ class CountCache:
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
-        self._counts: OrderedDict[Hashable, int] = OrderedDict()
+        self._counts: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def counter(self, generation: Hashable | None) -> Counter:
-        """``count(conn, statement)`` remembered under ``generation`` (None: never remembered)."""
-        if generation is None:
-            return count_now
+    def counter(self, generation: Hashable | None) -> Memo:
+        """Counts (and page boundaries) remembered under ``generation`` (None: never)."""
+        return Memo(self if generation is not None else None, generation)
 
-        def count(conn: Connection, statement: Select[Any]) -> int:
-            key = (generation, statement_key(conn, statement))
-            with self._lock:
-                found = self._counts.get(key)
-                if found is not None:
-                    self._counts.move_to_end(key)
-                    self.hits += 1
-                    return found
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            found = self._counts.get(key)
+            if found is None:
                 self.misses += 1
-            value = count_now(conn, statement)
-            with self._lock:
-                self._counts[key] = value
-                self._counts.move_to_end(key)
-                while len(self._counts) > self.size:
-                    self._counts.popitem(last=False)
-            return value
+                return None
+            self._counts.move_to_end(key)
+            self.hits += 1
+            return found
 
-        return count
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._counts[key] = value
+            self._counts.move_to_end(key)
+            while len(self._counts) > self.size:
+                self._counts.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
@@ -69,11 +66,52 @@ class CountCache:
         return len(self._counts)
 
 
+class Memo:
+    """What one request may remember: ``memo(conn, count_statement)`` counts; ``boundary`` /
+    ``remember_boundary`` keep the sort values of the row just before a deep page, so the next
+    request for that page seeks to it through an index instead of skipping OFFSET rows."""
+
+    def __init__(self, cache: CountCache | None, generation: Hashable | None) -> None:
+        self.cache = cache
+        self.generation = generation
+
+    def __call__(self, conn: Connection, statement: Select[Any]) -> int:
+        if self.cache is None:
+            return count_now(conn, statement)
+        key = (self.generation, "count", statement_key(conn, statement))
+        found = self.cache.get(key)
+        if found is None:
+            found = count_now(conn, statement)
+            self.cache.put(key, found)
+        return int(found)
+
+    def boundary(self, conn: Connection, ordered: Select[Any], offset: int) -> tuple[Any, ...] | None:
+        """Sort values of the row at ``offset - 1`` of ``ordered``, if remembered."""
+        if self.cache is None:
+            return None
+        found = self.cache.get((self.generation, "boundary", offset, statement_key(conn, ordered)))
+        return found  # type: ignore[no-any-return]
+
+    def remember_boundary(
+        self, conn: Connection, ordered: Select[Any], offset: int, values: tuple[Any, ...]
+    ) -> None:
+        if self.cache is not None:
+            self.cache.put((self.generation, "boundary", offset, statement_key(conn, ordered)), values)
+
+
 def statement_key(conn: Connection, statement: Select[Any]) -> tuple[Any, ...]:
-    """The statement as the database receives it: dialect, SQL text and every bound value."""
-    compiled = statement.compile(dialect=conn.dialect)
-    values = tuple(sorted((name, _frozen(value)) for name, value in compiled.params.items()))
-    return (conn.dialect.name, str(compiled), values)
+    """The statement as the database receives it: dialect, shape and every bound value.
+
+    The shape is SQLAlchemy's own statement cache key (the one its compiled-SQL cache uses),
+    which is cheaper to take than compiling; a statement without one is compiled.
+    """
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:
+        compiled = statement.compile(dialect=conn.dialect)
+        values = tuple(sorted((name, _frozen(value)) for name, value in compiled.params.items()))
+        return (conn.dialect.name, str(compiled), values)
+    values = tuple((b.key, _frozen(b.effective_value)) for b in cache_key.bindparams)
+    return (conn.dialect.name, cache_key.key, values)
 
 
 def _frozen(value: Any) -> Hashable:
