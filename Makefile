@@ -27,7 +27,7 @@ system-run:
 	@bash .ci/apt-ensure $(APT_RUN_PACKAGES)
 
 demo: install
-	$(BIN)/bpo2-bridge demo
+	$(BIN)/bpo2-bridge demo $(DEMO_ARGS)
 
 test: install-test
 	bash .ci/services
