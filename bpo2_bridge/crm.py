@@ -282,19 +282,29 @@ def cache_state(bridge: Bridge, conn: Connection) -> CacheState:
     read from the store first, so a write that starts later carries a newer id. ``as_of`` alone
     is no generation: a customer refresh writes the snapshot without moving it.
     """
-    runs = app_store.sync_runs
     name = snapshot_name(conn)
-    since = bridge.settings.now() - STALE_RUN
+    values = {"snapshot": name, "since": bridge.settings.now() - STALE_RUN}
+    with bridge.store.connect() as store:
+        last, busy, as_of = store.execute(_STATE_QUERY, values).one()
+    return CacheState(name, None if busy else (name, last), as_of)
+
+
+def _state_query() -> Select[Any]:
+    runs = app_store.sync_runs
+    since = bindparam("since", type_=DateTime())
     writing = case(
         (and_(runs.c.status == "running", runs.c.kind.in_(IN_PLACE_KINDS), runs.c.started_at >= since), 1)
     )
-    served = and_(runs.c.status == "ok", runs.c.kind.in_(RUN_KINDS), runs.c.snapshot == name)
+    served = and_(
+        runs.c.status == "ok",
+        runs.c.kind.in_(RUN_KINDS),
+        runs.c.snapshot == bindparam("snapshot", type_=String()),
+    )
     finished = type_coerce(case((served, runs.c.finished_at)), DateTime())
-    with bridge.store.connect() as store:
-        last, busy, as_of = store.execute(
-            select(func.max(runs.c.id), func.count(writing), func.max(finished))
-        ).one()
-    return CacheState(name, None if busy else (name, last), as_of)
+    return select(func.max(runs.c.id), func.count(writing), func.max(finished))
+
+
+_STATE_QUERY = _state_query()  # built once: it runs on every grid request
 
 
 def snapshot_name(conn: Connection) -> str:

@@ -109,13 +109,18 @@ def _helpers(dialect: str) -> dict[str, object]:
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
+@cache
+def _template(name: str) -> jinja2.Template:
+    return _ENV.from_string(load(name))
+
+
 def render(name: str, dialect: Dialect | str, **context: object) -> str:
     """sql/<name>.sql rendered for `dialect`, against the logical (cache) names.
 
     Comment lines are dropped: headers name the `:parameters`, which text() would bind.
     """
     dname = _dialect_name(dialect)
-    return _strip_comments(_ENV.from_string(load(name)).render(**_helpers(dname), **context)).strip()
+    return _strip_comments(_template(name).render(**_helpers(dname), **context)).strip()
 
 
 def render_for_source(name: str, dialect: Dialect, mapping: Mapping, **context: object) -> str:

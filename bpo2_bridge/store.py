@@ -49,7 +49,7 @@ sync_runs = Table(
     Column("target", String(40)),  # account no for a customer refresh
     Column("started_at", DateTime, nullable=False),
     Column("finished_at", DateTime),
-    Column("status", String(10), nullable=False),  # running | ok | failed
+    Column("status", String(10), nullable=False, index=True),  # running | ok | failed
     Column("error", Text),
     Column("rows_json", Text),  # {"entity": rows, ...}
     Column("changes_json", Text),  # {"entity": {"added": n, "changed": n, "removed": n}}

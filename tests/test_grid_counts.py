@@ -112,3 +112,18 @@ def test_the_cache_stays_bounded() -> None:
     for i in range(10):
         cache.put(("g", i), i)
     assert len(cache) == 3 and cache.get(("g", 9)) == 9 and cache.get(("g", 0)) is None
+
+
+def test_a_search_or_filter_is_counted_once_per_generation(engine) -> None:  # type: ignore[no-untyped-def]
+    _fill(engine, [{"name": "ab"[i % 2], "amount": i, "due": None} for i in range(30)])
+    cache = CountCache(64)
+    args = MultiDict({"q": "a", "f_amount": ">3", "filter": "amount < 20", "page": "2", "page_size": "2"})
+    with engine.connect() as conn:
+        first = GRID.fetch(conn, item, args, count=cache.counter("g1"))
+        misses = cache.misses
+        again = GRID.fetch(conn, item, args, count=cache.counter("g1"))
+        assert misses == 2 and cache.misses == misses  # the count and the page boundary: remembered
+        other = GRID.fetch(conn, item, MultiDict({**args, "q": "b"}), count=cache.counter("g1"))
+    assert first.total == again.total == 8 and other.total == 8
+    assert [r["id"] for r in first.rows] == [r["id"] for r in again.rows]
+    assert {r["name"] for r in other.rows} == {"b"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, request, url_for
 
 from bpo2_bridge import crm
 from bpo2_bridge.web.auth import current_user, safe_next
@@ -19,13 +19,24 @@ bp = Blueprint("contracts", __name__)
 TABS = (("all", "Contracts"), ("expired", "Expired Contracts"), ("expiring", "Expiring Contracts"))
 
 
+def _back_query() -> str:
+    # the same for every row of a page: built once per request
+    if "contracts_back" not in g:
+        g.contracts_back = urlencode({"back": here()})
+    return str(g.contracts_back)
+
+
 def report_link(row: Any) -> str:
-    path = f"/contracts/{quote(str(row['contract_no']), safe='')}/report"
-    return f"{path}?{urlencode({'back': here()})}"
+    return f"/contracts/{quote(str(row['contract_no']), safe='')}/report?{_back_query()}"
 
 
 def customer_link(row: Any) -> str:
-    return url_for("customers.dashboard", account_no=row["account_no"], back=here())
+    # two columns link each row to its customer: one URL per customer and request
+    links: dict[Any, str] = g.setdefault("customer_links", {})
+    account = row["account_no"]
+    if account not in links:
+        links[account] = url_for("customers.dashboard", account_no=account, back=here())
+    return links[account]
 
 
 def months_css(row: Any) -> str | None:

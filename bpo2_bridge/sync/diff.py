@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -51,6 +51,30 @@ class Changes:
             self.add(row)
         elif old != row:
             self.change(row, old)
+
+    def upsert_all(self, rows: Sequence[Row], cached: dict[Key, Row]) -> None:
+        """`upsert` for a batch, against the cached rows by key: the per-row path of an
+        incremental sync, so the loop keeps everything it needs at hand."""
+        key_of, values, added, changed = self.plan.key_of, self._values, self._added, self._changed
+        fresh = 0
+        for row in rows:
+            old = cached.get(key_of(row))
+            if old is None:
+                added.append(row)
+                fresh += 1
+            elif old != row:
+                columns = tuple([i for i in values if row[i] != old[i]])
+                group = changed.get(columns)
+                if group is None:
+                    changed[columns] = [row]
+                else:
+                    group.append(row)
+                self.counts["changed"] += 1
+                self._pending += 1
+        self.counts["added"] += fresh
+        self._pending += fresh
+        if self._pending >= self.limit:
+            self.flush()
 
     def flush(self) -> None:
         # in key order: each write lands next to the previous one in the cache's key b-tree,

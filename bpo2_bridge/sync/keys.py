@@ -1,11 +1,13 @@
 """Which key ranges of an entity differ between BPO2 and the cache, without moving every key.
 
-For each range of BUCKET consecutive key values both sides report how many keys they hold and
-their sum (range scans on the primary key, cheap on every engine). Only ranges whose figures
-differ are then compared key by key. After the changed rows have been applied, a range can
-only differ by rows deleted from BPO2 or added without a fresh change value. Equal figures with
-such differences would need rows added under keys that exactly balance the deleted ones; BPO2's
-identity keys only grow, so added keys are larger than every deleted one.
+After the changed rows have been applied, the cache can only differ by rows deleted from BPO2
+or added without a fresh change value. BPO2's identity keys only grow, so such an added row has
+a key above every key the cache held before: whole tables are compared first by row count, and
+by the count and sum of the keys above that highest held key. Equal figures with differences
+would need as many rows deleted as added unstamped, every deleted one among the newest keys and
+their sums balancing. When the figures differ, each range of BUCKET consecutive key values is
+compared by key count and key sum (range scans on the primary key), and only ranges whose
+figures differ are compared key by key.
 """
 
 from __future__ import annotations
@@ -25,19 +27,29 @@ def single_integer_key(plan: EntityPlan) -> bool:
     return len(plan.pk) == 1
 
 
-def differing_ranges(src: Connection, conn: Connection, plan: EntityPlan) -> Iterator[tuple[int, int]]:
+def differing_ranges(
+    src: Connection, conn: Connection, plan: EntityPlan, held: int | None
+) -> Iterator[tuple[int, int]]:
     """[lo, hi) key ranges whose key count or key sum differ between BPO2 and the cache.
 
-    The whole table is compared first, with one statement a side: nearly always nothing was
-    deleted, and a count and sum over all keys is a scan of the narrowest index (the engines
-    choose one that covers the key), where range figures walk the whole table."""
+    `held` is the highest key the cache held before this sync applied the changed rows. Whole
+    tables are compared first, by row count and by the count and sum of the keys above `held`:
+    both cost next to nothing (a count of the narrowest index, a range scan over the newest
+    rows), where figures per range read every key."""
     col = plan.col(plan.pk[0])
     key = plan.q(plan.pk[0])
     source_stmt = select(func.count(), func.sum(cast(col, BigInteger)))
-    with reading(f"the keys of {plan.name}"):
-        mine = tuple(src.execute(source_stmt.select_from(plan.schema.table(plan.name))).one())
-    if _figures(mine) == _figures(fetch(conn, f"SELECT COUNT(*), SUM({key}) FROM {plan.table}", ())[0]):
-        return
+    if held is not None:
+        with reading(f"the keys of {plan.name}"):
+            # count(*) on its own: engines answer it from the narrowest index
+            mine = src.execute(select(func.count()).select_from(plan.schema.table(plan.name))).scalar()
+            mine_new = src.execute(source_stmt.where(col > held)).one()
+        cached = fetch(conn, f"SELECT COUNT(*) FROM {plan.table}", ())[0][0]
+        cached_new = fetch(
+            conn, f"SELECT COUNT(*), SUM({key}) FROM {plan.table} WHERE {key} > {plan.mark}", (held,)
+        )
+        if mine == cached and _figures(mine_new) == _figures(cached_new[0]):
+            return
     with reading(f"the keys of {plan.name}"):
         low_s, high_s = src.execute(select(func.min(col), func.max(col))).one()
     low_c, high_c = fetch(conn, f"SELECT MIN({key}), MAX({key}) FROM {plan.table}", ())[0]

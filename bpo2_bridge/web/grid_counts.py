@@ -110,7 +110,8 @@ def statement_key(conn: Connection, statement: Select[Any]) -> tuple[Any, ...]:
         compiled = statement.compile(dialect=conn.dialect)
         values = tuple(sorted((name, _frozen(value)) for name, value in compiled.params.items()))
         return (conn.dialect.name, str(compiled), values)
-    values = tuple((b.key, _frozen(b.effective_value)) for b in cache_key.bindparams)
+    # by position, not name: anonymous parameters are named after object ids, new every request
+    values = tuple(_frozen(b.effective_value) for b in cache_key.bindparams)
     return (conn.dialect.name, cache_key.key, values)
 
 
