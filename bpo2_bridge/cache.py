@@ -329,7 +329,11 @@ class Cache:
 
     def _writer(self, name: str) -> Engine:
         # take the write lock up front: readers carry on (WAL), a concurrent writer waits
-        return _sqlite_engine(self.path(name), begin="BEGIN IMMEDIATE")
+        # WAL + synchronous=NORMAL: a commit survives a crash of the process; only a power cut
+        # may lose the last commits, which the next sync reads again anyway
+        return _sqlite_engine(
+            self.path(name), begin="BEGIN IMMEDIATE", pragmas=("PRAGMA synchronous=NORMAL",)
+        )
 
 
 def _sqlite_engine(
