@@ -14,10 +14,24 @@ import secrets
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, create_engine, inspect, select, text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    create_engine,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import URL, make_url
 
 from bpo2_bridge.bridge import Bridge
@@ -131,6 +145,63 @@ def _fingerprint(url: URL) -> str:
     finally:
         engine.dispose()
     return digest.hexdigest()
+
+
+def _sample_value(col, i: int):  # type: ignore[no-untyped-def]
+    t = col.type
+    if isinstance(t, Boolean):
+        return i % 2 == 0
+    if isinstance(t, Integer):
+        return i if col.pk else i % 2 + 1
+    if isinstance(t, Numeric):
+        return Decimal(f"{i}.25")
+    if isinstance(t, DateTime):
+        return dt.datetime(2026, 1, i, 8, 30)
+    if isinstance(t, Date):
+        return dt.date(2026, 1, i)
+    if isinstance(t, LargeBinary):
+        return bytes([i]) * 3
+    return f"v{i}"
+
+
+def _seed_source(url: URL, mapping, rows: int = 4, metadata: MetaData | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """The mapped tables with `rows` rows each (physical names through the mapping), written by a
+    separate writer engine; returns the rows written per entity, keyed by logical names."""
+    writer = create_engine(url)
+    metadata = metadata or mapping.physical_metadata()
+    metadata.create_all(writer)
+    written = {}
+    with writer.begin() as conn:
+        for em in mapping:
+            table = metadata.tables[em.qualified_table]
+            written[em.name] = [
+                {c.name: _sample_value(c, i) for c in em.entity.columns if em.has(c.name)}
+                for i in range(1, rows + 1)
+            ]
+            conn.execute(insert(table), written[em.name])
+    writer.dispose()
+    return written
+
+
+@pytest.fixture
+def seed_source() -> Callable[..., dict]:
+    """seed_source(url, mapping, rows=4, metadata=None): a small BPO2-like source."""
+    return _seed_source
+
+
+def _write_source_rows(bridge: Bridge, entity: str, *rows: dict) -> None:
+    """Insert rows (logical column names) into the bridge's demo source, as BPO2 users would."""
+    table = bridge.mapping.physical_metadata().tables[bridge.mapping[entity].qualified_table]
+    engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
+    with engine.begin() as conn:
+        conn.execute(insert(table), list(rows))
+    engine.dispose()
+
+
+@pytest.fixture
+def write_source_rows() -> Callable[..., None]:
+    """write_source_rows(bridge, entity, *rows): a writer connection on the bridge's demo source."""
+    return _write_source_rows
 
 
 @pytest.fixture

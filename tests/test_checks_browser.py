@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import create_engine, insert
-
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
 from bpo2_bridge.users import DEMO_PASSWORD
 from bpo2_bridge.web.app import create_app
@@ -20,27 +18,23 @@ def _sign_in(page, base: str, login: str) -> None:  # type: ignore[no-untyped-de
     page.wait_for_load_state()
 
 
-def _seed(bridge) -> None:  # type: ignore[no-untyped-def]
-    table = bridge.mapping.physical_metadata().tables[bridge.mapping["contract"].qualified_table]
-    engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
-    with engine.begin() as conn:
-        conn.execute(
-            insert(table).values(
-                contract_id=900001,
-                contract_no="SEED-EXP-START",
-                customer_id=1,
-                contract_type_id=1,
-                status="Active",
-                start_date=dt.date(2026, 5, 1),
-                expiry_date=dt.date(2026, 4, 30),
-            )
-        )
-    engine.dispose()
-
-
-def test_ops_runs_a_check_and_a_query_in_the_browser(copied_demo, serve, browser_page, artifacts_dir) -> None:
+def test_ops_runs_a_check_and_a_query_in_the_browser(
+    copied_demo, serve, browser_page, artifacts_dir, write_source_rows
+) -> None:
     bridge = copied_demo()
-    _seed(bridge)
+    write_source_rows(
+        bridge,
+        "contract",
+        dict(
+            contract_id=900001,
+            contract_no="SEED-EXP-START",
+            customer_id=1,
+            contract_type_id=1,
+            status="Active",
+            start_date=dt.date(2026, 5, 1),
+            expiry_date=dt.date(2026, 4, 30),
+        ),
+    )
     base = serve(create_app(bridge=bridge))
     page = browser_page
     _sign_in(page, base, "ops")

@@ -10,7 +10,6 @@ import io
 import re
 
 import pytest
-from sqlalchemy import create_engine, insert
 
 from bpo2_bridge.checks.canned import list_checks
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
@@ -41,24 +40,6 @@ def _post(client, url: str, data: dict | None = None):  # type: ignore[no-untype
     return client.post(url, data={"csrf_token": token, **(data or {})})
 
 
-def _seed_bad_contract(bridge) -> None:  # type: ignore[no-untyped-def]
-    table = bridge.mapping.physical_metadata().tables[bridge.mapping["contract"].qualified_table]
-    engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
-    with engine.begin() as conn:
-        conn.execute(
-            insert(table).values(
-                contract_id=900001,
-                contract_no="SEED-EXP-START",
-                customer_id=1,
-                contract_type_id=1,
-                status="Active",
-                start_date=dt.date(2026, 5, 1),
-                expiry_date=dt.date(2026, 4, 30),
-            )
-        )
-    engine.dispose()
-
-
 def _source_hash(bridge) -> str:  # type: ignore[no-untyped-def]
     return hashlib.sha256(bridge.settings.demo_source_path.read_bytes()).hexdigest()
 
@@ -73,9 +54,21 @@ def test_checks_page_lists_every_check_not_yet_run(ops) -> None:
     assert 'href="/checks"' in html  # the SQL checks entry in the navigation
 
 
-def test_run_now_records_results_shown_on_the_page(ops, ops_app) -> None:
+def test_run_now_records_results_shown_on_the_page(ops, ops_app, write_source_rows) -> None:
     bridge = ops_app.extensions["bpo2_bridge"]
-    _seed_bad_contract(bridge)
+    write_source_rows(
+        bridge,
+        "contract",
+        dict(
+            contract_id=900001,
+            contract_no="SEED-EXP-START",
+            customer_id=1,
+            contract_type_id=1,
+            status="Active",
+            start_date=dt.date(2026, 5, 1),
+            expiry_date=dt.date(2026, 4, 30),
+        ),
+    )
     response = _post(ops, "/checks/contract_expiry_before_start/run")
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/checks/contract_expiry_before_start")

@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import string
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import (
-    Boolean,
-    Date,
-    DateTime,
-    Integer,
-    LargeBinary,
-    MetaData,
-    Numeric,
     String,
     create_engine,
     insert,
@@ -59,41 +51,6 @@ TODAY = dt.date(2026, 11, 22)
 
 
 # -- sources, written through a separate writer engine ------------------------------------------
-
-
-def _value(col, i: int):
-    t = col.type
-    if isinstance(t, Boolean):
-        return i % 2 == 0
-    if isinstance(t, Integer):
-        return i if col.pk else i % 2 + 1
-    if isinstance(t, Numeric):
-        return Decimal(f"{i}.25")
-    if isinstance(t, DateTime):
-        return dt.datetime(2026, 1, i, 8, 30)
-    if isinstance(t, Date):
-        return dt.date(2026, 1, i)
-    if isinstance(t, LargeBinary):
-        return bytes([i]) * 3
-    return f"v{i}"
-
-
-def seed_source(url: URL, mapping: Mapping, rows: int = 4, metadata: MetaData | None = None) -> dict:
-    """The mapped tables with `rows` rows each; returns the rows written, per entity."""
-    writer = create_engine(url)
-    metadata = metadata or mapping.physical_metadata()
-    metadata.create_all(writer)
-    written = {}
-    with writer.begin() as conn:
-        for em in mapping:
-            table = metadata.tables[em.qualified_table]
-            written[em.name] = [
-                {c.name: _value(c, i) for c in em.entity.columns if em.has(c.name)}
-                for i in range(1, rows + 1)
-            ]
-            conn.execute(insert(table), written[em.name])
-    writer.dispose()
-    return written
 
 
 def rename(url: URL, table: str, column: str | None = None, to: str = "") -> None:
@@ -175,7 +132,9 @@ def _renamed(physical: str) -> str:
     return split if split != physical else f"{physical}_1"
 
 
-def _copy_of_source(kind: str, fresh_database, mapping: Mapping, tmp_path: Path) -> tuple[URL, URL]:
+def _copy_of_source(
+    kind: str, fresh_database, mapping: Mapping, tmp_path: Path, seed_source
+) -> tuple[URL, URL]:
     """(original, copy) with the same tables and rows."""
     original = fresh_database(kind)
     seed_source(original, mapping)
@@ -189,9 +148,9 @@ def _copy_of_source(kind: str, fresh_database, mapping: Mapping, tmp_path: Path)
 
 
 def test_renamed_table_and_column_are_reported_with_the_new_names(
-    kind, fresh_database, mapping, tmp_path, source_fingerprint
+    kind, fresh_database, mapping, tmp_path, source_fingerprint, seed_source
 ):
-    original, copy = _copy_of_source(kind, fresh_database, mapping, tmp_path)
+    original, copy = _copy_of_source(kind, fresh_database, mapping, tmp_path, seed_source)
     original_before = source_fingerprint(original)
     contract, customer = mapping["contract"], mapping["customer"]
     new_table = f"{contract.table}s"
@@ -226,7 +185,7 @@ def test_renamed_table_and_column_are_reported_with_the_new_names(
     assert source_fingerprint(original) == original_before
 
 
-def test_a_text_expiry_date_cannot_serve(kind, fresh_database, mapping, tmp_path):
+def test_a_text_expiry_date_cannot_serve(kind, fresh_database, mapping, tmp_path, seed_source):
     url = fresh_database(kind)
     metadata = mapping.physical_metadata()
     metadata.tables[mapping["contract"].qualified_table].c.expiry_date.type = String(10)
@@ -243,7 +202,7 @@ def test_a_text_expiry_date_cannot_serve(kind, fresh_database, mapping, tmp_path
     assert "cannot serve as a date" in result.stdout
 
 
-def test_a_date_change_column_cannot_serve_as_rowversion(tmp_path, mapping):
+def test_a_date_change_column_cannot_serve_as_rowversion(tmp_path, mapping, seed_source):
     url = URL.create("sqlite", database=str(tmp_path / "src.sqlite"))
     seed_source(url, mapping)
     rowversion = dataclasses.replace(mapping["contract"], change_kind="rowversion")
@@ -255,7 +214,7 @@ def test_a_date_change_column_cannot_serve_as_rowversion(tmp_path, mapping):
     assert "change column" in problems[0].message and "binary data" in problems[0].message
 
 
-def test_tables_in_a_named_schema(fresh_database, mapping, tmp_path):
+def test_tables_in_a_named_schema(fresh_database, mapping, tmp_path, seed_source):
     url = fresh_database("postgresql")
     writer = create_engine(url)
     with writer.begin() as conn:
@@ -317,7 +276,9 @@ def _owned(written: dict, name: str, customer_id: int) -> list[dict]:
     return [r for r in written[name] if r[link.column] in keys]
 
 
-def test_entity_statements_read_the_right_rows(kind, fresh_database, mapping, source_fingerprint):
+def test_entity_statements_read_the_right_rows(
+    kind, fresh_database, mapping, source_fingerprint, seed_source
+):
     url = fresh_database(kind)
     written = seed_source(url, mapping, rows=5)
     before = source_fingerprint(url)
