@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from flask import g, has_request_context
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -286,7 +287,12 @@ def cache_state(bridge: Bridge, conn: Connection) -> CacheState:
     values = {"snapshot": name, "since": bridge.settings.now() - STALE_RUN}
     with bridge.store.connect() as store:
         last, busy, as_of = store.execute(_STATE_QUERY, values).one()
-    return CacheState(name, None if busy else (name, last), as_of)
+    # the cache's location is part of the generation: one process may serve several caches
+    where = bridge.settings.cache_url or str(bridge.settings.data_path.resolve())
+    state = CacheState(name, None if busy else (where, name, last), as_of)
+    if has_request_context():  # the page's freshness line reuses it (web/freshness.py)
+        g.bpo2_cache_state = state
+    return state
 
 
 def _state_query() -> Select[Any]:
