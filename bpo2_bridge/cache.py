@@ -17,9 +17,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, or_, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool, QueuePool
 
@@ -30,6 +31,22 @@ from .settings import Settings
 META_TABLE = "_bridge_meta"  # key/value inside each snapshot: watermarks, schema fingerprint
 PG_SCHEMA_PREFIX = "bpo2_cache_"
 RUN_KINDS = ("full", "incremental")  # syncs that speak for the whole cache
+
+# pointer reads remembered for one unit of work (a web request): store key -> snapshot name
+_POINTERS: ContextVar[dict[str, str | None] | None] = ContextVar("bpo2_cache_pointers", default=None)
+
+
+def remember_pointers() -> None:
+    """From now on in this context, read each snapshot pointer once (until `forget_pointers`).
+
+    A web request calls it first, so its several `connect()` calls cost one store query; the next
+    request reads the pointer again and sees a snapshot another process published meanwhile.
+    """
+    _POINTERS.set({})
+
+
+def forget_pointers() -> None:
+    _POINTERS.set(None)
 
 
 class CacheMissing(RuntimeError):
@@ -77,7 +94,12 @@ class Cache:
 
     def current(self) -> str | None:
         """Name of the snapshot serving now (None before the first full sync)."""
-        return self._state(self._key)
+        memo = _POINTERS.get()
+        if memo is None:
+            return self._state(self._key)
+        if self._key not in memo:
+            memo[self._key] = self._state(self._key)
+        return memo[self._key]
 
     def previous(self) -> str | None:
         return self._state(self._key + ".previous")
@@ -124,17 +146,8 @@ class Cache:
 
     def last_failure(self) -> tuple[dt.datetime, str] | None:
         """The latest failed sync since the last successful one, with its reason."""
-        runs = app_store.sync_runs
-        with self.store.connect() as conn:
-            last_ok = conn.execute(
-                select(func.max(runs.c.finished_at)).where(runs.c.status == "ok", runs.c.kind.in_(RUN_KINDS))
-            ).scalar()
-            query = select(runs.c.finished_at, runs.c.started_at, runs.c.error).where(
-                runs.c.status == "failed", runs.c.kind.in_(RUN_KINDS)
-            )
-            if last_ok is not None:
-                query = query.where(runs.c.started_at >= last_ok)
-            row = conn.execute(query.order_by(runs.c.id.desc()).limit(1)).first()
+        with self.store.connect() as conn:  # one query: every page's freshness line asks
+            row = conn.execute(_LAST_FAILURE).first()
         if row is None:
             return None
         return (row.finished_at or row.started_at, row.error or "unknown error")
@@ -224,6 +237,9 @@ class Cache:
 
     def publish(self, conn: Connection, name: str) -> None:
         """Point readers at `name`, inside the caller's store transaction."""
+        memo = _POINTERS.get()
+        if memo is not None:  # a publish inside a remembering context: read the pointer again
+            memo.pop(self._key, None)
         current = self.current_in(conn)
         if current and current != name:
             _put_state(conn, self._key + ".previous", current)
@@ -334,6 +350,28 @@ class Cache:
         return _sqlite_engine(
             self.path(name), begin="BEGIN IMMEDIATE", pragmas=("PRAGMA synchronous=NORMAL",)
         )
+
+
+def _last_failure_query():  # type: ignore[no-untyped-def]
+    runs = app_store.sync_runs
+    last_ok = (
+        select(func.max(runs.c.finished_at))
+        .where(runs.c.status == "ok", runs.c.kind.in_(RUN_KINDS))
+        .scalar_subquery()
+    )
+    return (
+        select(runs.c.finished_at, runs.c.started_at, runs.c.error)
+        .where(
+            runs.c.status == "failed",
+            runs.c.kind.in_(RUN_KINDS),
+            or_(last_ok.is_(None), runs.c.started_at >= last_ok),
+        )
+        .order_by(runs.c.id.desc())
+        .limit(1)
+    )
+
+
+_LAST_FAILURE = _last_failure_query()
 
 
 def _sqlite_engine(

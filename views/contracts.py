@@ -35,8 +35,18 @@ def customer_link(row: Any) -> str:
     links: dict[Any, str] = g.setdefault("customer_links", {})
     account = row["account_no"]
     if account not in links:
-        links[account] = url_for("customers.dashboard", account_no=account, back=here())
+        if "customer_link_parts" not in g:
+            # url_for once per request; each account then goes where the marker went, quoted as
+            # the route's converter quotes it
+            url = url_for("customers.dashboard", account_no=_ACCOUNT_MARK, back=here())
+            g.customer_link_parts = url.split(_ACCOUNT_MARK, 1)
+        prefix, suffix = g.customer_link_parts
+        links[account] = prefix + quote(str(account), safe=_PATH_SAFE) + suffix
     return links[account]
+
+
+_ACCOUNT_MARK = "bpo2AccountMark7f3c"
+_PATH_SAFE = "!$&'()*+,/:;=@"  # werkzeug's default converter: one path segment
 
 
 def months_css(row: Any) -> str | None:

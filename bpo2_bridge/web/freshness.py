@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from flask import g, has_request_context
+
 from ..bridge import Bridge
 
 
@@ -72,7 +74,7 @@ def compute(
 def freshness(bridge: Bridge) -> Freshness:
     try:
         cache = bridge.cache
-        as_of = _naive_local(cache.as_of(), bridge)
+        as_of = _naive_local(_view_as_of(bridge), bridge)
     except Exception as exc:  # the cache itself is unreadable: say so on the line
         return Freshness(None, "Cache unavailable", "red", str(exc).splitlines()[0][:200])
     try:
@@ -80,3 +82,11 @@ def freshness(bridge: Bridge) -> Freshness:
     except Exception:
         failure = None
     return compute(as_of, bridge.settings.now(), bridge.settings.incremental_interval_minutes, failure)
+
+
+def _view_as_of(bridge: Bridge) -> Any:
+    """The as_of the view already read with `crm.cache_state`, when it is for the serving snapshot."""
+    state = g.get("bpo2_cache_state") if has_request_context() else None
+    if state is not None and state.snapshot == bridge.cache.current():
+        return state.as_of
+    return bridge.cache.as_of()

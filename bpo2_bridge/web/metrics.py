@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -86,6 +86,8 @@ def init_app(app: Flask) -> Metrics:
     registry.register(metrics.store)
     ProcessCollector(registry=registry)  # resident memory, CPU, open files (Linux only)
     app.extensions[METRICS_KEY] = metrics
+    latency_children: dict[tuple[str, str], Any] = {}
+    request_children: dict[tuple[str, str, int], Any] = {}
 
     @app.before_request
     def _start_clock() -> None:
@@ -98,23 +100,35 @@ def init_app(app: Flask) -> Metrics:
             return response
         seconds = time.perf_counter() - started
         endpoint = request.endpoint or "unmatched"
-        metrics.latency.labels(endpoint, request.method).observe(seconds)
-        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-        request_log.info(
-            "%s %s %s %.1f ms",
-            request.method,
-            request.path,
-            response.status_code,
-            seconds * 1000,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "endpoint": endpoint,
-                "status": response.status_code,
-                "duration_ms": round(seconds * 1000, 2),
-                "remote_addr": request.remote_addr,
-            },
-        )
+        method, status = request.method, response.status_code
+        # the labelled children are looked up once per label set, not on every request
+        timer = latency_children.get((endpoint, method))
+        if timer is None:
+            timer = latency_children[(endpoint, method)] = metrics.latency.labels(endpoint, method)
+        counter = request_children.get((endpoint, method, status))
+        if counter is None:
+            counter = request_children[(endpoint, method, status)] = metrics.requests.labels(
+                endpoint, method, str(status)
+            )
+        timer.observe(seconds)
+        counter.inc()
+        if request_log.isEnabledFor(logging.INFO):
+            path = request.path
+            request_log.info(
+                "%s %s %s %.1f ms",
+                method,
+                path,
+                status,
+                seconds * 1000,
+                extra={
+                    "method": method,
+                    "path": path,
+                    "endpoint": endpoint,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "remote_addr": request.remote_addr,
+                },
+            )
         return response
 
     return metrics
