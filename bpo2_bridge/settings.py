@@ -231,8 +231,18 @@ SETTINGS: tuple[Setting, ...] = (
         _int(1, 1000),
         "Failed sign-ins per login and address before sign-in is throttled.",
     ),
-    Setting("log_level", "INFO", _choice("debug", "info", "warning", "error"), "Level of the structured log lines on standard error."),
-    Setting("log_format", "json", _choice("json", "text"), "Log lines as JSON objects (json) or key=value text (text)."),
+    Setting(
+        "log_level",
+        "INFO",
+        _choice("debug", "info", "warning", "error"),
+        "Level of the structured log lines on standard error.",
+    ),
+    Setting(
+        "log_format",
+        "json",
+        _choice("json", "text"),
+        "Log lines as JSON objects (json) or key=value text (text).",
+    ),
     # -- report and email
     Setting("company_name", "BPO2 Dealer", _str, "Company name in the report header."),
     Setting("logo_file", "", _str, "Optional image file shown in the report header."),

@@ -250,9 +250,7 @@ def _assert_clean_then_seeded(url: URL | str, mapping: Mapping, share_root: Path
     clean = _run_all(url, mapping, share_root)
     for name, result in clean.items():
         assert result.status != "error", (name, result.error)
-    dirty = {
-        name: r.rows[:3] for name, r in clean.items() if r.status != "pass"
-    }
+    dirty = {name: r.rows[:3] for name, r in clean.items() if r.status != "pass"}
     assert not dirty, f"checks finding rows on the clean demo: {dirty}"
 
     expected = seed_everything(Seeder(url, mapping), share_root)

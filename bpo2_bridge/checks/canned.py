@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 FOLDER = "checks"
 SAMPLE_ROWS = 200  # rows kept with a run by default; run_checks keeps query_max_rows
 _KEY = re.compile(r"^([A-Z][A-Za-z -]+):\s*(.*)$")
+
+
 @dataclass(frozen=True)
 class Check:
     name: str

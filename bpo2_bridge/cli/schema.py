@@ -71,5 +71,4 @@ def check(app: AppContext, fmt: str) -> None:
     sys.exit(1)
 
 
-
 COMMANDS = [schema]
