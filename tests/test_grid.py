@@ -677,3 +677,14 @@ def test_browser_filters_without_javascript_and_live_with_it(
     assert browser_page.evaluate("document.activeElement.name") == "f_name"
     assert "tab=expired" in browser_page.url
     browser_page.screenshot(path=str(artifacts_dir / "grid-live-filter.png"), full_page=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.integers(), st.none(), st.dates(), st.booleans()))
+def test_cells_are_escaped_exactly_as_the_template_would(value: Any) -> None:
+    """Cells are formatted in Python for speed; they must escape as Jinja's autoescape does."""
+    from markupsafe import escape
+
+    from bpo2_bridge.web.grid import _html
+
+    assert _html(value) == str(escape(value))
