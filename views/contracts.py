@@ -9,7 +9,7 @@ from flask import Blueprint, flash, g, jsonify, redirect, request, url_for
 
 from bpo2_bridge import crm
 from bpo2_bridge.web.auth import current_user, safe_next
-from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.context import cache_as_of, current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, grid_response, wants_json
 from bpo2_bridge.web.grid_counts import COUNTS
 
@@ -93,13 +93,6 @@ def _tab_links(endpoint: str, counts: dict[str, int], **values: Any) -> list[tup
     return [(key, label, url_for(endpoint, tab=key, **values, **extra), counts[key]) for key, label in TABS]
 
 
-def _as_of():  # type: ignore[no-untyped-def]
-    try:
-        return current_bridge().cache.as_of()
-    except Exception:
-        return None
-
-
 @bp.get("/customers/<account_no>/contracts")
 def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
@@ -159,7 +152,7 @@ def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
         result = refresh_customer(current_bridge(), account_no)  # SourceError: 503 JSON
     except UnknownCustomer:
         return jsonify({"error": f"Customer {account_no} is no longer in BPO2."}), 404
-    as_of = _as_of()
+    as_of = cache_as_of()
     return jsonify(
         {
             "account_no": account_no,

@@ -20,7 +20,7 @@ from ..cache import CacheMissing
 from ..settings import Settings, load_settings
 from ..source import SourceError
 from . import auth, metrics, security
-from .context import EXTENSION_KEY, current_bridge, register_filters
+from .context import EXTENSION_KEY, cache_as_of, current_bridge, register_filters
 from .grid import register_grid_errors, wants_json
 
 TEMPLATES = Path(str(files("bpo2_bridge.templates")))
@@ -127,7 +127,7 @@ def _error_pages(app: Flask) -> None:
 
     @app.errorhandler(SourceError)
     def _unreachable(exc: SourceError):  # type: ignore[no-untyped-def]
-        as_of = _cache_as_of()
+        as_of = cache_as_of()
         if wants_json():
             body = {
                 "error": "BPO2 is unreachable",
@@ -164,13 +164,6 @@ def _cache_exists() -> bool:
         return current_bridge().cache.exists()
     except Exception:
         return True  # cannot tell: do not hide the original error
-
-
-def _cache_as_of() -> Any:
-    try:
-        return current_bridge().cache.as_of()
-    except Exception:
-        return None
 
 
 def _cache_unavailable(reason: str):  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from ..bridge import Bridge
+from ..report.formatting import NumberFormat
 
 EXTENSION_KEY = "bpo2_bridge"
 
@@ -18,25 +19,29 @@ def current_bridge() -> Bridge:
     return current_app.extensions[EXTENSION_KEY]
 
 
+def _numbers() -> NumberFormat:
+    return NumberFormat.from_settings(current_bridge().settings)
+
+
 def group(value: Any, decimals: int = 0) -> str:
+    """A number grouped per settings; blank for no value (one formatter with the report's)."""
     if value is None or value == "":
         return ""
-    settings = current_bridge().settings
-    number = decimal.Decimal(str(value))
-    text = f"{number:,.{decimals}f}"
-    return (
-        text.replace(",", "\x00")
-        .replace(".", settings.decimal_separator)
-        .replace("\x00", settings.thousands_separator)
-    )
+    return _numbers().number(decimal.Decimal(str(value)), decimals)
 
 
 def money(value: Any) -> str:
     if value is None:
         return ""
-    text = group(value, 2)
-    sign = "-" if text.startswith("-") else ""
-    return f"{sign}{current_bridge().settings.currency_symbol} {text.lstrip('-')}"
+    return _numbers().money(decimal.Decimal(str(value)))
+
+
+def cache_as_of() -> Any:
+    """When the serving cache was last synced, or None (no cache yet, or it cannot be read)."""
+    try:
+        return current_bridge().cache.as_of()
+    except Exception:
+        return None
 
 
 def date(value: Any) -> str:
