@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 import secrets
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -202,6 +205,29 @@ def _write_source_rows(bridge: Bridge, entity: str, *rows: dict) -> None:
 def write_source_rows() -> Callable[..., None]:
     """write_source_rows(bridge, entity, *rows): a writer connection on the bridge's demo source."""
     return _write_source_rows
+
+
+def _kill_when_stalled(script: str, overrides: dict) -> None:
+    """Run `script` in a child Python with the settings overrides as argv[1]; once it prints
+    STALLED, kill it outright (TerminateProcess on Windows, SIGKILL elsewhere): no clean-up runs."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, json.dumps(overrides)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "STALLED"
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.fixture
+def kill_when_stalled() -> Callable[[str, dict], None]:
+    """kill_when_stalled(script, overrides): a process killed in the middle of its work."""
+    return _kill_when_stalled
 
 
 @pytest.fixture

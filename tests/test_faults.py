@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -367,7 +363,7 @@ incremental_sync(Bridge(load_settings(None, overrides=json.loads(sys.argv[1]), e
 """
 
 
-def test_killed_incremental_sync_leaves_the_cache_as_it_was(copied_demo) -> None:
+def test_killed_incremental_sync_leaves_the_cache_as_it_was(copied_demo, kill_when_stalled) -> None:
     bridge = copied_demo()
     contract = cache_table("contract")
 
@@ -379,18 +375,7 @@ def test_killed_incremental_sync_leaves_the_cache_as_it_was(copied_demo) -> None
     assert set(before) != {"Suspended"}
     _set_in_source(bridge, "contract", {}, status="Suspended")
     overrides = {"data_dir": bridge.settings.data_dir, "today": bridge.settings.today}
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_INCREMENTAL, json.dumps(overrides)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "STALLED"
-    finally:
-        child.kill()  # no clean-up code runs: the open cache transaction is simply gone
-        child.wait()
+    kill_when_stalled(KILLED_INCREMENTAL, overrides)
     assert statuses() == before  # readers never saw the half-applied sync, and never will
 
     result = incremental_sync(bridge)  # the dead holder's lock is taken over at once

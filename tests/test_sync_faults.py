@@ -4,9 +4,6 @@ failure recorded; the next sync succeeds. The application store outlives the cac
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -121,7 +118,9 @@ full_sync(Bridge(load_settings(None, overrides=json.loads(sys.argv[1]), environ=
 """
 
 
-def test_killed_sync_keeps_previous_snapshot_and_next_sync_succeeds(make_settings, tmp_path) -> None:
+def test_killed_sync_keeps_previous_snapshot_and_next_sync_succeeds(
+    make_settings, tmp_path, kill_when_stalled
+) -> None:
     overrides = {"data_dir": str(tmp_path / "data"), "today": "2026-11-22", "sync_batch_size": 100}
     settings = make_settings(**overrides)
     bridge = Bridge(settings)
@@ -132,18 +131,7 @@ def test_killed_sync_keeps_previous_snapshot_and_next_sync_succeeds(make_setting
     before = _contracts(bridge)
     _suspend_all(url, bridge)
 
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_SYNC, json.dumps(overrides)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "STALLED"
-    finally:
-        child.kill()  # TerminateProcess on Windows, SIGKILL elsewhere: no clean-up code runs
-        child.wait()
+    kill_when_stalled(KILLED_SYNC, overrides)
     assert bridge.cache.current() == first.snapshot
     assert _contracts(bridge) == before
     assert len(bridge.cache.list_snapshots()) == 2  # the killed one's half-written file
