@@ -28,13 +28,10 @@ from sqlalchemy import (
     Subquery,
     Text,
     TextClause,
-    and_,
     bindparam,
-    case,
     func,
     select,
     text,
-    type_coerce,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -44,6 +41,7 @@ from .bridge import Bridge
 from .cache import RUN_KINDS
 from .mapping import physical_table
 from .source import SourceError, first_line, source_session
+from .sync.history import DATA_VERSION
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
@@ -279,35 +277,40 @@ class CacheState:
 def cache_state(bridge: Bridge, conn: Connection) -> CacheState:
     """The state of the data ``conn`` reads, in one store query.
 
-    Call it right after opening ``conn``, before reading anything through it: the run ids are
-    read from the store first, so a write that starts later carries a newer id. ``as_of`` alone
-    is no generation: a customer refresh writes the snapshot without moving it.
+    Call it right after opening ``conn``, before reading anything through it: the data version
+    is read from the store first, so a write that starts later moves it on (sync/history.py).
+    ``as_of`` alone is no generation: a customer refresh writes the snapshot without moving it.
     """
     name = snapshot_name(conn)
     values = {"snapshot": name, "since": bridge.settings.now() - STALE_RUN}
     with bridge.store.connect() as store:
-        last, busy, as_of = store.execute(_STATE_QUERY, values).one()
+        version, busy, as_of = store.execute(_STATE_QUERY, values).one()
     # the cache's location is part of the generation: one process may serve several caches
     where = bridge.settings.cache_url or str(bridge.settings.data_path.resolve())
-    state = CacheState(name, None if busy else (where, name, last), as_of)
+    state = CacheState(name, None if busy else (where, name, version), as_of)
     if has_request_context():  # the page's freshness line reuses it (web/freshness.py)
         g.bpo2_cache_state = state
     return state
 
 
 def _state_query() -> Select[Any]:
-    runs = app_store.sync_runs
+    runs, kept = app_store.sync_runs, app_store.state
     since = bindparam("since", type_=DateTime())
-    writing = case(
-        (and_(runs.c.status == "running", runs.c.kind.in_(IN_PLACE_KINDS), runs.c.started_at >= since), 1)
+    # a run marks itself writing (its snapshot set) before its first write: one that changes
+    # nothing never stops readers from reusing their counts
+    writing = select(func.count()).where(
+        runs.c.status == "running",
+        runs.c.kind.in_(IN_PLACE_KINDS),
+        runs.c.snapshot.is_not(None),
+        runs.c.started_at >= since,
     )
-    served = and_(
+    served = select(func.max(runs.c.finished_at)).where(
         runs.c.status == "ok",
         runs.c.kind.in_(RUN_KINDS),
         runs.c.snapshot == bindparam("snapshot", type_=String()),
     )
-    finished = type_coerce(case((served, runs.c.finished_at)), DateTime())
-    return select(func.max(runs.c.id), func.count(writing), func.max(finished))
+    version = select(kept.c.value).where(kept.c.key == DATA_VERSION)
+    return select(version.scalar_subquery(), writing.scalar_subquery(), served.scalar_subquery())
 
 
 _STATE_QUERY = _state_query()  # built once: it runs on every grid request

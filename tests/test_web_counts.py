@@ -109,6 +109,9 @@ def test_nothing_is_remembered_while_a_refresh_is_writing(copied_demo) -> None:
     assert settled.generation is not None
     assert settled.snapshot == bridge.cache.current() and settled.as_of == bridge.cache.as_of()
     run = history.start(bridge.store, "customer", bridge.settings.now(), target="ACC")
+    with bridge.cache.connect() as conn:  # still reading BPO2: the cache is as it was
+        assert crm.cache_state(bridge, conn).generation == settled.generation
+    history.Writing(bridge.store, run, bridge.cache.current())()
     with bridge.cache.connect() as conn:
         assert crm.cache_state(bridge, conn).generation is None
     with bridge.store.begin() as conn:
@@ -117,6 +120,29 @@ def test_nothing_is_remembered_while_a_refresh_is_writing(copied_demo) -> None:
         done = crm.cache_state(bridge, conn)
     assert done.generation is not None and done.generation != settled.generation
     assert done.as_of == settled.as_of  # a refresh does not move as_of: it is no generation
+
+
+def test_a_refresh_that_changes_nothing_keeps_the_counts_remembered(copied_demo) -> None:
+    bridge = copied_demo()
+    client = create_app(bridge=bridge).test_client()
+    _sign_in(client)
+    account, _ = _expiring_contract(client)
+    before = _totals(client)
+    with bridge.cache.connect() as conn:
+        generation = crm.cache_state(bridge, conn).generation
+    page = f"/customers/{account}/contracts?tab=all"
+    response = client.post(
+        f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page}
+    )
+    assert response.status_code == 302
+    assert "No changes." in client.get(page).get_data(as_text=True)
+    with bridge.cache.connect() as conn:
+        assert crm.cache_state(bridge, conn).generation == generation
+    hits = COUNTS.hits
+    assert _totals(client) == before
+    assert COUNTS.hits >= hits + 3  # answered from memory, not counted again
+    run = history.recent(bridge.store, limit=1, kind="customer")[0]
+    assert run["status"] == "ok" and not any(any(c.values()) for c in run["changes"].values())
 
 
 def test_the_salesman_and_the_administrator_each_get_their_own_counts(copied_demo, login) -> None:

@@ -17,8 +17,11 @@ Key = tuple[Any, ...]
 class Changes:
     """Added / changed / removed rows of one entity, written to the cache every `limit` rows."""
 
-    def __init__(self, conn: Connection, plan: EntityPlan, limit: int) -> None:
+    def __init__(
+        self, conn: Connection, plan: EntityPlan, limit: int, before_write: Callable[[], None] | None = None
+    ) -> None:
         self.conn = conn
+        self.before_write = before_write  # called before each write; history.Writing acts once
         self.plan = plan
         self.limit = limit
         self.counts = empty_changes()
@@ -79,6 +82,10 @@ class Changes:
     def flush(self) -> None:
         # in key order: each write lands next to the previous one in the cache's key b-tree,
         # not on a random page (changed rows arrive in change order)
+        if not (self._removed or self._changed or self._added):
+            return
+        if self.before_write is not None:
+            self.before_write()
         key_of = self.plan.key_of
         self._removed.sort()
         for rows in self._changed.values():

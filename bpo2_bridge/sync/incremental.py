@@ -75,6 +75,7 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
     try:
         plans = build_plans(reflect_source(bridge.source, bridge.mapping), cache.dialect)
         name = cache.current() or ""
+        writing = history.Writing(bridge.store, run_id, name)
         with source_session(bridge.source) as src, cache.write() as conn:
             limit_batches(src, settings.statement_timeout)
             if cache.dialect.name == "sqlite":
@@ -83,7 +84,7 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
             for plan in plans:
                 progress.start(plan.name)
                 began = time.monotonic()
-                diff = Changes(conn, plan, settings.sync_batch_size)
+                diff = Changes(conn, plan, settings.sync_batch_size, before_write=writing)
                 rows[plan.name] = _sync_entity(
                     src, conn, plan, diff, meta, settings.sync_batch_size, progress
                 )
@@ -96,7 +97,15 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
                 raise SyncFailed("the sync lock was lost during the sync")
         finished = settings.now()
         with bridge.store.begin() as store_conn:
-            history.succeed(store_conn, run_id, finished, rows=rows, changes=changes, snapshot=name)
+            history.succeed(
+                store_conn,
+                run_id,
+                finished,
+                rows=rows,
+                changes=changes,
+                snapshot=name,
+                changed=writing.started,
+            )
     except BaseException as exc:
         reason = describe(exc)
         try:

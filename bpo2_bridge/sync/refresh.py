@@ -108,16 +108,24 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
                 )
                 for name, plan in plans.items()
             }
+            writing = history.Writing(bridge.store, run_id, cache.current())
             with cache.write() as conn:
                 cached = {name: _cached(conn, plans, name, customer_id) for name in plans}
                 for name, plan in plans.items():
-                    diff = Changes(conn, plan, settings.sync_batch_size)
+                    diff = Changes(conn, plan, settings.sync_batch_size, before_write=writing)
                     _apply(src, conn, plan, diff, fresh[name], cached[name])
                     diff.flush()
                     changes[name] = diff.counts
         finished = settings.now()
         with bridge.store.begin() as store_conn:
-            history.succeed(store_conn, run_id, finished, changes=changes, snapshot=cache.current())
+            history.succeed(
+                store_conn,
+                run_id,
+                finished,
+                changes=changes,
+                snapshot=cache.current(),
+                changed=writing.started,
+            )
     except BaseException as exc:
         try:
             history.fail(bridge.store, run_id, settings.now(), describe(exc))
