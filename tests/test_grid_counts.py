@@ -5,6 +5,7 @@ PostgreSQL; a new generation never sees what an old one remembered."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, create_engine, insert
 from werkzeug.datastructures import MultiDict
 
+from bpo2_bridge.web import grid_counts
 from bpo2_bridge.web.grid import Grid, GridColumn
-from bpo2_bridge.web.grid_counts import CountCache
+from bpo2_bridge.web.grid_counts import SLOW_SECONDS, CountCache
 
 HYPO = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -127,3 +129,37 @@ def test_a_search_or_filter_is_counted_once_per_generation(engine) -> None:  # t
     assert first.total == again.total == 8 and other.total == 8
     assert [r["id"] for r in first.rows] == [r["id"] for r in again.rows]
     assert {r["name"] for r in other.rows} == {"b"}
+
+
+def test_a_slow_answer_is_given_again_on_the_same_data_and_never_on_new_data() -> None:
+    cache = CountCache(8, answers=4)
+    calls: list[int] = []
+
+    def slow() -> list[int]:
+        time.sleep(SLOW_SECONDS * 2)
+        calls.append(1)
+        return [len(calls)]
+
+    assert cache.counter("g1").answer("page", slow) == [1]
+    assert cache.counter("g1").answer("page", slow) == [1]  # remembered: not computed again
+    assert cache.counter("g2").answer("page", slow) == [2]  # other data: computed anew
+    assert cache.counter(None).answer("page", slow) == [3]  # data being written: never remembered
+    assert cache.counter(None).answer("page", slow) == [4]
+    quick = cache.counter("g1").answer("quick", lambda: [len(calls)])
+    assert quick == [4] and cache.counter("g1").answer("quick", lambda: ["again"]) == ["again"]
+
+
+def test_a_slow_page_is_remembered_until_the_data_changes(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(grid_counts, "SLOW_SECONDS", 0.0)  # every page counts as slow
+    _fill(engine, [{"name": "a", "amount": i, "due": None} for i in range(30)])
+    cache = CountCache(64, answers=16)
+    args = MultiDict({"sort": "-amount", "page_size": "5", "q": "a"})
+    with engine.connect() as conn:
+        first = GRID.fetch(conn, item, args, count=cache.counter("g1"))
+    with engine.begin() as conn:
+        conn.execute(insert(item), [{"id": 100, "name": "a", "amount": 99}])
+    with engine.connect() as conn:
+        stale = GRID.fetch(conn, item, args, count=cache.counter("g1"))  # what a missed write would show
+        after = GRID.fetch(conn, item, args, count=cache.counter("g2"))
+    assert [r["amount"] for r in first.rows] == [r["amount"] for r in stale.rows] == [29, 28, 27, 26, 25]
+    assert [r["amount"] for r in after.rows] == [99, 29, 28, 27, 26]

@@ -15,6 +15,7 @@ from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.mapping import physical_table
 from bpo2_bridge.sync import history
 from bpo2_bridge.users import DEMO_PASSWORD
+from bpo2_bridge.web import grid_counts
 from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.grid_counts import COUNTS, CountCache
 
@@ -187,3 +188,29 @@ def test_a_remembered_count_always_equals_a_fresh_one(steps, size) -> None:  # t
             assert cache.counter(None)(conn, query) == fresh
             assert len(cache) <= size
     engine.dispose()
+
+
+def test_remembered_pages_and_tiles_follow_a_refresh_that_changes_data(copied_demo, monkeypatch) -> None:
+    monkeypatch.setattr(grid_counts, "SLOW_SECONDS", 0.0)  # every page and tile counts as slow
+    bridge = copied_demo()
+    client = create_app(bridge=bridge).test_client()
+    _sign_in(client)
+    account, contract_no = _expiring_contract(client)
+
+    def expiring_tile() -> int:
+        html = client.get("/").get_data(as_text=True)
+        match = re.search(r'tile-expiring"[^>]*>\s*<span class="tile-value">([\d,]+)', html)
+        assert match
+        return int(match.group(1).replace(",", ""))
+
+    def expiring_numbers() -> list[str]:
+        body = client.get("/contracts?tab=expiring&format=json&sort=contract_no&page_size=200").get_json()
+        return [row["contract_no"] for row in body["rows"]]
+
+    tile, listed = expiring_tile(), expiring_numbers()
+    assert contract_no in listed and expiring_tile() == tile and expiring_numbers() == listed
+    change_expiry_in_source(bridge, contract_no, dt.date(2020, 1, 31))
+    page = f"/customers/{account}/contracts?tab=all"
+    client.post(f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page})
+    assert expiring_tile() == tile - 1
+    assert contract_no not in expiring_numbers()

@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.datastructures import MultiDict
 
 from . import grid_cursor, grid_export
-from .grid_counts import Counter, Memo, count_now
+from .grid_counts import Counter, Memo, count_now, statement_key
 from .grid_filters import (
     HELP,
     KINDS,
@@ -52,6 +52,8 @@ __all__ = ["Grid", "GridColumn", "GridError", "GridPage", "grid_response", "regi
 
 PAGE_SIZES = (10, 20, 50, 100, 200)
 EXPORT_CAP = 100_000
+MEMO_PAGE_ROWS = 200  # larger pages are never remembered (grid_counts keeps whole pages)
+NULLS_HIGH = ("postgresql", "oracle")  # engines that sort NULL after every value
 MAX_PARAM_LENGTH = 2000
 FORMATS = ("html", "json", "csv", "xlsx")
 STATE_PARAMS = ("page", "page_size", "sort", "q", "filter", "after", "before", "format")
@@ -182,13 +184,39 @@ class Grid:
         order = [(columns[state.sort_key], state.desc)] + [
             (columns[k], state.desc) for k in self.key if k != state.sort_key
         ]
-        nulls_high = conn.dialect.name in ("postgresql", "oracle")
         query = select(source).where(*where)
         if state.format in ("csv", "xlsx"):
             rows = _rows(conn, query.order_by(*_order_by(order)).limit(self.export_cap + 1))
             page.truncated = len(rows) > self.export_cap
             page.rows = rows[: self.export_cap]
             return page
+        size = state.page_size
+        if isinstance(count, Memo) and size <= MEMO_PAGE_ROWS:
+            # the same question of the same data: a slow page is read once (grid_counts)
+            key = (
+                "page",
+                statement_key(conn, query),
+                state.sort_spec,
+                page.page,
+                size,
+                state.after,
+                state.before,
+            )
+            page.rows = count.answer(key, lambda: self._page_rows(conn, query, order, state, page, count))
+        else:
+            page.rows = self._page_rows(conn, query, order, state, page, count)
+        page.cursor_of = lambda row: grid_cursor.encode(state.sort_spec, [row[c.name] for c, _ in order])
+        return page
+
+    def _page_rows(
+        self,
+        conn: Connection,
+        query: Select[Any],
+        order: list[tuple[ColumnElement[Any], bool]],
+        state: _State,
+        page: GridPage,
+        count: Counter | None,
+    ) -> list[dict[str, Any]]:
         size, offset = state.page_size, (page.page - 1) * state.page_size
         cursor = state.after or state.before
         if cursor is not None:
@@ -198,22 +226,19 @@ class Grid:
             values = grid_cursor.decode(cursor, state.sort_spec, seek, param)
             query = query.order_by(*_order_by([(c, d) for c, d, _ in seek]))
             rows: list[dict[str, Any]] = []
-            for part in grid_cursor.seek(seek, values, nulls_high):
+            for part in grid_cursor.seek(seek, values, conn.dialect.name in NULLS_HIGH):
                 if len(rows) < size:
                     rows += _rows(conn, query.where(part).limit(size - len(rows)))
-            page.rows = rows[::-1] if flip else rows
-        elif offset > page.total // 2:
+            return rows[::-1] if flip else rows
+        if offset > page.total // 2:
             # the far half is read backwards, so the last pages cost what the first ones do
             back = [(c, not d) for c, d in order]
             limit = max(0, min(size, page.total - offset))
             query = query.order_by(*_order_by(back)).offset(max(0, page.total - offset - size)).limit(limit)
-            page.rows = _rows(conn, query)[::-1]
-        elif offset and isinstance(count, Memo):
-            page.rows = self._deep_page(conn, query.order_by(*_order_by(order)), order, state, count, offset)
-        else:
-            page.rows = _rows(conn, query.order_by(*_order_by(order)).offset(offset).limit(size))
-        page.cursor_of = lambda row: grid_cursor.encode(state.sort_spec, [row[c.name] for c, _ in order])
-        return page
+            return _rows(conn, query)[::-1]
+        if offset and isinstance(count, Memo):
+            return self._deep_page(conn, query.order_by(*_order_by(order)), order, state, count, offset)
+        return _rows(conn, query.order_by(*_order_by(order)).offset(offset).limit(size))
 
     def _deep_page(
         self,
@@ -229,7 +254,7 @@ class Grid:
         them, as a Next link does, so a deep page costs what page 1 costs."""
         size = state.page_size
         seek = [(c, d, self._kind(c)) for c, d in order]
-        nulls_high = conn.dialect.name in ("postgresql", "oracle")
+        nulls_high = conn.dialect.name in NULLS_HIGH
         remembered = memo.boundary(conn, ordered, offset)
         if remembered is not None:
             # typed exactly as a Next link's cursor would be

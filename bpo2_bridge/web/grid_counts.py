@@ -1,23 +1,31 @@
-"""Row counts and deep-page boundaries of grid queries, remembered per cache generation.
+"""Row counts, deep-page boundaries and slow answers of grid queries, remembered per cache
+generation.
 
 Counting a filtered query over a million contracts costs far more than reading one page of it,
 and skipping 40,000 rows to reach page 2,000 costs far more than page 1; both answers only
 change when the cache is written. A ``CountCache`` keeps them in a small LRU keyed by the
 generation of the data (``crm.cache_state``: the snapshot plus the last sync or refresh run)
 and by the statement with its parameters, so the same filter over the same data is counted
-once and a deep page found once is then reached by a keyset seek. A generation of ``None``
-means "the data may be changing right now": nothing is remembered then."""
+once and a deep page found once is then reached by a keyset seek. Pages that took long to
+read (a search over every contract, a sort by a computed count) and the Home tiles are
+remembered the same way in a smaller LRU of their own: the next user asking the same question of
+the same data gets the same rows without the scan. A generation of ``None`` means "the data may
+be changing right now": nothing is remembered then."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select
 
 Counter = Callable[[Connection, Select[Any]], int]
+T = TypeVar("T")
+# an answer that took longer than this is worth keeping; quicker ones are cheaper to read again
+SLOW_SECONDS = 0.03
 
 __all__ = ["COUNTS", "CountCache", "Counter", "Memo", "count_now"]
 
@@ -30,8 +38,10 @@ def count_now(conn: Connection, statement: Select[Any]) -> int:
 class CountCache:
     """A bounded, thread-safe LRU of counts: (generation, SQL, parameters) -> rows."""
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 512, answers: int = 0) -> None:
         self.size = size
+        # slow answers (whole pages) live in a smaller LRU of their own
+        self.answers = CountCache(answers) if answers else None
         self._counts: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -39,7 +49,7 @@ class CountCache:
 
     def counter(self, generation: Hashable | None) -> Memo:
         """Counts (and page boundaries) remembered under ``generation`` (None: never)."""
-        return Memo(self if generation is not None else None, generation)
+        return Memo(self if generation is not None else None, generation, self.answers)
 
     def get(self, key: Hashable) -> Any:
         with self._lock:
@@ -71,9 +81,12 @@ class Memo:
     ``remember_boundary`` keep the sort values of the row just before a deep page, so the next
     request for that page seeks to it through an index instead of skipping OFFSET rows."""
 
-    def __init__(self, cache: CountCache | None, generation: Hashable | None) -> None:
+    def __init__(
+        self, cache: CountCache | None, generation: Hashable | None, slow: CountCache | None = None
+    ) -> None:
         self.cache = cache
         self.generation = generation
+        self.slow = slow if cache is not None else None
 
     def __call__(self, conn: Connection, statement: Select[Any]) -> int:
         if self.cache is None:
@@ -97,6 +110,22 @@ class Memo:
     ) -> None:
         if self.cache is not None:
             self.cache.put((self.generation, "boundary", offset, statement_key(conn, ordered)), values)
+
+    def answer(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, or what it answered before for ``key`` on the same data. Only answers
+        that took longer than SLOW_SECONDS are kept; callers treat what they get as read-only,
+        since other requests share it. ``key`` must hold every value the answer depends on."""
+        if self.slow is None:
+            return compute()
+        full = (self.generation, "answer", key)
+        found = self.slow.get(full)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        started = time.perf_counter()
+        found = compute()
+        if time.perf_counter() - started > SLOW_SECONDS:
+            self.slow.put(full, found)
+        return found
 
 
 def statement_key(conn: Connection, statement: Select[Any]) -> tuple[Any, ...]:
@@ -124,4 +153,4 @@ def _frozen(value: Any) -> Hashable:
     return (type(value).__name__, value)
 
 
-COUNTS = CountCache()
+COUNTS = CountCache(answers=96)  # 512 counts; 96 slow answers, a page being at most 200 rows
