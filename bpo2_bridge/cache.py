@@ -159,14 +159,17 @@ class Cache:
             return None
         if self._pg is not None:
             with self._pg.connect() as conn:
-                return conn.execute(
-                    text(
-                        "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
-                        " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                        " WHERE n.nspname = :schema AND c.relkind = 'r'"
-                    ),
-                    {"schema": name},
-                ).scalar()
+                # SUM of bigint is numeric in PostgreSQL: a Decimal, made a whole int here
+                return int(
+                    conn.execute(
+                        text(
+                            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                            " WHERE n.nspname = :schema AND c.relkind = 'r'"
+                        ),
+                        {"schema": name},
+                    ).scalar_one()
+                )
         files = [self.path(name), Path(f"{self.path(name)}-wal")]
         return sum(f.stat().st_size for f in files if f.exists())
 

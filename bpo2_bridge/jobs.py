@@ -1,7 +1,8 @@
 """The scheduled jobs: plain functions of a Bridge, listed once with their triggers.
 
-Every job can be run by hand (`bpo2-bridge sync …`, `bpo2-bridge checks run`) and is tested
-without the scheduler. The scheduler options are chosen per job:
+Every job can be run by hand (`bpo2-bridge sync …`, `bpo2-bridge checks run`,
+`bpo2-bridge prune`) and is tested without the scheduler. The scheduler options are chosen
+per job:
 
 - ``max_instances = 1`` everywhere: a job never overlaps itself. Jobs also never overlap each
   other, because the scheduler runs them on a single worker thread, and syncs started by hand
@@ -11,6 +12,7 @@ without the scheduler. The scheduler options are chosen per job:
 - ``misfire_grace_time``: how late a run may still start. Incremental sync: half its interval
   (a later run would nearly meet the next one anyway). Nightly full sync: 3 hours (a host
   rebooted at 02:00 still gets its full sync before the working day). Checks: 1 hour.
+  Pruning: 12 hours (it only keeps the store small; any time of the day will do).
 - ``retry``: the incremental sync is retried after a failure (BPO2 unreachable at start or
   lost later) at 30 s, 60 s, 120 s … capped at its interval, so the cache catches up soon after
   BPO2 is back. A failed nightly full sync needs no retry: the previous snapshot keeps serving
@@ -77,6 +79,14 @@ def run_checks(bridge: Bridge) -> Any:
     return run_all(bridge, triggered_by="scheduler")
 
 
+def run_prune(bridge: Bridge) -> Any:
+    from .retention import prune_history
+
+    result = prune_history(bridge)
+    log.info("pruned %d sync runs and %d sign-in attempts", result.sync_runs, result.login_attempts)
+    return result
+
+
 JOBS: tuple[Job, ...] = (
     Job(
         "incremental_sync",
@@ -100,6 +110,13 @@ JOBS: tuple[Job, ...] = (
         run_checks,
         misfire_grace_time=lambda s: 3600,
         help="Run the canned SQL checks on BPO2 every day at checks_time.",
+    ),
+    Job(
+        "prune_history",
+        lambda s: CronTrigger(hour=_at(s.prune_time)[0], minute=_at(s.prune_time)[1], timezone=s.tz),
+        run_prune,
+        misfire_grace_time=lambda s: 12 * 3600,
+        help="Delete sync runs older than history_days and old sign-in attempts every day at prune_time.",
     ),
 )
 

@@ -186,6 +186,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("full_sync_time", "02:00", _hhmm, "Local time of the nightly full sync (HH:MM)."),
     Setting("checks_time", "06:00", _hhmm, "Local time of the daily SQL checks run (HH:MM)."),
     Setting(
+        "history_days",
+        90,
+        _int(1, 36500),
+        "Days of sync history kept in the application store; older runs are pruned daily "
+        "(the newest and the serving runs are always kept).",
+    ),
+    Setting("prune_time", "03:30", _hhmm, "Local time of the daily history pruning (HH:MM)."),
+    Setting(
         "scheduler_lock_seconds",
         120,
         _int(10, 86400),

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -55,6 +56,11 @@ sync_runs = Table(
     Column("changes_json", Text),  # {"entity": {"added": n, "changed": n, "removed": n}}
     Column("snapshot", String(200)),
     Column("host", String(100)),
+    # Every grid request asks when the snapshot it reads was last synced (crm.cache_state, as
+    # Cache.as_of does): the newest ok full or incremental run of that snapshot. This index
+    # answers it from the index alone, however many runs there are (runs writing now are few:
+    # the status index finds them). Pruning (retention.py) keeps the table itself bounded.
+    Index("ix_sync_runs_snapshot_state", "snapshot", "status", "kind", "finished_at"),
 )
 
 email_log = Table(
@@ -134,10 +140,16 @@ def open_store(settings: Settings) -> Engine:
 
 
 def _create_tables(engine: Engine, attempts: int = 5) -> None:
-    """create_all, tolerating another process creating the same tables at the same moment."""
+    """create_all, tolerating another process creating the same tables at the same moment.
+
+    create_all leaves existing tables alone, indexes included: an index added in a later
+    release is created here on stores made before it."""
     for attempt in range(attempts):
         try:
             metadata.create_all(engine)
+            for table in metadata.sorted_tables:
+                for index in sorted(table.indexes, key=lambda i: str(i.name)):
+                    index.create(engine, checkfirst=True)
             return
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == attempts - 1:

@@ -160,3 +160,33 @@ def test_plain_user_and_anonymous_are_refused(ops_app, login) -> None:
 def test_post_without_csrf_token_is_rejected(ops) -> None:
     assert ops.post("/checks/run").status_code == 400
     assert ops.post("/checks/query", data={"sql": "SELECT 1"}).status_code == 400
+
+
+def test_a_check_without_rows_still_answers_json(ops) -> None:
+    """Never run, or run and found nothing: JSON clients get an empty page, the browser the page."""
+    never = ops.get("/checks/contract_expiry_before_start?format=json")
+    assert never.status_code == 200 and never.mimetype == "application/json"
+    assert never.get_json() == {
+        "rows": [],
+        "total": 0,
+        "page": 1,
+        "pages": 1,
+        "page_size": 50,
+        "next": None,
+        "as_of": None,
+    }
+    assert _post(ops, "/checks/contract_expiry_before_start/run").status_code == 303
+    clean = ops.get("/checks/contract_expiry_before_start", headers={"Accept": "application/json"})
+    assert clean.status_code == 200 and clean.mimetype == "application/json"
+    body = clean.get_json()
+    assert body["rows"] == [] and body["total"] == 0
+    assert dt.datetime.fromisoformat(body["as_of"])  # when the run found nothing
+    assert (
+        ops.get("/checks/contract_expiry_before_start?format=json&page_size=20").get_json()["page_size"] == 20
+    )
+    bad = ops.get("/checks/contract_expiry_before_start?format=json&page_size=lots")
+    assert bad.status_code == 400 and bad.get_json()["parameter"] == "page_size"
+    csv_text = ops.get("/checks/contract_expiry_before_start?format=csv")
+    assert csv_text.status_code == 200 and csv_text.mimetype == "text/csv"
+    page = ops.get("/checks/contract_expiry_before_start")
+    assert page.mimetype == "text/html" and "PASS" in page.get_data(as_text=True)

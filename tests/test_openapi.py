@@ -117,7 +117,8 @@ def test_every_grid_url_is_described_with_its_parameters(app) -> None:
         assert {f"f_{c.key}" for c in grid.filterable} <= names
         rows = operation["responses"]["200"]["content"]["application/json"]["schema"]
         assert set(rows["required"]) == GRID_KEYS
-        assert list(rows["properties"]["rows"]["items"]["properties"]) == [c.key for c in grid.columns]
+        keys = [c.key for c in (*spec.json_extra(), *grid.columns)]
+        assert list(rows["properties"]["rows"]["items"]["properties"]) == keys
 
 
 def test_the_document_is_valid_openapi(app) -> None:
@@ -140,8 +141,8 @@ def test_row_types_match_what_the_grids_answer(demo_bridge, client, login) -> No
         ).scalar_one()
     pytypes = {"string": str, "number": (int, float), "integer": int, "boolean": bool}
     for path, item in doc["paths"].items():
-        if path.startswith("/checks") or path in ("/healthz", "/openapi.json"):
-            continue  # not a CRM grid (each check's grid has its own columns)
+        if path.startswith("/checks") or path in ("/healthz", "/openapi.json") or "get" not in item:
+            continue  # not a CRM grid (each check's grid has its own columns; Refresh is a POST)
         url = path.replace("{account_no}", account) + "?format=json&page_size=200"
         body = client.get(url).get_json()
         assert set(body) == GRID_KEYS, path
@@ -182,7 +183,7 @@ def _fuzz_schema(app):  # type: ignore[no-untyped-def]
     with app.extensions["bpo2_bridge"].cache.connect() as conn:
         accounts = [r[0] for r in conn.execute(text("SELECT account_no FROM customer ORDER BY 1 LIMIT 4"))]
     for item in raw["paths"].values():
-        for param in item["get"].get("parameters", []):
+        for param in (p for operation in item.values() for p in operation.get("parameters", [])):
             if param["name"] == "account_no":
                 param["schema"] = {"type": "string", "enum": [*accounts, "NO-SUCH-ACCOUNT"]}
     schema = schemathesis.openapi.from_dict(raw)
@@ -234,3 +235,69 @@ def test_hostile_input_never_fails_the_server(fuzz_schema, operation_id: str) ->
         assert response.status_code < 500, (case.path, case.query, response.status_code)
 
     run()
+
+
+# -- the file_id of Customer Files, and the Refresh POST -------------------------------------
+
+
+def test_file_rows_carry_the_file_id_of_their_download(demo_bridge, client, login) -> None:
+    login(client, DEMO_ADMIN_LOGIN)
+    with demo_bridge.cache.connect() as conn:
+        account = conn.execute(
+            text(
+                "SELECT c.account_no FROM customer c JOIN case_attachment a ON a.customer_id = c.customer_id "
+                "ORDER BY c.customer_id LIMIT 1"
+            )
+        ).scalar_one()
+    rows = client.get(f"/customers/{account}/files?format=json").get_json()["rows"]
+    assert rows and all(isinstance(row["file_id"], int) for row in rows)
+    assert len({row["file_id"] for row in rows}) == len(rows)
+    for row in rows:
+        download = client.get(f"/files/{row['file_id']}")
+        assert download.status_code == 200, row
+        assert row["file_name"].split(".")[0] in download.headers["Content-Disposition"]
+        assert int(download.headers["Content-Length"]) == row["file_size"]
+    # the page keeps its columns: the id only links File Name to its download
+    html = client.get(f"/customers/{account}/files").get_data(as_text=True)
+    assert f'href="/files/{rows[0]["file_id"]}"' in html and "File ID" not in html
+
+
+def test_refresh_post_is_described_and_answers_as_documented(copied_demo, login) -> None:
+    bridge = copied_demo()
+    app = create_app(bridge=bridge)
+    document = build_openapi(app)
+    operation = document["paths"]["/customers/{account_no}/refresh"]["post"]
+    form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert {"csrf_token", "next"} <= set(form["properties"])
+    assert {"X-CSRFToken", "account_no"} <= {p["name"] for p in operation["parameters"]}
+    assert {"200", "302", "400", "401", "404", "503"} <= set(operation["responses"])
+    refresh = schemathesis.openapi.from_dict(document)["/customers/{account_no}/refresh"]["POST"]
+
+    client = app.test_client()
+    with bridge.cache.connect() as conn:
+        account = conn.execute(
+            text("SELECT account_no FROM customer ORDER BY customer_id LIMIT 1")
+        ).scalar_one()
+    url = f"/customers/{account}/refresh"
+    json_client = {"Accept": "application/json"}
+
+    def token_of(page: str) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text)[1]  # type: ignore[index]
+
+    # the token is checked first: a client not signed in, with its session's token, gets 401
+    anonymous = client.post(url, headers={**json_client, "X-CSRFToken": token_of("/login")})
+    login(client, DEMO_ADMIN_LOGIN)
+    token = token_of(f"/customers/{account}/contracts")
+    answers = {
+        "401": anonymous,
+        "400": client.post(url, headers=json_client),
+        "404": client.post("/customers/NO-SUCH/refresh", headers={**json_client, "X-CSRFToken": token}),
+        "200": client.post(url, headers={**json_client, "X-CSRFToken": token}),
+    }
+    for status, response in answers.items():
+        assert str(response.status_code) == status, (status, response.text[:200])
+        assert response.mimetype in operation["responses"][status]["content"]
+        refresh.validate_response(response)  # raises when the body breaks the documented schema
+    assert answers["200"].get_json()["account_no"] == account
+    browser = client.post(url, data={"csrf_token": token})
+    assert browser.status_code == 302 and f"/customers/{account}/contracts" in browser.headers["Location"]

@@ -15,7 +15,7 @@ from bpo2_bridge.checks.canned import UnknownCheck, get_check, history, last_res
 from bpo2_bridge.checks.sample import ROW_KEY, column_kinds, rows_table
 from bpo2_bridge.web.auth import current_user, role_required
 from bpo2_bridge.web.context import current_bridge
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.grid import Grid, GridColumn, grid_response, wants_json
 
 bp = Blueprint("checks", __name__)
 
@@ -63,7 +63,10 @@ def show(name: str):  # type: ignore[no-untyped-def]
     grid = _rows_grid(check.name, columns, rows)
     context: dict[str, Any] = {"check": check, "last": last, "runs": runs}
     if grid is None:
-        return render_template("checks/show.html", grid=None, page=None, **context)
+        if not _wants_data():
+            return render_template("checks/show.html", grid=None, page=None, **context)
+        # no rows (or never run): JSON, CSV and XLSX clients still get the grid, empty
+        grid = _grid(check.name, columns, rows)
     with rows_table(columns, rows) as (conn, table):
         page = grid.fetch(conn, table, request.args)
         return grid_response(
@@ -108,9 +111,18 @@ def _check_or_404(name: str):  # type: ignore[no-untyped-def]
         abort(404)
 
 
+def _wants_data() -> bool:
+    """JSON, CSV or XLSX rather than the page."""
+    return wants_json() or request.args.get("format", "").strip().lower() in ("csv", "xlsx")
+
+
 def _rows_grid(name: str, columns: list[str], rows: list[tuple[Any, ...]]) -> Grid | None:
     if not columns or not rows:
         return None
+    return _grid(name, columns, rows)
+
+
+def _grid(name: str, columns: list[str], rows: list[tuple[Any, ...]]) -> Grid:
     kinds = column_kinds(columns, rows)
     grid_columns = [GridColumn(c, c.replace("_", " ").capitalize(), type=kinds[c]) for c in columns]
     return Grid(f"check_{name}", grid_columns, default_sort=ROW_KEY, key=(ROW_KEY,), page_size=50)

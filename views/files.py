@@ -5,12 +5,13 @@ from __future__ import annotations
 from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file, url_for
 
 from bpo2_bridge import crm
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
+from bpo2_bridge.web.grid_export import json_response, json_value
 from bpo2_bridge.web.security import download_name
 
 from .customers import back_url, here, load_customer
@@ -51,6 +52,9 @@ FILES = Grid(
     default_sort="-uploaded_date",
     key=("file_id",),
 )
+# JSON rows also carry file_id, the key of /files/<file_id> (the page links it from File Name);
+# openapi.py describes these keys from this tuple
+JSON_EXTRA = (GridColumn("file_id", "File ID", type="number"),)
 
 
 @bp.get("/customers/<account_no>/files")
@@ -59,16 +63,29 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     with crm.cache_connection(bridge) as conn:
         customer = load_customer(conn, account_no)
         page = FILES.fetch(conn, crm.files_base(conn, customer["customer_id"]), request.args)
+    as_of = bridge.cache.as_of()
+    if page.redirect_params is None and page.format not in ("csv", "xlsx") and wants_json():
+        return _json_page(page, as_of)
     dashboard = url_for("customers.dashboard", account_no=account_no)
     return grid_response(
         FILES,
         page,
         template="files/customer.html",
-        as_of=current_bridge().cache.as_of(),
+        as_of=as_of,
         customer=customer,
         back=back_url(dashboard),
         dashboard=dashboard,
     )
+
+
+def _json_page(page: GridPage, as_of: Any) -> Response:
+    """The grid's JSON with each row's file_id first."""
+    body = page.as_json(as_of)
+    body["rows"] = [
+        {**{c.key: json_value(row[c.key]) for c in JSON_EXTRA}, **shown}
+        for row, shown in zip(page.rows, body["rows"], strict=True)
+    ]
+    return json_response(body)
 
 
 @bp.get("/files/<int:file_id>")
@@ -82,6 +99,8 @@ def download(file_id: int):  # type: ignore[no-untyped-def]
     try:
         content = crm.attachment_content(bridge, file_id)  # SourceError -> 503 (page or JSON)
     except crm.AttachmentMissing:
+        if wants_json():
+            return jsonify({"error": f"{info['file_name']} is no longer available in BPO2."}), 404
         return render_template(
             "errors/error.html",
             code=404,

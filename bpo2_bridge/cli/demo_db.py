@@ -46,7 +46,12 @@ from .common import AppContext, fail, pass_app
     metavar="URL",
     help="Build into this database URL instead of the SQLite file in data_dir.",
 )
-@click.option("--replace", is_flag=True, help="Drop and rebuild an existing demo source.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Drop and rebuild an existing demo source; attachment files its previous build wrote "
+    "to the share folder (share_root) and this one does not are removed.",
+)
 @pass_app
 def demo_db(app: AppContext, size: str, seed: str, today_text: str, url: str, replace: bool) -> None:
     """Build the demo BPO2 source (SQLite file by default) and print its URL."""
@@ -117,6 +122,10 @@ def _report(summary: DemoSummary) -> None:
     )
     for entity, count in summary.counts.items():
         click.echo(f"  {entity:<18} {count:>10,}")
+    if summary.stale_files_removed:
+        click.echo(
+            f"removed {summary.stale_files_removed:,} attachment files of the previous build from the share"
+        )
 
 
 COMMANDS = [demo_db]

@@ -192,9 +192,7 @@ def _emit_attachment(
     relative = None
     if as_path:
         relative = f"cases/{case_no}/{file_id}-{file_name}"
-        target = world.share_root.joinpath(*relative.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        world.share.write(relative, data)
     world.emit(
         "case_attachment",
         {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from ..mapping import Mapping
 from ..model import ENTITIES
 from . import content
+from .share import DemoShare, demo_share
 from .world import World, populate
 from .writer import Progress, Writer
 
@@ -49,6 +51,7 @@ class DemoSummary:
     today: dt.date
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    stale_files_removed: int = 0  # attachment files of the previous build, removed from the share
 
 
 def _writable_engine(url: URL) -> Engine:
@@ -136,13 +139,18 @@ def build_demo(
     seed: int = 1,
     today: dt.date,
     mapping: Mapping,
-    share_root: Path,
+    share_root: Path | None = None,
+    share: DemoShare | None = None,
     progress: Progress | None = None,
     replace: bool = False,
     batch_size: int = 10_000,
 ) -> DemoSummary:
     """Build the deterministic demo BPO2 database at `url`; path-stored attachments go under
-    `share_root`. Refuses a database that already has the tables unless `replace`."""
+    `share_root`. Refuses a database that already has the tables unless `replace`.
+
+    The files the previous build of this database wrote there, and this one did not, are
+    removed when this build succeeds (demo/share.py). A caller that moves the database into
+    place afterwards passes its own `share` and finishes it then."""
     if size not in content.PROFILES:
         raise DemoError(f"unknown demo size {size!r} (choose {', '.join(content.SIZES)})")
     try:
@@ -150,15 +158,21 @@ def build_demo(
     except ArgumentError:
         raise DemoError(f"not a valid database URL: {url!r}") from None
     where = parsed.render_as_string(hide_password=True)
+    if share is None and share_root is None:
+        raise ValueError("build_demo needs share_root or share")
+    files: AbstractContextManager[DemoShare] = (
+        nullcontext(share) if share is not None else demo_share(Path(share_root or ""), where)
+    )
+    shown_share = share.root if share is not None else share_root
     started = time.monotonic()
     metadata = mapping.physical_metadata()
     tables = {em.name: metadata.tables[em.qualified_table] for em in mapping}
     engine = _writable_engine(parsed)
     try:
-        _prepare(engine, metadata, replace, where)
-        with engine.connect() as conn:
+        _prepare(engine, metadata, replace, where)  # refuses before any file is touched
+        with files as written, engine.connect() as conn:
             writer = Writer(conn, tables, batch_size, progress)
-            world = World(content.PROFILES[size], seed, today, writer.add, Path(share_root))
+            world = World(content.PROFILES[size], seed, today, writer.add, written)
             populate(world, progress)
             writer.finish()
             if progress:
@@ -168,26 +182,34 @@ def build_demo(
         orig = getattr(exc, "orig", None) or exc
         raise DemoError(f"building the demo in {where} failed: {str(orig).strip().splitlines()[0]}") from exc
     except OSError as exc:  # the share folder for path-stored attachments
-        raise DemoError(f"writing demo attachments under {share_root} failed: {exc}") from exc
+        raise DemoError(f"writing demo attachments under {shown_share} failed: {exc}") from exc
     finally:
         engine.dispose()
     counts = {name: writer.counts[name] for name in ENTITY_ORDER}
-    return DemoSummary(where, size, seed, today, counts, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return DemoSummary(where, size, seed, today, counts, seconds, len(written.removed))
 
 
-def build_demo_file(path: Path, *, replace: bool = False, **options: Any) -> DemoSummary:
+def build_demo_file(path: Path, *, share_root: Path, replace: bool = False, **options: Any) -> DemoSummary:
     """Build a SQLite demo file next to `path` and move it into place only when complete,
-    so a killed build never leaves a half-written source behind."""
+    so a killed build never leaves a half-written source behind. The previous build's stale
+    attachment files go only once the new file is in place."""
     path = Path(path)
     if path.exists() and not replace:
         raise DemoError(f"{path} already exists; rebuild it with --replace")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.part")  # a killed build's leftover is overwritten next time
     partial.unlink(missing_ok=True)
+    where = URL.create("sqlite", database=str(path)).render_as_string()
+    key = URL.create("sqlite", database=str(path.resolve())).render_as_string()
     try:
-        summary = build_demo(URL.create("sqlite", database=str(partial)), **options)
-        os.replace(partial, path)
+        with demo_share(Path(share_root), key) as share:
+            summary = build_demo(URL.create("sqlite", database=str(partial)), share=share, **options)
+            os.replace(partial, path)
+    except OSError as exc:  # the share folder's file list, or moving the file into place
+        raise DemoError(f"finishing the demo at {path} failed: {exc}") from exc
     finally:
         partial.unlink(missing_ok=True)
-    where = URL.create("sqlite", database=str(path)).render_as_string()
-    return DemoSummary(where, summary.size, summary.seed, summary.today, summary.counts, summary.seconds)
+    return DemoSummary(
+        where, summary.size, summary.seed, summary.today, summary.counts, summary.seconds, len(share.removed)
+    )

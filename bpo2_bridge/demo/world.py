@@ -14,10 +14,10 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from . import content as c
+from .share import DemoShare
 
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -48,13 +48,13 @@ class Customer:
 class World:
     """Shared state of one build: the random source, today, id counters and the row sink."""
 
-    def __init__(self, profile: c.Profile, seed: int, today: dt.date, emit: Emit, share_root: Path) -> None:
+    def __init__(self, profile: c.Profile, seed: int, today: dt.date, emit: Emit, share: DemoShare) -> None:
         self.profile = profile
         self.rng = random.Random(seed)
         self.today = today
         self.yesterday = today - dt.timedelta(days=1)
         self.emit = emit
-        self.share_root = share_root
+        self.share = share  # where path-stored attachments are written
         self.salesmen: list[Employee] = []
         self.admins: list[Employee] = []
         self._ids: dict[str, int] = {}

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from flask import Blueprint, Flask, current_app, jsonify, render_template
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DatabaseError
 from werkzeug.exceptions import HTTPException
 
@@ -103,15 +104,24 @@ def _error_pages(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         code = exc.code or 500
+        message = exc.description if code in (400, 413) else _default_message(code)
+        if wants_json():  # an API client reads {"error": ...}, never an HTML page
+            return json_error(code, message or titles.get(code, exc.name), _kept_headers(exc))
         return (
             render_template(
-                "errors/error.html",
-                code=code,
-                title=titles.get(code, exc.name),
-                message=exc.description if code in (400, 413) else _default_message(code),
+                "errors/error.html", code=code, title=titles.get(code, exc.name), message=message
             ),
             code,
         )
+
+    # security.py answers a refused form token with a page; JSON clients get the same as JSON
+    csrf_page = app.error_handler_spec[None][400].get(CSRFError)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+        if wants_json():
+            return json_error(400, CSRF_REFUSED)
+        return csrf_page(exc) if csrf_page is not None else _http_error(exc)
 
     @app.errorhandler(CacheMissing)
     def _no_cache(exc: CacheMissing):  # type: ignore[no-untyped-def]
@@ -148,6 +158,24 @@ def _error_pages(app: Flask) -> None:
 
 
 CACHE_REBUILDING = "The cache is being rebuilt from BPO2. Try again in a few minutes."
+CSRF_REFUSED = (
+    "The form was refused (missing or stale security token): send the csrf_token of the page's form, "
+    "as the csrf_token field or the X-CSRFToken header, with the session cookie."
+)
+
+
+def json_error(code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The error as JSON clients get it: ``{"error": message}`` with the status."""
+    response = jsonify({"error": message})
+    response.status_code = code
+    response.headers.update(headers or {})
+    return response
+
+
+def _kept_headers(exc: HTTPException) -> dict[str, str]:
+    """Headers an error carries that a client needs (Allow on a 405, Retry-After)."""
+    wanted = {"allow", "retry-after", "www-authenticate"}
+    return {k: v for k, v in exc.get_headers() if k.lower() in wanted}
 
 
 def is_corrupt_cache(exc: DatabaseError) -> bool:

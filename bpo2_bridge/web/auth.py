@@ -177,6 +177,14 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def _login_redirect():  # type: ignore[no-untyped-def]
+    """Browsers go to the sign-in page; a JSON client, which cannot sign in through a form it
+    is sent to, gets 401 with {"error": ...} from the app's error handler."""
+    from werkzeug.exceptions import Unauthorized
+
+    from .grid import wants_json
+
+    if wants_json():
+        return current_app.handle_http_exception(Unauthorized())
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 

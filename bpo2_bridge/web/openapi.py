@@ -1,9 +1,11 @@
 """The OpenAPI 3 description of the JSON endpoints, built from the grid definitions.
 
 Every grid URL answers JSON (``?format=json`` or ``Accept: application/json``) with
-``{"rows", "total", "page", "pages", "page_size", "next", "as_of"}``. The document is made from
-the same ``Grid`` objects the views use and from the app's URL map, so a renamed column, a new
-filterable column or a moved URL changes the document with it.
+``{"rows", "total", "page", "pages", "page_size", "next", "as_of"}``; errors answer a JSON
+client with ``{"error": ...}`` (401, 403, 404, 400, 503). The document is made from the same
+``Grid`` objects the views use and from the app's URL map, so a renamed column, a new
+filterable column or a moved URL changes the document with it. The one form POST a JSON
+client may use, the per-customer Refresh, is described as well.
 """
 
 from __future__ import annotations
@@ -21,12 +23,18 @@ from .. import __version__
 from .grid import FORMATS, MAX_PARAM_LENGTH, MAX_SEARCH_TERMS, Grid, GridColumn
 from .grid_cursor import MAX_CURSOR
 from .grid_filters import HELP
+from .openapi_responses import (
+    DATETIME_PATTERN,
+    NOT_SIGNED_IN,
+    SIGN_IN_REDIRECT,
+    UNAVAILABLE_SCHEMA,
+    error_response,
+    refresh_operation,
+)
 
 OPENAPI_VERSION = "3.0.3"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LARGEST_WHOLE = 10**12 - 1  # the grid refuses longer page numbers
-# the cache's local times, ISO 8601; an offset appears only when the value carries one
-DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 TAB = {
@@ -52,6 +60,8 @@ class GridEndpoint:
     extra: tuple[dict[str, Any], ...] = ()
     path_enums: dict[str, Callable[[], list[str]]] = field(default_factory=dict)
     role: str | None = None
+    # keys the JSON rows carry besides the grid's columns, first (the view adds them)
+    json_extra: Callable[[], tuple[GridColumn, ...]] = lambda: ()
 
 
 def _attr(module: str, name: str) -> Callable[[], Grid]:
@@ -81,10 +91,15 @@ GRID_ENDPOINTS: tuple[GridEndpoint, ...] = (
         _attr("contracts", "CUSTOMER_CONTRACTS"),
         extra=(TAB,),
     ),
-    GridEndpoint("files.for_customer", "Customer Files: every case attachment", _attr("files", "FILES")),
+    GridEndpoint(
+        "files.for_customer",
+        "Customer Files: every case attachment; file_id names its download, /files/{file_id}",
+        _attr("files", "FILES"),
+        json_extra=_attr("files", "JSON_EXTRA"),
+    ),
     GridEndpoint(
         "checks.show",
-        "Rows the last run of a SQL check found (ops); JSON once a run has found rows",
+        "Rows the last run of a SQL check found (ops); no rows (or no run yet): an empty page",
         lambda: None,
         path_enums={"name": _check_names},
         role="ops",
@@ -112,25 +127,25 @@ def column_schema(column: GridColumn) -> dict[str, Any]:
     return schema
 
 
-def row_schema(grid: Grid | None) -> dict[str, Any]:
+def row_schema(grid: Grid | None, extra: tuple[GridColumn, ...] = ()) -> dict[str, Any]:
     if grid is None:
         return {"type": "object", "additionalProperties": True}
-    keys = [c.key for c in grid.columns]
+    columns = [*extra, *grid.columns]
     return {
         "type": "object",
-        "properties": {c.key: column_schema(c) for c in grid.columns},
-        "required": keys,
+        "properties": {c.key: column_schema(c) for c in columns},
+        "required": [c.key for c in columns],
         "additionalProperties": False,
     }
 
 
-def page_schema(grid: Grid | None) -> dict[str, Any]:
+def page_schema(grid: Grid | None, extra: tuple[GridColumn, ...] = ()) -> dict[str, Any]:
     """The JSON body of a grid URL."""
     count = {"type": "integer", "minimum": 0}
     return {
         "type": "object",
         "properties": {
-            "rows": {"type": "array", "items": row_schema(grid)},
+            "rows": {"type": "array", "items": row_schema(grid, extra)},
             "total": {**count, "description": "rows matching the filters, all pages"},
             "page": {"type": "integer", "minimum": 1},
             "pages": {"type": "integer", "minimum": 1},
@@ -152,15 +167,6 @@ def page_schema(grid: Grid | None) -> dict[str, Any]:
     }
 
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "string", "description": "what is wrong, naming the parameter"},
-        "parameter": {"type": "string"},
-    },
-    "required": ["error", "parameter"],
-}
-
 HEALTH_SCHEMA = {
     "type": "object",
     "properties": {
@@ -169,10 +175,6 @@ HEALTH_SCHEMA = {
     },
     "required": ["status"],
 }
-
-
-def _html(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
 def grid_parameters(grid: Grid | None) -> list[dict[str, Any]]:
@@ -261,26 +263,20 @@ def grid_operation(spec: GridEndpoint, path_params: list[dict[str, Any]]) -> dic
         "200": {
             "description": "one page as JSON (or the page, CSV or XLSX as `format` asks)",
             "content": {
-                "application/json": {"schema": page_schema(grid)},
+                "application/json": {"schema": page_schema(grid, spec.json_extra())},
                 "text/html": {"schema": {"type": "string"}},
                 "text/csv": {"schema": {"type": "string"}},
                 XLSX: {"schema": {"type": "string", "format": "binary"}},
             },
         },
-        "302": {"description": "not signed in (browsers): to the sign-in page"},
-        "400": {
-            "description": "a bad parameter, named in the message",
-            "content": {
-                "application/json": {"schema": ERROR_SCHEMA},
-                "text/html": {"schema": {"type": "string"}},
-            },
-        },
-        "401": _html("not signed in (JSON clients)"),
-        "404": _html("no such customer, or not one the user may see"),
-        "503": _html("no cache yet, or BPO2 unreachable"),
+        "302": SIGN_IN_REDIRECT,
+        "400": error_response("a bad parameter, named in the message"),
+        "401": error_response(NOT_SIGNED_IN),
+        "404": error_response("no such customer, or not one the user may see"),
+        "503": error_response("no cache yet, or BPO2 unreachable", UNAVAILABLE_SCHEMA),
     }
     if spec.role:
-        responses["403"] = _html(f"only for the {spec.role} role")
+        responses["403"] = error_response(f"only for the {spec.role} role")
     return {
         "operationId": spec.endpoint.replace(".", "_"),
         "summary": spec.summary,
@@ -386,18 +382,22 @@ def build_openapi(app: Flask) -> dict[str, Any]:
                         "description": "OpenAPI 3",
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
-                    "302": {"description": "not signed in (browsers): to the sign-in page"},
-                    "401": _html("not signed in (JSON clients)"),
+                    "302": SIGN_IN_REDIRECT,
+                    "401": error_response(NOT_SIGNED_IN),
                 },
             }
         }
+    for rule in app.url_map.iter_rules("contracts.refresh"):
+        paths.setdefault(openapi_path(rule), {})["post"] = refresh_operation(path_parameters(rule, {}))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "bpo2-bridge",
             "version": __version__,
             "description": "The CRM grids as JSON (read-only). Every grid URL answers JSON with "
-            "`?format=json` or `Accept: application/json`; the same URL gives the page, CSV and XLSX.",
+            "`?format=json` or `Accept: application/json`; the same URL gives the page, CSV and XLSX. "
+            'A JSON client gets every error as `{"error": ...}` with its status (401 when not signed in). '
+            "The per-customer Refresh is the one form POST described.",
         },
         "paths": dict(sorted(paths.items())),
         "components": {"securitySchemes": schemes},
