@@ -163,3 +163,13 @@ def test_a_slow_page_is_remembered_until_the_data_changes(engine, monkeypatch) -
         after = GRID.fetch(conn, item, args, count=cache.counter("g2"))
     assert [r["amount"] for r in first.rows] == [r["amount"] for r in stale.rows] == [29, 28, 27, 26, 25]
     assert [r["amount"] for r in after.rows] == [99, 29, 28, 27, 26]
+
+
+def test_a_value_is_kept_with_the_counts_of_its_generation() -> None:
+    cache = CountCache(8)
+    answers = iter(range(100))
+    assert cache.counter("g1").value("tabs", lambda: next(answers)) == 0
+    assert cache.counter("g1").value("tabs", lambda: next(answers)) == 0  # quick, and still kept
+    assert cache.counter("g2").value("tabs", lambda: next(answers)) == 1
+    assert cache.counter(None).value("tabs", lambda: next(answers)) == 2
+    assert cache.counter(None).value("tabs", lambda: next(answers)) == 3

@@ -11,7 +11,7 @@ from bpo2_bridge import crm
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, grid_response, wants_json
-from bpo2_bridge.web.grid_counts import COUNTS
+from bpo2_bridge.web.grid_counts import COUNTS, Memo
 
 from .customers import back_url, here, load_customer
 
@@ -103,7 +103,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         cid = customer["customer_id"]
         base = crm.contracts_base(conn, bridge, user, tab, cid)
         page = CUSTOMER_CONTRACTS.fetch(conn, base, request.args, count=count)
-        counts = crm.contract_tab_counts(conn, bridge, user, cid, count) if _wants_html() else {}
+        counts = _tab_counts(conn, bridge, user, count, cid) if _wants_html() else {}
     dashboard = url_for("customers.dashboard", account_no=account_no)
     return grid_response(
         CUSTOMER_CONTRACTS,
@@ -117,6 +117,16 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         dashboard=dashboard,
         here=here(),
     )
+
+
+def _tab_counts(
+    conn: Any, bridge: Any, user: Any, count: Memo, customer_id: int | None = None
+) -> dict[str, int]:
+    # the three counts of a page's tabs, looked up together once they are known
+    settings = bridge.settings
+    window = (bridge.today(), settings.expiring_window_months, *settings.excluded_statuses)
+    key = ("tab counts", user.is_admin, user.employee_id, customer_id, window)
+    return count.value(key, lambda: crm.contract_tab_counts(conn, bridge, user, customer_id, count))
 
 
 def _wants_html() -> bool:
@@ -172,7 +182,7 @@ def index():  # type: ignore[no-untyped-def]
         count = COUNTS.counter(state.generation)
         base = crm.contracts_base(conn, bridge, user, tab)
         page = ALL_CONTRACTS.fetch(conn, base, request.args, count=count)
-        counts = crm.contract_tab_counts(conn, bridge, user, count=count) if _wants_html() else {}
+        counts = _tab_counts(conn, bridge, user, count) if _wants_html() else {}
     return grid_response(
         ALL_CONTRACTS,
         page,

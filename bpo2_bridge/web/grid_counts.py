@@ -111,6 +111,18 @@ class Memo:
         if self.cache is not None:
             self.cache.put((self.generation, "boundary", offset, statement_key(conn, ordered)), values)
 
+    def value(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, kept with the counts however quick it was: for small answers built
+        from several counts (a page's tab counts), so one lookup replaces building each."""
+        if self.cache is None:
+            return compute()
+        full = (self.generation, "value", key)
+        found = self.cache.get(full)
+        if found is None:
+            found = compute()
+            self.cache.put(full, found)
+        return found  # type: ignore[no-any-return]
+
     def answer(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, or what it answered before for ``key`` on the same data. Only answers
         that took longer than SLOW_SECONDS are kept; callers treat what they get as read-only,
