@@ -102,6 +102,13 @@ def _window_binds() -> list[Any]:
     ]
 
 
+def window_key(bridge: Bridge) -> tuple[Any, ...]:
+    """Everything besides the data that decides a contract's window: part of the key of any
+    remembered answer built from windows (tiles, tab counts)."""
+    settings = bridge.settings
+    return (bridge.today(), settings.expiring_window_months, *settings.excluded_statuses)
+
+
 def _window_values(bridge: Bridge) -> dict[str, Any]:
     p = windows.params(bridge.settings)
     return {"today": p["today"], "window_end": p["window_end"], "excluded": p["excluded"]}

@@ -123,9 +123,7 @@ def _tab_counts(
     conn: Any, bridge: Any, user: Any, count: Memo, customer_id: int | None = None
 ) -> dict[str, int]:
     # the three counts of a page's tabs, looked up together once they are known
-    settings = bridge.settings
-    window = (bridge.today(), settings.expiring_window_months, *settings.excluded_statuses)
-    key = ("tab counts", user.is_admin, user.employee_id, customer_id, window)
+    key = ("tab counts", user.is_admin, user.employee_id, customer_id, crm.window_key(bridge))
     return count.value(key, lambda: crm.contract_tab_counts(conn, bridge, user, customer_id, count))
 
 

@@ -23,8 +23,7 @@ def index():  # type: ignore[no-untyped-def]
     with crm.cache_connection(bridge) as conn:
         # over every customer (an administrator's Home) these take a while: one read per data version
         memo = COUNTS.counter(crm.cache_state(bridge, conn).generation)
-        window = (bridge.today(), bridge.settings.expiring_window_months, *bridge.settings.excluded_statuses)
-        scope = (user.is_admin, user.employee_id, window)
+        scope = (user.is_admin, user.employee_id, crm.window_key(bridge))
         tiles = memo.answer(("tiles", scope), lambda: crm.dashboard_tiles(conn, bridge, user))
         lists = {
             kind: memo.answer(

@@ -89,14 +89,8 @@ class Memo:
         self.slow = slow if cache is not None else None
 
     def __call__(self, conn: Connection, statement: Select[Any]) -> int:
-        if self.cache is None:
-            return count_now(conn, statement)
-        key = (self.generation, "count", statement_key(conn, statement))
-        found = self.cache.get(key)
-        if found is None:
-            found = count_now(conn, statement)
-            self.cache.put(key, found)
-        return int(found)
+        key = ("count", statement_key(conn, statement)) if self.cache is not None else None
+        return int(self._kept(self.cache, key, lambda: count_now(conn, statement)))
 
     def boundary(self, conn: Connection, ordered: Select[Any], offset: int) -> tuple[Any, ...] | None:
         """Sort values of the row at ``offset - 1`` of ``ordered``, if remembered."""
@@ -114,29 +108,29 @@ class Memo:
     def value(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, kept with the counts however quick it was: for small answers built
         from several counts (a page's tab counts), so one lookup replaces building each."""
-        if self.cache is None:
-            return compute()
-        full = (self.generation, "value", key)
-        found = self.cache.get(full)
-        if found is None:
-            found = compute()
-            self.cache.put(full, found)
-        return found  # type: ignore[no-any-return]
+        return self._kept(self.cache, ("value", key), compute)
 
     def answer(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, or what it answered before for ``key`` on the same data. Only answers
         that took longer than SLOW_SECONDS are kept; callers treat what they get as read-only,
         since other requests share it. ``key`` must hold every value the answer depends on."""
-        if self.slow is None:
+        return self._kept(self.slow, ("answer", key), compute, SLOW_SECONDS)
+
+    def _kept(
+        self, store: CountCache | None, key: Hashable, compute: Callable[[], T], slower: float = -1.0
+    ) -> T:
+        """What ``compute()`` answered for ``key`` under this generation, else its answer now,
+        kept when it took longer than ``slower`` seconds (by default: always)."""
+        if store is None:
             return compute()
-        full = (self.generation, "answer", key)
-        found = self.slow.get(full)
+        full = (self.generation, key)
+        found = store.get(full)
         if found is not None:
             return found  # type: ignore[no-any-return]
         started = time.perf_counter()
         found = compute()
-        if time.perf_counter() - started > SLOW_SECONDS:
-            self.slow.put(full, found)
+        if time.perf_counter() - started > slower:
+            store.put(full, found)
         return found
 
 
