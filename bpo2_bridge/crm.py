@@ -248,6 +248,16 @@ def contracts_base(
     return query.subquery("contracts")
 
 
+def contract_equivalents(bridge: Bridge, base: Subquery) -> dict[str, Any]:
+    """Grid conditions on Months Remaining as expiry-date ranges (``Grid.fetch(equivalents=)``)."""
+    today = bridge.settings.today_date()
+    return {
+        "months_remaining": lambda op, value: windows.months_remaining_condition(
+            base.c.expiry_date, today, op, value
+        )
+    }
+
+
 def contract_tab_counts(
     conn: Connection,
     bridge: Bridge,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Date, Integer, String, bindparam
+from sqlalchemy import Date, Integer, String, and_, bindparam, false, literal, or_, true
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from .mapping import Mapping
@@ -56,6 +57,47 @@ def add_months(day: dt.date, months: int) -> dt.date:
 def window_end(today: dt.date, months: int) -> dt.date:
     """Last expiry date that still counts as expiring."""
     return add_months(today, months)
+
+
+def months_remaining_condition(
+    expiry: ColumnElement[Any], today: dt.date, op: str, value: float
+) -> ColumnElement[bool]:
+    """``months_remaining op value`` as bounds on the expiry date, which an index can serve.
+
+    By its definition (SPEC §3) months_remaining >= k exactly when add_months(today, k) <=
+    expiry_date, so every comparison is one or two date bounds; computing the months of every
+    contract first would read them all. Like the number it stands for, it is never true without
+    an expiry date, except for "differs" (``!=``), which keeps empty cells as the grid does.
+    """
+
+    def at_least(months: int) -> ColumnElement[bool]:
+        try:
+            bound = add_months(today, months)
+        except (ValueError, OverflowError):  # past the calendar's ends: every date, or none
+            return expiry.is_not(None) if months < 0 else false()
+        return expiry >= literal(bound, Date())
+
+    def below(months: int) -> ColumnElement[bool]:
+        try:
+            bound = add_months(today, months)
+        except (ValueError, OverflowError):
+            return expiry.is_not(None) if months > 0 else false()
+        return expiry < literal(bound, Date())
+
+    whole = float(value).is_integer()
+    if op == "<":
+        return below(math.ceil(value))
+    if op == "<=":
+        return below(math.floor(value) + 1)
+    if op == ">":
+        return at_least(math.floor(value) + 1)
+    if op == ">=":
+        return at_least(math.ceil(value))
+    if op == "=":
+        return and_(at_least(int(value)), below(int(value) + 1)) if whole else false()
+    if op == "!=":
+        return or_(expiry.is_(None), below(int(value)), at_least(int(value) + 1)) if whole else true()
+    raise ValueError(f"unknown operator {op!r}")
 
 
 def params(settings: Settings, today: dt.date | None = None) -> dict[str, Any]:

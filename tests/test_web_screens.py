@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import MetaData, create_engine, select, text
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
@@ -121,6 +122,32 @@ def test_contract_tabs_counts_and_months_remaining(demo_bridge, client, login) -
     assert 'aria-selected="true" data-tab="expired"' in html
     assert html.count("negative") >= len(expired)
     assert "Contracts for " in html
+
+
+@pytest.mark.parametrize(
+    ("query", "keep"),
+    [
+        ("f_months_remaining=%3C0", lambda m, seen: m is not None and m < 0),
+        ("f_months_remaining=0..2", lambda m, seen: m is not None and 0 <= m <= 2),
+        ("f_months_remaining=!%3D{m}", lambda m, seen: m != seen),
+        (
+            "filter=months_remaining%20%3E%3D%203%20OR%20months_remaining%20%3D%20-1",
+            lambda m, seen: m is not None and (m >= 3 or m == -1),
+        ),
+    ],
+)
+def test_months_remaining_filters_keep_the_rows_the_column_shows(
+    demo_bridge, client, login, query, keep
+) -> None:
+    account = busiest_customer(demo_bridge)
+    login(client, DEMO_SALESMAN_LOGIN)
+    url = f"/customers/{account}/contracts?tab=all&format=json&page_size=200"
+    every = client.get(url).get_json()["rows"]
+    seen = next(r["months_remaining"] for r in every if r["months_remaining"] is not None)
+    kept = client.get(f"{url}&{query.format(m=seen)}").get_json()["rows"]
+    expected = {r["contract_no"] for r in every if keep(r["months_remaining"], seen)}
+    assert expected and expected != {r["contract_no"] for r in every}  # the filter has work to do
+    assert {r["contract_no"] for r in kept} == expected
 
 
 def test_contract_no_links_to_the_report_with_a_way_back(demo_bridge, client, login) -> None:

@@ -13,7 +13,7 @@ import sqlglot
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, MetaData, bindparam, create_engine, delete, insert, text
+from sqlalchemy import Engine, MetaData, bindparam, create_engine, delete, func, insert, select, text
 
 from bpo2_bridge import windows
 from bpo2_bridge.bridge import Bridge
@@ -213,6 +213,78 @@ def test_window_sql_matches_the_spec(fresh_database, make_settings, kind: str, f
         engine.dispose()
 
 
+MONTHS_OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
+month_values = st.one_of(
+    st.integers(-30, 30),
+    st.integers(-30, 30).map(lambda k: k + 0.5),
+    st.sampled_from([-(2**62), -100_000, 100_000, 2**62, 1e300, -1e300]),
+)
+
+
+def o_compare(months: int | None, op: str, value: float) -> bool:
+    if months is None:
+        return op == "!="  # "differs" keeps empty cells, as every grid column does
+    return {
+        "=": months == value,
+        "!=": months != value,
+        "<": months < value,
+        "<=": months <= value,
+        ">": months > value,
+        ">=": months >= value,
+    }[op]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_months_remaining_filters_as_expiry_ranges(fresh_database, make_settings, kind: str) -> None:
+    """A Months Remaining filter, run as bounds on the expiry date, keeps exactly the rows the
+    computed column would (any today, any operator, whole or not, or past the calendar's end)."""
+    engine = create_engine(fresh_database(kind))
+    target = Target(engine, "cache")
+
+    @hsettings(
+        max_examples=60 if kind == "sqlite" else 30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(cases(), st.lists(month_values, max_size=3), st.randoms())
+    def check(
+        case: tuple[dt.date, int, list[tuple[dt.date | None, str]]], extra: list[float], rng: Any
+    ) -> None:
+        today, months, contracts = case
+        target.load(contracts)
+        base = (
+            windows.contracts_query(engine.dialect)
+            .bindparams(**windows.params(make_settings(expiring_window_months=months), today))
+            .subquery()
+        )
+        # values at and beside the contracts' own months, where an off-by-one would show
+        near = sorted(
+            {
+                m + step
+                for expiry, _ in contracts
+                if (m := o_months_remaining(today, expiry)) is not None
+                for step in (-1, -0.5, 0, 0.5, 1)
+            }
+        )
+        values = rng.sample(near, min(len(near), 6)) + extra
+        with engine.connect() as conn:
+            for op in MONTHS_OPERATORS:
+                for value in values:
+                    condition = windows.months_remaining_condition(base.c.expiry_date, today, op, value)
+                    kept = set(conn.execute(select(base.c.contract_id).where(condition)).scalars())
+                    expected = {
+                        i + 1
+                        for i, (expiry, _) in enumerate(contracts)
+                        if o_compare(o_months_remaining(today, expiry), op, value)
+                    }
+                    assert kept == expected, (today, op, value)
+
+    try:
+        check()
+    finally:
+        engine.dispose()
+
+
 def test_months_remaining_examples() -> None:
     today = dt.date(2026, 1, 31)
     assert windows.add_months(today, 1) == dt.date(2026, 2, 28)
@@ -260,6 +332,34 @@ def test_tab_filters_are_sargable_and_use_the_index(tmp_path) -> None:
         plan = " ".join(str(r[-1]) for r in conn.execute(explain, params))
     engine.dispose()
     assert "expiry_date>" in plan.replace(" ", "") and "USING INDEX" in plan
+
+
+def test_months_remaining_filters_use_the_expiry_index(tmp_path, make_settings) -> None:
+    """Filtering every contract by Months Remaining reads an index range, not every contract."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    cache_metadata().create_all(engine)
+    today = dt.date(2026, 1, 31)
+    base = (
+        windows.contracts_query(engine.dialect)
+        .bindparams(**windows.params(make_settings(), today))
+        .subquery()
+    )
+    plans = {}
+    for name, condition in {
+        "computed": base.c.months_remaining < 0,
+        "ranges": windows.months_remaining_condition(base.c.expiry_date, today, "<", 0),
+    }.items():
+        sql = str(
+            select(func.count())
+            .select_from(base)
+            .where(condition)
+            .compile(engine, compile_kwargs={"literal_binds": True})
+        )
+        with engine.connect() as conn:
+            plans[name] = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    engine.dispose()
+    assert "SCAN c" in plans["computed"]  # the computed column is worked out for every row
+    assert "SCAN c" not in plans["ranges"] and "expiry_date<?" in plans["ranges"].replace(" ", "")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

@@ -102,7 +102,9 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         customer = load_customer(conn, account_no)
         cid = customer["customer_id"]
         base = crm.contracts_base(conn, bridge, user, tab, cid)
-        page = CUSTOMER_CONTRACTS.fetch(conn, base, request.args, count=count)
+        page = CUSTOMER_CONTRACTS.fetch(
+            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base)
+        )
         counts = _tab_counts(conn, bridge, user, count, cid) if _wants_html() else {}
     dashboard = url_for("customers.dashboard", account_no=account_no)
     return grid_response(
@@ -179,7 +181,9 @@ def index():  # type: ignore[no-untyped-def]
         state = crm.cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
         base = crm.contracts_base(conn, bridge, user, tab)
-        page = ALL_CONTRACTS.fetch(conn, base, request.args, count=count)
+        page = ALL_CONTRACTS.fetch(
+            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base)
+        )
         counts = _tab_counts(conn, bridge, user, count) if _wants_html() else {}
     return grid_response(
         ALL_CONTRACTS,

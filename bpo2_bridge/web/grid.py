@@ -61,6 +61,8 @@ BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
 MAX_SEARCH_TERMS = 10
 
 Row = Mapping[str, Any]
+# per computed column: (operator, typed value) -> the same condition on stored columns
+Equivalents = Mapping[str, Callable[[str, Any], ColumnElement[bool]]]
 PLACEHOLDERS = {
     "text": "contains…",
     "number": "e.g. >0, 1..10",
@@ -158,11 +160,14 @@ class Grid:
         *,
         max_page_size: int | None = None,
         count: Counter | None = None,
+        equivalents: Equivalents | None = None,
     ) -> GridPage:
         """The rows the URL asks for; GridError (a 400) naming any bad parameter.
 
         ``count`` counts the filtered rows (default: a COUNT on every request); pass
         ``grid_counts.COUNTS.counter(generation)`` to count each filter once per cache generation.
+        ``equivalents`` writes the conditions on a computed column as the same conditions on
+        stored, indexed columns: ``{key: lambda op, value: condition}``.
         """
         source = _as_from(base)
         state = _State.parse(self, args, max_page_size or _max_page_size())
@@ -177,7 +182,7 @@ class Grid:
         # SQLite's LIKE ignores case already (the cache's other engine, PostgreSQL, needs ILIKE)
         like_ignores_case = conn.dialect.name == "sqlite"
         # no WHERE at all when nothing filters: SQLite counts a bare table several times faster
-        where = state.conditions(self, columns, like_ignores_case)
+        where = state.conditions(self, columns, like_ignores_case, equivalents or {})
         page.total = (count or count_now)(conn, select(func.count()).select_from(source).where(*where))
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = min(state.page, page.pages)
@@ -394,12 +399,18 @@ class _State:
         node = added if self.filter is None else junction(join, [self.filter, added])
         return {"filter": render_filter(node, grid.kinds), "page": None}
 
-    def conditions(self, grid: Grid, columns: Any, like_ignores_case: bool) -> list[ColumnElement[bool]]:
+    def conditions(
+        self, grid: Grid, columns: Any, like_ignores_case: bool, equivalents: Equivalents
+    ) -> list[ColumnElement[bool]]:
+        def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
+            if key in equivalents:
+                return equivalents[key](op, value)
+            return compare(columns[key], grid.kinds[key], op, value, like_ignores_case=like_ignores_case)
+
         out = []
         for key, text in self.cells.items():
-            kind = grid.kinds[key]
-            for op, value in cell_conditions(kind, text, f"f_{key}"):
-                out.append(compare(columns[key], kind, op, value, like_ignores_case=like_ignores_case))
+            for op, value in cell_conditions(grid.kinds[key], text, f"f_{key}"):
+                out.append(one(key, op, value))
         searchable = [c for c in grid.columns if c.is_searchable]
         for term in self.q.split():
             hits = [
@@ -408,7 +419,7 @@ class _State:
             ]
             out.append(or_(false(), *hits))
         if self.filter is not None:
-            out.append(filter_sql(self.filter, lambda k: columns[k], grid.kinds, like_ignores_case))
+            out.append(filter_sql(self.filter, one))
         return out
 
 

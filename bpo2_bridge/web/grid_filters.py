@@ -420,13 +420,10 @@ def render_filter(node: Node, kinds: Mapping[str, str], nested: bool = False) ->
 
 
 def filter_sql(
-    node: Node,
-    columns: Callable[[str], ColumnElement[Any]],
-    kinds: Mapping[str, str],
-    like_ignores_case: bool = False,
+    node: Node, condition_sql: Callable[[str, str, Any], ColumnElement[bool]]
 ) -> ColumnElement[bool]:
+    """SQL of an expression; ``condition_sql(column, op, value)`` writes each condition."""
     if isinstance(node, Condition):
-        column = columns(node.column)
-        return compare(column, kinds[node.column], node.op, node.value, like_ignores_case=like_ignores_case)
-    parts = [filter_sql(part, columns, kinds, like_ignores_case) for part in node.parts]
+        return condition_sql(node.column, node.op, node.value)
+    parts = [filter_sql(part, condition_sql) for part in node.parts]
     return and_(*parts) if node.op == "AND" else or_(*parts)
