@@ -5,6 +5,7 @@ PostgreSQL; a new generation never sees what an old one remembered."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from typing import Any
 
@@ -173,3 +174,61 @@ def test_a_value_is_kept_with_the_counts_of_its_generation() -> None:
     assert cache.counter("g2").value("tabs", lambda: next(answers)) == 1
     assert cache.counter(None).value("tabs", lambda: next(answers)) == 2
     assert cache.counter(None).value("tabs", lambda: next(answers)) == 3
+
+
+def _ask_together(memo: Any, compute: Any, release: threading.Event, cache: CountCache) -> list[Any]:
+    """Two requests ask one question; the first one's compute is held until the second waits."""
+    answers: list[Any] = []
+
+    def ask() -> None:
+        try:
+            answers.append(memo.answer("same question", compute))
+        except RuntimeError as exc:
+            answers.append(exc)
+
+    first = threading.Thread(target=ask)
+    first.start()
+    while cache.misses < 1:
+        time.sleep(0.001)
+    second = threading.Thread(target=ask)
+    second.start()
+    while cache.misses < 2:  # the second has asked and found the first computing
+        time.sleep(0.001)
+    release.set()
+    first.join(5)
+    second.join(5)
+    return answers
+
+
+def test_a_question_asked_twice_at_once_is_worked_out_once() -> None:
+    counts = CountCache(answers=4)
+    slow = counts.answers
+    assert slow is not None
+    release, calls = threading.Event(), []
+
+    def compute() -> list[int]:
+        calls.append(1)
+        release.wait(5)
+        return [1, 2, 3]
+
+    answers = _ask_together(counts.counter("gen 1"), compute, release, slow)
+    assert answers == [[1, 2, 3], [1, 2, 3]]
+    assert len(calls) == 1 and slow.shared == 1
+
+
+def test_when_the_first_asker_fails_the_waiting_one_answers_alone() -> None:
+    counts = CountCache(answers=4)
+    slow = counts.answers
+    assert slow is not None
+    release, calls = threading.Event(), []
+
+    def compute() -> list[int]:
+        calls.append(1)
+        if len(calls) == 1:
+            release.wait(5)
+            raise RuntimeError("database gone")
+        return [4]
+
+    answers = _ask_together(counts.counter("gen 1"), compute, release, slow)
+    assert sorted(map(str, answers)) == ["[4]", "database gone"]
+    assert len(calls) == 2 and slow.shared == 0

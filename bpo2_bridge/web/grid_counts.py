@@ -26,6 +26,8 @@ Counter = Callable[[Connection, Select[Any]], int]
 T = TypeVar("T")
 # an answer that took longer than this is worth keeping; quicker ones are cheaper to read again
 SLOW_SECONDS = 0.03
+# a request waits this long for another one computing the same answer, then computes its own
+SHARE_WAIT_SECONDS = 30.0
 
 __all__ = ["COUNTS", "CountCache", "Counter", "Memo", "count_now"]
 
@@ -44,8 +46,10 @@ class CountCache:
         self.answers = CountCache(answers) if answers else None
         self._counts: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._pending: dict[Hashable, _Pending] = {}
         self.hits = 0
         self.misses = 0
+        self.shared = 0  # answers a request waited for while another computed them
 
     def counter(self, generation: Hashable | None) -> Memo:
         """Counts (and page boundaries) remembered under ``generation`` (None: never)."""
@@ -67,6 +71,39 @@ class CountCache:
             self._counts.move_to_end(key)
             while len(self._counts) > self.size:
                 self._counts.popitem(last=False)
+
+    def share(self, key: Hashable, compute: Callable[[], T], slower: float) -> T:
+        """What is kept for ``key``, else ``compute()``; requests asking for the same key while
+        it is being computed wait for that answer instead of computing it again (after a sync,
+        many users ask the same cold question at once). Kept when it took over ``slower`` s."""
+        with self._lock:
+            found = self._counts.get(key)
+            if found is not None:
+                self._counts.move_to_end(key)
+                self.hits += 1
+                return found  # type: ignore[no-any-return]
+            self.misses += 1
+            pending = self._pending.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._pending[key] = _Pending()
+        assert pending is not None
+        if not owner:
+            if pending.done.wait(SHARE_WAIT_SECONDS) and pending.ok:
+                self.shared += 1
+                return pending.value  # type: ignore[no-any-return]
+            return compute()  # the first asker failed or is stuck: answer this one alone
+        started = time.perf_counter()
+        try:
+            pending.value = compute()
+            pending.ok = True
+        finally:
+            with self._lock:
+                del self._pending[key]
+            pending.done.set()
+        if time.perf_counter() - started > slower:
+            self.put(key, pending.value)
+        return pending.value  # type: ignore[no-any-return]
 
     def clear(self) -> None:
         with self._lock:
@@ -123,15 +160,16 @@ class Memo:
         kept when it took longer than ``slower`` seconds (by default: always)."""
         if store is None:
             return compute()
-        full = (self.generation, key)
-        found = store.get(full)
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-        started = time.perf_counter()
-        found = compute()
-        if time.perf_counter() - started > slower:
-            store.put(full, found)
-        return found
+        return store.share((self.generation, key), compute, slower)
+
+
+class _Pending:
+    """One answer being computed, for the requests that wait for it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = False
+        self.value: Any = None
 
 
 def statement_key(conn: Connection, statement: Select[Any]) -> tuple[Any, ...]:
