@@ -39,6 +39,17 @@ TARGET_RSS_GROWTH = 0.10
 # weights of the mix: what an intranet day looks like, grids first
 MIX = {"grid": 25, "filter": 20, "tab": 15, "page": 10, "report": 10, "pdf": 4, "file": 8, "refresh": 5}
 CLI = [sys.executable, "-c", "from bpo2_bridge.cli import main; main()"]
+SCHEDULER_UNIT = (
+    Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "bpo2-bridge-scheduler.service"
+)
+
+
+def scheduler_nice() -> int:
+    """Nice= of the shipped scheduler unit: the sync during the load runs as the scheduler would."""
+    for line in SCHEDULER_UNIT.read_text(encoding="utf-8").splitlines():
+        if line.startswith("Nice="):
+            return int(line.partition("=")[2])
+    return 0
 
 
 # -- the bridge under test ----------------------------------------------------------------
@@ -180,6 +191,7 @@ def run(
     think: tuple[float, float],
     sync_at: float,
     admin_every: int = 5,
+    sync_nice: int = 0,
 ) -> dict[str, object]:
     config = prepare(cache)
     server = Server(config)
@@ -222,6 +234,7 @@ def run(
                     env=env,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
+                    preexec_fn=(lambda: os.nice(sync_nice)) if sync_nice else None,
                 )
                 sync_started = time.monotonic() - began
             if sync_proc is not None and sync_ended is None and sync_proc.poll() is not None:
@@ -246,6 +259,7 @@ def run(
             "rss_max_mb": max(rss),
             "rss_every_10s_mb": [round(x) for x in rss[::10]],
             "sync": {
+                "nice": sync_nice,
                 "started_at": sync_started,
                 "ended_at": sync_ended,
                 "exit": sync_proc.returncode if sync_proc is not None else None,
@@ -307,7 +321,7 @@ def report(result: dict[str, object]) -> bool:
     ok_sync = sync["exit"] == 0
     if sync["started_at"] is not None:
         print(
-            f"  full sync during load: exit {sync['exit']}, from {sync['started_at']:.0f} s to "
+            f"  full sync during load (nice {sync['nice']}): exit {sync['exit']}, from {sync['started_at']:.0f} s to "
             f"{(sync['ended_at'] or float('nan')):.0f} s; longest stretch without a successful response "
             f"{stats['longest_gap_ms']:.0f} ms; as_of switched {stats['as_of_switches']}x, "
             f"{stats['stale_after_switch']} responses with old data after the new had been served"
@@ -350,6 +364,12 @@ def main(argv: list[str] | None = None) -> int:
         default=5.0,
         help="Start the full sync this many seconds in (negative: no sync).",
     )
+    parser.add_argument(
+        "--sync-nice",
+        type=int,
+        default=scheduler_nice(),
+        help="Niceness of the sync process (default: Nice= of deploy/systemd/bpo2-bridge-scheduler.service).",
+    )
     args = parser.parse_args(argv if argv is not None else [])
     low, _, high = args.think.partition("-")
     think = (float(low), float(high or low))
@@ -358,7 +378,16 @@ def main(argv: list[str] | None = None) -> int:
     for cache in caches:
         print(f"-- load on the {cache} cache", flush=True)
         try:
-            result = run(cache, args.users, args.seconds, args.warmup, think, args.sync_at, args.admin_every)
+            result = run(
+                cache,
+                args.users,
+                args.seconds,
+                args.warmup,
+                think,
+                args.sync_at,
+                args.admin_every,
+                args.sync_nice,
+            )
         except Exception as exc:  # PostgreSQL down: report and go on with the other cache
             if cache != "postgresql" or args.cache == "postgresql":
                 raise

@@ -212,6 +212,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8080, _int(1, 65535), "Port the web server listens on."),
     Setting("threads", 8, _int(1, 256), "Worker threads of the web server (waitress)."),
     Setting(
+        "pdf_workers",
+        1,
+        _int(0, 64),
+        "Processes beside each web process that render report PDFs, so a Download does not stall "
+        "the other requests; 0 renders in the web process itself.",
+    ),
+    Setting(
         "secret_key",
         "",
         _str,

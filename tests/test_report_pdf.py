@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from bpo2_bridge.cache_schema import cache_metadata
 from bpo2_bridge.report import sample
 from bpo2_bridge.report.figures import Report, load_report
 from bpo2_bridge.report.formatting import NumberFormat
-from bpo2_bridge.report.render import pdf_filename, render_body, render_document, render_pdf
+from bpo2_bridge.report.render import make_pdf, pdf_filename, render_body, render_document, render_pdf
 
 TODAY = dt.date(2026, 11, 22)
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "report"
@@ -153,3 +155,21 @@ def test_expired_contract_notes_months_left_out(settings) -> None:
     body = str(render_body(report, settings))
     assert "Figures of 24 earlier months are not" in body
     assert 'class="negative"' in body
+
+
+def test_pdf_workers_render_the_same_document_and_survive_a_killed_worker(
+    big_report: Report, settings
+) -> None:
+    here = pdf_pages(render_pdf(big_report, settings))
+    make_pdf.use_workers(1)
+    try:
+        make_pdf.clear()  # nothing answered from the recent PDFs
+        worker = make_pdf.worker_pid()
+        assert worker is not None and worker != os.getpid()
+        assert pdf_pages(render_pdf(big_report, settings)) == here
+        os.kill(worker, signal.SIGKILL)  # out of memory, or an operator's kill
+        make_pdf.clear()
+        assert pdf_pages(render_pdf(big_report, settings)) == here  # a new worker took over
+        assert make_pdf.worker_pid() not in (None, worker)
+    finally:
+        make_pdf.use_workers(0)

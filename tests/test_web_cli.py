@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -40,7 +41,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_answers_on_the_given_port(copied_demo, tmp_path) -> None:
+def _pdf_workers(pid: int) -> list[int]:
+    """Child processes of ``pid`` that are multiprocessing workers (Linux /proc)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_serve_answers_on_the_given_port_and_its_pdf_worker_ends_with_it(copied_demo, tmp_path) -> None:
     bridge = copied_demo()
     port = _free_port()
     env = {**os.environ, "BPO2_BRIDGE_SECRET_KEY": "x" * 32}
@@ -78,8 +94,18 @@ def test_serve_answers_on_the_given_port(copied_demo, tmp_path) -> None:
             raise AssertionError("anonymous request was not redirected")
         except urllib.error.HTTPError as exc:
             assert exc.code == 302 and "/login" in exc.headers["Location"]
+        while not (workers := _pdf_workers(proc.pid)):  # started with the server (pdf_workers = 1)
+            assert time.monotonic() < deadline + 30, "no PDF worker started"
+            time.sleep(0.2)
+        proc.kill()  # not even a chance to stop its workers
+        proc.wait(timeout=10)
+        gone_by = time.monotonic() + 15
+        while any(_alive(w) for w in workers):
+            assert time.monotonic() < gone_by, f"PDF workers {workers} outlived their server"
+            time.sleep(0.2)
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()

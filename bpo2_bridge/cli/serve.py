@@ -13,11 +13,13 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
     import waitress
 
     from ..logs import configure_logging
+    from ..report.render import make_pdf
     from ..web.app import create_app
 
     configure_logging(bridge.settings)
 
     app = create_app(bridge=bridge, start_scheduler=scheduler)
+    make_pdf.use_workers(bridge.settings.pdf_workers)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(f"Serving on http://{shown}:{port}/  (Ctrl+C stops)", err=True)
     try:
@@ -28,6 +30,7 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
         running = app.extensions.get("bpo2_scheduler")
         if running is not None:
             running.shutdown(wait=False)
+        make_pdf.shutdown()
         bridge.dispose()
 
 

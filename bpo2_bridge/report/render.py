@@ -10,9 +10,13 @@ import base64
 import gc
 import hashlib
 import mimetypes
+import multiprocessing
+import os
 import re
 import threading
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -26,6 +30,8 @@ from .chart import revenue_cost_chart
 from .figures import Report
 from .formatting import NumberFormat, install_filters
 
+# a PDF worker is replaced after this many documents, so what its allocator holds stays bounded
+PDF_WORKER_TASKS = 500
 _LOGO_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
 
@@ -106,16 +112,106 @@ def render_document(report: Report, settings: Settings, *, inline_styles: bool =
 _BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
 
 
+class _Renderer:
+    """WeasyPrint with one font configuration and the parsed stylesheets, kept for the process."""
+
+    def __init__(self) -> None:
+        from weasyprint import CSS  # imported on first use: loading Pango takes a while
+        from weasyprint.text.fonts import FontConfiguration
+
+        self.fonts = FontConfiguration()
+        self.stylesheets = [
+            CSS(string=_stylesheet(name), font_config=self.fonts)
+            for name in ("report.css", "report-print.css")
+        ]
+
+    def __call__(self, document: str) -> bytes:
+        from weasyprint import HTML
+
+        # Parsing and layout allocate hundreds of thousands of short-lived objects, freed by
+        # reference counting; cycle collections in between scan the whole heap and cost ~40%
+        # of the render. Collection resumes right after (one render at a time per process).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            html = HTML(string=_BETWEEN_TAGS.sub("><", document), base_url=str(templates_root()))
+            return bytes(html.write_pdf(stylesheets=self.stylesheets, font_config=self.fonts))
+        finally:
+            if collecting:
+                gc.enable()
+
+
+_worker_renderer: _Renderer | None = None
+
+
+def _render_in_worker(document: str) -> bytes:
+    """Runs in a PDF worker process: one renderer per worker, made on its first document."""
+    global _worker_renderer
+    if _worker_renderer is None:
+        _worker_renderer = _Renderer()
+    return _worker_renderer(document)
+
+
+def _start_worker() -> None:
+    """A PDF worker ends with the web process that started it, however that one ended (a
+    terminated service gives its workers no word)."""
+
+    def watch() -> None:
+        parent = multiprocessing.parent_process()
+        if parent is not None:
+            parent.join()
+            os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _warm_worker() -> None:
+    _render_in_worker("<p>warm</p>")
+
+
 class _PdfMaker:
-    """WeasyPrint with one font configuration for the process, and the last few PDFs kept by
-    the hash of their HTML: the same document (Download, then Email) is rendered once."""
+    """PDFs from report documents, in this process or in worker processes, with the last few
+    kept by the hash of their HTML: the same document (Download, then Email) is rendered once.
+
+    Layout holds the interpreter lock for its whole 150-200 ms, so a web process that renders
+    PDFs itself stalls every other request meanwhile; `use_workers` moves rendering into
+    processes of its own (the web process then only waits, without the lock)."""
 
     def __init__(self, keep: int = 8) -> None:
         self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
         self._keep = keep
         self._recent: OrderedDict[str, bytes] = OrderedDict()
-        self._fonts: Any = None
-        self._stylesheets: list[Any] = []
+        self._renderer: _Renderer | None = None
+        self._workers = 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    def use_workers(self, count: int, *, warm: bool = True) -> None:
+        """Render in ``count`` worker processes from now on (0: in this process). ``warm``
+        starts them now, so the first Download does not wait for WeasyPrint to load."""
+        with self._lock:
+            old, self._pool, self._workers = self._pool, None, count
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
+        if count and warm:
+            pool = self._worker_pool()
+            for _ in range(count):
+                pool.submit(_warm_worker)
+
+    def worker_pid(self) -> int | None:
+        """Process id of a PDF worker (None when rendering here)."""
+        return self._worker_pool().submit(os.getpid).result() if self._workers else None
+
+    def _worker_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self._workers,
+                    mp_context=multiprocessing.get_context("spawn"),  # the same on Windows and Linux
+                    max_tasks_per_child=PDF_WORKER_TASKS,
+                    initializer=_start_worker,
+                )
+            return self._pool
 
     def __call__(self, document: str) -> bytes:
         key = hashlib.sha256(document.encode("utf-8")).hexdigest()
@@ -123,37 +219,38 @@ class _PdfMaker:
             if key in self._recent:
                 self._recent.move_to_end(key)
                 return self._recent[key]
-            from weasyprint import HTML  # imported on first use: loading Pango takes a while
-            from weasyprint.text.fonts import FontConfiguration
-
-            if self._fonts is None:
-                from weasyprint import CSS
-
-                self._fonts = FontConfiguration()
-                # parsed once per process, not once per PDF
-                self._stylesheets = [
-                    CSS(string=_stylesheet(name), font_config=self._fonts)
-                    for name in ("report.css", "report-print.css")
-                ]
-            # Parsing and layout allocate hundreds of thousands of short-lived objects, freed by
-            # reference counting; cycle collections in between scan the whole heap and cost ~40%
-            # of the render. Collection resumes right after (one render at a time, under the lock).
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                html = HTML(string=_BETWEEN_TAGS.sub("><", document), base_url=str(templates_root()))
-                pdf = bytes(html.write_pdf(stylesheets=self._stylesheets, font_config=self._fonts))
-            finally:
-                if collecting:
-                    gc.enable()
+        pdf = self._in_workers(document) if self._workers else self._here(document)
+        with self._lock:
             self._recent[key] = pdf
             while len(self._recent) > self._keep:
                 self._recent.popitem(last=False)
-            return pdf
+        return pdf
+
+    def _here(self, document: str) -> bytes:
+        with self._render_lock:
+            if self._renderer is None:
+                self._renderer = _Renderer()
+            return self._renderer(document)
+
+    def _in_workers(self, document: str) -> bytes:
+        pool = self._worker_pool()
+        try:
+            return pool.submit(_render_in_worker, document).result()
+        except BrokenProcessPool:
+            # a worker died (killed, out of memory): a new pool, and this document once more
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False)
+            return self._worker_pool().submit(_render_in_worker, document).result()
 
     def clear(self) -> None:
         with self._lock:
             self._recent.clear()
+
+    def shutdown(self) -> None:
+        """Stop the worker processes (the web server's exit)."""
+        self.use_workers(0, warm=False)
 
 
 make_pdf = _PdfMaker()

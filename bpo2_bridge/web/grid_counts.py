@@ -185,7 +185,20 @@ def statement_key(conn: Connection, statement: Select[Any]) -> tuple[Any, ...]:
         return (conn.dialect.name, str(compiled), values)
     # by position, not name: anonymous parameters are named after object ids, new every request
     values = tuple(_frozen(b.effective_value) for b in cache_key.bindparams)
-    return (conn.dialect.name, cache_key.key, values)
+    return (conn.dialect.name, _shared_shape(cache_key.key), values)
+
+
+_SHAPES: dict[Any, Any] = {}
+MAX_SHAPES = 2048
+
+
+def _shared_shape(shape: Any) -> Any:
+    """One object for every equal shape: a shape is a nested tuple of some 20-40 KB, and each
+    remembered entry would otherwise hold its own copy of it."""
+    found = _SHAPES.setdefault(shape, shape)
+    if len(_SHAPES) > MAX_SHAPES:  # filters typed by users can make endless shapes
+        _SHAPES.clear()
+    return found
 
 
 def _frozen(value: Any) -> Hashable:
@@ -197,4 +210,6 @@ def _frozen(value: Any) -> Hashable:
     return (type(value).__name__, value)
 
 
-COUNTS = CountCache(answers=96)  # 512 counts; 96 slow answers, a page being at most 200 rows
+# 4096 counts (a few hundred bytes each, their statement shapes shared); 96 slow answers, a page
+# being at most 200 rows
+COUNTS = CountCache(4096, answers=96)

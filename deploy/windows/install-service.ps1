@@ -98,6 +98,9 @@ New-Item -ItemType Directory -Force -Path $logs | Out-Null
 & $Nssm set $ServiceName AppRotateBytes 10485760 | Out-Null
 # time for Ctrl+C to let waitress finish open requests before NSSM ends the process
 & $Nssm set $ServiceName AppStopMethodConsole 10000 | Out-Null
+# syncs yield the CPU to the web processes on the same host (as Nice=10 does on Linux)
+$priority = if ($SchedulerOnly) { "BELOW_NORMAL_PRIORITY_CLASS" } else { "NORMAL_PRIORITY_CLASS" }
+& $Nssm set $ServiceName AppPriority $priority | Out-Null
 
 if ($ServiceAccount) {
     $account = $ServiceAccount
