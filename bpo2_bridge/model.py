@@ -128,7 +128,9 @@ ENTITIES: tuple[Entity, ...] = (
             Col("modified_date", DateTime()),
         ),
         customer_link="customer_id",
-        indexes=(("customer_id", "expiry_date"), ("expiry_date",), ("contract_no",)),
+        # (customer_id, status, expiry_date): a customer's active / expiring counts (the
+        # Customers grid computes them for every customer) are read from the index alone
+        indexes=(("customer_id", "status", "expiry_date"), ("expiry_date",), ("contract_no",)),
     ),
     Entity(
         "contract_item",

@@ -13,7 +13,7 @@
 -- Window: 'expired' (expiry < today), 'expiring' (today <= expiry <= window_end), 'current'
 -- (later), NULL without expiry or for an excluded status.
 -- Tab filters are plain comparisons on expiry_date (SARGable).
--- Indexes relied on: contract(customer_id, expiry_date), contract(expiry_date),
+-- Indexes relied on: contract(customer_id, status, expiry_date), contract(expiry_date),
 --   contract_item(contract_id), customer_salesman(employee_id, customer_id).
 SELECT
     c.contract_id AS contract_id,

@@ -1,7 +1,7 @@
 -- Purpose: the Customer Dashboard tiles: contracts active / expiring / expired, files,
 --   open cases and open activities of one customer.
 -- Parameters: :customer_id, :today, :window_end, :excluded (expanding list of statuses)
--- Indexes: contract(customer_id, expiry_date), case_attachment(customer_id),
+-- Indexes: contract(customer_id, status, expiry_date), case_attachment(customer_id),
 --   crm_case(customer_id), activity(customer_id)
 SELECT
     (SELECT COUNT(*) FROM contract k WHERE k.customer_id = :customer_id AND k.status = 'Active'

@@ -2,7 +2,7 @@
 --   contract counts (Active contracts in force today; Expiring within the window).
 -- Parameters: :see_all (1 = administrator), :employee_id (the user's BPO2 employee, or NULL),
 --   :today, :window_end (add_months(today, W)), :excluded (expanding list of statuses)
--- Indexes: customer_salesman(employee_id, customer_id), contract(customer_id, expiry_date)
+-- Indexes: customer_salesman(employee_id, customer_id), contract(customer_id, status, expiry_date)
 SELECT
     c.customer_id,
     c.account_no,

@@ -1,7 +1,7 @@
 -- Purpose: the Home tiles: customers the user may see, their expiring contracts, open
 --   cases and open activities.
 -- Parameters: :see_all, :employee_id (or NULL), :today, :window_end, :excluded (expanding)
--- Indexes: customer_salesman(employee_id, customer_id), contract(customer_id, expiry_date),
+-- Indexes: customer_salesman(employee_id, customer_id), contract(customer_id, status, expiry_date),
 --   crm_case(customer_id), activity(customer_id)
 WITH visible AS (
     SELECT c.customer_id FROM customer c
