@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 from ..bridge import Bridge
@@ -20,6 +22,8 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
 
     app = create_app(bridge=bridge, start_scheduler=scheduler)
     make_pdf.use_workers(bridge.settings.pdf_workers)
+    # a service manager's stop (SIGTERM) ends waitress like Ctrl+C does, so the cleanup below runs
+    signal.signal(signal.SIGTERM, _stop)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(f"Serving on http://{shown}:{port}/  (Ctrl+C stops)", err=True)
     try:
@@ -32,6 +36,10 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
             running.shutdown(wait=False)
         make_pdf.shutdown()
         bridge.dispose()
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @click.command("serve")

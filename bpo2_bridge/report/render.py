@@ -249,8 +249,12 @@ class _PdfMaker:
             self._recent.clear()
 
     def shutdown(self) -> None:
-        """Stop the worker processes (the web server's exit)."""
-        self.use_workers(0, warm=False)
+        """Stop the worker processes and wait for them (the web server's exit): queued documents
+        are dropped, and nothing of the pool is left for the interpreter's exit to clean up."""
+        with self._lock:
+            pool, self._pool, self._workers = self._pool, None, 0
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 make_pdf = _PdfMaker()
