@@ -7,7 +7,8 @@ local server, data under /tmp/bench-web-pg), signs in USERS simulated users (mos
 every fifth an administrator), and has each one loop: think, then one action drawn from the mix
 below — grids, filters, tab switches, dashboards, report views, PDF downloads, file downloads,
 Refresh presses. A few seconds in, `bpo2-bridge sync --full` runs in its own process, as the
-scheduler would; the load goes on until the new snapshot serves (at least SECONDS).
+scheduler would (at the niceness of the shipped scheduler unit, `--sync-nice`); the load goes on
+until the new snapshot serves (at least SECONDS).
 
 Figures: requests/s, errors, p50/p95/p99 per kind and per phase (before / during the sync /
 after the switch), the longest stretch without a successful response, whether any reader saw
