@@ -176,8 +176,13 @@ def test_a_value_is_kept_with_the_counts_of_its_generation() -> None:
     assert cache.counter(None).value("tabs", lambda: next(answers)) == 3
 
 
-def _ask_together(memo: Any, compute: Any, release: threading.Event, cache: CountCache) -> list[Any]:
-    """Two requests ask one question; the first one's compute is held until the second waits."""
+def _ask_together(compute: Any, release: threading.Event) -> tuple[list[Any], CountCache]:
+    """Two requests ask one question of a fresh memory; the first one's compute is held until
+    the second waits. The answers each got, and the store of slow answers."""
+    counts = CountCache(answers=4)
+    cache = counts.answers
+    assert cache is not None
+    memo = counts.counter("gen 1")
     answers: list[Any] = []
 
     def ask() -> None:
@@ -197,13 +202,10 @@ def _ask_together(memo: Any, compute: Any, release: threading.Event, cache: Coun
     release.set()
     first.join(5)
     second.join(5)
-    return answers
+    return answers, cache
 
 
 def test_a_question_asked_twice_at_once_is_worked_out_once() -> None:
-    counts = CountCache(answers=4)
-    slow = counts.answers
-    assert slow is not None
     release, calls = threading.Event(), []
 
     def compute() -> list[int]:
@@ -211,15 +213,12 @@ def test_a_question_asked_twice_at_once_is_worked_out_once() -> None:
         release.wait(5)
         return [1, 2, 3]
 
-    answers = _ask_together(counts.counter("gen 1"), compute, release, slow)
+    answers, slow = _ask_together(compute, release)
     assert answers == [[1, 2, 3], [1, 2, 3]]
     assert len(calls) == 1 and slow.shared == 1
 
 
 def test_when_the_first_asker_fails_the_waiting_one_answers_alone() -> None:
-    counts = CountCache(answers=4)
-    slow = counts.answers
-    assert slow is not None
     release, calls = threading.Event(), []
 
     def compute() -> list[int]:
@@ -229,6 +228,6 @@ def test_when_the_first_asker_fails_the_waiting_one_answers_alone() -> None:
             raise RuntimeError("database gone")
         return [4]
 
-    answers = _ask_together(counts.counter("gen 1"), compute, release, slow)
+    answers, slow = _ask_together(compute, release)
     assert sorted(map(str, answers)) == ["[4]", "database gone"]
     assert len(calls) == 2 and slow.shared == 0
