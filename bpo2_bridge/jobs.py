@@ -52,6 +52,16 @@ class Job:
     help: str = ""
 
 
+def _daily(setting: str) -> Callable[[Settings], BaseTrigger]:
+    """A trigger factory firing every day at the HH:MM the named setting holds."""
+
+    def trigger(settings: Settings) -> BaseTrigger:
+        hour, minute = _at(getattr(settings, setting))
+        return CronTrigger(hour=hour, minute=minute, timezone=settings.tz)
+
+    return trigger
+
+
 def _at(text: str) -> tuple[int, int]:
     moment = dt.time.fromisoformat(text)
     return moment.hour, moment.minute
@@ -99,21 +109,21 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "full_sync",
-        lambda s: CronTrigger(hour=_at(s.full_sync_time)[0], minute=_at(s.full_sync_time)[1], timezone=s.tz),
+        _daily("full_sync_time"),
         run_full,
         misfire_grace_time=lambda s: 3 * 3600,
         help="Rebuild the cache from BPO2 every night at full_sync_time.",
     ),
     Job(
         "sql_checks",
-        lambda s: CronTrigger(hour=_at(s.checks_time)[0], minute=_at(s.checks_time)[1], timezone=s.tz),
+        _daily("checks_time"),
         run_checks,
         misfire_grace_time=lambda s: 3600,
         help="Run the canned SQL checks on BPO2 every day at checks_time.",
     ),
     Job(
         "prune_history",
-        lambda s: CronTrigger(hour=_at(s.prune_time)[0], minute=_at(s.prune_time)[1], timezone=s.tz),
+        _daily("prune_time"),
         run_prune,
         misfire_grace_time=lambda s: 12 * 3600,
         help="Delete sync runs older than history_days and old sign-in attempts every day at prune_time.",

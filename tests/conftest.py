@@ -207,6 +207,29 @@ def write_source_rows() -> Callable[..., None]:
     return _write_source_rows
 
 
+@pytest.fixture
+def seed_expiry_before_start() -> Callable[[Bridge], None]:
+    """seed_expiry_before_start(bridge): contract SEED-EXP-START on the demo source, expiring
+    the day before it starts (what the contract_expiry_before_start check finds)."""
+
+    def seed(bridge: Bridge) -> None:
+        _write_source_rows(
+            bridge,
+            "contract",
+            dict(
+                contract_id=900001,
+                contract_no="SEED-EXP-START",
+                customer_id=1,
+                contract_type_id=1,
+                status="Active",
+                start_date=dt.date(2026, 5, 1),
+                expiry_date=dt.date(2026, 4, 30),
+            ),
+        )
+
+    return seed
+
+
 def _kill_when_stalled(script: str, overrides: dict) -> None:
     """Run `script` in a child Python with the settings overrides as argv[1]; once it prints
     STALLED, kill it outright (TerminateProcess on Windows, SIGKILL elsewhere): no clean-up runs."""

@@ -3,8 +3,6 @@ user is refused."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
 from bpo2_bridge.users import DEMO_PASSWORD
 from bpo2_bridge.web.app import create_app
@@ -19,22 +17,10 @@ def _sign_in(page, base: str, login: str) -> None:  # type: ignore[no-untyped-de
 
 
 def test_ops_runs_a_check_and_a_query_in_the_browser(
-    copied_demo, serve, browser_page, artifacts_dir, write_source_rows
+    copied_demo, serve, browser_page, artifacts_dir, seed_expiry_before_start
 ) -> None:
     bridge = copied_demo()
-    write_source_rows(
-        bridge,
-        "contract",
-        dict(
-            contract_id=900001,
-            contract_no="SEED-EXP-START",
-            customer_id=1,
-            contract_type_id=1,
-            status="Active",
-            start_date=dt.date(2026, 5, 1),
-            expiry_date=dt.date(2026, 4, 30),
-        ),
-    )
+    seed_expiry_before_start(bridge)
     base = serve(create_app(bridge=bridge))
     page = browser_page
     _sign_in(page, base, "ops")

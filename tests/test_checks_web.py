@@ -54,21 +54,9 @@ def test_checks_page_lists_every_check_not_yet_run(ops) -> None:
     assert 'href="/checks"' in html  # the SQL checks entry in the navigation
 
 
-def test_run_now_records_results_shown_on_the_page(ops, ops_app, write_source_rows) -> None:
+def test_run_now_records_results_shown_on_the_page(ops, ops_app, seed_expiry_before_start) -> None:
     bridge = ops_app.extensions["bpo2_bridge"]
-    write_source_rows(
-        bridge,
-        "contract",
-        dict(
-            contract_id=900001,
-            contract_no="SEED-EXP-START",
-            customer_id=1,
-            contract_type_id=1,
-            status="Active",
-            start_date=dt.date(2026, 5, 1),
-            expiry_date=dt.date(2026, 4, 30),
-        ),
-    )
+    seed_expiry_before_start(bridge)
     response = _post(ops, "/checks/contract_expiry_before_start/run")
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/checks/contract_expiry_before_start")

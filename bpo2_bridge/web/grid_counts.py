@@ -57,13 +57,17 @@ class CountCache:
 
     def get(self, key: Hashable) -> Any:
         with self._lock:
-            found = self._counts.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._counts.move_to_end(key)
-            self.hits += 1
-            return found
+            return self._lookup(key)
+
+    def _lookup(self, key: Hashable) -> Any:
+        """The kept value or None, counted as a hit or a miss; the caller holds the lock."""
+        found = self._counts.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self._counts.move_to_end(key)
+        self.hits += 1
+        return found
 
     def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
@@ -77,12 +81,9 @@ class CountCache:
         it is being computed wait for that answer instead of computing it again (after a sync,
         many users ask the same cold question at once). Kept when it took over ``slower`` s."""
         with self._lock:
-            found = self._counts.get(key)
+            found = self._lookup(key)
             if found is not None:
-                self._counts.move_to_end(key)
-                self.hits += 1
                 return found  # type: ignore[no-any-return]
-            self.misses += 1
             pending = self._pending.get(key)
             owner = pending is None
             if owner:
