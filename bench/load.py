@@ -324,7 +324,7 @@ def report(result: dict[str, object]) -> bool:
         print(
             f"  full sync during load (nice {sync['nice']}): exit {sync['exit']}, from {sync['started_at']:.0f} s to "
             f"{(sync['ended_at'] or float('nan')):.0f} s; longest stretch without a successful response "
-            f"{stats['longest_gap_ms']:.0f} ms; as_of switched {stats['as_of_switches']}x, "
+            f"{stats['longest_gap_ms']:.0f} ms (at {stats['longest_gap_at']:.0f} s); as_of switched {stats['as_of_switches']}x, "
             f"{stats['stale_after_switch']} responses with old data after the new had been served"
         )
     if sync["started_at"] is not None and not ok_sync:

@@ -291,7 +291,8 @@ class Recorder:
         for route in {r.route for r in records}:
             routes[route] = _figures([r for r in records if r.route == route])["p99"]
         ok = [r.ended for r in records if r.error is None]
-        gaps = [b - a for a, b in itertools.pairwise(ok)]
+        gaps = [(b - a, a) for a, b in itertools.pairwise(ok)]
+        gap, gap_at = max(gaps, default=(0.0, 0.0))
         stale, switches = _as_of_check(records)
         return {
             "requests": len(records),
@@ -303,7 +304,8 @@ class Recorder:
             },
             "slowest": sorted(routes.items(), key=lambda kv: -kv[1])[:6],
             "error_samples": [r.error for r in records if r.error][:10],
-            "longest_gap_ms": max(gaps, default=0.0) * 1000,
+            "longest_gap_ms": gap * 1000,
+            "longest_gap_at": gap_at,  # seconds into the run: compare with the sync's start and end
             "stale_after_switch": stale,
             "as_of_switches": switches,
         }

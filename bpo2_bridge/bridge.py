@@ -18,6 +18,7 @@ from .store import open_store
 
 if TYPE_CHECKING:
     from .cache import Cache
+    from .reflection import SourceSchema
 
 
 class Bridge:
@@ -27,6 +28,15 @@ class Bridge:
     @cached_property
     def mapping(self) -> Mapping:
         return load_mapping(self.settings.mapping_path)
+
+    @cached_property
+    def source_tables(self) -> SourceSchema:
+        """The mapped source tables as the mapping describes them, built once: SQLAlchemy keys
+        its compiled statements by Table object, so a Table built per request would be compiled
+        again, and kept in the engine's statement cache, on every request."""
+        from .reflection import offline_schema
+
+        return offline_schema(self.mapping)
 
     @cached_property
     def source(self) -> Engine:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
-    MetaData,
     Select,
     String,
     Subquery,
@@ -39,7 +38,6 @@ from . import sqlfiles, windows
 from . import store as app_store
 from .bridge import Bridge
 from .cache import RUN_KINDS
-from .mapping import physical_table
 from .source import SourceError, first_line, source_session
 from .sync.history import DATA_VERSION
 
@@ -423,7 +421,7 @@ def attachment_content(bridge: Bridge, file_id: int) -> AttachmentContent:
     Raises SourceError when BPO2 is unreachable, AttachmentMissing when there is nothing.
     """
     em = bridge.mapping["case_attachment"]
-    table = physical_table(em, MetaData())
+    table = bridge.source_tables.table("case_attachment")
     wanted = [table.c[name] for name in ("content", "file_path") if em.has(name)]
     with source_session(bridge.source) as conn:
         try:

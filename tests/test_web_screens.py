@@ -260,6 +260,29 @@ def test_download_streams_the_sources_bytes(demo_bridge, client, login) -> None:
         assert response.headers["Content-Disposition"].startswith("attachment")
 
 
+def test_downloads_share_one_compiled_statement(demo_bridge, client, login) -> None:
+    """Every download asks BPO2 the same question. SQLAlchemy keeps one compiled statement per
+    distinct question for the life of the engine, so a question built afresh for each download
+    would leave one more entry behind per download: the server's memory would grow with use."""
+    login(client, DEMO_SALESMAN_LOGIN)
+    mine = [
+        r["file_id"]
+        for r in rows(
+            demo_bridge,
+            "SELECT a.file_id FROM case_attachment a JOIN customer_salesman cs ON cs.customer_id = a.customer_id "
+            "WHERE cs.employee_id = :me ORDER BY a.file_id",
+            me=me(demo_bridge),
+        )
+    ]
+    assert len(mine) >= 6
+    assert client.get(f"/files/{mine[0]}").status_code == 200
+    compiled = demo_bridge.source._compiled_cache  # the engine's statement cache (an LRU)
+    kept = len(compiled)
+    for file_id in mine[1:6]:
+        assert client.get(f"/files/{file_id}").status_code == 200
+    assert len(compiled) == kept
+
+
 def test_case_information_open_own_versus_closed(demo_bridge, client, login) -> None:
     login(client, DEMO_SALESMAN_LOGIN)
     cases = rows(
