@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
+
+from sqlalchemy import create_engine, text
 
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.sync.full import full_sync
@@ -39,4 +42,40 @@ def test_postgresql_cache_serves_the_same_screens(copied_demo, fresh_database, d
     for page in ("/", f"/customers/{account}", f"/customers/{account}/contracts?tab=expired"):
         a, b = (_main(c.get(page).get_data(as_text=True)) for c in (sqlite_client, pg_client))
         assert a == b, page
+    pg_bridge.cache.dispose()
+
+
+def test_a_full_sync_leaves_the_serving_snapshots_statistics_alone(copied_demo, fresh_database) -> None:
+    """The new snapshot gets planner statistics before it serves; the one serving users is not
+    analysed again (on a large cache that would be minutes of reading beside the users)."""
+    url = fresh_database("postgresql")
+    pg_bridge: Bridge = copied_demo(cache_url=url.render_as_string(hide_password=False))
+    full_sync(pg_bridge)
+    serving = pg_bridge.cache.current()
+    engine = create_engine(url)
+
+    def analysed(schema: str) -> dict[str, int]:
+        """ANALYZE runs per table, by name; the sync's backend reports them when it ends."""
+        deadline = time.monotonic() + 10
+        while True:
+            with engine.connect() as conn:
+                found = dict(
+                    conn.execute(
+                        text("SELECT relname, analyze_count FROM pg_stat_user_tables WHERE schemaname = :s"),
+                        {"s": schema},
+                    ).all()
+                )
+            if (found and min(found.values()) > 0) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    before = analysed(serving)
+    assert before and set(before.values()) == {1}, before
+    full_sync(pg_bridge)
+    new = pg_bridge.cache.current()
+    assert new != serving
+    after = analysed(new)  # reported together with any ANALYZE of the serving tables
+    assert set(after) == set(before) and set(after.values()) == {1}
+    assert analysed(serving) == before
+    engine.dispose()
     pg_bridge.cache.dispose()

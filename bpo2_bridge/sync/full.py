@@ -131,5 +131,10 @@ def _write_snapshot(
         cache.write_meta(conn, {k: v for k, v in meta.items() if v is not None})
         if cache.kind == "sqlite":
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")  # bounded: planner statistics only
-        conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("ANALYZE")
+        else:
+            # a bare ANALYZE on PostgreSQL reads every table of the database, the snapshot
+            # serving users included; the new snapshot's tables are all that changed
+            names = ", ".join(cache.dialect.identifier_preparer.quote(t.name) for t in CACHE.sorted_tables)
+            conn.exec_driver_sql(f"ANALYZE {names}, {META_TABLE}")
     return rows, seconds
