@@ -21,6 +21,8 @@ from sqlalchemy.exc import ArgumentError
 
 from .settings import Settings
 
+SOURCE_PAGE_CACHE_KB = 256
+
 
 class SourceError(RuntimeError):
     """The source cannot be reached or refused a statement; the message says why."""
@@ -117,6 +119,9 @@ def _sqlite_readonly(url: URL, timeout: float) -> Engine:
             raise sqlite3.OperationalError(f"unable to open database file {path}")
         conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
         conn.execute("PRAGMA query_only = 1")
+        # reads stream or seek by key: the OS file cache serves them, and a page cache of the
+        # default 2 MB in every pooled connection would only hold copies of it
+        conn.execute(f"PRAGMA cache_size = -{SOURCE_PAGE_CACHE_KB}")
         return conn
 
     # the file URL (not "sqlite://") so the engine pools per file, not one connection per thread
