@@ -8,7 +8,8 @@ every fifth an administrator), and has each one loop: think, then one action dra
 below — grids, filters, tab switches, dashboards, report views, PDF downloads, file downloads,
 Refresh presses. A few seconds in, `bpo2-bridge sync --full` runs in its own process, as the
 scheduler would (at the niceness of the shipped scheduler unit, `--sync-nice`); the load goes on
-until the new snapshot serves (at least SECONDS).
+until the new snapshot serves (at least SECONDS). `--servers 2` starts two web processes on the
+same cache and spreads the users over them, as the deployment guide's topology does.
 
 Figures: requests/s, errors, p50/p95/p99 per kind and per phase (before / during the sync /
 after the switch), the longest stretch without a successful response, whether any reader saw
@@ -138,9 +139,9 @@ def _free_port() -> int:
 class Server:
     """`bpo2-bridge serve --no-scheduler` in a child process; its log goes to a file."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, number: int = 0) -> None:
         self.port = _free_port()
-        self.log_path = config.parent / "load-server.log"
+        self.log_path = config.parent / ("load-server.log" if not number else f"load-server-{number}.log")
         self._log = self.log_path.open("wb")
         env = {**os.environ, "BPO2_BRIDGE_SECRET_KEY": SECRET}
         args = ["--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
@@ -193,16 +194,19 @@ def run(
     sync_at: float,
     admin_every: int = 5,
     sync_nice: int = 0,
+    servers: int = 1,
 ) -> dict[str, object]:
     config = prepare(cache)
-    server = Server(config)
+    web: list[Server] = []
     sync_proc: subprocess.Popen[bytes] | None = None
     try:
+        web += [Server(config, n) for n in range(servers)]
         logins = [
             "admin" if admin_every and i % admin_every == 0 else ("sales1" if i % 2 else "sales2")
             for i in range(users)
         ]
-        sessions = [sign_in(server.port, login, seed=i) for i, login in enumerate(logins)]
+        # each user stays on one process, as behind a load balancer with sticky sessions
+        sessions = [sign_in(web[i % servers].port, login, seed=i) for i, login in enumerate(logins)]
         catalogs = {login: discover(next(s for s in sessions if s.login == login)) for login in set(logins)}
         for login, catalog in sorted(catalogs.items()):
             print(f"  {login}: {catalog.summary()}", flush=True)
@@ -219,7 +223,7 @@ def run(
             t.start()
         time.sleep(warmup)
         recorder.start()
-        rss = [server.rss_mb()]
+        rss = [[server.rss_mb() for server in web]]
         began = time.monotonic()
         sync_started = sync_ended = None
         sync_output = b""
@@ -227,7 +231,7 @@ def run(
         while True:
             time.sleep(1.0)
             elapsed = time.monotonic() - began
-            rss.append(server.rss_mb())
+            rss.append([server.rss_mb() for server in web])
             if sync_proc is None and 0 <= sync_at <= elapsed:
                 env = {**os.environ, "BPO2_BRIDGE_SECRET_KEY": SECRET}
                 sync_proc = subprocess.Popen(
@@ -249,16 +253,20 @@ def run(
         for t in threads:
             t.join(timeout=90)
         total = time.monotonic() - began
+        # the process that grew most speaks for all
+        worst = max(range(servers), key=lambda n: rss[-1][n] / rss[0][n])
+        mine = [sample[worst] for sample in rss]
         return {
             "cache": cache,
             "users": users,
+            "servers": servers,
             "seconds": total,
             "think": think,
             "stats": recorder.summary(total, sync_started, sync_ended),
-            "rss_start_mb": rss[0],
-            "rss_end_mb": rss[-1],
-            "rss_max_mb": max(rss),
-            "rss_every_10s_mb": [round(x) for x in rss[::10]],
+            "rss_start_mb": mine[0],
+            "rss_end_mb": mine[-1],
+            "rss_max_mb": max(mine),
+            "rss_every_10s_mb": [round(x) for x in mine[::10]],
             "sync": {
                 "nice": sync_nice,
                 "started_at": sync_started,
@@ -266,14 +274,15 @@ def run(
                 "exit": sync_proc.returncode if sync_proc is not None else None,
                 "output": sync_output.decode(errors="replace")[-600:],
             },
-            "server_log": str(server.log_path),
-            "server_errors_logged": _server_errors(server.log_path),
+            "server_log": ", ".join(str(server.log_path) for server in web),
+            "server_errors_logged": sum(_server_errors(server.log_path) for server in web),
         }
     finally:
         if sync_proc is not None and sync_proc.poll() is None:
             sync_proc.terminate()
             sync_proc.wait(timeout=30)
-        server.stop()
+        for server in web:
+            server.stop()
 
 
 def _server_errors(log: Path) -> int:
@@ -294,7 +303,7 @@ def report(result: dict[str, object]) -> bool:
     stats: dict = result["stats"]  # type: ignore[assignment]
     sync: dict = result["sync"]  # type: ignore[assignment]
     print(
-        f"{result['cache']}: {result['users']} users, {result['seconds']:.0f} s, think "
+        f"{result['cache']}: {result['users']} users on {result['servers']} web process(es), {result['seconds']:.0f} s, think "
         f"{result['think'][0]}-{result['think'][1]} s: {stats['requests']:,} requests, "  # type: ignore[index]
         f"{stats['rps']:.1f} req/s, {stats['errors']} errors"
     )
@@ -315,7 +324,7 @@ def report(result: dict[str, object]) -> bool:
         print(f"  error: {sample}")
     growth = result["rss_end_mb"] / result["rss_start_mb"] - 1  # type: ignore[operator]
     print(
-        f"  server RSS {result['rss_start_mb']:.0f} MB after warm-up -> {result['rss_end_mb']:.0f} MB at the end"
+        f"  server RSS (the process that grew most) {result['rss_start_mb']:.0f} MB after warm-up -> {result['rss_end_mb']:.0f} MB at the end"
         f" (max {result['rss_max_mb']:.0f} MB, growth {growth:+.1%}, target < {TARGET_RSS_GROWTH:.0%});"
         f" every 10 s: {result['rss_every_10s_mb']}"
     )
@@ -354,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=("sqlite", "postgresql", "both"),
         default=os.environ.get("BPO2_BENCH_LOAD_CACHE", "both"),
     )
+    parser.add_argument(
+        "--servers", type=int, default=1, help="Web processes sharing the cache (users spread over them)."
+    )
     parser.add_argument("--warmup", type=float, default=10.0, help="Seconds of load before measuring.")
     parser.add_argument("--think", default="0.5-1.5", help="Think time range per user, seconds (MIN-MAX).")
     parser.add_argument(
@@ -388,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.sync_at,
                 args.admin_every,
                 args.sync_nice,
+                args.servers,
             )
         except Exception as exc:  # PostgreSQL down: report and go on with the other cache
             if cache != "postgresql" or args.cache == "postgresql":
