@@ -238,17 +238,28 @@ def revenue_history(conn: Connection, customer_id: int, today: dt.date) -> list[
 
 
 def contracts_base(
-    conn: Connection, bridge: Bridge, user: Viewer, tab: str, customer_id: int | None = None
+    conn: Connection,
+    bridge: Bridge,
+    user: Viewer,
+    tab: str,
+    customer_id: int | None = None,
+    today: dt.date | None = None,
 ) -> Subquery:
     query = windows.bound_contracts_query(
-        conn.dialect, bridge.settings, tab=tab, customer_id=customer_id, employee_id=contract_scope(user)
+        conn.dialect,
+        bridge.settings,
+        today,
+        tab=tab,
+        customer_id=customer_id,
+        employee_id=contract_scope(user),
     )
     return query.subquery("contracts")
 
 
-def contract_equivalents(bridge: Bridge, base: Subquery) -> dict[str, Any]:
-    """Grid conditions on Months Remaining as expiry-date ranges (``Grid.fetch(equivalents=)``)."""
-    today = bridge.settings.today_date()
+def contract_equivalents(base: Subquery, today: dt.date) -> dict[str, Any]:
+    """Grid conditions on Months Remaining as expiry-date ranges (``Grid.fetch(equivalents=)``);
+    ``today`` must be the day ``base`` was bound with, or a request straddling midnight would
+    filter on one day's months and show another's."""
     return {
         "months_remaining": lambda op, value: windows.months_remaining_condition(
             base.c.expiry_date, today, op, value

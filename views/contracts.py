@@ -101,9 +101,10 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         count = COUNTS.counter(state.generation)
         customer = load_customer(conn, account_no)
         cid = customer["customer_id"]
-        base = crm.contracts_base(conn, bridge, user, tab, cid)
+        today = bridge.today()  # one day for the rows and the filters on them
+        base = crm.contracts_base(conn, bridge, user, tab, cid, today)
         page = CUSTOMER_CONTRACTS.fetch(
-            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base)
+            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(base, today)
         )
         counts = _tab_counts(conn, bridge, user, count, cid) if _wants_html() else {}
     dashboard = url_for("customers.dashboard", account_no=account_no)
@@ -180,9 +181,10 @@ def index():  # type: ignore[no-untyped-def]
     with crm.cache_connection(bridge) as conn:
         state = crm.cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
-        base = crm.contracts_base(conn, bridge, user, tab)
+        today = bridge.today()  # one day for the rows and the filters on them
+        base = crm.contracts_base(conn, bridge, user, tab, today=today)
         page = ALL_CONTRACTS.fetch(
-            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base)
+            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(base, today)
         )
         counts = _tab_counts(conn, bridge, user, count) if _wants_html() else {}
     return grid_response(
