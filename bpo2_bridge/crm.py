@@ -256,14 +256,19 @@ def contracts_base(
     return query.subquery("contracts")
 
 
-def contract_equivalents(base: Subquery, today: dt.date) -> dict[str, Any]:
-    """Grid conditions on Months Remaining as expiry-date ranges (``Grid.fetch(equivalents=)``);
-    ``today`` must be the day ``base`` was bound with, or a request straddling midnight would
-    filter on one day's months and show another's."""
+def contract_equivalents(bridge: Bridge, base: Subquery, today: dt.date) -> dict[str, Any]:
+    """Grid conditions on the computed Months Remaining and Window as conditions on the stored
+    expiry date and status (``Grid.fetch(equivalents=)``). ``today`` must be the day ``base``
+    was bound with, or a request straddling midnight would filter on one day's months and show
+    another's."""
+    bound = windows.params(bridge.settings, today)
     return {
         "months_remaining": lambda op, value: windows.months_remaining_condition(
             base.c.expiry_date, today, op, value
-        )
+        ),
+        "window": lambda op, value: windows.window_condition(
+            base.c.expiry_date, base.c.status, bound, op, value
+        ),
     }
 
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Date, Integer, String, and_, bindparam, false, literal, or_, true
+from sqlalchemy import Date, Integer, String, and_, bindparam, false, literal, not_, or_, true
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement, TextClause
@@ -98,6 +98,44 @@ def months_remaining_condition(
     if op == "!=":
         return or_(expiry.is_(None), below(int(value)), at_least(int(value) + 1)) if whole else true()
     raise ValueError(f"unknown operator {op!r}")
+
+
+WINDOW_WORDS = ("expired", "expiring", "current")
+# operators whose answer for each word the grid's own SQL would give alike on every engine
+_WORD_TESTS = {
+    "contains": lambda word, value: value in word,
+    "startswith": lambda word, value: word.startswith(value),
+    "=": lambda word, value: word == value,
+    "!=": lambda word, value: word != value,
+}
+
+
+def window_condition(
+    expiry: ColumnElement[Any], status: ColumnElement[Any], bound: dict[str, Any], op: str, value: Any
+) -> ColumnElement[bool] | None:
+    """``window op value`` as conditions on the stored expiry date and status (``bound``: the
+    query's parameters, ``params()``), or None where only the computed column can answer.
+
+    The window is one of three words or empty, so a text test on it is the union of the
+    windows whose word passes, each a range of expiry dates; a search for a contract number
+    then costs no CASE per contract. The grid's SQL folds case for ASCII letters alone on
+    SQLite; other values, and orderings (which follow the database's collation), are declined.
+    """
+    test = _WORD_TESTS.get(op)
+    if test is None or not isinstance(value, str) or not value.isascii():
+        return None
+    value = value.lower()
+    today, end = literal(bound["today"], Date()), literal(bound["window_end"], Date())
+    shown = and_(expiry.is_not(None), status.not_in(bound["excluded"]))  # status: NOT NULL
+    ranges = {
+        "expired": expiry < today,
+        "expiring": and_(expiry >= today, expiry <= end),
+        "current": expiry > end,
+    }
+    passing = [ranges[word] for word in WINDOW_WORDS if test(word, value)]
+    kept = and_(shown, or_(*passing)) if passing else false()
+    # "differs" keeps empty cells, as on every grid column
+    return or_(kept, not_(shown)) if op == "!=" else kept
 
 
 def params(settings: Settings, today: dt.date | None = None) -> dict[str, Any]:

@@ -151,6 +151,21 @@ def test_months_remaining_filters_keep_the_rows_the_column_shows(
     assert {r["contract_no"] for r in kept} == expected
 
 
+@pytest.mark.parametrize(("q", "windows"), [("expir", {"expired", "expiring"}), ("CURRENT", {"current"})])
+def test_search_finds_contracts_by_window(demo_bridge, client, login, q, windows) -> None:
+    account = busiest_customer(demo_bridge)
+    login(client, DEMO_SALESMAN_LOGIN)
+    url = f"/customers/{account}/contracts?tab=all&format=json&page_size=200"
+    every = client.get(url).get_json()["rows"]
+    found = client.get(f"{url}&q={q}").get_json()["rows"]
+    text_keys = ("contract_no", "account_no", "customer_name", "contract_type", "status", "window")
+    expected = {
+        r["contract_no"] for r in every if any(q.lower() in str(r.get(k) or "").lower() for k in text_keys)
+    }
+    assert {r["window"] for r in every if r["contract_no"] in expected} >= windows
+    assert {r["contract_no"] for r in found} == expected
+
+
 def test_a_months_filter_and_its_column_read_the_same_day(demo_bridge, client, login, monkeypatch) -> None:
     """A request that straddles midnight (here: a clock that moves on 40 days at every reading)
     filters on the same day's Months Remaining as the column it shows."""

@@ -22,6 +22,7 @@ from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.mapping import load_mapping
 from bpo2_bridge.settings import package_config_dir
 from bpo2_bridge.sync import full_sync
+from bpo2_bridge.web.grid_filters import compare
 
 MAPPING = load_mapping(package_config_dir() / "mapping.toml")
 EXCLUDED = ("Cancelled",)
@@ -278,6 +279,64 @@ def test_months_remaining_filters_as_expiry_ranges(fresh_database, make_settings
                         if o_compare(o_months_remaining(today, expiry), op, value)
                     }
                     assert kept == expected, (today, op, value)
+
+    try:
+        check()
+    finally:
+        engine.dispose()
+
+
+WINDOW_OPERATORS = ("contains", "startswith", "=", "!=", "<", ">=")
+window_values = st.one_of(
+    # pieces of the words in any case, where a rewrite could be off
+    st.tuples(st.sampled_from(windows.WINDOW_WORDS), st.integers(0, 8), st.integers(0, 8), st.randoms()).map(
+        lambda t: "".join(
+            ch.upper() if t[3].random() < 0.5 else ch for ch in t[0][min(t[1], t[2]) : max(t[1], t[2])]
+        )
+    ),
+    st.sampled_from(["", " ", "%", "_", "expir%", "EXPİRED", "curr_nt", "CPC0012"]),
+    st.text(max_size=6),
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_window_filters_as_expiry_ranges(fresh_database, make_settings, kind: str) -> None:
+    """A text filter or search on Window, run on the stored expiry date and status, keeps exactly
+    the rows the computed column would (any today, window length, status, operator, value)."""
+    engine = create_engine(fresh_database(kind))
+    target = Target(engine, "cache")
+    like_ignores_case = kind == "sqlite"
+
+    @hsettings(
+        max_examples=60 if kind == "sqlite" else 30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(cases(), st.lists(window_values, min_size=1, max_size=4))
+    def check(case: tuple[dt.date, int, list[tuple[dt.date | None, str]]], values: list[str]) -> None:
+        today, months, contracts = case
+        end = o_add_months(today, months)
+        day = dt.timedelta(days=1)
+        contracts = contracts + [(d, "Active") for d in (today - day, today, end, end + day)]  # edges
+        target.load(contracts)
+        bound = windows.params(
+            make_settings(expiring_window_months=months, excluded_statuses=list(EXCLUDED)), today
+        )
+        base = windows.contracts_query(engine.dialect).bindparams(**bound).subquery()
+        with engine.connect() as conn:
+            for op in WINDOW_OPERATORS:
+                for value in values:
+                    column = compare(base.c.window, "text", op, value, like_ignores_case=like_ignores_case)
+                    rewritten = windows.window_condition(base.c.expiry_date, base.c.status, bound, op, value)
+                    if op in ("<", ">=") or not value.isascii():
+                        assert rewritten is None
+                        continue
+                    assert rewritten is not None
+                    kept, expected = (
+                        set(conn.execute(select(base.c.contract_id).where(c)).scalars())
+                        for c in (rewritten, column)
+                    )
+                    assert kept == expected, (today, months, op, value)
 
     try:
         check()

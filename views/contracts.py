@@ -104,7 +104,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         today = bridge.today()  # one day for the rows and the filters on them
         base = crm.contracts_base(conn, bridge, user, tab, cid, today)
         page = CUSTOMER_CONTRACTS.fetch(
-            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(base, today)
+            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base, today)
         )
         counts = _tab_counts(conn, bridge, user, count, cid) if _wants_html() else {}
     dashboard = url_for("customers.dashboard", account_no=account_no)
@@ -184,7 +184,7 @@ def index():  # type: ignore[no-untyped-def]
         today = bridge.today()  # one day for the rows and the filters on them
         base = crm.contracts_base(conn, bridge, user, tab, today=today)
         page = ALL_CONTRACTS.fetch(
-            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(base, today)
+            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base, today)
         )
         counts = _tab_counts(conn, bridge, user, count) if _wants_html() else {}
     return grid_response(

@@ -61,8 +61,9 @@ BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
 MAX_SEARCH_TERMS = 10
 
 Row = Mapping[str, Any]
-# per computed column: (operator, typed value) -> the same condition on stored columns
-Equivalents = Mapping[str, Callable[[str, Any], ColumnElement[bool]]]
+# per computed column: (operator, typed value) -> the same condition on stored columns, or
+# None where the computed column itself must be compared
+Equivalents = Mapping[str, Callable[[str, Any], "ColumnElement[bool] | None"]]
 PLACEHOLDERS = {
     "text": "contains…",
     "number": "e.g. >0, 1..10",
@@ -403,8 +404,9 @@ class _State:
         self, grid: Grid, columns: Any, like_ignores_case: bool, equivalents: Equivalents
     ) -> list[ColumnElement[bool]]:
         def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
-            if key in equivalents:
-                return equivalents[key](op, value)
+            rewritten = equivalents[key](op, value) if key in equivalents else None
+            if rewritten is not None:
+                return rewritten
             return compare(columns[key], grid.kinds[key], op, value, like_ignores_case=like_ignores_case)
 
         out = []
@@ -413,11 +415,7 @@ class _State:
                 out.append(one(key, op, value))
         searchable = [c for c in grid.columns if c.is_searchable]
         for term in self.q.split():
-            hits = [
-                compare(columns[c.key], "text", "contains", term, like_ignores_case=like_ignores_case)
-                for c in searchable
-            ]
-            out.append(or_(false(), *hits))
+            out.append(or_(false(), *(one(c.key, "contains", term) for c in searchable)))
         if self.filter is not None:
             out.append(filter_sql(self.filter, one))
         return out
