@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.schema import CreateTable
 
 from ..cache import META_TABLE, schema_fingerprint
@@ -132,9 +132,26 @@ def _write_snapshot(
         if cache.kind == "sqlite":
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")  # bounded: planner statistics only
             conn.exec_driver_sql("ANALYZE")
+            _exact_table_sizes(conn, rows)
         else:
             # a bare ANALYZE on PostgreSQL reads every table of the database, the snapshot
             # serving users included; the new snapshot's tables are all that changed
             names = ", ".join(cache.dialect.identifier_preparer.quote(t.name) for t in CACHE.sorted_tables)
             conn.exec_driver_sql(f"ANALYZE {names}, {META_TABLE}")
     return rows, seconds
+
+
+def _exact_table_sizes(conn: Connection, rows: dict[str, int]) -> None:
+    """Put the row counts the sync wrote into SQLite's planner statistics.
+
+    ANALYZE under analysis_limit estimates a table's size from a sample of each index, and the
+    estimates disagree (1.05M contracts read as 3.5M through one index, 1.2M through another).
+    On those, the planner sorted every contract for a deep page by expiry date (3.8 s) instead of
+    walking the expiry-date index (0.6 s). The sample's rows-per-key figures stay as they are.
+    """
+    for table, count in rows.items():
+        conn.exec_driver_sql(
+            "UPDATE sqlite_stat1 SET stat = CASE WHEN instr(stat, ' ') > 0"
+            " THEN ? || substr(stat, instr(stat, ' ')) ELSE ? END WHERE tbl = ?",
+            (str(count), str(count), table),
+        )
