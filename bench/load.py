@@ -31,6 +31,7 @@ from pathlib import Path
 
 from bench.load_client import Catalog, Recorder, Session, discover, sign_in
 from bench.web import DATA, DEMO, TODAY
+from bpo2_bridge.settings import BY_NAME
 
 PG_DATA = Path(os.environ.get("BPO2_BENCH_WEB_PG", "/tmp/bench-web-pg"))
 PG_URL = os.environ.get("BPO2_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bpo2_bench_cache")
@@ -61,7 +62,7 @@ def data_dir(cache: str) -> Path:
     return DATA if cache == "sqlite" else PG_DATA
 
 
-def write_config(cache: str) -> Path:
+def write_config(cache: str, threads: int | None = None) -> Path:
     folder = data_dir(cache)
     folder.mkdir(parents=True, exist_ok=True)
     values = {
@@ -69,7 +70,7 @@ def write_config(cache: str) -> Path:
         "source_url": f"sqlite:///{DEMO}",
         "share_root": str(DEMO.parent / "share"),
         "today": TODAY,
-        "threads": 8,
+        "threads": threads or BY_NAME["threads"].default,
         "login_attempts_per_minute": 1000,
         "statement_timeout": 3600,  # the full sync streams millions of rows in one statement
     }
@@ -80,7 +81,7 @@ def write_config(cache: str) -> Path:
     return path
 
 
-def prepare(cache: str) -> Path:
+def prepare(cache: str, threads: int | None = None) -> Path:
     """The config file of a large-demo bridge with a filled cache and the demo users."""
     from bpo2_bridge.bridge import Bridge
     from bpo2_bridge.reflection import SchemaError, reflect_source
@@ -93,7 +94,7 @@ def prepare(cache: str) -> Path:
         ensure_demo("large")
     if cache == "postgresql":
         _ensure_pg_database()
-    config = write_config(cache)
+    config = write_config(cache, threads)
     bridge = Bridge(load_settings(config_file=config, environ={"BPO2_BRIDGE_SECRET_KEY": SECRET}))
     try:
         try:
@@ -195,8 +196,9 @@ def run(
     admin_every: int = 5,
     sync_nice: int = 0,
     servers: int = 1,
+    web_threads: int | None = None,
 ) -> dict[str, object]:
-    config = prepare(cache)
+    config = prepare(cache, web_threads)
     web: list[Server] = []
     sync_proc: subprocess.Popen[bytes] | None = None
     try:
@@ -366,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers", type=int, default=1, help="Web processes sharing the cache (users spread over them)."
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="Worker threads per web process (default: the setting's)."
+    )
     parser.add_argument("--warmup", type=float, default=10.0, help="Seconds of load before measuring.")
     parser.add_argument("--think", default="0.5-1.5", help="Think time range per user, seconds (MIN-MAX).")
     parser.add_argument(
@@ -401,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.admin_every,
                 args.sync_nice,
                 args.servers,
+                args.threads,
             )
         except Exception as exc:  # PostgreSQL down: report and go on with the other cache
             if cache != "postgresql" or args.cache == "postgresql":

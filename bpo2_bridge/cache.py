@@ -78,7 +78,8 @@ class Cache:
             self.kind = "postgresql"
             assert url is not None
             identity = url.render_as_string(hide_password=True)
-            self._pg = create_engine(url, pool_pre_ping=True)
+            # as with SQLite, a connection kept per web thread rather than one opened per request
+            self._pg = create_engine(url, pool_pre_ping=True, pool_size=settings.threads)
             self._dialect = self._pg.dialect
         else:
             raise ValueError(f"cache_url: unsupported database {backend!r} (use sqlite or postgresql)")
@@ -340,9 +341,14 @@ class Cache:
                 # readers on retired snapshots keep their connections; new ones go to `name`
                 for old in list(self._readers):
                     self._readers.pop(old).dispose()
-                # BEGIN (deferred): each reader sees one consistent snapshot across statements
+                # BEGIN (deferred): each reader sees one consistent snapshot across statements;
+                # a connection kept per web thread, so none is opened (and its schema and page
+                # cache built again) per request when every thread is busy
                 engine = self._readers[name] = _sqlite_engine(
-                    self.path(name), begin="BEGIN", pragmas=("PRAGMA query_only=1",), pooled=True
+                    self.path(name),
+                    begin="BEGIN",
+                    pragmas=("PRAGMA query_only=1",),
+                    pool_size=self.settings.threads,
                 )
             return engine
 
@@ -383,7 +389,7 @@ def _sqlite_engine(
     begin: str,
     pragmas: tuple[str, ...] = (),
     create: bool = False,
-    pooled: bool = False,
+    pool_size: int = 0,
 ) -> Engine:
     """SQLite engine whose transactions start with `begin` (the driver's own handling is off)."""
     uri = path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")  # rw: never create
@@ -398,7 +404,7 @@ def _sqlite_engine(
     engine = create_engine(
         "sqlite://",
         creator=connect,
-        **({"poolclass": QueuePool, "pool_size": 8} if pooled else {"poolclass": NullPool}),
+        **({"poolclass": QueuePool, "pool_size": pool_size} if pool_size else {"poolclass": NullPool}),
     )
 
     @event.listens_for(engine, "begin")

@@ -210,7 +210,13 @@ SETTINGS: tuple[Setting, ...] = (
     # -- web
     Setting("host", "127.0.0.1", _str, "Address the web server listens on."),
     Setting("port", 8080, _int(1, 65535), "Port the web server listens on."),
-    Setting("threads", 8, _int(1, 256), "Worker threads of the web server (waitress)."),
+    Setting(
+        "threads",
+        16,
+        _int(1, 256),
+        "Worker threads of the web server (waitress); each keeps a cache connection. A slow first "
+        "question after a sync holds a thread while others are served.",
+    ),
     Setting(
         "pdf_workers",
         1,

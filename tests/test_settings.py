@@ -26,7 +26,7 @@ def test_precedence_defaults_file_environment_overrides(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('port = 9001\nexpiring_window_months = 3\ntimezone = "UTC"\n')
     s = load_settings(cfg, environ={})
-    assert (s.port, s.expiring_window_months, s.timezone, s.threads) == (9001, 3, "UTC", 8)
+    assert (s.port, s.expiring_window_months, s.timezone, s.threads) == (9001, 3, "UTC", 16)
     s = load_settings(
         cfg, environ={"BPO2_BRIDGE_PORT": "9002", "BPO2_BRIDGE_EXCLUDED_STATUSES": "Cancelled, Suspended"}
     )
