@@ -100,11 +100,11 @@ def _window_binds() -> list[Any]:
     ]
 
 
-def window_key(bridge: Bridge) -> tuple[Any, ...]:
+def window_key(bridge: Bridge, today: dt.date | None = None) -> tuple[Any, ...]:
     """Everything besides the data that decides a contract's window: part of the key of any
     remembered answer built from windows (tiles, tab counts)."""
     settings = bridge.settings
-    return (bridge.today(), settings.expiring_window_months, *settings.excluded_statuses)
+    return (today or bridge.today(), settings.expiring_window_months, *settings.excluded_statuses)
 
 
 def _window_values(bridge: Bridge) -> dict[str, Any]:
@@ -278,11 +278,14 @@ def contract_tab_counts(
     user: Viewer,
     customer_id: int | None = None,
     count: Callable[[Connection, Select[Any]], int] | None = None,
+    today: dt.date | None = None,
 ) -> dict[str, int]:
     """Rows of each tab; ``count`` may answer from remembered counts (see count_generation)."""
+    today = today or bridge.today()
     counts = {}
     for tab in windows.TABS:
-        statement = select(func.count()).select_from(contracts_base(conn, bridge, user, tab, customer_id))
+        base = contracts_base(conn, bridge, user, tab, customer_id, today)
+        statement = select(func.count()).select_from(base)
         counts[tab] = int(count(conn, statement) if count else conn.execute(statement).scalar_one())
     return counts
 

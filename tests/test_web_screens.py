@@ -168,7 +168,8 @@ def test_search_finds_contracts_by_window(demo_bridge, client, login, q, windows
 
 def test_a_months_filter_and_its_column_read_the_same_day(demo_bridge, client, login, monkeypatch) -> None:
     """A request that straddles midnight (here: a clock that moves on 40 days at every reading)
-    filters on the same day's Months Remaining as the column it shows."""
+    filters on the same day's Months Remaining as the column it shows, and its tab badges count
+    the rows its tab lists."""
     account = busiest_customer(demo_bridge)
     login(client, DEMO_SALESMAN_LOGIN)
     url = f"/customers/{account}/contracts?tab=all&format=json&page_size=200"
@@ -182,6 +183,11 @@ def test_a_months_filter_and_its_column_read_the_same_day(demo_bridge, client, l
         assert {r["months_remaining"] for r in kept} <= {m}
         answered += bool(kept)
     assert answered >= len(months) // 2 > 0
+    for tab, label in (("expired", "Expired Contracts"), ("expiring", "Expiring Contracts")):
+        html = client.get(f"/customers/{account}/contracts?tab={tab}&page_size=200").get_data(as_text=True)
+        listed = html.split("<tbody>")[1].split("</tbody>")[0].count("<tr>")
+        badge = re.search(rf'data-tab="{tab}">{label} <span class="count">(\d+)</span>', html)
+        assert badge and int(badge.group(1)) == listed, tab
 
 
 def test_contract_no_links_to_the_report_with_a_way_back(demo_bridge, client, login) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -106,7 +107,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         page = CUSTOMER_CONTRACTS.fetch(
             conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base, today)
         )
-        counts = _tab_counts(conn, bridge, user, count, cid) if _wants_html() else {}
+        counts = _tab_counts(conn, bridge, user, count, today, cid) if _wants_html() else {}
     dashboard = url_for("customers.dashboard", account_no=account_no)
     return grid_response(
         CUSTOMER_CONTRACTS,
@@ -123,11 +124,11 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
 
 
 def _tab_counts(
-    conn: Any, bridge: Any, user: Any, count: Memo, customer_id: int | None = None
+    conn: Any, bridge: Any, user: Any, count: Memo, today: dt.date, customer_id: int | None = None
 ) -> dict[str, int]:
     # the three counts of a page's tabs, looked up together once they are known
-    key = ("tab counts", user.is_admin, user.employee_id, customer_id, crm.window_key(bridge))
-    return count.value(key, lambda: crm.contract_tab_counts(conn, bridge, user, customer_id, count))
+    key = ("tab counts", user.is_admin, user.employee_id, customer_id, crm.window_key(bridge, today))
+    return count.value(key, lambda: crm.contract_tab_counts(conn, bridge, user, customer_id, count, today))
 
 
 def _wants_html() -> bool:
@@ -186,7 +187,7 @@ def index():  # type: ignore[no-untyped-def]
         page = ALL_CONTRACTS.fetch(
             conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base, today)
         )
-        counts = _tab_counts(conn, bridge, user, count) if _wants_html() else {}
+        counts = _tab_counts(conn, bridge, user, count, today) if _wants_html() else {}
     return grid_response(
         ALL_CONTRACTS,
         page,
