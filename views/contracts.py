@@ -11,7 +11,7 @@ from flask import Blueprint, flash, g, jsonify, redirect, request, url_for
 from bpo2_bridge import crm
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response, wants_json
+from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
 from bpo2_bridge.web.grid_counts import COUNTS, Memo
 
 from .customers import back_url, here, load_customer
@@ -101,13 +101,9 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         state = crm.cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
         customer = load_customer(conn, account_no)
-        cid = customer["customer_id"]
-        today = bridge.today()  # one day for the rows and the filters on them
-        base = crm.contracts_base(conn, bridge, user, tab, cid, today)
-        page = CUSTOMER_CONTRACTS.fetch(
-            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base, today)
+        page, counts = _contracts_page(
+            conn, bridge, user, tab, CUSTOMER_CONTRACTS, count, customer["customer_id"]
         )
-        counts = _tab_counts(conn, bridge, user, count, today, cid) if _wants_html() else {}
     dashboard = url_for("customers.dashboard", account_no=account_no)
     return grid_response(
         CUSTOMER_CONTRACTS,
@@ -121,6 +117,20 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         dashboard=dashboard,
         here=here(),
     )
+
+
+def _contracts_page(
+    conn: Any, bridge: Any, user: Any, tab: str, grid: Grid, count: Memo, customer_id: int | None = None
+) -> tuple[GridPage, dict[str, int]]:
+    """The grid page the URL asks for and, for HTML, its tabs' counts, all read on one day (a
+    request straddling midnight must not filter or count on another day than its rows)."""
+    today = bridge.today()
+    base = crm.contracts_base(conn, bridge, user, tab, customer_id, today)
+    page = grid.fetch(
+        conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base, today)
+    )
+    counts = _tab_counts(conn, bridge, user, count, today, customer_id) if _wants_html() else {}
+    return page, counts
 
 
 def _tab_counts(
@@ -182,12 +192,7 @@ def index():  # type: ignore[no-untyped-def]
     with crm.cache_connection(bridge) as conn:
         state = crm.cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
-        today = bridge.today()  # one day for the rows and the filters on them
-        base = crm.contracts_base(conn, bridge, user, tab, today=today)
-        page = ALL_CONTRACTS.fetch(
-            conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base, today)
-        )
-        counts = _tab_counts(conn, bridge, user, count, today) if _wants_html() else {}
+        page, counts = _contracts_page(conn, bridge, user, tab, ALL_CONTRACTS, count)
     return grid_response(
         ALL_CONTRACTS,
         page,
