@@ -38,6 +38,7 @@ from . import sqlfiles, windows
 from . import store as app_store
 from .bridge import Bridge
 from .cache import RUN_KINDS
+from .contract_search import search_equivalents
 from .source import SourceError, first_line, source_session
 from .sync.history import DATA_VERSION
 
@@ -256,13 +257,23 @@ def contracts_base(
     return query.subquery("contracts")
 
 
-def contract_equivalents(bridge: Bridge, base: Subquery, today: dt.date) -> dict[str, Any]:
-    """Grid conditions on the computed Months Remaining and Window as conditions on the stored
-    expiry date and status (``Grid.fetch(equivalents=)``). ``today`` must be the day ``base``
-    was bound with, or a request straddling midnight would filter on one day's months and show
-    another's."""
+def contract_equivalents(
+    conn: Connection,
+    bridge: Bridge,
+    base: Subquery,
+    today: dt.date,
+    remember: Callable[[Any, Callable[[], Any]], Any] | None = None,
+) -> dict[str, Any]:
+    """Grid conditions on the contract list written as conditions its indexes serve
+    (``Grid.fetch(equivalents=)``): the computed Months Remaining and Window as conditions on
+    the stored expiry date and status, and text searches as in ``contract_search``. ``today``
+    must be the day ``base`` was bound with, or a request straddling midnight would filter on
+    one day's months and show another's. ``remember``: see ``search_equivalents``."""
     bound = windows.params(bridge.settings, today)
-    return {
+    equivalents: dict[str, Any] = search_equivalents(
+        conn, base, remember or (lambda _key, compute: compute())
+    )
+    equivalents |= {
         "months_remaining": lambda op, value: windows.months_remaining_condition(
             base.c.expiry_date, today, op, value
         ),
@@ -270,6 +281,7 @@ def contract_equivalents(bridge: Bridge, base: Subquery, today: dt.date) -> dict
             base.c.expiry_date, base.c.status, bound, op, value
         ),
     }
+    return equivalents
 
 
 def contract_tab_counts(

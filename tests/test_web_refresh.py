@@ -120,3 +120,28 @@ def test_share_paths_outside_the_root_are_refused(tmp_path) -> None:
         except AttachmentMissing:
             continue
         raise AssertionError(f"{bad!r} was served")
+
+
+def test_a_number_changed_in_bpo2_is_found_by_search_after_refresh(copied_demo) -> None:
+    """Refresh rewrites the serving snapshot in place; the contract-number search (read through
+    the snapshot's trigram index) finds the new number and no longer the old one."""
+    bridge = copied_demo()
+    client = create_app(bridge=bridge).test_client()
+    _sign_in(client)
+    account, row = first_contract(bridge, client)
+    old, new = row["contract_no"], "ZQX-" + row["contract_no"][-6:]
+    table = physical_table(bridge.mapping["contract"], MetaData())
+    engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
+    with engine.begin() as conn:
+        conn.execute(update(table).where(table.c.contract_no == old).values(contract_no=new))
+    engine.dispose()
+
+    def found(term: str) -> list[str]:
+        rows = client.get(f"/contracts?format=json&tab=all&q={term}").get_json()["rows"]
+        return [r["contract_no"] for r in rows]
+
+    assert old in found(old) and found("zqx-") == []
+    page = f"/customers/{account}/contracts?tab=all"
+    client.post(f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page})
+    assert found("zqx-") == [new]
+    assert old not in found(old)

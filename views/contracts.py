@@ -126,9 +126,8 @@ def _contracts_page(
     request straddling midnight must not filter or count on another day than its rows)."""
     today = bridge.today()
     base = crm.contracts_base(conn, bridge, user, tab, customer_id, today)
-    page = grid.fetch(
-        conn, base, request.args, count=count, equivalents=crm.contract_equivalents(bridge, base, today)
-    )
+    equivalents = crm.contract_equivalents(conn, bridge, base, today, count.value)
+    page = grid.fetch(conn, base, request.args, count=count, equivalents=equivalents)
     counts = _tab_counts(conn, bridge, user, count, today, customer_id) if _wants_html() else {}
     return page, counts
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.schema import CreateTable
 
+from .. import search_index
 from ..cache import META_TABLE, schema_fingerprint
 from ..cache_schema import CACHE
 from ..reflection import reflect_source
@@ -128,6 +129,7 @@ def _write_snapshot(
         for table in CACHE.sorted_tables:
             for index in sorted(table.indexes, key=lambda i: i.name or ""):
                 index.create(conn)
+        search_index.build(conn)
         cache.write_meta(conn, {k: v for k, v in meta.items() if v is not None})
         if cache.kind == "sqlite":
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")  # bounded: planner statistics only

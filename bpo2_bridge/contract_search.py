@@ -1,0 +1,93 @@
+"""Contract searches served by indexes: the grid's text tests on the contract list rewritten
+so a search for a contract number reads the contracts it finds, not all of them.
+
+A search word is an OR over every text column of the grid. SQLite answers an OR through
+indexes only when every part of it has one, and PostgreSQL's bitmap OR likewise: one part
+without (``status LIKE '%x%'``) reads every contract. So each part is rewritten:
+
+- contract number: the trigram index (``search_index``) where the snapshot has one;
+- account number and customer name: the customers that pass (a table a small fraction of
+  the contracts' size), then their contracts through the customer index;
+- contract type and status: the few distinct values that pass, looked up now; a word that
+  passes none of them drops out of the OR, one that passes some becomes ``IN (...)``.
+
+Each rewrite keeps the grid's own test (``grid_filters.compare``) as the judge of what
+matches, so a search answers the rows it answered before, only sooner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, String, and_, false, literal, select, union_all
+from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.elements import ColumnElement
+
+from . import search_index
+from .cache_schema import cache_table
+from .web.grid_filters import TEXT_ONLY, compare
+
+Rewrite = Callable[[str, Any], "ColumnElement[bool] | None"]
+CUSTOMER_COLUMNS = ("account_no", "customer_name")
+
+
+def search_equivalents(
+    conn: Connection, base: FromClause, remember: Callable[[Any, Callable[[], Any]], Any]
+) -> dict[str, Rewrite]:
+    """Rewrites of text tests on the contract grid's columns (``Grid.fetch(equivalents=)``).
+
+    ``remember(key, compute)`` keeps a value for as long as the data stays the same (a
+    ``grid_counts.Memo.value``): the contracts' distinct statuses are read once per sync."""
+    ignores_case = conn.dialect.name == "sqlite"
+
+    def test(col: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
+        return compare(col, "text", op, value, like_ignores_case=ignores_case)
+
+    def contract_no(op: str, value: Any) -> ColumnElement[bool] | None:
+        if op != "contains" or not search_index.present(conn):
+            return None
+        candidates = search_index.contains(base.c.contract_id, value)
+        return None if candidates is None else and_(candidates, test(base.c.contract_no, op, value))
+
+    def through_customer(key: str) -> Rewrite:
+        def rewrite(op: str, value: Any) -> ColumnElement[bool] | None:
+            if op not in TEXT_ONLY:
+                return None
+            customer = cache_table("customer")
+            passing = select(customer.c.customer_id).where(test(customer.c[key], op, value))
+            return base.c.customer_id.in_(passing)
+
+        return rewrite
+
+    def among(key: str, distinct: Callable[[], list[str]]) -> Rewrite:
+        def rewrite(op: str, value: Any) -> ColumnElement[bool] | None:
+            if op not in TEXT_ONLY:
+                return None
+            known = distinct()
+            if not known:
+                return false()
+            # the values as rows of a query (SQLite has no VALUES with column names)
+            listed = union_all(*(select(literal(v, String()).label("v")) for v in known)).subquery()
+            passing = [r[0] for r in conn.execute(select(listed.c.v).where(test(listed.c.v, op, value)))]
+            return base.c[key].in_(passing) if passing else false()
+
+        return rewrite
+
+    def statuses() -> list[str]:
+        contract = cache_table("contract")
+        query = select(contract.c.status).distinct().where(contract.c.status.is_not(None))
+        found = remember(("contract statuses",), lambda: tuple(conn.execute(query).scalars()))
+        return list(found)
+
+    def types() -> list[str]:
+        kinds = cache_table("contract_type")
+        return list(conn.execute(select(kinds.c.description).distinct()).scalars())
+
+    rewrites: dict[str, Rewrite] = {key: through_customer(key) for key in CUSTOMER_COLUMNS}
+    rewrites |= {
+        "contract_no": contract_no,
+        "contract_type": among("contract_type", types),
+        "status": among("status", statuses),
+    }
+    return {key: rewrite for key, rewrite in rewrites.items() if key in base.c}
