@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, create_engine, insert
 from werkzeug.datastructures import MultiDict
 
+from bpo2_bridge.web import grid as grid_module
 from bpo2_bridge.web import grid_counts
 from bpo2_bridge.web.grid import Grid, GridColumn
 from bpo2_bridge.web.grid_counts import SLOW_SECONDS, CountCache
@@ -88,6 +89,51 @@ def test_remembered_pages_and_totals_equal_fresh_ones(engine, rows, sort, size, 
     assert cold.total == warm.total == fresh.total
     assert [r["id"] for r in cold.rows] == [r["id"] for r in fresh.rows]
     assert [r["id"] for r in warm.rows] == [r["id"] for r in fresh.rows]
+
+
+@HYPO
+@given(
+    rows=rows_strategy,
+    sort=st.sampled_from(["id", "name", "-name", "amount", "-amount", "due", "-due"]),
+    size=st.sampled_from([2, 5]),
+    pages=st.lists(st.integers(2, 30), min_size=2, max_size=4),
+    q=st.sampled_from(["", "a"]),
+    step=st.sampled_from([1, 3, 7]),
+)
+def test_pages_found_from_milestones_equal_fresh_ones(engine, rows, sort, size, pages, q, step) -> None:  # type: ignore[no-untyped-def]
+    """Once a list is paged deep twice on the same data, pages are reached from its remembered
+    milestones: any page then holds exactly the rows a plain OFFSET reads (ties, NULLs placed
+    as each engine places them, pages past the end)."""
+    _fill(engine, rows)
+    cache = CountCache(64)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grid_module, "MILESTONE_STEP", step)
+        deep = 0
+        with engine.connect() as conn:
+            for page in pages:
+                args = MultiDict({"sort": sort, "page_size": str(size), "page": str(page), "q": q})
+                fresh = GRID.fetch(conn, item, args)
+                kept = GRID.fetch(conn, item, args, count=cache.counter("g1"))
+                assert [r["id"] for r in kept.rows] == [r["id"] for r in fresh.rows], (page, kept.page)
+                deep += (kept.page - 1) * size >= step
+    if deep >= 2:  # the second deep page was read from milestones
+        assert any(key[1][0] == "value" and key[1][1][0] == "milestones" for key in cache._counts)
+
+
+def test_a_page_past_the_last_value_is_found_among_the_empty_cells(engine) -> None:  # type: ignore[no-untyped-def]
+    """A page that starts among the rows with no value, a few rows past the last milestone
+    with one: every page of the list matches a plain OFFSET, on both NULL placements."""
+    _fill(engine, [{"name": "ab"[i % 2] if i < 8 else None, "amount": 0, "due": None} for i in range(20)])
+    cache = CountCache(64)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grid_module, "MILESTONE_STEP", 3)
+        with engine.connect() as conn:
+            for sort in ("name", "-name"):
+                for page in (2, 3, 4, 5, 6, 7, 8, 9, 10):
+                    args = MultiDict({"sort": sort, "page_size": "2", "page": str(page)})
+                    fresh = GRID.fetch(conn, item, args)
+                    kept = GRID.fetch(conn, item, args, count=cache.counter("g1"))
+                    assert [r["id"] for r in kept.rows] == [r["id"] for r in fresh.rows], (sort, page)
 
 
 def test_a_new_generation_does_not_see_old_counts_or_boundaries(engine) -> None:  # type: ignore[no-untyped-def]

@@ -53,6 +53,8 @@ __all__ = ["Grid", "GridColumn", "GridError", "GridPage", "grid_response", "regi
 PAGE_SIZES = (10, 20, 50, 100, 200)
 EXPORT_CAP = 100_000
 MEMO_PAGE_ROWS = 200  # larger pages are never remembered (grid_counts keeps whole pages)
+# rows between two remembered positions of a list paged deep: a deep page skips fewer than this
+MILESTONE_STEP = 500
 NULLS_HIGH = ("postgresql", "oracle")  # engines that sort NULL after every value
 MAX_PARAM_LENGTH = 2000
 FORMATS = ("html", "json", "csv", "xlsx")
@@ -236,6 +238,10 @@ class Grid:
                 if len(rows) < size:
                     rows += _rows(conn, query.where(part).limit(size - len(rows)))
             return rows[::-1] if flip else rows
+        if offset >= MILESTONE_STEP and isinstance(count, Memo):
+            marks = self._milestones(conn, query, order, count)
+            if marks is not None:
+                return self._page_after_milestone(conn, query, order, state, marks, offset)
         if offset > page.total // 2:
             # the far half is read backwards, so the last pages cost what the first ones do
             back = [(c, not d) for c, d in order]
@@ -278,9 +284,69 @@ class Grid:
             memo.remember_boundary(conn, ordered, offset, tuple(rows[0][name] for name in names))
         return rows[1:]
 
+    def _milestones(
+        self, conn: Connection, query: Select[Any], order: list[tuple[ColumnElement[Any], bool]], memo: Memo
+    ) -> list[tuple[Any, ...]] | None:
+        """Sort values of every MILESTONE_STEP-th row of ``query`` in ``order``, read in one pass
+        once the same data is paged deep a second time (people and clients jumping around a
+        long list); None before that, when one OFFSET is cheaper than reading every row."""
+        key = ("milestones", statement_key(conn, query), tuple((c.name, d) for c, d in order))  # type: ignore[attr-defined]
+        if not memo.asked_before(key):
+            return None
+        return memo.value(key, lambda: _read_milestones(conn, query, order))
+
+    def _page_after_milestone(
+        self,
+        conn: Connection,
+        query: Select[Any],
+        order: list[tuple[ColumnElement[Any], bool]],
+        state: _State,
+        marks: list[tuple[Any, ...]],
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        """The page at ``offset``: seek past the nearest milestone before it, then skip fewer
+        than MILESTONE_STEP rows, whatever the depth."""
+        size = state.page_size
+        block = min(offset // MILESTONE_STEP, len(marks))
+        if block == 0:
+            return _rows(conn, query.order_by(*_order_by(order)).offset(offset).limit(size))
+        seek = [(c, d, self._kind(c)) for c, d in order]
+        # typed exactly as a Next link's cursor would be
+        values = grid_cursor.decode(
+            grid_cursor.encode(state.sort_spec, list(marks[block - 1])), state.sort_spec, seek, "page"
+        )
+        ordered = query.order_by(*_order_by(order))
+        skip = offset - block * MILESTONE_STEP
+        rows: list[dict[str, Any]] = []
+        for part in grid_cursor.seek(seek, values, conn.dialect.name in NULLS_HIGH):
+            if len(rows) >= size:
+                break
+            found = _rows(conn, ordered.where(part).offset(skip).limit(size - len(rows)))
+            if found:
+                rows += found
+                skip = 0
+            elif skip:  # the page starts in a later part: this one holds fewer than `skip` rows
+                skip -= count_now(conn, select(func.count()).select_from(query.where(part).subquery()))
+        return rows
+
     def _kind(self, column: ColumnElement[Any]) -> str:
         grid_column = self.by_key.get(column.name)  # type: ignore[attr-defined]
         return grid_column.type if grid_column else grid_cursor.kind_of(column.type)
+
+
+def _read_milestones(
+    conn: Connection, query: Select[Any], order: list[tuple[ColumnElement[Any], bool]]
+) -> list[tuple[Any, ...]]:
+    # numbered by the engine in one ordered pass; only every MILESTONE_STEP-th row comes back
+    columns = [c for c, _ in order]
+    position = func.row_number().over(order_by=_order_by(order)).label("grid_position")
+    numbered = query.with_only_columns(*columns, position).subquery("numbered")
+    marks = (
+        select(*(numbered.c[c.name] for c in columns))  # type: ignore[attr-defined]
+        .where(numbered.c.grid_position % MILESTONE_STEP == 0)
+        .order_by(numbered.c.grid_position)
+    )
+    return [tuple(row) for row in conn.execute(marks)]
 
 
 def _as_from(base: Any) -> FromClause:

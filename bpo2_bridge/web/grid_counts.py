@@ -106,6 +106,15 @@ class CountCache:
             self.put(key, pending.value)
         return pending.value  # type: ignore[no-any-return]
 
+    def mark(self, key: Hashable) -> bool:
+        """Mark ``key`` as asked; whether it was marked already (not counted as a hit or miss)."""
+        with self._lock:
+            if key in self._counts:
+                self._counts.move_to_end(key)
+                return True
+        self.put(key, True)
+        return False
+
     def clear(self) -> None:
         with self._lock:
             self._counts.clear()
@@ -142,6 +151,10 @@ class Memo:
     ) -> None:
         if self.cache is not None:
             self.cache.put((self.generation, "boundary", offset, statement_key(conn, ordered)), values)
+
+    def asked_before(self, key: Hashable) -> bool:
+        """Whether ``key`` was asked before on this data (and, from now on, that it was)."""
+        return self.cache is not None and self.cache.mark((self.generation, "asked", key))
 
     def value(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, kept with the counts however quick it was: for small answers built
