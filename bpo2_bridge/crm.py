@@ -41,6 +41,7 @@ from .cache import RUN_KINDS
 from .contract_search import search_equivalents
 from .source import SourceError, first_line, source_session
 from .sync.history import DATA_VERSION
+from .web.grid_counts import Generation
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
@@ -316,7 +317,7 @@ class CacheState:
     snapshot: str
     # changes whenever the data may have changed; None while an incremental sync or a refresh
     # is writing (nothing may be remembered then)
-    generation: tuple[Any, ...] | None
+    generation: Generation | None
     as_of: dt.datetime | None  # as Cache.as_of(), for this very snapshot
 
 
@@ -333,7 +334,8 @@ def cache_state(bridge: Bridge, conn: Connection) -> CacheState:
         version, busy, as_of = store.execute(_STATE_QUERY, values).one()
     # the cache's location is part of the generation: one process may serve several caches
     where = bridge.settings.cache_url or str(bridge.settings.data_path.resolve())
-    state = CacheState(name, None if busy else (where, name, version), as_of)
+    generation = None if busy else Generation(where, name, int(version or 0))
+    state = CacheState(name, generation, as_of)
     if has_request_context():  # the page's freshness line reuses it (web/freshness.py)
         g.bpo2_cache_state = state
     return state

@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from bpo2_bridge.web import grid as grid_module
 from bpo2_bridge.web import grid_counts
 from bpo2_bridge.web.grid import Grid, GridColumn
-from bpo2_bridge.web.grid_counts import SLOW_SECONDS, CountCache
+from bpo2_bridge.web.grid_counts import SLOW_SECONDS, CountCache, Generation
 
 HYPO = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -154,6 +154,30 @@ def test_a_new_generation_does_not_see_old_counts_or_boundaries(engine) -> None:
     assert after.total == fresh.total == 35
     assert [r["id"] for r in after.rows] == [r["id"] for r in fresh.rows]
     assert [r["id"] for r in after.rows] != [r["id"] for r in before.rows]
+
+
+def test_a_new_snapshot_retires_what_was_kept_for_the_old_one() -> None:
+    """After a sync switches snapshots, the memory holds the new data's answers only; a request
+    still reading the old snapshot (or an older version) is answered but leaves nothing kept."""
+    cache = CountCache(64, answers=8)
+    old, newer, new = (
+        Generation("cache", "s1", 3),
+        Generation("cache", "s1", 4),
+        Generation("cache", "s2", 5),
+    )
+    other = Generation("other cache", "s1", 1)
+    for generation in (old, other):
+        cache.counter(generation).value("tiles", lambda: 1)
+        cache.counter(generation).answer("page", lambda: (time.sleep(SLOW_SECONDS * 2), [1])[1])
+    assert len(cache) == 2 and len(cache.answers) == 2  # type: ignore[arg-type]
+
+    cache.counter(newer).value("tiles", lambda: 2)  # a Refresh wrote the same snapshot
+    assert cache.counter(old).value("tiles", lambda: 9) == 9  # older data: answered, not kept
+    assert cache.counter(new).value("tiles", lambda: 3) == 3  # the sync's new snapshot
+    assert cache.counter(newer).value("tiles", lambda: 8) == 8  # the old snapshot, never again
+    kept = {key[0] for key in cache._counts} | {key[0] for key in cache.answers._counts}  # type: ignore[union-attr]
+    assert kept == {new, other}
+    assert cache.counter(new).value("tiles", lambda: 7) == 3
 
 
 def test_the_cache_stays_bounded() -> None:

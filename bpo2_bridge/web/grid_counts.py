@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select
@@ -29,7 +30,20 @@ SLOW_SECONDS = 0.03
 # a request waits this long for another one computing the same answer, then computes its own
 SHARE_WAIT_SECONDS = 30.0
 
-__all__ = ["COUNTS", "CountCache", "Counter", "Memo", "count_now"]
+__all__ = ["COUNTS", "CountCache", "Counter", "Generation", "Memo", "count_now"]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The data one request reads, as far as remembering goes: ``snapshot`` of the cache
+    ``scope``, at ``version`` (which grows with every write to that snapshot). Snapshots only
+    move forward, so once a new one is seen everything kept for the one before is dropped, and
+    requests still reading that (or an earlier version) remember nothing: the memory holds the
+    serving data's answers, not the last sync's as well."""
+
+    scope: Hashable
+    snapshot: str
+    version: int
 
 
 def count_now(conn: Connection, statement: Select[Any]) -> int:
@@ -47,13 +61,48 @@ class CountCache:
         self._counts: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: dict[Hashable, _Pending] = {}
+        # per scope: the (snapshot, version) serving, and snapshots that served before it
+        self._newest: dict[Hashable, tuple[str, int]] = {}
+        self._retired: dict[Hashable, set[str]] = {}
         self.hits = 0
         self.misses = 0
         self.shared = 0  # answers a request waited for while another computed them
 
     def counter(self, generation: Hashable | None) -> Memo:
         """Counts (and page boundaries) remembered under ``generation`` (None: never)."""
+        if isinstance(generation, Generation) and not self._current(generation):
+            generation = None  # data already replaced: worth nothing to the next request
         return Memo(self if generation is not None else None, generation, self.answers)
+
+    def _current(self, generation: Generation) -> bool:
+        """False for superseded data; newer data retires everything kept before it."""
+        with self._lock:
+            seen = self._newest.get(generation.scope)
+            if seen == (generation.snapshot, generation.version):
+                return True
+            retired = self._retired.setdefault(generation.scope, set())
+            if generation.snapshot in retired:
+                return False
+            if seen is not None and seen[0] == generation.snapshot and generation.version < seen[1]:
+                return False
+            if seen is not None and seen[0] != generation.snapshot:
+                retired.add(seen[0])
+            self._newest[generation.scope] = (generation.snapshot, generation.version)
+        for cache in (self, self.answers):
+            if cache is not None:
+                cache.retire(generation)
+        return True
+
+    def retire(self, current: Generation) -> None:
+        """Drop what was kept for other data of ``current``'s scope."""
+
+        def old(key: Hashable) -> bool:
+            first = key[0] if isinstance(key, tuple) and key else None
+            return isinstance(first, Generation) and first.scope == current.scope and first != current
+
+        with self._lock:
+            for key in [k for k in self._counts if old(k)]:
+                del self._counts[key]
 
     def get(self, key: Hashable) -> Any:
         with self._lock:
