@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 import threading
@@ -44,6 +45,22 @@ CLI = [sys.executable, "-c", "from bpo2_bridge.cli import main; main()"]
 SCHEDULER_UNIT = (
     Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "bpo2-bridge-scheduler.service"
 )
+
+
+WEB_UNIT = SCHEDULER_UNIT.with_name("bpo2-bridge-web@.service")
+UNIT_ALLOCATOR = ("MALLOC_ARENA_MAX",)  # Environment= of the web unit that the load's server takes too
+
+
+def web_unit_environment() -> dict[str, str]:
+    """The allocator settings of the shipped web unit: the server under load runs as it would."""
+    found: dict[str, str] = {}
+    for line in WEB_UNIT.read_text(encoding="utf-8").splitlines():
+        if line.startswith("Environment="):
+            for assignment in shlex.split(line.partition("=")[2]):
+                name, _, value = assignment.partition("=")
+                if name in UNIT_ALLOCATOR:
+                    found[name] = value
+    return found
 
 
 def scheduler_nice() -> int:
@@ -143,7 +160,7 @@ class Server:
         self.port = _free_port()
         self.log_path = config.parent / ("load-server.log" if not number else f"load-server-{number}.log")
         self._log = self.log_path.open("wb")
-        env = {**os.environ, "BPO2_BRIDGE_SECRET_KEY": SECRET}
+        env = {**os.environ, **web_unit_environment(), "BPO2_BRIDGE_SECRET_KEY": SECRET}
         args = ["--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen(
             [*CLI, *args, "--no-scheduler"], env=env, stdout=subprocess.DEVNULL, stderr=self._log

@@ -28,6 +28,12 @@ from . import store as app_store
 from .cache_schema import CACHE
 from .settings import Settings
 
+# Each web thread keeps a reader connection, and what every one of them caches adds up: SQLite's
+# default 2 MB page cache would mostly hold copies of pages the OS file cache holds already, and
+# Python's default of 128 prepared statements (13 KB each for a contract grid query) would keep
+# every variant of every grid query in every connection
+READER_PAGE_CACHE_KB = 1024
+READER_STATEMENTS = 32
 META_TABLE = "_bridge_meta"  # key/value inside each snapshot: watermarks, schema fingerprint
 PG_SCHEMA_PREFIX = "bpo2_cache_"
 RUN_KINDS = ("full", "incremental")  # syncs that speak for the whole cache
@@ -347,8 +353,9 @@ class Cache:
                 engine = self._readers[name] = _sqlite_engine(
                     self.path(name),
                     begin="BEGIN",
-                    pragmas=("PRAGMA query_only=1",),
+                    pragmas=("PRAGMA query_only=1", f"PRAGMA cache_size=-{READER_PAGE_CACHE_KB}"),
                     pool_size=self.settings.threads,
+                    statements=READER_STATEMENTS,
                 )
             return engine
 
@@ -390,12 +397,20 @@ def _sqlite_engine(
     pragmas: tuple[str, ...] = (),
     create: bool = False,
     pool_size: int = 0,
+    statements: int = 128,
 ) -> Engine:
     """SQLite engine whose transactions start with `begin` (the driver's own handling is off)."""
     uri = path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")  # rw: never create
 
     def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            check_same_thread=False,
+            timeout=30,
+            isolation_level=None,
+            cached_statements=statements,
+        )
         conn.execute("PRAGMA busy_timeout=30000")
         for pragma in pragmas:
             conn.execute(pragma)
