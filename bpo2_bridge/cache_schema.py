@@ -9,12 +9,16 @@ from sqlalchemy import Column, Index, MetaData, Table
 
 from .model import ENTITIES, Entity
 
+MAX_NAME = 63
+
 
 def _table(entity: Entity, metadata: MetaData) -> Table:
     cols = [Column(c.name, c.type, primary_key=c.pk, nullable=c.nullable) for c in entity.cached_columns]
     table = Table(entity.name, metadata, *cols)
     for i, columns in enumerate(entity.indexes):
-        Index(f"ix_{entity.name}_{i}_{'_'.join(columns)}", *(table.c[c] for c in columns))
+        # entity and position make the name unique; 63 characters is PostgreSQL's limit
+        name = f"ix_{entity.name}_{i}_{'_'.join(columns)}"[:MAX_NAME]
+        Index(name, *(table.c[c] for c in columns))
     return table
 
 

@@ -129,8 +129,15 @@ ENTITIES: tuple[Entity, ...] = (
         ),
         customer_link="customer_id",
         # (customer_id, status, expiry_date): a customer's active / expiring counts (the
-        # Customers grid computes them for every customer) are read from the index alone
-        indexes=(("customer_id", "status", "expiry_date"), ("expiry_date",), ("contract_no",)),
+        # Customers grid computes them for every customer) are read from the index alone.
+        # (expiry_date, contract_id, ...): the contract lists' default order, with what their
+        # joins and tab filters read, so walking it (tab counts, deep pages) never reads the
+        # table: on a million contracts a deep page 0.67 -> 0.19 s, the Expired count 1.07 -> 0.28 s
+        indexes=(
+            ("customer_id", "status", "expiry_date"),
+            ("expiry_date", "contract_id", "customer_id", "status", "contract_type_id"),
+            ("contract_no",),
+        ),
     ),
     Entity(
         "contract_item",
