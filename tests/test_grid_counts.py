@@ -120,6 +120,37 @@ def test_pages_found_from_milestones_equal_fresh_ones(engine, rows, sort, size, 
         assert any(key[1][0] == "value" and key[1][1][0] == "milestones" for key in cache._counts)
 
 
+@HYPO
+@given(
+    rows=rows_strategy,
+    sort=st.sampled_from(["id", "name", "-name", "amount", "-amount", "due", "-due"]),
+    size=st.sampled_from([2, 3, 5]),
+    pages=st.lists(st.integers(1, 8), min_size=2, max_size=5),
+    q=st.sampled_from(["", "a"]),
+)
+def test_pages_cut_from_a_slow_lists_head_equal_fresh_ones(engine, rows, sort, size, pages, q) -> None:  # type: ignore[no-untyped-def]
+    """Once one of a list's first pages was slow, its other first pages are cut from one read of
+    its head: each holds exactly the rows of a fresh query, inside the head and past it."""
+    _fill(engine, rows)
+    cache = CountCache(64, answers=16)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grid_module, "HEAD_ROWS", 7)
+        patch.setattr(grid_counts, "SLOW_SECONDS", -1.0)  # every answer counts as slow
+        within: set[int] = set()  # pages asked within the head
+        read_head = False  # a page not asked before, after one within the head: read from it
+        with engine.connect() as conn:
+            for page in pages:
+                args = MultiDict({"sort": sort, "page_size": str(size), "page": str(page), "q": q})
+                fresh = GRID.fetch(conn, item, args)
+                kept = GRID.fetch(conn, item, args, count=cache.counter("g1"))
+                assert [r["id"] for r in kept.rows] == [r["id"] for r in fresh.rows], (page, kept.page)
+                if kept.page * size <= 7:
+                    read_head |= bool(within) and kept.page not in within
+                    within.add(kept.page)
+    heads = [key for key in cache.answers._counts if key[1][1][0] == "head"]  # type: ignore[union-attr]
+    assert bool(heads) == read_head, heads
+
+
 def test_a_page_past_the_last_value_is_found_among_the_empty_cells(engine) -> None:  # type: ignore[no-untyped-def]
     """A page that starts among the rows with no value, a few rows past the last milestone
     with one: every page of the list matches a plain OFFSET, on both NULL placements."""

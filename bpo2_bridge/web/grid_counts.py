@@ -171,6 +171,10 @@ class CountCache:
     def __len__(self) -> int:
         return len(self._counts)
 
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._counts
+
 
 class Memo:
     """What one request may remember: ``memo(conn, count_statement)`` counts; ``boundary`` /
@@ -215,6 +219,18 @@ class Memo:
         that took longer than SLOW_SECONDS are kept; callers treat what they get as read-only,
         since other requests share it. ``key`` must hold every value the answer depends on."""
         return self._kept(self.slow, ("answer", key), compute, SLOW_SECONDS)
+
+    def flag(self, key: Hashable) -> None:
+        """Note something about ``key`` on this data (``flagged`` tells)."""
+        if self.cache is not None:
+            self.cache.mark((self.generation, "asked", key))
+
+    def flagged(self, key: Hashable) -> bool:
+        return self.cache is not None and (self.generation, "asked", key) in self.cache
+
+    def answered_slowly(self, key: Hashable) -> bool:
+        """Whether ``answer(key, ...)`` is kept: it took longer than SLOW_SECONDS."""
+        return self.slow is not None and (self.generation, ("answer", key)) in self.slow
 
     def _kept(
         self, store: CountCache | None, key: Hashable, compute: Callable[[], T], slower: float = -1.0
