@@ -6,8 +6,8 @@ indexes only when every part of it has one, and PostgreSQL's bitmap OR likewise:
 without (``status LIKE '%x%'``) reads every contract. So each part is rewritten:
 
 - contract number: the trigram index (``search_index``) where the snapshot has one;
-- account number and customer name: the customers that pass (a table a small fraction of
-  the contracts' size), then their contracts through the customer index;
+- account number and customer name: the customers that pass (found through their own trigram
+  indexes where the snapshot has them), then their contracts through the customer index;
 - contract type and status: the few distinct values that pass, looked up now; a word that
   passes none of them drops out of the OR, one that passes some becomes ``IN (...)``.
 
@@ -29,7 +29,6 @@ from .cache_schema import cache_table
 from .web.grid_filters import TEXT_ONLY, compare
 
 Rewrite = Callable[[str, Any], "ColumnElement[bool] | None"]
-CUSTOMER_COLUMNS = ("account_no", "customer_name")
 
 
 def search_equivalents(
@@ -44,19 +43,26 @@ def search_equivalents(
     def test(col: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
         return compare(col, "text", op, value, like_ignores_case=ignores_case)
 
-    def contract_no(op: str, value: Any) -> ColumnElement[bool] | None:
-        if op != "contains" or not search_index.present(conn):
+    def narrowed(searched: search_index.Searched, key: ColumnElement[Any], op: str, value: Any) -> Any:
+        """``key`` among the rows the trigram index finds for ``value``, or None without one."""
+        if op != "contains" or not search_index.present(conn, searched):
             return None
-        candidates = search_index.contains(base.c.contract_id, value)
+        return search_index.contains(key, searched, value)
+
+    def contract_no(op: str, value: Any) -> ColumnElement[bool] | None:
+        candidates = narrowed(search_index.CONTRACT_NO, base.c.contract_id, op, value)
         return None if candidates is None else and_(candidates, test(base.c.contract_no, op, value))
 
-    def through_customer(key: str) -> Rewrite:
+    def through_customer(searched: search_index.Searched) -> Rewrite:
         def rewrite(op: str, value: Any) -> ColumnElement[bool] | None:
             if op not in TEXT_ONLY:
                 return None
             customer = cache_table("customer")
-            passing = select(customer.c.customer_id).where(test(customer.c[key], op, value))
-            return base.c.customer_id.in_(passing)
+            passing = test(customer.c[searched.column], op, value)
+            candidates = narrowed(searched, customer.c.customer_id, op, value)
+            if candidates is not None:
+                passing = and_(candidates, passing)
+            return base.c.customer_id.in_(select(customer.c.customer_id).where(passing))
 
         return rewrite
 
@@ -84,7 +90,8 @@ def search_equivalents(
         kinds = cache_table("contract_type")
         return list(conn.execute(select(kinds.c.description).distinct()).scalars())
 
-    rewrites: dict[str, Rewrite] = {key: through_customer(key) for key in CUSTOMER_COLUMNS}
+    customer_columns = (search_index.ACCOUNT_NO, search_index.CUSTOMER_NAME)
+    rewrites: dict[str, Rewrite] = {s.column: through_customer(s) for s in customer_columns}
     rewrites |= {
         "contract_no": contract_no,
         "contract_type": among("contract_type", types),

@@ -111,6 +111,7 @@ def test_search_rewrites_keep_the_rows_like_keeps(fresh_database, make_settings,
         cache.load(world)
         # terms taken from the data as well: the matches that must all be found
         numbers = [c[0] for c in world["contracts"] if len(c[0]) >= 3]
+        numbers += [text for customer in world["customers"] for text in customer if len(text) >= 3]
         if numbers:
             number = data.draw(st.sampled_from(numbers))
             start = data.draw(st.integers(0, len(number) - 3))
@@ -132,9 +133,9 @@ def test_search_rewrites_keep_the_rows_like_keeps(fresh_database, make_settings,
         engine.dispose()
 
 
-def test_the_index_reads_contract_numbers_on_sqlite(fresh_database, make_settings) -> None:
-    """Where the SQLite snapshot has the index, a search word of three or more characters goes
-    through it; shorter words (no trigram) and other operators keep the plain LIKE."""
+def test_the_indexes_read_numbers_and_names_on_sqlite(fresh_database, make_settings) -> None:
+    """Where the SQLite snapshot has the indexes, a search word of three or more characters goes
+    through them; shorter words (no trigram) and other operators keep the plain LIKE."""
     engine = create_engine(fresh_database("sqlite"))
     Cache(engine).load(
         {"customers": [("A1", "Acme")], "types": [], "contracts": [("CPC-0042", 0, None, "Active")]}
@@ -145,23 +146,21 @@ def test_the_index_reads_contract_numbers_on_sqlite(fresh_database, make_setting
         assert rewrites["contract_no"]("contains", "c-00") is not None
         assert rewrites["contract_no"]("contains", "42") is None
         assert rewrites["contract_no"]("=", "CPC-0042") is None
-        plan = " ".join(
-            str(row[-1])
-            for row in conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN "
-                + str(
-                    select(base.c.contract_id)
-                    .where(rewrites["contract_no"]("contains", "c-00"))
-                    .compile(conn, compile_kwargs={"literal_binds": True})
-                )
-            )
-        )
-        assert "VIRTUAL TABLE INDEX" in plan and search_index.TRIGRAMS in plan, plan
+        for key, term, searched in (
+            ("contract_no", "c-00", search_index.CONTRACT_NO),
+            ("customer_name", "acm", search_index.CUSTOMER_NAME),
+            ("account_no", "a1a", search_index.ACCOUNT_NO),
+        ):
+            query = select(base.c.contract_id).where(rewrites[key]("contains", term))
+            sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            assert f"SCAN {searched.trigrams} VIRTUAL TABLE INDEX" in plan, plan
 
 
 def test_the_index_follows_inserts_updates_and_deletes(fresh_database, make_settings) -> None:
     """Incremental syncs and Refreshes write the serving snapshot in place: the triggers keep the
-    trigram index in step, so a changed number is found by its new digits and not its old."""
+    trigram indexes in step, so a changed number (or customer name) is found by its new text and
+    not its old."""
     engine = create_engine(fresh_database("sqlite"))
     cache = Cache(engine)
     cache.load(
@@ -171,8 +170,9 @@ def test_the_index_follows_inserts_updates_and_deletes(fresh_database, make_sett
             "contracts": [("CPC-1111", 0, None, "Active"), ("CPC-2222", 0, None, "Active")],
         }
     )
-    contract = cache.t["contract"]
+    contract, customer = cache.t["contract"], cache.t["customer"]
     with engine.begin() as conn:
+        conn.execute(update(customer).where(customer.c.customer_id == 1).values(customer_name="Zenith"))
         conn.execute(update(contract).where(contract.c.contract_id == 1).values(contract_no="CPC-3333"))
         conn.execute(delete(contract).where(contract.c.contract_id == 2))
         conn.execute(
@@ -192,7 +192,11 @@ def test_the_index_follows_inserts_updates_and_deletes(fresh_database, make_sett
             term: _ids(conn, base, rewrites["contract_no"]("contains", term))
             for term in ("1111", "2222", "3333", "4444", "cpc-")
         }
+        named = {
+            term: _ids(conn, base, rewrites["customer_name"]("contains", term)) for term in ("acme", "ZENI")
+        }
     assert found == {"1111": set(), "2222": set(), "3333": {1}, "4444": {3}, "cpc-": {1, 3}}
+    assert named == {"acme": set(), "ZENI": {1, 3}}
 
 
 def test_postgresql_searches_contract_numbers_through_the_trigram_index(
@@ -209,5 +213,5 @@ def test_postgresql_searches_contract_numbers_through_the_trigram_index(
         conn.exec_driver_sql("SET enable_seqscan = off")  # one row: make the planner show it can
         sql = str(search.compile(conn, compile_kwargs={"literal_binds": True}))
         plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
-        assert search_index.PG_INDEX in plan, plan
+        assert search_index.CONTRACT_NO.pg_index in plan, plan
         assert conn.execute(search).scalars().all() == [1]
