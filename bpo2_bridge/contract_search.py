@@ -20,7 +20,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, false, literal, select, union_all
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Integer,
+    String,
+    and_,
+    any_,
+    cast,
+    false,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -62,6 +75,12 @@ def search_equivalents(
             candidates = narrowed(searched, customer.c.customer_id, op, value)
             if candidates is not None:
                 passing = and_(candidates, passing)
+            if conn.dialect.name == "postgresql":
+                # = ANY(one array, worked out first): unlike IN (subquery), an index condition,
+                # so the OR of a search's parts becomes a BitmapOr of index scans
+                found = select(func.array_agg(customer.c.customer_id)).where(passing).scalar_subquery()
+                # cast: an expression holding one array, not a subquery of rows, for ANY
+                return base.c.customer_id == any_(cast(found, ARRAY(Integer())))
             return base.c.customer_id.in_(select(customer.c.customer_id).where(passing))
 
         return rewrite
