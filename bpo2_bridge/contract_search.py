@@ -5,9 +5,11 @@ A search word is an OR over every text column of the grid. SQLite answers an OR 
 indexes only when every part of it has one, and PostgreSQL's bitmap OR likewise: one part
 without (``status LIKE '%x%'``) reads every contract. So each part is rewritten:
 
-- contract number: the trigram index (``search_index``) where the snapshot has one;
+- contract number: the trigram index (``search_index``; on PostgreSQL the planner uses its GIN
+  index for the ILIKE itself);
 - account number and customer name: the customers that pass (found through their own trigram
-  indexes where the snapshot has them), then their contracts through the customer index;
+  indexes), then their contracts through the customer index. On PostgreSQL they are one array
+  worked out first (``= ANY``), since ``IN (subquery)`` inside an OR is no index condition there;
 - contract type and status: the few distinct values that pass, looked up now; a word that
   passes none of them drops out of the OR, one that passes some becomes ``IN (...)``.
 

@@ -10,6 +10,8 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
 from bpo2_bridge.cache_schema import cache_metadata
+from bpo2_bridge.report import render as render_module
 from bpo2_bridge.report import sample
 from bpo2_bridge.report.figures import Report, load_report
 from bpo2_bridge.report.formatting import NumberFormat
@@ -171,5 +174,33 @@ def test_pdf_workers_render_the_same_document_and_survive_a_killed_worker(
         make_pdf.clear()
         assert pdf_pages(render_pdf(big_report, settings)) == here  # a new worker took over
         assert make_pdf.worker_pid() not in (None, worker)
+    finally:
+        make_pdf.use_workers(0)
+
+
+def test_pdf_workers_are_renewed_while_documents_wait(monkeypatch) -> None:
+    """The workers are replaced every PDF_WORKER_TASKS documents. Documents queued while that
+    happens are all rendered: with ProcessPoolExecutor's own max_tasks_per_child they could wait
+    forever (CPython gh-115634), and every later Download with them."""
+    monkeypatch.setattr(render_module, "PDF_WORKER_TASKS", 2)
+    make_pdf.use_workers(1)
+    try:
+        make_pdf.clear()
+        documents = [f"<!doctype html><title>t</title><p>document {i}</p>" for i in range(9)]
+        pdfs: dict[int, bytes] = {}
+        clients = [  # nine Downloads at once: a backlog; daemons, so a hang fails, not blocks
+            threading.Thread(target=lambda i=i: pdfs.update({i: make_pdf(documents[i])}), daemon=True)
+            for i in range(len(documents))
+        ]
+        for client in clients:
+            client.start()
+        deadline = time.monotonic() + 60
+        for client in clients:
+            client.join(max(0.0, deadline - time.monotonic()))
+        assert len(pdfs) == len(documents), f"{len(documents) - len(pdfs)} Downloads still waiting"
+        assert all(pdf.startswith(b"%PDF") for pdf in pdfs.values())
+        assert {pdf_pages(pdf)[0].splitlines()[0] for pdf in pdfs.values()} == {
+            f"document {i}" for i in range(9)
+        }
     finally:
         make_pdf.use_workers(0)

@@ -15,7 +15,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from importlib.resources import files
@@ -30,7 +30,10 @@ from .chart import revenue_cost_chart
 from .figures import Report
 from .formatting import NumberFormat, install_filters
 
-# a PDF worker is replaced after this many documents, so what its allocator holds stays bounded
+# the PDF workers are replaced after this many documents, so what their allocators hold stays
+# bounded. By a new pool, not ProcessPoolExecutor(max_tasks_per_child=): with that, a worker
+# leaving at its limit while documents wait can leave them waiting forever (CPython gh-115634,
+# unfixed in 3.11 and 3.12)
 PDF_WORKER_TASKS = 500
 _LOGO_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
@@ -185,6 +188,7 @@ class _PdfMaker:
         self._renderer: _Renderer | None = None
         self._workers = 0
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_tasks = 0  # documents given to the current pool
 
     def use_workers(self, count: int, *, warm: bool = True) -> None:
         """Render in ``count`` worker processes from now on (0: in this process). ``warm``
@@ -204,14 +208,31 @@ class _PdfMaker:
 
     def _worker_pool(self) -> ProcessPoolExecutor:
         with self._lock:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self._workers,
-                    mp_context=multiprocessing.get_context("spawn"),  # the same on Windows and Linux
-                    max_tasks_per_child=PDF_WORKER_TASKS,
-                    initializer=_start_worker,
-                )
-            return self._pool
+            return self._current_pool()
+
+    def _current_pool(self) -> ProcessPoolExecutor:
+        # the caller holds self._lock
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),  # the same on Windows and Linux
+                initializer=_start_worker,
+            )
+            self._pool_tasks = 0
+        return self._pool
+
+    def _submit(self, document: str) -> tuple[ProcessPoolExecutor, Future[bytes]]:
+        """Give ``document`` to the workers, renewing them every PDF_WORKER_TASKS documents."""
+        retired = None
+        with self._lock:  # held while submitting: no other request retires the pool in between
+            if self._pool is not None and self._pool_tasks >= PDF_WORKER_TASKS * self._workers:
+                retired, self._pool = self._pool, None
+            pool = self._current_pool()
+            self._pool_tasks += 1
+            future = pool.submit(_render_in_worker, document)
+        if retired is not None:
+            retired.shutdown(wait=False)  # its workers finish what they were given, then leave
+        return pool, future
 
     def __call__(self, document: str) -> bytes:
         key = hashlib.sha256(document.encode("utf-8")).hexdigest()
@@ -233,16 +254,16 @@ class _PdfMaker:
             return self._renderer(document)
 
     def _in_workers(self, document: str) -> bytes:
-        pool = self._worker_pool()
+        pool, future = self._submit(document)
         try:
-            return pool.submit(_render_in_worker, document).result()
+            return future.result()
         except BrokenProcessPool:
             # a worker died (killed, out of memory): a new pool, and this document once more
             with self._lock:
                 if self._pool is pool:
                     self._pool = None
             pool.shutdown(wait=False)
-            return self._worker_pool().submit(_render_in_worker, document).result()
+            return self._submit(document)[1].result()
 
     def clear(self) -> None:
         with self._lock:
