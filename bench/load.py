@@ -1,7 +1,8 @@
 """Mixed intranet load on the large demo, with a full sync running during it.
 
 `python -m bench load` (or `python -m bench.load --users 50 --seconds 60 --cache sqlite`) starts
-`bpo2-bridge serve --no-scheduler` on 127.0.0.1 against the large demo cache (SQLite under
+`bpo2-bridge serve --no-scheduler` on 127.0.0.1 (with the allocator setting of the shipped web
+unit) against the large demo cache (SQLite under
 BPO2_BENCH_WEB, default /tmp/bench-web, as `bench web` builds it; PostgreSQL: a database on the
 local server, data under /tmp/bench-web-pg), signs in USERS simulated users (mostly salesmen,
 every fifth an administrator), and has each one loop: think, then one action drawn from the mix
@@ -45,8 +46,6 @@ CLI = [sys.executable, "-c", "from bpo2_bridge.cli import main; main()"]
 SCHEDULER_UNIT = (
     Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "bpo2-bridge-scheduler.service"
 )
-
-
 WEB_UNIT = SCHEDULER_UNIT.with_name("bpo2-bridge-web@.service")
 UNIT_ALLOCATOR = ("MALLOC_ARENA_MAX",)  # Environment= of the web unit that the load's server takes too
 
