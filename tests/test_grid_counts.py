@@ -91,6 +91,14 @@ def test_remembered_pages_and_totals_equal_fresh_ones(engine, rows, sort, size, 
     assert [r["id"] for r in warm.rows] == [r["id"] for r in fresh.rows]
 
 
+def _kept_as_fresh(conn: Any, cache: CountCache, args: MultiDict[str, str]) -> Any:
+    """The page read with ``cache``'s memory, checked to hold the rows of a fresh read."""
+    fresh = GRID.fetch(conn, item, args)
+    kept = GRID.fetch(conn, item, args, count=cache.counter("g1"))
+    assert [r["id"] for r in kept.rows] == [r["id"] for r in fresh.rows], (dict(args), kept.page)
+    return kept
+
+
 @HYPO
 @given(
     rows=rows_strategy,
@@ -112,9 +120,7 @@ def test_pages_found_from_milestones_equal_fresh_ones(engine, rows, sort, size, 
         with engine.connect() as conn:
             for page in pages:
                 args = MultiDict({"sort": sort, "page_size": str(size), "page": str(page), "q": q})
-                fresh = GRID.fetch(conn, item, args)
-                kept = GRID.fetch(conn, item, args, count=cache.counter("g1"))
-                assert [r["id"] for r in kept.rows] == [r["id"] for r in fresh.rows], (page, kept.page)
+                kept = _kept_as_fresh(conn, cache, args)
                 deep += (kept.page - 1) * size >= step
     if deep >= 2:  # the second deep page was read from milestones
         assert any(key[1][0] == "value" and key[1][1][0] == "milestones" for key in cache._counts)
@@ -141,9 +147,7 @@ def test_pages_cut_from_a_slow_lists_head_equal_fresh_ones(engine, rows, sort, s
         with engine.connect() as conn:
             for page in pages:
                 args = MultiDict({"sort": sort, "page_size": str(size), "page": str(page), "q": q})
-                fresh = GRID.fetch(conn, item, args)
-                kept = GRID.fetch(conn, item, args, count=cache.counter("g1"))
-                assert [r["id"] for r in kept.rows] == [r["id"] for r in fresh.rows], (page, kept.page)
+                kept = _kept_as_fresh(conn, cache, args)
                 if kept.page * size <= 7:
                     read_head |= bool(within) and kept.page not in within
                     within.add(kept.page)
@@ -161,10 +165,9 @@ def test_a_page_past_the_last_value_is_found_among_the_empty_cells(engine) -> No
         with engine.connect() as conn:
             for sort in ("name", "-name"):
                 for page in (2, 3, 4, 5, 6, 7, 8, 9, 10):
-                    args = MultiDict({"sort": sort, "page_size": "2", "page": str(page)})
-                    fresh = GRID.fetch(conn, item, args)
-                    kept = GRID.fetch(conn, item, args, count=cache.counter("g1"))
-                    assert [r["id"] for r in kept.rows] == [r["id"] for r in fresh.rows], (sort, page)
+                    _kept_as_fresh(
+                        conn, cache, MultiDict({"sort": sort, "page_size": "2", "page": str(page)})
+                    )
 
 
 def test_a_new_generation_does_not_see_old_counts_or_boundaries(engine) -> None:  # type: ignore[no-untyped-def]
