@@ -52,7 +52,8 @@ def search_equivalents(
     """Rewrites of text tests on the contract grid's columns (``Grid.fetch(equivalents=)``).
 
     ``remember(key, compute)`` keeps a value for as long as the data stays the same (a
-    ``grid_counts.Memo.value``): the contracts' distinct statuses are read once per sync."""
+    ``grid_counts.Memo.value``): the contracts' distinct statuses and types are read once per
+    sync, not on every search."""
     ignores_case = conn.dialect.name == "sqlite"
 
     def test(col: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
@@ -109,7 +110,8 @@ def search_equivalents(
 
     def types() -> list[str]:
         kinds = cache_table("contract_type")
-        return list(conn.execute(select(kinds.c.description).distinct()).scalars())
+        query = select(kinds.c.description).distinct()
+        return list(remember(("contract types",), lambda: tuple(conn.execute(query).scalars())))
 
     customer_columns = (search_index.ACCOUNT_NO, search_index.CUSTOMER_NAME)
     rewrites: dict[str, Rewrite] = {s.column: through_customer(s) for s in customer_columns}

@@ -222,8 +222,7 @@ class Memo:
 
     def flag(self, key: Hashable) -> None:
         """Note something about ``key`` on this data (``flagged`` tells)."""
-        if self.cache is not None:
-            self.cache.mark((self.generation, "asked", key))
+        self.asked_before(key)  # which marks it
 
     def flagged(self, key: Hashable) -> bool:
         return self.cache is not None and (self.generation, "asked", key) in self.cache
