@@ -685,6 +685,6 @@ def test_cells_are_escaped_exactly_as_the_template_would(value: Any) -> None:
     """Cells are formatted in Python for speed; they must escape as Jinja's autoescape does."""
     from markupsafe import escape
 
-    from bpo2_bridge.web.grid import _html
+    from bpo2_bridge.web.grid_page import _html
 
     assert _html(value) == str(escape(value))

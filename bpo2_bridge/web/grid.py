@@ -12,45 +12,42 @@ ever travels as bound parameters. All state lives in the URL: ``page``, ``page_s
 (``col`` / ``-col``), ``q``, ``f_<col>`` (syntax in :mod:`.grid_filters`), ``filter``, and the
 keyset cursors ``after`` / ``before`` the Next / Previous links carry so deep pages stay as fast
 as the first. Every other parameter (``tab``, ...) is kept in every link the grid makes.
+
+The URL is read and checked in :mod:`.grid_state`; the page, its links and its response in
+:mod:`.grid_page`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, has_app_context, redirect, render_template, request
-from markupsafe import Markup, escape
-from sqlalchemy import Connection, Select, false, func, or_, select
+from flask import current_app, has_app_context
+from markupsafe import Markup
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.datastructures import MultiDict
 
-from . import grid_cursor, grid_export
+from . import grid_cursor
 from .grid_counts import Counter, Memo, count_now, statement_key
-from .grid_filters import (
-    HELP,
-    KINDS,
-    OPERATORS,
-    Condition,
-    GridError,
-    Node,
-    cell_conditions,
-    compare,
-    condition,
-    filter_sql,
-    junction,
-    parse_filter,
-    render_filter,
-)
+from .grid_filters import HELP, KINDS, OPERATORS, GridError
+from .grid_page import GridPage, Row, grid_response, register_grid_errors, wants_json
+from .grid_state import PAGE_SIZES, Equivalents, GridState
 
-__all__ = ["Grid", "GridColumn", "GridError", "GridPage", "grid_response", "register_grid_errors"]
+__all__ = [
+    "Grid",
+    "GridColumn",
+    "GridError",
+    "GridPage",
+    "grid_response",
+    "register_grid_errors",
+    "wants_json",
+]
 
-PAGE_SIZES = (10, 20, 50, 100, 200)
 EXPORT_CAP = 100_000
 MEMO_PAGE_ROWS = 200  # larger pages are never remembered (grid_counts keeps whole pages)
 # rows between two remembered positions of a list paged deep: a deep page skips fewer than this
@@ -61,16 +58,7 @@ MILESTONE_STEP = 500
 # are cut from it.
 HEAD_ROWS = 200
 NULLS_HIGH = ("postgresql", "oracle")  # engines that sort NULL after every value
-MAX_PARAM_LENGTH = 2000
-FORMATS = ("html", "json", "csv", "xlsx")
-STATE_PARAMS = ("page", "page_size", "sort", "q", "filter", "after", "before", "format")
-BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
-MAX_SEARCH_TERMS = 10
 
-Row = Mapping[str, Any]
-# per computed column: (operator, typed value) -> the same condition on stored columns, or
-# None where the computed column itself must be compared
-Equivalents = Mapping[str, Callable[[str, Any], "ColumnElement[bool] | None"]]
 PLACEHOLDERS = {
     "text": "contains…",
     "number": "e.g. >0, 1..10",
@@ -178,7 +166,7 @@ class Grid:
         stored, indexed columns: ``{key: lambda op, value: condition}``.
         """
         source = _as_from(base)
-        state = _State.parse(self, args, max_page_size or _max_page_size())
+        state = GridState.parse(self, args, max_page_size or _max_page_size())
         page = GridPage(self, state)
         if state.redirect is not None:
             page.redirect_params = state.redirect
@@ -231,7 +219,7 @@ class Grid:
         conn: Connection,
         query: Select[Any],
         order: list[tuple[ColumnElement[Any], bool]],
-        state: _State,
+        state: GridState,
         page: GridPage,
         count: Counter | None,
     ) -> list[dict[str, Any]]:
@@ -267,7 +255,7 @@ class Grid:
         conn: Connection,
         ordered: Select[Any],
         order: list[tuple[ColumnElement[Any], bool]],
-        state: _State,
+        state: GridState,
         memo: Memo,
         offset: int,
     ) -> list[dict[str, Any]]:
@@ -310,7 +298,7 @@ class Grid:
         conn: Connection,
         query: Select[Any],
         order: list[tuple[ColumnElement[Any], bool]],
-        state: _State,
+        state: GridState,
         marks: list[tuple[Any, ...]],
         offset: int,
     ) -> list[dict[str, Any]]:
@@ -375,20 +363,6 @@ def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def _html(value: Any) -> str:
-    """``value`` escaped as Jinja's autoescape would; plain text (nearly every cell) without
-    building a Markup object per cell."""
-    if type(value) is str:
-        return (
-            value.replace("&", "&amp;")
-            .replace(">", "&gt;")
-            .replace("<", "&lt;")
-            .replace("'", "&#39;")
-            .replace('"', "&#34;")
-        )
-    return str(escape(value))
-
-
 def _max_page_size() -> int:
     if has_app_context():
         bridge = current_app.extensions.get("bpo2_bridge")
@@ -396,337 +370,3 @@ def _max_page_size() -> int:
         if settings is not None:
             return int(settings.grid_max_page_size)
     return max(PAGE_SIZES)
-
-
-@dataclass
-class _State:
-    """The grid parameters of one URL, each checked."""
-
-    page: int = 1
-    page_size: int = 20
-    sort_key: str = ""
-    desc: bool = False
-    q: str = ""
-    cells: dict[str, str] = field(default_factory=dict)
-    filter: Node | None = None
-    after: str | None = None
-    before: str | None = None
-    format: str = "html"
-    max_page_size: int = 200
-    redirect: dict[str, str | None] | None = None
-
-    @property
-    def sort_spec(self) -> str:
-        return ("-" if self.desc else "") + self.sort_key
-
-    @classmethod
-    def parse(cls, grid: Grid, args: MultiDict[str, str], max_page_size: int) -> _State:
-        def arg(name: str) -> str:
-            value = args.get(name, "") or ""
-            if len(value) > MAX_PARAM_LENGTH:
-                raise GridError(name, f"too long (at most {MAX_PARAM_LENGTH} characters)")
-            if "\x00" in value:
-                raise GridError(name, "contains a NUL character")
-            return value
-
-        state = cls(max_page_size=max_page_size)
-        state.page = _whole(arg("page"), "page", 1) if arg("page").strip() else 1
-        size = _whole(arg("page_size"), "page_size", 1) if arg("page_size").strip() else grid.page_size
-        state.page_size = min(size, max_page_size)
-        sort = arg("sort").strip() or grid.default_sort
-        state.desc, state.sort_key = sort.startswith("-"), sort.removeprefix("-")
-        column = grid.by_key.get(state.sort_key)
-        if state.sort_key not in grid.key and (column is None or not column.sortable):
-            sortable = ", ".join(c.key for c in grid.columns if c.sortable)
-            raise GridError("sort", f"cannot sort by {state.sort_key!r} (sortable: {sortable})")
-        state.format = arg("format").strip().lower() or "html"
-        if state.format not in FORMATS:
-            raise GridError("format", f"unknown format {state.format!r} (use {', '.join(FORMATS)})")
-        state.q = " ".join(arg("q").split())
-        if state.q and not any(c.is_searchable for c in grid.columns):
-            raise GridError("q", "this grid has no text columns to search")
-        if len(state.q.split()) > MAX_SEARCH_TERMS:
-            raise GridError("q", f"at most {MAX_SEARCH_TERMS} words")
-        for name in args:
-            if name.startswith("f_"):
-                key = name[2:]
-                if key not in grid.kinds:
-                    raise GridError(name, f"no filterable column {key!r}")
-                if arg(name).strip():
-                    cell_conditions(grid.kinds[key], arg(name), name)  # checks the syntax now
-                    state.cells[key] = arg(name).strip()
-        state.filter = parse_filter(arg("filter"), grid.kinds)
-        state.after, state.before = arg("after").strip() or None, arg("before").strip() or None
-        if state.after and state.before:
-            raise GridError("after", "give after or before, not both")
-        if any(arg(name).strip() for name in BUILDER_PARAMS):
-            state.redirect = state.built(grid, {n: arg(n) for n in BUILDER_PARAMS})
-        return state
-
-    def built(self, grid: Grid, form: dict[str, str]) -> dict[str, str | None]:
-        """URL changes that add the Create Filter form's condition to ``filter``."""
-        key = form["fb_column"].strip()
-        if key not in grid.kinds:
-            raise GridError("fb_column", f"choose a column (not {key!r})")
-        join = form["fb_join"].strip().upper() or "AND"
-        if join not in ("AND", "OR"):
-            raise GridError("fb_join", "choose AND or OR")
-        op = form["fb_op"].strip().lower() or "="
-        added: Node = condition(key, grid.kinds[key], op, form["fb_value"], "fb_value")
-        node = added if self.filter is None else junction(join, [self.filter, added])
-        return {"filter": render_filter(node, grid.kinds), "page": None}
-
-    def conditions(
-        self, grid: Grid, columns: Any, like_ignores_case: bool, equivalents: Equivalents
-    ) -> list[ColumnElement[bool]]:
-        def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
-            rewritten = equivalents[key](op, value) if key in equivalents else None
-            if rewritten is not None:
-                return rewritten
-            return compare(columns[key], grid.kinds[key], op, value, like_ignores_case=like_ignores_case)
-
-        out = []
-        for key, text in self.cells.items():
-            for op, value in cell_conditions(grid.kinds[key], text, f"f_{key}"):
-                out.append(one(key, op, value))
-        searchable = [c for c in grid.columns if c.is_searchable]
-        for term in self.q.split():
-            out.append(or_(false(), *(one(c.key, "contains", term) for c in searchable)))
-        if self.filter is not None:
-            out.append(filter_sql(self.filter, one))
-        return out
-
-
-def _whole(text: str, name: str, lowest: int) -> int:
-    text = text.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
-        raise GridError(name, f"{text!r} is not a whole number")
-    number = int(text)
-    if number < lowest:
-        raise GridError(name, f"must be at least {lowest}")
-    return number
-
-
-class GridPage:
-    """One page of a grid plus everything its template needs to draw links."""
-
-    def __init__(self, grid: Grid, state: _State) -> None:
-        self.grid = grid
-        self.state = state
-        self.rows: list[dict[str, Any]] = []
-        self.total = 0
-        self.page = state.page
-        self.pages = 1
-        self.page_size = state.page_size
-        self.truncated = False
-        self.redirect_params: dict[str, str | None] | None = None
-        self.cursor_of: Callable[[Row], str] | None = None
-        # the request's own parameters, read once per page: every link and form starts from them
-        self._args: list[tuple[str, list[str]]] | None = None
-
-    # -- state, as the template shows it
-    @property
-    def sort_key(self) -> str:
-        return self.state.sort_key
-
-    @property
-    def sort_desc(self) -> bool:
-        return self.state.desc
-
-    @property
-    def q(self) -> str:
-        return self.state.q
-
-    @property
-    def cells(self) -> dict[str, str]:
-        return self.state.cells
-
-    @property
-    def format(self) -> str:
-        return self.state.format
-
-    @property
-    def filter_text(self) -> str:
-        node = self.state.filter
-        return render_filter(node, self.grid.kinds) if node is not None else ""
-
-    @property
-    def filter_parts(self) -> list[tuple[str, str]]:
-        """(text, URL without it) for each top-level AND condition, so one can be removed."""
-        node = self.state.filter
-        if node is None or (not isinstance(node, Condition) and node.op == "OR"):
-            return []
-        parts = [node] if isinstance(node, Condition) else list(node.parts)
-        out = []
-        for i, part in enumerate(parts):
-            rest = parts[:i] + parts[i + 1 :]
-            left = render_filter(junction("AND", rest), self.grid.kinds) if rest else None
-            out.append((render_filter(part, self.grid.kinds, nested=True), self.url(filter=left, page=None)))
-        return out
-
-    @property
-    def reference(self) -> str:
-        noun = "row" if self.total == 1 else "rows"
-        return f"Page {self.page:,} of {self.pages:,} ({self.total:,} {noun})"
-
-    @property
-    def first_row(self) -> int:
-        return (self.page - 1) * self.page_size + 1 if self.rows else 0
-
-    @property
-    def page_sizes(self) -> list[int]:
-        sizes = {s for s in PAGE_SIZES if s <= self.state.max_page_size} | {self.page_size}
-        return sorted(sizes)
-
-    def sort_url(self, key: str) -> str:
-        spec = "-" + key if key == self.sort_key and not self.sort_desc else key
-        return self.url(sort=spec, page=None)
-
-    def aria_sort(self, key: str) -> str:
-        if key != self.sort_key:
-            return "none"
-        return "descending" if self.sort_desc else "ascending"
-
-    def body_rows(self) -> list[Markup]:
-        """Each row's ``<td>`` cells as escaped HTML, formatted here in one pass: through the
-        template, the per-cell calls (text, link, css) cost as much as the query."""
-        columns = [(c.key, f"col-{c.type}", c.css, c.link, c.text) for c in self.grid.columns]
-        out = []
-        for row in self.rows:
-            cells = []
-            for key, cls, css_of, link_of, text_of in columns:
-                css = css_of(row) if css_of else None
-                href = link_of(row) if link_of else None
-                klass = f"{cls} {_html(css)}" if css else cls
-                text = _html(text_of(row[key]))
-                if href:
-                    cells.append(f'\n        <td class="{klass}"><a href="{_html(href)}">{text}</a></td>')
-                else:
-                    cells.append(f'\n        <td class="{klass}">{text}</td>')
-            out.append(Markup("".join(cells)))
-        return out
-
-    def headers(self) -> list[tuple[GridColumn, str, str | None, str]]:
-        """(column, aria-sort, sort link or None, sort mark) for each header cell."""
-        out = []
-        for c in self.grid.columns:
-            mark = ""
-            if c.key == self.sort_key:
-                mark = " ▼" if self.sort_desc else " ▲"
-            out.append((c, self.aria_sort(c.key), self.sort_url(c.key) if c.sortable else None, mark))
-        return out
-
-    # -- links; all keep unrelated parameters
-    def _request_args(self) -> list[tuple[str, list[str]]]:
-        if self._args is None:
-            self._args = list(request.args.lists())
-        return self._args
-
-    def url(self, **changes: Any) -> str:
-        """This URL with ``changes`` (None removes); cursors and builder fields never carry over."""
-        params: dict[str, list[str]] = {
-            k: v for k, v in self._request_args() if k not in ("after", "before", *BUILDER_PARAMS)
-        }
-        for key, value in changes.items():
-            if value is None or value == "":
-                params.pop(key, None)
-            else:
-                params[key] = [str(value)]
-        query = urlencode([(k, v) for k, vs in params.items() for v in vs])
-        return request.script_root + request.path + ("?" + query if query else "")
-
-    def hidden(self, *exclude: str) -> list[tuple[str, str]]:
-        """(name, value) pairs a GET form carries so submitting keeps the rest of the state."""
-        skip = {"page", "after", "before", "format", *BUILDER_PARAMS, *exclude}
-        return [(k, v) for k, vs in self._request_args() for v in vs if k not in skip]
-
-    @property
-    def row_hidden(self) -> list[tuple[str, str]]:
-        return self.hidden(*(f"f_{key}" for key in self.grid.kinds))
-
-    @property
-    def cleared_cells(self) -> dict[str, None]:
-        return {f"f_{key}": None for key in self.grid.kinds}
-
-    def export_url(self, fmt: str) -> str:
-        return self.url(format=fmt, page=None)
-
-    @property
-    def next_url(self) -> str | None:
-        if self.page >= self.pages or not self.rows or self.cursor_of is None:
-            return None
-        return self.url(page=self.page + 1, after=self.cursor_of(self.rows[-1]))
-
-    @property
-    def prev_url(self) -> str | None:
-        if self.page <= 1:
-            return None
-        if self.page == 2 or not self.rows or self.cursor_of is None:
-            return self.page_url(self.page - 1)
-        return self.url(page=self.page - 1, before=self.cursor_of(self.rows[0]))
-
-    def page_url(self, number: int) -> str:
-        return self.url(page=number if number > 1 else None)
-
-    def as_json(self, as_of: dt.datetime | dt.date | None) -> dict[str, Any]:
-        keys = [c.key for c in self.grid.columns]
-        return {
-            "rows": [{k: grid_export.json_value(row[k]) for k in keys} for row in self.rows],
-            "total": self.total,
-            "page": self.page,
-            "pages": self.pages,
-            "page_size": self.page_size,
-            "next": self.next_url,
-            "as_of": as_of.isoformat() if as_of is not None else None,
-        }
-
-
-def wants_json() -> bool:
-    """JSON when ``format=json``, or when no format is named and the client accepts JSON first."""
-    named = request.args.get("format", "").strip().lower()
-    if named in FORMATS:
-        return named == "json"
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
-
-
-def grid_response(
-    grid: Grid, page: GridPage, *, template: str, as_of: dt.datetime | dt.date | None = None, **context: Any
-) -> Response:
-    """The page as HTML (template includes ``_grid.html``), JSON, CSV or XLSX, as the URL asks."""
-    if page.redirect_params is not None:
-        return redirect(page.url(**page.redirect_params), code=303)  # type: ignore[return-value]
-    if page.format == "csv":
-        return grid_export.csv_response(grid, page, as_of)
-    if page.format == "xlsx":
-        return grid_export.xlsx_response(grid, page, as_of)
-    if wants_json():
-        return grid_export.json_response(page.as_json(as_of))
-    html = render_template(template, grid=grid, page=page, as_of=as_of, **context)
-    return Response(html, mimetype="text/html")
-
-
-def grid_error_response(exc: GridError) -> Response:
-    """400 naming the bad parameter: JSON for JSON clients, else a page with a way back."""
-    if wants_json():
-        response = grid_export.json_response({"error": exc.description, "parameter": exc.param})
-    else:
-        retry = _url_without({exc.param: None, "page": None})
-        try:
-            html = render_template("_grid_error.html", error=exc, retry_url=retry)
-        except Exception:  # the layout itself failed: the message still has to reach the user
-            html = f"<!doctype html><title>Bad request</title><p>{escape(exc.description)}</p>"
-        response = Response(html, mimetype="text/html")
-    response.status_code = 400
-    return response
-
-
-def _url_without(changes: dict[str, None]) -> str:
-    params = [(k, v) for k, vs in request.args.lists() for v in vs if k not in changes]
-    params = [(k, v) for k, v in params if k not in ("after", "before", *BUILDER_PARAMS)]
-    return request.script_root + request.path + ("?" + urlencode(params) if params else "")
-
-
-def register_grid_errors(app: Flask) -> None:
-    """Answer every GridError raised by a view with grid_error_response."""
-    app.register_error_handler(GridError, grid_error_response)

@@ -20,9 +20,10 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from .. import __version__
-from .grid import FORMATS, MAX_PARAM_LENGTH, MAX_SEARCH_TERMS, Grid, GridColumn
+from .grid import Grid, GridColumn
 from .grid_cursor import MAX_CURSOR
 from .grid_filters import HELP
+from .grid_state import FORMATS, MAX_PARAM_LENGTH, MAX_SEARCH_TERMS
 from .openapi_responses import (
     DATETIME_PATTERN,
     NOT_SIGNED_IN,

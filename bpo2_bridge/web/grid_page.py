@@ -1,0 +1,260 @@
+"""One page of a grid as the user gets it: the rows and every link its template draws, and the
+response in the format the URL asks for (HTML, JSON, CSV, XLSX) or a 400 naming a bad parameter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, redirect, render_template, request
+from markupsafe import Markup, escape
+
+from . import grid_export
+from .grid_filters import Condition, GridError, junction, render_filter
+from .grid_state import BUILDER_PARAMS, FORMATS, PAGE_SIZES, GridState
+
+if TYPE_CHECKING:
+    from .grid import Grid, GridColumn
+
+Row = Mapping[str, Any]
+
+
+class GridPage:
+    """One page of a grid plus everything its template needs to draw links."""
+
+    def __init__(self, grid: Grid, state: GridState) -> None:
+        self.grid = grid
+        self.state = state
+        self.rows: list[dict[str, Any]] = []
+        self.total = 0
+        self.page = state.page
+        self.pages = 1
+        self.page_size = state.page_size
+        self.truncated = False
+        self.redirect_params: dict[str, str | None] | None = None
+        self.cursor_of: Callable[[Row], str] | None = None
+        # the request's own parameters, read once per page: every link and form starts from them
+        self._args: list[tuple[str, list[str]]] | None = None
+
+    # -- state, as the template shows it
+    @property
+    def sort_key(self) -> str:
+        return self.state.sort_key
+
+    @property
+    def sort_desc(self) -> bool:
+        return self.state.desc
+
+    @property
+    def q(self) -> str:
+        return self.state.q
+
+    @property
+    def cells(self) -> dict[str, str]:
+        return self.state.cells
+
+    @property
+    def format(self) -> str:
+        return self.state.format
+
+    @property
+    def filter_text(self) -> str:
+        node = self.state.filter
+        return render_filter(node, self.grid.kinds) if node is not None else ""
+
+    @property
+    def filter_parts(self) -> list[tuple[str, str]]:
+        """(text, URL without it) for each top-level AND condition, so one can be removed."""
+        node = self.state.filter
+        if node is None or (not isinstance(node, Condition) and node.op == "OR"):
+            return []
+        parts = [node] if isinstance(node, Condition) else list(node.parts)
+        out = []
+        for i, part in enumerate(parts):
+            rest = parts[:i] + parts[i + 1 :]
+            left = render_filter(junction("AND", rest), self.grid.kinds) if rest else None
+            out.append((render_filter(part, self.grid.kinds, nested=True), self.url(filter=left, page=None)))
+        return out
+
+    @property
+    def reference(self) -> str:
+        noun = "row" if self.total == 1 else "rows"
+        return f"Page {self.page:,} of {self.pages:,} ({self.total:,} {noun})"
+
+    @property
+    def first_row(self) -> int:
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def page_sizes(self) -> list[int]:
+        sizes = {s for s in PAGE_SIZES if s <= self.state.max_page_size} | {self.page_size}
+        return sorted(sizes)
+
+    def sort_url(self, key: str) -> str:
+        spec = "-" + key if key == self.sort_key and not self.sort_desc else key
+        return self.url(sort=spec, page=None)
+
+    def aria_sort(self, key: str) -> str:
+        if key != self.sort_key:
+            return "none"
+        return "descending" if self.sort_desc else "ascending"
+
+    def body_rows(self) -> list[Markup]:
+        """Each row's ``<td>`` cells as escaped HTML, formatted here in one pass: through the
+        template, the per-cell calls (text, link, css) cost as much as the query."""
+        columns = [(c.key, f"col-{c.type}", c.css, c.link, c.text) for c in self.grid.columns]
+        out = []
+        for row in self.rows:
+            cells = []
+            for key, cls, css_of, link_of, text_of in columns:
+                css = css_of(row) if css_of else None
+                href = link_of(row) if link_of else None
+                klass = f"{cls} {_html(css)}" if css else cls
+                text = _html(text_of(row[key]))
+                if href:
+                    cells.append(f'\n        <td class="{klass}"><a href="{_html(href)}">{text}</a></td>')
+                else:
+                    cells.append(f'\n        <td class="{klass}">{text}</td>')
+            out.append(Markup("".join(cells)))
+        return out
+
+    def headers(self) -> list[tuple[GridColumn, str, str | None, str]]:
+        """(column, aria-sort, sort link or None, sort mark) for each header cell."""
+        out = []
+        for c in self.grid.columns:
+            mark = ""
+            if c.key == self.sort_key:
+                mark = " ▼" if self.sort_desc else " ▲"
+            out.append((c, self.aria_sort(c.key), self.sort_url(c.key) if c.sortable else None, mark))
+        return out
+
+    # -- links; all keep unrelated parameters
+    def _request_args(self) -> list[tuple[str, list[str]]]:
+        if self._args is None:
+            self._args = list(request.args.lists())
+        return self._args
+
+    def url(self, **changes: Any) -> str:
+        """This URL with ``changes`` (None removes); cursors and builder fields never carry over."""
+        params: dict[str, list[str]] = {
+            k: v for k, v in self._request_args() if k not in ("after", "before", *BUILDER_PARAMS)
+        }
+        for key, value in changes.items():
+            if value is None or value == "":
+                params.pop(key, None)
+            else:
+                params[key] = [str(value)]
+        query = urlencode([(k, v) for k, vs in params.items() for v in vs])
+        return request.script_root + request.path + ("?" + query if query else "")
+
+    def hidden(self, *exclude: str) -> list[tuple[str, str]]:
+        """(name, value) pairs a GET form carries so submitting keeps the rest of the state."""
+        skip = {"page", "after", "before", "format", *BUILDER_PARAMS, *exclude}
+        return [(k, v) for k, vs in self._request_args() for v in vs if k not in skip]
+
+    @property
+    def row_hidden(self) -> list[tuple[str, str]]:
+        return self.hidden(*(f"f_{key}" for key in self.grid.kinds))
+
+    @property
+    def cleared_cells(self) -> dict[str, None]:
+        return {f"f_{key}": None for key in self.grid.kinds}
+
+    def export_url(self, fmt: str) -> str:
+        return self.url(format=fmt, page=None)
+
+    @property
+    def next_url(self) -> str | None:
+        if self.page >= self.pages or not self.rows or self.cursor_of is None:
+            return None
+        return self.url(page=self.page + 1, after=self.cursor_of(self.rows[-1]))
+
+    @property
+    def prev_url(self) -> str | None:
+        if self.page <= 1:
+            return None
+        if self.page == 2 or not self.rows or self.cursor_of is None:
+            return self.page_url(self.page - 1)
+        return self.url(page=self.page - 1, before=self.cursor_of(self.rows[0]))
+
+    def page_url(self, number: int) -> str:
+        return self.url(page=number if number > 1 else None)
+
+    def as_json(self, as_of: dt.datetime | dt.date | None) -> dict[str, Any]:
+        keys = [c.key for c in self.grid.columns]
+        return {
+            "rows": [{k: grid_export.json_value(row[k]) for k in keys} for row in self.rows],
+            "total": self.total,
+            "page": self.page,
+            "pages": self.pages,
+            "page_size": self.page_size,
+            "next": self.next_url,
+            "as_of": as_of.isoformat() if as_of is not None else None,
+        }
+
+
+def _html(value: Any) -> str:
+    """``value`` escaped as Jinja's autoescape would; plain text (nearly every cell) without
+    building a Markup object per cell."""
+    if type(value) is str:
+        return (
+            value.replace("&", "&amp;")
+            .replace(">", "&gt;")
+            .replace("<", "&lt;")
+            .replace("'", "&#39;")
+            .replace('"', "&#34;")
+        )
+    return str(escape(value))
+
+
+def wants_json() -> bool:
+    """JSON when ``format=json``, or when no format is named and the client accepts JSON first."""
+    named = request.args.get("format", "").strip().lower()
+    if named in FORMATS:
+        return named == "json"
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def grid_response(
+    grid: Grid, page: GridPage, *, template: str, as_of: dt.datetime | dt.date | None = None, **context: Any
+) -> Response:
+    """The page as HTML (template includes ``_grid.html``), JSON, CSV or XLSX, as the URL asks."""
+    if page.redirect_params is not None:
+        return redirect(page.url(**page.redirect_params), code=303)  # type: ignore[return-value]
+    if page.format == "csv":
+        return grid_export.csv_response(grid, page, as_of)
+    if page.format == "xlsx":
+        return grid_export.xlsx_response(grid, page, as_of)
+    if wants_json():
+        return grid_export.json_response(page.as_json(as_of))
+    html = render_template(template, grid=grid, page=page, as_of=as_of, **context)
+    return Response(html, mimetype="text/html")
+
+
+def grid_error_response(exc: GridError) -> Response:
+    """400 naming the bad parameter: JSON for JSON clients, else a page with a way back."""
+    if wants_json():
+        response = grid_export.json_response({"error": exc.description, "parameter": exc.param})
+    else:
+        retry = _url_without({exc.param: None, "page": None})
+        try:
+            html = render_template("_grid_error.html", error=exc, retry_url=retry)
+        except Exception:  # the layout itself failed: the message still has to reach the user
+            html = f"<!doctype html><title>Bad request</title><p>{escape(exc.description)}</p>"
+        response = Response(html, mimetype="text/html")
+    response.status_code = 400
+    return response
+
+
+def _url_without(changes: dict[str, None]) -> str:
+    params = [(k, v) for k, vs in request.args.lists() for v in vs if k not in changes]
+    params = [(k, v) for k, v in params if k not in ("after", "before", *BUILDER_PARAMS)]
+    return request.script_root + request.path + ("?" + urlencode(params) if params else "")
+
+
+def register_grid_errors(app: Flask) -> None:
+    """Answer every GridError raised by a view with grid_error_response."""
+    app.register_error_handler(GridError, grid_error_response)

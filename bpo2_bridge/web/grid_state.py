@@ -1,0 +1,146 @@
+"""What one grid URL asks for: every parameter checked (GridError names a bad one), and the
+SQL conditions its search, Filter Row and filter make."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import false, or_
+from sqlalchemy.sql.elements import ColumnElement
+from werkzeug.datastructures import MultiDict
+
+from .grid_filters import (
+    GridError,
+    Node,
+    cell_conditions,
+    compare,
+    condition,
+    filter_sql,
+    junction,
+    parse_filter,
+    render_filter,
+)
+
+if TYPE_CHECKING:
+    from .grid import Grid
+
+PAGE_SIZES = (10, 20, 50, 100, 200)
+MAX_PARAM_LENGTH = 2000
+FORMATS = ("html", "json", "csv", "xlsx")
+BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
+MAX_SEARCH_TERMS = 10
+
+# per computed column: (operator, typed value) -> the same condition on stored columns, or
+# None where the computed column itself must be compared
+Equivalents = Mapping[str, Callable[[str, Any], "ColumnElement[bool] | None"]]
+
+
+@dataclass
+class GridState:
+    """The grid parameters of one URL, each checked."""
+
+    page: int = 1
+    page_size: int = 20
+    sort_key: str = ""
+    desc: bool = False
+    q: str = ""
+    cells: dict[str, str] = field(default_factory=dict)
+    filter: Node | None = None
+    after: str | None = None
+    before: str | None = None
+    format: str = "html"
+    max_page_size: int = 200
+    redirect: dict[str, str | None] | None = None
+
+    @property
+    def sort_spec(self) -> str:
+        return ("-" if self.desc else "") + self.sort_key
+
+    @classmethod
+    def parse(cls, grid: Grid, args: MultiDict[str, str], max_page_size: int) -> GridState:
+        def arg(name: str) -> str:
+            value = args.get(name, "") or ""
+            if len(value) > MAX_PARAM_LENGTH:
+                raise GridError(name, f"too long (at most {MAX_PARAM_LENGTH} characters)")
+            if "\x00" in value:
+                raise GridError(name, "contains a NUL character")
+            return value
+
+        state = cls(max_page_size=max_page_size)
+        state.page = _whole(arg("page"), "page", 1) if arg("page").strip() else 1
+        size = _whole(arg("page_size"), "page_size", 1) if arg("page_size").strip() else grid.page_size
+        state.page_size = min(size, max_page_size)
+        sort = arg("sort").strip() or grid.default_sort
+        state.desc, state.sort_key = sort.startswith("-"), sort.removeprefix("-")
+        column = grid.by_key.get(state.sort_key)
+        if state.sort_key not in grid.key and (column is None or not column.sortable):
+            sortable = ", ".join(c.key for c in grid.columns if c.sortable)
+            raise GridError("sort", f"cannot sort by {state.sort_key!r} (sortable: {sortable})")
+        state.format = arg("format").strip().lower() or "html"
+        if state.format not in FORMATS:
+            raise GridError("format", f"unknown format {state.format!r} (use {', '.join(FORMATS)})")
+        state.q = " ".join(arg("q").split())
+        if state.q and not any(c.is_searchable for c in grid.columns):
+            raise GridError("q", "this grid has no text columns to search")
+        if len(state.q.split()) > MAX_SEARCH_TERMS:
+            raise GridError("q", f"at most {MAX_SEARCH_TERMS} words")
+        for name in args:
+            if name.startswith("f_"):
+                key = name[2:]
+                if key not in grid.kinds:
+                    raise GridError(name, f"no filterable column {key!r}")
+                if arg(name).strip():
+                    cell_conditions(grid.kinds[key], arg(name), name)  # checks the syntax now
+                    state.cells[key] = arg(name).strip()
+        state.filter = parse_filter(arg("filter"), grid.kinds)
+        state.after, state.before = arg("after").strip() or None, arg("before").strip() or None
+        if state.after and state.before:
+            raise GridError("after", "give after or before, not both")
+        if any(arg(name).strip() for name in BUILDER_PARAMS):
+            state.redirect = state.built(grid, {n: arg(n) for n in BUILDER_PARAMS})
+        return state
+
+    def built(self, grid: Grid, form: dict[str, str]) -> dict[str, str | None]:
+        """URL changes that add the Create Filter form's condition to ``filter``."""
+        key = form["fb_column"].strip()
+        if key not in grid.kinds:
+            raise GridError("fb_column", f"choose a column (not {key!r})")
+        join = form["fb_join"].strip().upper() or "AND"
+        if join not in ("AND", "OR"):
+            raise GridError("fb_join", "choose AND or OR")
+        op = form["fb_op"].strip().lower() or "="
+        added: Node = condition(key, grid.kinds[key], op, form["fb_value"], "fb_value")
+        node = added if self.filter is None else junction(join, [self.filter, added])
+        return {"filter": render_filter(node, grid.kinds), "page": None}
+
+    def conditions(
+        self, grid: Grid, columns: Any, like_ignores_case: bool, equivalents: Equivalents
+    ) -> list[ColumnElement[bool]]:
+        def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
+            rewritten = equivalents[key](op, value) if key in equivalents else None
+            if rewritten is not None:
+                return rewritten
+            return compare(columns[key], grid.kinds[key], op, value, like_ignores_case=like_ignores_case)
+
+        out = []
+        for key, text in self.cells.items():
+            for op, value in cell_conditions(grid.kinds[key], text, f"f_{key}"):
+                out.append(one(key, op, value))
+        searchable = [c for c in grid.columns if c.is_searchable]
+        for term in self.q.split():
+            out.append(or_(false(), *(one(c.key, "contains", term) for c in searchable)))
+        if self.filter is not None:
+            out.append(filter_sql(self.filter, one))
+        return out
+
+
+def _whole(text: str, name: str, lowest: int) -> int:
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise GridError(name, f"{text!r} is not a whole number")
+    number = int(text)
+    if number < lowest:
+        raise GridError(name, f"must be at least {lowest}")
+    return number
