@@ -34,6 +34,11 @@ from .settings import Settings
 # every variant of every grid query in every connection
 READER_PAGE_CACHE_KB = 1024
 READER_STATEMENTS = 32
+# cache connections a web process keeps open. A thread waiting for a PDF holds none, so threads
+# beyond these (see _pool_sizes) open one only when they need it, and close it after
+KEPT_CONNECTIONS = 16
+# key of Connection.info holding the snapshot a cache connection reads
+SNAPSHOT_INFO = "bpo2_snapshot"
 META_TABLE = "_bridge_meta"  # key/value inside each snapshot: watermarks, schema fingerprint
 PG_SCHEMA_PREFIX = "bpo2_cache_"
 RUN_KINDS = ("full", "incremental")  # syncs that speak for the whole cache
@@ -84,8 +89,8 @@ class Cache:
             self.kind = "postgresql"
             assert url is not None
             identity = url.render_as_string(hide_password=True)
-            # as with SQLite, a connection kept per web thread rather than one opened per request
-            self._pg = create_engine(url, pool_pre_ping=True, pool_size=settings.threads)
+            # as with SQLite, connections kept for the web threads rather than one opened per request
+            self._pg = create_engine(url, pool_pre_ping=True, **_pool_sizes(settings.threads))
             self._dialect = self._pg.dialect
         else:
             raise ValueError(f"cache_url: unsupported database {backend!r} (use sqlite or postgresql)")
@@ -123,9 +128,15 @@ class Cache:
             raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
         if self._pg is not None:
             with self._pg.connect() as conn:
-                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-                conn.exec_driver_sql(f"SET LOCAL search_path TO {self._quote(name)}")
-                yield conn
+                # one round trip for both; the name is kept for readers (crm.snapshot_name)
+                conn.exec_driver_sql(
+                    f"SET TRANSACTION READ ONLY; SET LOCAL search_path TO {self._quote(name)}"
+                )
+                conn.info[SNAPSHOT_INFO] = name
+                try:
+                    yield conn
+                finally:  # the pooled connection reads another snapshot next time
+                    conn.info.pop(SNAPSHOT_INFO, None)
             return
         try:
             conn = self._reader(name).connect()
@@ -348,13 +359,13 @@ class Cache:
                 for old in list(self._readers):
                     self._readers.pop(old).dispose()
                 # BEGIN (deferred): each reader sees one consistent snapshot across statements;
-                # a connection kept per web thread, so none is opened (and its schema and page
-                # cache built again) per request when every thread is busy
+                # connections kept for the web threads, so none is opened (and its schema and
+                # page cache built again) per request when many threads are busy
                 engine = self._readers[name] = _sqlite_engine(
                     self.path(name),
                     begin="BEGIN",
                     pragmas=("PRAGMA query_only=1", f"PRAGMA cache_size=-{READER_PAGE_CACHE_KB}"),
-                    pool_size=self.settings.threads,
+                    pool=_pool_sizes(self.settings.threads),
                     statements=READER_STATEMENTS,
                 )
             return engine
@@ -390,13 +401,19 @@ def _last_failure_query():  # type: ignore[no-untyped-def]
 _LAST_FAILURE = _last_failure_query()
 
 
+def _pool_sizes(threads: int) -> dict[str, int]:
+    kept = min(threads, KEPT_CONNECTIONS)
+    # every thread can have one at once, and a few more for the in-process scheduler
+    return {"pool_size": kept, "max_overflow": threads - kept + 10}
+
+
 def _sqlite_engine(
     path: Path,
     *,
     begin: str,
     pragmas: tuple[str, ...] = (),
     create: bool = False,
-    pool_size: int = 0,
+    pool: dict[str, int] | None = None,
     statements: int = 128,
 ) -> Engine:
     """SQLite engine whose transactions start with `begin` (the driver's own handling is off)."""
@@ -419,7 +436,7 @@ def _sqlite_engine(
     engine = create_engine(
         "sqlite://",
         creator=connect,
-        **({"poolclass": QueuePool, "pool_size": pool_size} if pool_size else {"poolclass": NullPool}),
+        **({"poolclass": QueuePool, **pool} if pool else {"poolclass": NullPool}),
     )
 
     @event.listens_for(engine, "begin")

@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import sqlfiles, windows
 from . import store as app_store
 from .bridge import Bridge
-from .cache import RUN_KINDS
+from .cache import RUN_KINDS, SNAPSHOT_INFO
 from .contract_search import search_equivalents
 from .source import SourceError, first_line, source_session
 from .sync.history import DATA_VERSION
@@ -366,13 +366,13 @@ _STATE_QUERY = _state_query()  # built once: it runs on every grid request
 
 def snapshot_name(conn: Connection) -> str:
     """The snapshot a cache connection reads (its SQLite file's name, or PostgreSQL schema)."""
-    if conn.dialect.name != "sqlite":  # one pool serves every schema: ask each time
+    info = conn.info
+    name = info.get(SNAPSHOT_INFO)  # Cache.connect notes it on PostgreSQL
+    if name is None and conn.dialect.name != "sqlite":
         return str(conn.exec_driver_sql("SELECT current_schema()").scalar())
-    info = conn.connection.info
-    name = info.get("bpo2_snapshot")
     if name is None:  # a pooled SQLite connection stays on its file: asked once
         rows = conn.exec_driver_sql("PRAGMA database_list").all()
-        name = info["bpo2_snapshot"] = Path(next(str(r[2]) for r in rows if r[1] == "main")).stem
+        name = info[SNAPSHOT_INFO] = Path(next(str(r[2]) for r in rows if r[1] == "main")).stem
     return str(name)
 
 

@@ -212,10 +212,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8080, _int(1, 65535), "Port the web server listens on."),
     Setting(
         "threads",
-        16,
+        32,
         _int(1, 256),
-        "Worker threads of the web server (waitress); each keeps a cache connection. A slow first "
-        "question after a sync holds a thread while others are served.",
+        "Worker threads of the web server (waitress). A Download waiting for its PDF holds one, "
+        "as does a slow first question after a sync, while the others serve pages; up to 16 keep "
+        "a cache connection open.",
     ),
     Setting(
         "pdf_workers",
@@ -223,6 +224,14 @@ SETTINGS: tuple[Setting, ...] = (
         _int(0, 64),
         "Processes beside each web process that render report PDFs, so a Download does not stall "
         "the other requests; 0 renders in the web process itself.",
+    ),
+    Setting(
+        "pdf_nice",
+        10,
+        _int(0, 19),
+        "How far below the web process's CPU priority the PDF workers run (a nice increment; on "
+        "Windows any value above 0 is the below-normal priority class), so pages stay quick while "
+        "PDFs render on a busy host. 0 keeps the same priority.",
     ),
     Setting(
         "secret_key",

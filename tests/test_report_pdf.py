@@ -178,6 +178,20 @@ def test_pdf_workers_render_the_same_document_and_survive_a_killed_worker(
         make_pdf.use_workers(0)
 
 
+def test_pdf_workers_run_below_the_web_process_priority() -> None:
+    """On a busy host the pages' threads get the CPU before the PDF workers (pdf_nice)."""
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    make_pdf.use_workers(1, nice=5)
+    try:
+        worker = make_pdf.worker_pid()
+        assert worker is not None
+        assert os.getpriority(os.PRIO_PROCESS, worker) == min(19, mine + 5)
+        make_pdf.use_workers(1, nice=0)  # 0: the web process's own priority
+        assert os.getpriority(os.PRIO_PROCESS, make_pdf.worker_pid()) == mine
+    finally:
+        make_pdf.use_workers(0)
+
+
 def test_pdf_workers_are_renewed_while_documents_wait(monkeypatch) -> None:
     """The workers are replaced every PDF_WORKER_TASKS documents. Documents queued while that
     happens are all rendered: with ProcessPoolExecutor's own max_tasks_per_child they could wait

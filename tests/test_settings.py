@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bpo2_bridge.cli import main
-from bpo2_bridge.settings import SETTINGS, SettingsError, load_settings, settings_toml
+from bpo2_bridge.settings import BY_NAME, SETTINGS, SettingsError, load_settings, settings_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,8 @@ def test_precedence_defaults_file_environment_overrides(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('port = 9001\nexpiring_window_months = 3\ntimezone = "UTC"\n')
     s = load_settings(cfg, environ={})
-    assert (s.port, s.expiring_window_months, s.timezone, s.threads) == (9001, 3, "UTC", 16)
+    assert (s.port, s.expiring_window_months, s.timezone) == (9001, 3, "UTC")
+    assert s.threads == BY_NAME["threads"].default
     s = load_settings(
         cfg, environ={"BPO2_BRIDGE_PORT": "9002", "BPO2_BRIDGE_EXCLUDED_STATUSES": "Cancelled, Suspended"}
     )

@@ -97,6 +97,11 @@ def test_serve_answers_on_the_given_port_and_its_pdf_worker_ends_with_it(copied_
         while not (workers := _pdf_workers(proc.pid)):  # started with the server (pdf_workers = 1)
             assert time.monotonic() < deadline + 30, "no PDF worker started"
             time.sleep(0.2)
+        # a worker lowers its priority once started (pdf_nice)
+        lowered = min(19, os.getpriority(os.PRIO_PROCESS, proc.pid) + bridge.settings.pdf_nice)
+        while {os.getpriority(os.PRIO_PROCESS, w) for w in workers} != {lowered}:
+            assert time.monotonic() < deadline + 60, "the PDF worker kept the server's priority"
+            time.sleep(0.2)
         proc.kill()  # not even a chance to stop its workers
         proc.wait(timeout=10)
         gone_by = time.monotonic() + 15

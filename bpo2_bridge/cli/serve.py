@@ -21,7 +21,7 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
     configure_logging(bridge.settings)
 
     app = create_app(bridge=bridge, start_scheduler=scheduler)
-    make_pdf.use_workers(bridge.settings.pdf_workers)
+    make_pdf.use_workers(bridge.settings.pdf_workers, nice=bridge.settings.pdf_nice)
     # a service manager's stop (SIGTERM) ends waitress like Ctrl+C does, so the cleanup below runs
     signal.signal(signal.SIGTERM, _stop)
     shown = "localhost" if host in ("0.0.0.0", "::") else host

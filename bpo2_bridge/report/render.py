@@ -155,9 +155,11 @@ def _render_in_worker(document: str) -> bytes:
     return _worker_renderer(document)
 
 
-def _start_worker() -> None:
-    """A PDF worker ends with the web process that started it, however that one ended (a
-    terminated service gives its workers no word)."""
+def _start_worker(nice: int = 0) -> None:
+    """A PDF worker runs ``nice`` steps below its web process's CPU priority, and ends with it,
+    however that one ended (a terminated service gives its workers no word)."""
+    if nice:
+        _lower_priority(nice)
 
     def watch() -> None:
         parent = multiprocessing.parent_process()
@@ -166,6 +168,17 @@ def _start_worker() -> None:
             os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _lower_priority(steps: int) -> None:
+    # a busy host gives the pages' threads the CPU first; a Download waits a little longer
+    import psutil
+
+    me = psutil.Process()
+    if psutil.WINDOWS:
+        me.nice(psutil.BELOW_NORMAL_PRIORITY_CLASS)
+    else:
+        me.nice(min(19, me.nice() + steps))
 
 
 def _warm_worker() -> None:
@@ -187,14 +200,16 @@ class _PdfMaker:
         self._recent: OrderedDict[str, bytes] = OrderedDict()
         self._renderer: _Renderer | None = None
         self._workers = 0
+        self._nice = 0
         self._pool: ProcessPoolExecutor | None = None
         self._pool_tasks = 0  # documents given to the current pool
 
-    def use_workers(self, count: int, *, warm: bool = True) -> None:
-        """Render in ``count`` worker processes from now on (0: in this process). ``warm``
-        starts them now, so the first Download does not wait for WeasyPrint to load."""
+    def use_workers(self, count: int, *, nice: int = 0, warm: bool = True) -> None:
+        """Render in ``count`` worker processes from now on (0: in this process), ``nice`` steps
+        below this process's CPU priority. ``warm`` starts them now, so the first Download does
+        not wait for WeasyPrint to load."""
         with self._lock:
-            old, self._pool, self._workers = self._pool, None, count
+            old, self._pool, self._workers, self._nice = self._pool, None, count, nice
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)
         if count and warm:
@@ -217,6 +232,7 @@ class _PdfMaker:
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("spawn"),  # the same on Windows and Linux
                 initializer=_start_worker,
+                initargs=(self._nice,),
             )
             self._pool_tasks = 0
         return self._pool

@@ -1,0 +1,79 @@
+"""A web process keeps at most KEPT_CONNECTIONS cache connections open. Threads beyond them (most
+of them waiting for a PDF) still get a connection when they ask, and it is closed after."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import ExitStack
+
+import pytest
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import Pool
+
+from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.cache import KEPT_CONNECTIONS
+from bpo2_bridge.sync.full import full_sync
+
+
+class _SqliteConnections:
+    """Cache connections open now, from the pools' own events. (Not the process's descriptors on
+    the file: SQLite keeps a closed connection's descriptor while others hold locks on the file.)"""
+
+    def __init__(self) -> None:
+        self.open = 0
+
+    def __enter__(self) -> _SqliteConnections:
+        event.listen(Pool, "connect", self._connected)
+        event.listen(Pool, "close", self._closed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(Pool, "connect", self._connected)
+        event.remove(Pool, "close", self._closed)
+
+    def _connected(self, dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        self.open += isinstance(dbapi_conn, sqlite3.Connection)
+
+    def _closed(self, dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        self.open -= isinstance(dbapi_conn, sqlite3.Connection)
+
+
+def _pg_backends(url: str) -> int:
+    probe = create_engine(url)
+    try:
+        with probe.connect() as conn:
+            sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            return int(conn.exec_driver_sql(sql).scalar_one())
+    finally:
+        probe.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_every_thread_gets_a_cache_connection_and_only_the_kept_ones_stay_open(
+    kind, copied_demo, fresh_database
+) -> None:
+    threads = KEPT_CONNECTIONS + 4
+    url = fresh_database("postgresql").render_as_string(hide_password=False) if kind == "postgresql" else None
+    bridge: Bridge = copied_demo(threads=threads, **({"cache_url": url} if url else {}))
+    if url:
+        full_sync(bridge)
+    with _SqliteConnections() as sqlite:
+
+        def open_connections(expected: int) -> int:
+            # a PostgreSQL backend leaves a moment after its client closed the connection
+            deadline = time.monotonic() + 10
+            while (found := _pg_backends(url) if url else sqlite.open) != expected:
+                if time.monotonic() > deadline:
+                    return found
+                time.sleep(0.1)
+            return found
+
+        with ExitStack() as busy:  # every thread busy at once
+            conns = [busy.enter_context(bridge.cache.connect()) for _ in range(threads)]
+            counts = {conn.execute(text("SELECT count(*) FROM customer")).scalar_one() for conn in conns}
+            assert open_connections(threads) == threads
+        assert len(counts) == 1 and counts.pop() > 0  # all read the same snapshot
+        assert open_connections(KEPT_CONNECTIONS) == KEPT_CONNECTIONS
+        bridge.cache.dispose()
+        assert open_connections(0) == 0
