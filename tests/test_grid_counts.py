@@ -155,6 +155,35 @@ def test_pages_cut_from_a_slow_lists_head_equal_fresh_ones(engine, rows, sort, s
     assert bool(heads) == read_head, heads
 
 
+def test_a_list_slow_before_a_sync_reads_its_head_at_once_after_it(engine) -> None:  # type: ignore[no-untyped-def]
+    """A list whose first pages were slow on one snapshot is read by its head from the first
+    request on the next, so the requests arriving right after the switch share one read."""
+    _fill(engine, [{"name": "ab"[i % 2], "amount": i % 5, "due": None} for i in range(20)])
+    cache = CountCache(64, answers=16)
+    old, new = (Generation("cache", name, 1) for name in ("snapshot-1", "snapshot-2"))
+
+    def page(generation: Generation, number: int) -> list[int]:
+        args = MultiDict({"sort": "-amount", "page_size": "2", "page": str(number)})
+        with engine.connect() as conn:
+            fresh = GRID.fetch(conn, item, args)
+            kept = GRID.fetch(conn, item, args, count=cache.counter(generation))
+        assert [r["id"] for r in kept.rows] == [r["id"] for r in fresh.rows]
+        return [r["id"] for r in kept.rows]
+
+    def heads(generation: Generation) -> int:
+        return sum(1 for key in cache.answers._counts if key[0] == generation and key[1][1][0] == "head")  # type: ignore[union-attr]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grid_module, "HEAD_ROWS", 7)
+        patch.setattr(grid_counts, "SLOW_SECONDS", -1.0)  # every answer counts as slow
+        page(old, 1)  # slow: the next first page reads the head
+        assert heads(old) == 0
+        page(old, 2)
+        assert heads(old) == 1
+        page(new, 3)  # the first request after the switch
+        assert heads(new) == 1 and heads(old) == 0  # the old snapshot's head was dropped
+
+
 def test_a_page_past_the_last_value_is_found_among_the_empty_cells(engine) -> None:  # type: ignore[no-untyped-def]
     """A page that starts among the rows with no value, a few rows past the last milestone
     with one: every page of the list matches a plain OFFSET, on both NULL placements."""

@@ -221,11 +221,18 @@ class Memo:
         return self._kept(self.slow, ("answer", key), compute, SLOW_SECONDS)
 
     def flag(self, key: Hashable) -> None:
-        """Note something about ``key`` on this data (``flagged`` tells)."""
-        self.asked_before(key)  # which marks it
+        """Note ``key`` (a list slow to read) for this cache across syncs (``flagged`` tells): a
+        list slow on one snapshot is slow on the next, whose first requests then share one read."""
+        if self.cache is not None:
+            self.cache.put(self._lasting(key), True)
 
     def flagged(self, key: Hashable) -> bool:
-        return self.cache is not None and (self.generation, "asked", key) in self.cache
+        return self.cache is not None and self._lasting(key) in self.cache
+
+    def _lasting(self, key: Hashable) -> Hashable:
+        # not led by a Generation, so a new snapshot does not retire it (CountCache.retire)
+        generation = self.generation
+        return ("lasting", generation.scope if isinstance(generation, Generation) else generation, key)
 
     def answered_slowly(self, key: Hashable) -> bool:
         """Whether ``answer(key, ...)`` is kept: it took longer than SLOW_SECONDS."""
