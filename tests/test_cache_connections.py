@@ -17,8 +17,9 @@ from bpo2_bridge.sync.full import full_sync
 
 
 class _SqliteConnections:
-    """Cache connections open now, from the pools' own events. (Not the process's descriptors on
-    the file: SQLite keeps a closed connection's descriptor while others hold locks on the file.)"""
+    """SQLite connections opened and not yet closed since entering, from the pools' own events
+    (the store's pooled connection was opened before). Not the process's descriptors on the
+    file: SQLite keeps a closed connection's descriptor while others hold locks on the file."""
 
     def __init__(self) -> None:
         self.open = 0
