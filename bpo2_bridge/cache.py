@@ -227,8 +227,17 @@ class Cache:
         )
 
     def finish_builder(self, name: str, engine: Engine) -> None:
-        """Make a written snapshot durable and ready for concurrent readers."""
-        if self._pg is None:
+        """Make a written snapshot durable and ready for concurrent readers (on PostgreSQL:
+        vacuumed and analysed)."""
+        if self._pg is not None:
+            # VACUUM runs outside a transaction. It marks the freshly loaded pages all-visible,
+            # so index-only scans skip the heap from the first request on; before autovacuum
+            # comes round, a cold Customers list sorted by active contracts took 1.4 s, 0.34 s
+            # after. Only this snapshot's tables: the serving one is none of its business.
+            names = ", ".join(self._quote(t) for t in (*(t.name for t in CACHE.sorted_tables), META_TABLE))
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {names}")
+        else:
             raw = engine.raw_connection()  # outside any transaction: the journal mode can change
             try:
                 raw.driver_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]

@@ -45,37 +45,56 @@ def test_postgresql_cache_serves_the_same_screens(copied_demo, fresh_database, d
     pg_bridge.cache.dispose()
 
 
-def test_a_full_sync_leaves_the_serving_snapshots_statistics_alone(copied_demo, fresh_database) -> None:
-    """The new snapshot gets planner statistics before it serves; the one serving users is not
-    analysed again (on a large cache that would be minutes of reading beside the users)."""
+def test_a_full_sync_vacuums_and_analyses_the_new_snapshot_alone(copied_demo, fresh_database) -> None:
+    """The new snapshot is vacuumed (its pages all-visible, so index-only scans skip the heap
+    from the first request on) and gets planner statistics before it serves; the one serving
+    users is not vacuumed or analysed again (on a large cache, minutes of reading beside them)."""
     url = fresh_database("postgresql")
     pg_bridge: Bridge = copied_demo(cache_url=url.render_as_string(hide_password=False))
     full_sync(pg_bridge)
     serving = pg_bridge.cache.current()
     engine = create_engine(url)
 
-    def analysed(schema: str) -> dict[str, int]:
-        """ANALYZE runs per table, by name; the sync's backend reports them when it ends."""
+    def maintained(schema: str) -> dict[str, tuple[int, int]]:
+        """(VACUUM runs, ANALYZE runs) per table; the sync's backend reports them when it ends."""
         deadline = time.monotonic() + 10
         while True:
             with engine.connect() as conn:
-                found = dict(
-                    conn.execute(
-                        text("SELECT relname, analyze_count FROM pg_stat_user_tables WHERE schemaname = :s"),
+                found = {
+                    name: (vacuums, analyses)
+                    for name, vacuums, analyses in conn.execute(
+                        text(
+                            "SELECT relname, vacuum_count, analyze_count FROM pg_stat_user_tables"
+                            " WHERE schemaname = :s"
+                        ),
                         {"s": schema},
-                    ).all()
-                )
-            if (found and min(found.values()) > 0) or time.monotonic() > deadline:
+                    )
+                }
+            if (found and min(min(v) for v in found.values()) > 0) or time.monotonic() > deadline:
                 return found
             time.sleep(0.1)
 
-    before = analysed(serving)
-    assert before and set(before.values()) == {1}, before
+    def hidden_pages(schema: str) -> dict[str, int]:
+        """Pages of each table not marked all-visible (an index-only scan reads those)."""
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT c.relname, c.relpages - c.relallvisible FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s AND c.relkind = 'r'"
+                ),
+                {"s": schema},
+            )
+            return {name: hidden for name, hidden in rows}
+
+    before = maintained(serving)
+    assert before and set(before.values()) == {(1, 1)}, before
+    assert hidden_pages(serving)["contract"] == 0
     full_sync(pg_bridge)
     new = pg_bridge.cache.current()
     assert new != serving
-    after = analysed(new)  # reported together with any ANALYZE of the serving tables
-    assert set(after) == set(before) and set(after.values()) == {1}
-    assert analysed(serving) == before
+    after = maintained(new)  # reported together with any work on the serving tables
+    assert set(after) == set(before) and set(after.values()) == {(1, 1)}
+    assert maintained(serving) == before
+    assert set(hidden_pages(new).values()) == {0}
     engine.dispose()
     pg_bridge.cache.dispose()

@@ -131,15 +131,10 @@ def _write_snapshot(
                 index.create(conn)
         search_index.build(conn)
         cache.write_meta(conn, {k: v for k, v in meta.items() if v is not None})
-        if cache.kind == "sqlite":
+        if cache.kind == "sqlite":  # PostgreSQL's statistics come with its VACUUM (finish_builder)
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")  # bounded: planner statistics only
             conn.exec_driver_sql("ANALYZE")
             _exact_table_sizes(conn, rows)
-        else:
-            # a bare ANALYZE on PostgreSQL reads every table of the database, the snapshot
-            # serving users included; the new snapshot's tables are all that changed
-            names = ", ".join(cache.dialect.identifier_preparer.quote(t.name) for t in CACHE.sorted_tables)
-            conn.exec_driver_sql(f"ANALYZE {names}, {META_TABLE}")
     return rows, seconds
 
 
