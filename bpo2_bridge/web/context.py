@@ -10,6 +10,7 @@ from flask import Flask, current_app
 
 from ..bridge import Bridge
 from ..report.formatting import NumberFormat
+from .links import LinkFor
 
 EXTENSION_KEY = "bpo2_bridge"
 
@@ -90,3 +91,4 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(datetime, "datetime")
     app.add_template_filter(time, "time")
     app.add_template_filter(filesize, "filesize")
+    app.add_template_global(LinkFor, "link_for")
