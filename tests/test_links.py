@@ -7,7 +7,7 @@ from flask import url_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpo2_bridge.web.links import LinkFor
+from bpo2_bridge.web.links import LinkFor, row_link
 
 # any text a key column may hold, "/" "?" "#" "%" and non-ASCII included; a path argument is never empty
 KEYS = st.text(min_size=1, max_size=30)
@@ -22,6 +22,10 @@ def test_a_row_link_is_the_url_url_for_builds(app, value: str, back: str) -> Non
         case = LinkFor("cases.show", "case_no")
         assert customer(value) == url_for("customers.dashboard", account_no=value, back=back)
         assert case(value) == url_for("cases.show", case_no=value)
+        # a grid's rows share one LinkFor per request; each row still gets its own URL
+        for row_value in (value, value + "x"):
+            expected = url_for("report.view", contract_no=row_value, back=back)
+            assert row_link("report.view", "contract_no", row_value, back=back) == expected
 
 
 def test_a_key_outside_the_path_is_refused(app) -> None:

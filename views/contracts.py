@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import quote, urlencode
 
-from flask import Blueprint, flash, g, jsonify, redirect, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, request, url_for
 
 from bpo2_bridge import crm
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
 from bpo2_bridge.web.grid_counts import COUNTS, Memo
+from bpo2_bridge.web.links import row_link
 
 from .customers import back_url, here, load_customer
 
@@ -20,34 +20,12 @@ bp = Blueprint("contracts", __name__)
 TABS = (("all", "Contracts"), ("expired", "Expired Contracts"), ("expiring", "Expiring Contracts"))
 
 
-def _back_query() -> str:
-    # the same for every row of a page: built once per request
-    if "contracts_back" not in g:
-        g.contracts_back = urlencode({"back": here()})
-    return str(g.contracts_back)
-
-
 def report_link(row: Any) -> str:
-    return f"/contracts/{quote(str(row['contract_no']), safe='')}/report?{_back_query()}"
+    return row_link("report.view", "contract_no", row["contract_no"], back=here())
 
 
 def customer_link(row: Any) -> str:
-    # two columns link each row to its customer: one URL per customer and request
-    links: dict[Any, str] = g.setdefault("customer_links", {})
-    account = row["account_no"]
-    if account not in links:
-        if "customer_link_parts" not in g:
-            # url_for once per request; each account then goes where the marker went, quoted as
-            # the route's converter quotes it
-            url = url_for("customers.dashboard", account_no=_ACCOUNT_MARK, back=here())
-            g.customer_link_parts = url.split(_ACCOUNT_MARK, 1)
-        prefix, suffix = g.customer_link_parts
-        links[account] = prefix + quote(str(account), safe=_PATH_SAFE) + suffix
-    return links[account]
-
-
-_ACCOUNT_MARK = "bpo2AccountMark7f3c"
-_PATH_SAFE = "!$&'()*+,/:;=@"  # werkzeug's default converter: one path segment
+    return row_link("customers.dashboard", "account_no", row["account_no"], back=here())
 
 
 def months_css(row: Any) -> str | None:

@@ -12,6 +12,7 @@ from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge, money
 from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
 from bpo2_bridge.web.grid_counts import COUNTS
+from bpo2_bridge.web.links import row_link
 
 bp = Blueprint("customers", __name__)
 
@@ -26,7 +27,7 @@ def back_url(default: str) -> str:
 
 
 def dashboard_link(row: Any) -> str:
-    return url_for("customers.dashboard", account_no=row["account_no"], back=here())
+    return row_link("customers.dashboard", "account_no", row["account_no"], back=here())
 
 
 CUSTOMERS = Grid(

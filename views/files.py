@@ -12,6 +12,7 @@ from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
 from bpo2_bridge.web.grid_export import json_response, json_value
+from bpo2_bridge.web.links import row_link
 from bpo2_bridge.web.security import download_name
 
 from .customers import back_url, here, load_customer
@@ -26,7 +27,7 @@ def download_link(row: Any) -> str:
 def case_link(row: Any) -> str | None:
     if not row["case_no"]:
         return None
-    return url_for("cases.show", case_no=row["case_no"], back=here())
+    return row_link("cases.show", "case_no", row["case_no"], back=here())
 
 
 FILES = Grid(

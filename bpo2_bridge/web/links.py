@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from flask import url_for
+from flask import g, url_for
 
 # stands for the row's value while the URL is built: letters only, so quoting leaves it as it is
 MARKER = "bpo2rowkeymarker"
@@ -32,3 +32,14 @@ class LinkFor:
 
     def __call__(self, value: Any) -> str:
         return self.head + quote(str(value), safe=PATH_SAFE) + self.tail
+
+
+def row_link(endpoint: str, key: str, value: Any, **values: Any) -> str:
+    """``url_for(endpoint, **{key: value}, **values)`` for a grid row: the rows of one request
+    share the ``LinkFor`` of their (endpoint, key, values)."""
+    made: dict[tuple[Any, ...], LinkFor] = g.setdefault("bpo2_row_links", {})
+    which = (endpoint, key, *sorted(values.items()))
+    link = made.get(which)
+    if link is None:
+        link = made[which] = LinkFor(endpoint, key, **values)
+    return link(value)
