@@ -364,13 +364,24 @@ def login() -> Callable[..., object]:
 
 def _serve(app) -> tuple[str, Callable[[], None]]:  # type: ignore[no-untyped-def]
     from waitress.server import create_server
+    from waitress.wasyncore import close_all
 
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    stopping = threading.Event()
+
+    def run() -> None:
+        # the loop's own thread closes the sockets once it stops polling them: closed from
+        # another thread, one could vanish under a select() in progress (EBADF)
+        while not stopping.is_set():
+            server.asyncore.loop(timeout=0.1, map=server._map, count=1)
+        server.task_dispatcher.shutdown()
+        close_all(server._map)
+
+    thread = threading.Thread(target=run, name="live-server", daemon=True)
     thread.start()
 
     def stop() -> None:
-        server.close()
+        stopping.set()
         thread.join(timeout=5)
 
     return f"http://127.0.0.1:{server.effective_port}", stop
