@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 APT_TEST_PACKAGES := unixodbc odbc-mariadb chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 APT_RUN_PACKAGES  := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 
-.PHONY: venv install install-test system-test system-run demo test lint bench config clean
+.PHONY: venv install install-test system-test system-run demo test lint audit bench config clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Known vulnerabilities in the installed dependencies. It needs PyPI's JSON API (per release) or
+# OSV; --strict fails when a package could not be checked, so an unreachable service never passes.
+audit: install
+	$(BIN)/pip install -q -e '.[audit]'
+	$(BIN)/pip-audit --strict --skip-editable
 
 bench: install-test
 	$(BIN)/python -m bench
