@@ -12,7 +12,9 @@
 -- less one when the expiry day of month is before today's and not the last day of its month.
 -- Window: 'expired' (expiry < today), 'expiring' (today <= expiry <= window_end), 'current'
 -- (later), NULL without expiry or for an excluded status.
--- Tab filters are plain comparisons on expiry_date (SARGable).
+-- Tab filters are plain comparisons on expiry_date (SARGable). The contract type is a scalar
+-- subquery, not a LEFT JOIN: a count over this query then skips it, where SQLite looked up
+-- the type of each of a million contracts for nothing (0.47 s against 0.08 s).
 -- Indexes relied on: contract(customer_id, status, expiry_date), contract(expiry_date),
 --   contract_item(contract_id), customer_salesman(employee_id, customer_id).
 SELECT
@@ -21,7 +23,8 @@ SELECT
     c.customer_id AS customer_id,
     cu.account_no AS account_no,
     cu.customer_name AS customer_name,
-    ct.description AS contract_type,
+    (SELECT ct.description FROM contract_type ct
+      WHERE ct.contract_type_id = c.contract_type_id) AS contract_type,
     c.status AS status,
     c.site_id AS site_id,
     c.start_date AS start_date,
@@ -40,7 +43,6 @@ SELECT
     (SELECT COUNT(*) FROM contract_item ci WHERE ci.contract_id = c.contract_id) AS machines
 FROM contract c
 JOIN customer cu ON cu.customer_id = c.customer_id
-LEFT JOIN contract_type ct ON ct.contract_type_id = c.contract_type_id
 WHERE 1 = 1
 {%- if tab == 'expired' %}
     AND c.expiry_date < :today
