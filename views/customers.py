@@ -8,6 +8,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 
 from bpo2_bridge import crm
 from bpo2_bridge.charts import bar_chart
+from bpo2_bridge.customer_search import customer_equivalents
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge, money
 from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
@@ -62,7 +63,9 @@ def index():  # type: ignore[no-untyped-def]
     with crm.cache_connection(bridge) as conn:
         state = crm.cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
-        page = CUSTOMERS.fetch(conn, crm.customers_base(conn, bridge, user), request.args, count=count)
+        base = crm.customers_base(conn, bridge, user)
+        equivalents = customer_equivalents(conn, base)
+        page = CUSTOMERS.fetch(conn, base, request.args, count=count, equivalents=equivalents)
     return grid_response(
         CUSTOMERS,
         page,
