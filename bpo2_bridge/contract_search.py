@@ -10,8 +10,9 @@ without (``status LIKE '%x%'``) reads every contract. So each part is rewritten:
 - account number and customer name: the customers that pass (found through their own trigram
   indexes), then their contracts through the customer index. On PostgreSQL they are one array
   worked out first (``= ANY``), since ``IN (subquery)`` inside an OR is no index condition there;
-- contract type and status: the few distinct values that pass, looked up now; a word that
-  passes none of them drops out of the OR, one that passes some becomes ``IN (...)``.
+- status: the few distinct values that pass, looked up now; a word that passes none of them
+  drops out of the OR, one that passes some becomes ``IN (...)``;
+- contract type: likewise, as the ids of the types whose description passes (any test but !=).
 
 Each rewrite keeps the grid's own test (``grid_filters.compare``) as the judge of what
 matches, so a search answers the rows it answered before, only sooner.
@@ -108,16 +109,22 @@ def search_equivalents(
         found = remember(("contract statuses",), lambda: tuple(conn.execute(query).scalars()))
         return list(found)
 
-    def types() -> list[str]:
+    def contract_type(op: str, value: Any) -> ColumnElement[bool] | None:
+        # the types whose description passes, looked up now: the description is a subquery per
+        # contract, its id a stored column. A contract of no known type passes no test but !=,
+        # which keeps empty values (grid_filters.compare): that one is left to the grid
+        if op == "!=":
+            return None
         kinds = cache_table("contract_type")
-        query = select(kinds.c.description).distinct()
-        return list(remember(("contract types",), lambda: tuple(conn.execute(query).scalars())))
+        passing = select(kinds.c.contract_type_id).where(test(kinds.c.description, op, value))
+        ids = list(conn.execute(passing).scalars())
+        return base.c.contract_type_id.in_(ids) if ids else false()
 
     customer_columns = (search_index.ACCOUNT_NO, search_index.CUSTOMER_NAME)
     rewrites: dict[str, Rewrite] = {s.column: through_customer(s) for s in customer_columns}
     rewrites |= {
         "contract_no": contract_no,
-        "contract_type": among("contract_type", types),
+        "contract_type": contract_type,
         "status": among("status", statuses),
     }
     return {key: rewrite for key, rewrite in rewrites.items() if key in base.c}

@@ -36,6 +36,7 @@ COLUMNS: dict[str, Any] = {
     "account_no": String(),
     "customer_name": String(),
     "contract_type": String(),
+    "contract_type_id": Integer(),
     "status": String(),
     "site_id": Integer(),
     "start_date": Date(),

@@ -20,7 +20,7 @@ from bpo2_bridge.web.grid_filters import compare
 
 TODAY = dt.date(2026, 11, 22)
 COLUMNS = ("contract_no", "account_no", "customer_name", "contract_type", "status")
-OPERATORS = ("contains", "startswith", "=")
+OPERATORS = ("contains", "startswith", "=", "!=", "<")
 # few characters, so that terms often match; the quote, wildcards and a non-ASCII letter are
 # where an index lookup could part from LIKE
 CHARS = "aAbB-019 %_\"'éÉK"
