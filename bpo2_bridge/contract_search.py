@@ -53,8 +53,8 @@ def search_equivalents(
     """Rewrites of text tests on the contract grid's columns (``Grid.fetch(equivalents=)``).
 
     ``remember(key, compute)`` keeps a value for as long as the data stays the same (a
-    ``grid_counts.Memo.value``): the contracts' distinct statuses and types are read once per
-    sync, not on every search."""
+    ``grid_counts.Memo.value``): the contracts' distinct statuses are read once per sync, not
+    on every search. The types passing a test are asked of their own small table each time."""
     ignores_case = conn.dialect.name == "sqlite"
 
     def test(col: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:

@@ -17,11 +17,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .cache_schema import cache_table
 from .web.grid_filters import TEXT_ONLY, compare
+from .web.grid_state import Equivalents
 
-Rewrite = Any  # (op, value) -> ColumnElement[bool] | None, as contract_search.Rewrite
 
-
-def customer_equivalents(conn: Connection, base: FromClause) -> dict[str, Rewrite]:
+def customer_equivalents(conn: Connection, base: FromClause) -> Equivalents:
     """Rewrites of text tests on the Customers grid's columns (``Grid.fetch(equivalents=)``)."""
     ignores_case = conn.dialect.name == "sqlite"
 
