@@ -47,7 +47,8 @@ SCHEDULER_UNIT = (
     Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "bpo2-bridge-scheduler.service"
 )
 WEB_UNIT = SCHEDULER_UNIT.with_name("bpo2-bridge-web@.service")
-UNIT_ALLOCATOR = ("MALLOC_ARENA_MAX",)  # Environment= of the web unit that the load's server takes too
+UNIT_ALLOCATOR = ("MALLOC_ARENA_MAX",)
+RSS_PARTS = ("VmRSS", "RssAnon", "RssFile")  # Environment= of the web unit that the load's server takes too
 
 
 def web_unit_environment() -> dict[str, str]:
@@ -170,11 +171,15 @@ class Server:
                 raise RuntimeError(f"serve did not start; see {self.log_path}")
             time.sleep(0.2)
 
-    def rss_mb(self) -> float:
+    def memory_mb(self) -> dict[str, float]:
+        """Resident memory, whole and split: anonymous (the heap: what a leak grows) and
+        file-backed (mapped code and libraries, which the kernel may drop and read back)."""
+        found = dict.fromkeys(RSS_PARTS, float("nan"))
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+            name = line.partition(":")[0]
+            if name in found:
+                found[name] = int(line.split()[1]) / 1024
+        return found
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -240,7 +245,7 @@ def run(
             t.start()
         time.sleep(warmup)
         recorder.start()
-        rss = [[server.rss_mb() for server in web]]
+        rss = [[server.memory_mb() for server in web]]
         began = time.monotonic()
         sync_started = sync_ended = None
         sync_output = b""
@@ -248,7 +253,7 @@ def run(
         while True:
             time.sleep(1.0)
             elapsed = time.monotonic() - began
-            rss.append([server.rss_mb() for server in web])
+            rss.append([server.memory_mb() for server in web])
             if sync_proc is None and 0 <= sync_at <= elapsed:
                 env = {**os.environ, "BPO2_BRIDGE_SECRET_KEY": SECRET}
                 sync_proc = subprocess.Popen(
@@ -271,8 +276,9 @@ def run(
             t.join(timeout=90)
         total = time.monotonic() - began
         # the process that grew most speaks for all
-        worst = max(range(servers), key=lambda n: rss[-1][n] / rss[0][n])
-        mine = [sample[worst] for sample in rss]
+        worst = max(range(servers), key=lambda n: rss[-1][n]["VmRSS"] / rss[0][n]["VmRSS"])
+        mine = [sample[worst]["VmRSS"] for sample in rss]
+        parts = {part: (rss[0][worst][part], rss[-1][worst][part]) for part in RSS_PARTS[1:]}
         return {
             "cache": cache,
             "users": users,
@@ -284,6 +290,7 @@ def run(
             "rss_end_mb": mine[-1],
             "rss_max_mb": max(mine),
             "rss_every_10s_mb": [round(x) for x in mine[::10]],
+            "rss_parts_mb": parts,
             "sync": {
                 "nice": sync_nice,
                 "started_at": sync_started,
@@ -349,6 +356,10 @@ def report(result: dict[str, object]) -> bool:
         f"  server RSS (the process that grew most) {result['rss_start_mb']:.0f} MB after warm-up -> {result['rss_end_mb']:.0f} MB at the end"
         f" (max {result['rss_max_mb']:.0f} MB, growth {growth:+.1%}, target < {TARGET_RSS_GROWTH:.0%});"
         f" every 10 s: {result['rss_every_10s_mb']}"
+    )
+    print(
+        "  of which "
+        + ", ".join(f"{part} {a:.0f} -> {b:.0f} MB" for part, (a, b) in result["rss_parts_mb"].items())  # type: ignore[attr-defined]
     )
     ok_sync = sync["exit"] == 0
     if sync["started_at"] is not None:

@@ -139,15 +139,26 @@ class Cache:
                     conn.info.pop(SNAPSHOT_INFO, None)
             return
         try:
-            conn = self._reader(name).connect()
+            engine = self._reader(name)
+            conn = engine.connect()
         except Exception as exc:
             if not self._snapshot_exists(name):
                 raise CacheMissing(
                     f"cache snapshot {name} is missing: run `bpo2-bridge sync --full`"
                 ) from exc
             raise
-        with conn:
+        try:
             yield conn
+        finally:
+            with self._lock:
+                retired = self._readers.get(name) is not engine
+            if retired:
+                # a newer snapshot serves and this engine's pool is gone: closed now, the
+                # connection would wait for the garbage collector, holding its page cache and
+                # keeping the retired file open (its disk space not freed; on Windows, the file
+                # not deletable)
+                conn.invalidate()
+            conn.close()
 
     def as_of(self) -> dt.datetime | None:
         """When the last successful sync that produced or updated the current snapshot finished."""
@@ -412,8 +423,10 @@ _LAST_FAILURE = _last_failure_query()
 
 def _pool_sizes(threads: int) -> dict[str, int]:
     kept = min(threads, KEPT_CONNECTIONS)
-    # every thread can have one at once, and a few more for the in-process scheduler
-    return {"pool_size": kept, "max_overflow": threads - kept + 10}
+    # every thread can have one at once, and a few more for the in-process scheduler. Last in,
+    # first out: a quiet spell's requests reuse the few connections whose caches are warm,
+    # instead of going round all of them and filling every one with the same pages
+    return {"pool_size": kept, "max_overflow": threads - kept + 10, "pool_use_lifo": True}
 
 
 def _sqlite_engine(

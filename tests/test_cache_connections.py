@@ -78,3 +78,36 @@ def test_every_thread_gets_a_cache_connection_and_only_the_kept_ones_stay_open(
         assert open_connections(KEPT_CONNECTIONS) == KEPT_CONNECTIONS
         bridge.cache.dispose()
         assert open_connections(0) == 0
+
+
+def test_a_connection_reading_a_retired_snapshot_is_closed_when_released(copied_demo) -> None:
+    bridge: Bridge = copied_demo()
+    first = bridge.cache.current()
+    with _SqliteConnections() as sqlite:
+        with bridge.cache.connect() as held:  # a request still reading when the sync switches
+            before = held.execute(text("SELECT count(*) FROM customer")).scalar_one()
+            full_sync(bridge)
+            assert bridge.cache.current() != first
+            with bridge.cache.connect() as fresh:  # the next request reads the new snapshot
+                assert fresh.execute(text("SELECT count(*) FROM customer")).scalar_one() == before
+            assert held.execute(text("SELECT count(*) FROM customer")).scalar_one() == before
+            reading = sqlite.open
+        # the held one is closed; the new snapshot's stays pooled for the next request
+        assert sqlite.open == reading - 1
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_after_a_busy_spell_requests_reuse_one_warm_connection(kind, copied_demo, fresh_database) -> None:
+    url = fresh_database("postgresql").render_as_string(hide_password=False) if kind == "postgresql" else None
+    bridge: Bridge = copied_demo(**({"cache_url": url} if url else {}))
+    if url:
+        full_sync(bridge)
+    with ExitStack() as busy:  # four requests at once leave four connections in the pool
+        for _ in range(4):
+            busy.enter_context(bridge.cache.connect())
+    used = set()
+    for _ in range(8):  # then one at a time: the same connection, its caches warm, not each in turn
+        with bridge.cache.connect() as conn:
+            conn.execute(text("SELECT count(*) FROM customer")).scalar_one()
+            used.add(id(conn.connection.driver_connection))
+    assert len(used) == 1
