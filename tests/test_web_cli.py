@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import weakref
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from bpo2_bridge.cli import main
+from bpo2_bridge.cli.serve import settle_heap
 from bpo2_bridge.users import DEMO_PASSWORD, verify
 
 
@@ -119,3 +122,24 @@ def test_serve_answers_on_the_given_port_and_its_pdf_worker_ends_with_it(copied_
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         return None
+
+
+class _Node:
+    other: object = None
+
+
+def test_before_serving_start_up_garbage_is_collected_and_the_rest_left_out_of_full_passes() -> None:
+    gc.disable()  # the cycle below must still be there when the server settles
+    try:
+        kept = _Node()  # lives as long as the process, as the app does
+        first, second = _Node(), _Node()
+        first.other, second.other = second, first  # garbage only the collector frees
+        garbage = weakref.ref(first)
+        del first, second
+        assert garbage() is not None
+        assert settle_heap() > 0
+        assert garbage() is None  # collected, not set aside for ever
+        assert not any(o is kept for o in gc.get_objects())  # no full pass walks it again
+    finally:
+        gc.unfreeze()
+        gc.enable()
