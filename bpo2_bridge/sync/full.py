@@ -108,7 +108,7 @@ def _write_snapshot(
     rows: dict[str, int] = {}
     seconds: dict[str, float] = {}
     meta: dict[str, Any] = {"fingerprint": schema_fingerprint()}
-    with source_session(bridge.source) as src:
+    with source_session(bridge.source, keep_compiled=False) as src:
         limit_batches(src, settings.statement_timeout)
         for plan in plans:
             progress.start(plan.name)

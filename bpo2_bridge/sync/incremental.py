@@ -76,7 +76,7 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
         plans = build_plans(reflect_source(bridge.source, bridge.mapping), cache.dialect)
         name = cache.current() or ""
         writing = history.Writing(bridge.store, run_id, name)
-        with source_session(bridge.source) as src, cache.write() as conn:
+        with source_session(bridge.source, keep_compiled=False) as src, cache.write() as conn:
             limit_batches(src, settings.statement_timeout)
             if cache.dialect.name == "sqlite":
                 _tune_sqlite(conn)
