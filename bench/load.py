@@ -47,8 +47,8 @@ SCHEDULER_UNIT = (
     Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "bpo2-bridge-scheduler.service"
 )
 WEB_UNIT = SCHEDULER_UNIT.with_name("bpo2-bridge-web@.service")
-UNIT_ALLOCATOR = ("MALLOC_ARENA_MAX",)
-RSS_PARTS = ("VmRSS", "RssAnon", "RssFile")  # Environment= of the web unit that the load's server takes too
+UNIT_ALLOCATOR = ("MALLOC_ARENA_MAX",)  # Environment= of the web unit that the load's server takes too
+RSS_PARTS = ("VmRSS", "RssAnon", "RssFile")  # from /proc/PID/status
 
 
 def web_unit_environment() -> dict[str, str]:

@@ -23,8 +23,8 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
 
     app = create_app(bridge=bridge, start_scheduler=scheduler)
     make_pdf.use_workers(bridge.settings.pdf_workers, nice=bridge.settings.pdf_nice)
-    # a service manager's stop (SIGTERM) ends waitress like Ctrl+C does, so the cleanup below runs
     settle_heap()
+    # a service manager's stop (SIGTERM) ends waitress like Ctrl+C does, so the cleanup below runs
     signal.signal(signal.SIGTERM, _stop)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(f"Serving on http://{shown}:{port}/  (Ctrl+C stops)", err=True)
@@ -44,8 +44,8 @@ def settle_heap() -> int:
     """Collect what start-up left behind, then take the rest out of the collector's full passes;
     returns how many objects were set aside.
 
-    What start-up built (modules, the mapping, compiled templates: some 85,000 objects) lives as
-    long as the process. Under load a full pass came every 5-10 s and stopped every thread for
+    What start-up built (modules, the mapping, the app: some 85,000 objects) lives as long as
+    the process. Under load a full pass came every 5-10 s and stopped every thread for
     50-130 ms, most of it spent walking those objects again."""
     gc.collect()
     gc.freeze()
