@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import socket
 
@@ -161,3 +162,10 @@ def test_store_down_still_answers(copied_demo, tmp_path) -> None:
     families = fresh_scrape(app, client)
     assert sample(families, "bpo2_bridge_store_up") == 0
     assert sample(families, "bpo2_bridge_sync_runs_total", kind="full") is None
+
+
+def test_the_garbage_collectors_passes_are_counted_by_generation(client) -> None:
+    before = sample(scrape(client), "python_gc_collections_total", generation="2")
+    gc.collect()  # a full pass, as the collector runs now and then
+    after = sample(scrape(client), "python_gc_collections_total", generation="2")
+    assert before is not None and after is not None and after >= before + 1

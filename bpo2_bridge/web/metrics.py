@@ -27,6 +27,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    GCCollector,
     Histogram,
     ProcessCollector,
     disable_created_metrics,
@@ -85,6 +86,7 @@ def init_app(app: Flask) -> Metrics:
     )
     registry.register(metrics.store)
     ProcessCollector(registry=registry)  # resident memory, CPU, open files (Linux only)
+    GCCollector(registry=registry)  # the collector's passes by generation: full ones stop every thread
     app.extensions[METRICS_KEY] = metrics
     latency_children: dict[tuple[str, str], Any] = {}
     request_children: dict[tuple[str, str, int], Any] = {}
