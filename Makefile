@@ -32,11 +32,13 @@ demo: install
 test: install-test
 	bash .ci/services
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Known vulnerabilities in the installed dependencies. It needs PyPI's JSON API (per release) or
 # OSV; --strict fails when a package could not be checked, so an unreachable service never passes.

@@ -128,7 +128,7 @@ class Cache:
             raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
         if self._pg is not None:
             with self._pg.connect() as conn:
-                # one round trip for both; the name is kept for readers (crm.snapshot_name)
+                # one round trip for both; the name is kept for readers (cache_state.snapshot_name)
                 conn.exec_driver_sql(
                     f"SET TRANSACTION READ ONLY; SET LOCAL search_path TO {self._quote(name)}"
                 )

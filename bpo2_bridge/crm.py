@@ -11,10 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flask import g, has_request_context
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -27,24 +25,20 @@ from sqlalchemy import (
     Subquery,
     Text,
     TextClause,
+    TextualSelect,
     bindparam,
     func,
     select,
     text,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
 from . import sqlfiles, windows
-from . import store as app_store
 from .bridge import Bridge
-from .cache import RUN_KINDS, SNAPSHOT_INFO
 from .contract_search import search_equivalents
-from .source import SourceError, first_line, source_session
-from .sync.history import DATA_VERSION
-from .web.grid_counts import Generation
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
+    from sqlalchemy.types import TypeEngine
 
 ACTIVITY_ROWS = 200  # the Home tabs show at most this many activities
 RECENT_DAYS = 14
@@ -79,7 +73,7 @@ def _sql(dialect: Dialect, name: str) -> TextClause:
 _RENDERED: dict[tuple[str, str], str] = {}
 
 
-def _rows(conn: Connection, clause: TextClause, **values: Any) -> list[dict[str, Any]]:
+def _rows(conn: Connection, clause: TextClause | TextualSelect, **values: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(clause, values).mappings()]
 
 
@@ -145,7 +139,7 @@ def activities(
         bindparam("end", type_=DateTime()),
         bindparam("since", type_=DateTime()),
     )
-    clause = clause.columns(
+    typed = clause.columns(
         activity_id=Integer(),
         scheduled_for=DateTime(),
         modified_date=DateTime(),
@@ -153,7 +147,7 @@ def activities(
     )
     rows = _rows(
         conn,
-        clause,  # type: ignore[arg-type]
+        typed,
         **visibility(user),
         only_mine=1 if only_mine else 0,
         kind=kind,
@@ -169,7 +163,7 @@ def activities(
 
 # -- Customers ---------------------------------------------------------------------------
 
-CUSTOMER_COLUMNS = {
+CUSTOMER_COLUMNS: dict[str, TypeEngine[Any]] = {
     "customer_id": Integer(),
     "account_no": String(),
     "customer_name": String(),
@@ -303,82 +297,9 @@ def contract_tab_counts(
     return counts
 
 
-# -- the state of the data one connection reads --------------------------------------------
-
-IN_PLACE_KINDS = ("incremental", "customer")  # runs that write the serving snapshot itself
-# a run still "running" after this long was killed; past it, counts are remembered again
-STALE_RUN = dt.timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class CacheState:
-    """What a screen needs to know about the snapshot its connection reads."""
-
-    snapshot: str
-    # changes whenever the data may have changed; None while an incremental sync or a refresh
-    # is writing (nothing may be remembered then)
-    generation: Generation | None
-    as_of: dt.datetime | None  # as Cache.as_of(), for this very snapshot
-
-
-def cache_state(bridge: Bridge, conn: Connection) -> CacheState:
-    """The state of the data ``conn`` reads, in one store query.
-
-    Call it right after opening ``conn``, before reading anything through it: the data version
-    is read from the store first, so a write that starts later moves it on (sync/history.py).
-    ``as_of`` alone is no generation: a customer refresh writes the snapshot without moving it.
-    """
-    name = snapshot_name(conn)
-    values = {"snapshot": name, "since": bridge.settings.now() - STALE_RUN}
-    with bridge.store.connect() as store:
-        version, busy, as_of = store.execute(_STATE_QUERY, values).one()
-    # the cache's location is part of the generation: one process may serve several caches
-    where = bridge.settings.cache_url or str(bridge.settings.data_path.resolve())
-    generation = None if busy else Generation(where, name, int(version or 0))
-    state = CacheState(name, generation, as_of)
-    if has_request_context():  # the page's freshness line reuses it (web/freshness.py)
-        g.bpo2_cache_state = state
-    return state
-
-
-def _state_query() -> Select[Any]:
-    runs, kept = app_store.sync_runs, app_store.state
-    since = bindparam("since", type_=DateTime())
-    # a run marks itself writing (its snapshot set) before its first write: one that changes
-    # nothing never stops readers from reusing their counts
-    writing = select(func.count()).where(
-        runs.c.status == "running",
-        runs.c.kind.in_(IN_PLACE_KINDS),
-        runs.c.snapshot.is_not(None),
-        runs.c.started_at >= since,
-    )
-    served = select(func.max(runs.c.finished_at)).where(
-        runs.c.status == "ok",
-        runs.c.kind.in_(RUN_KINDS),
-        runs.c.snapshot == bindparam("snapshot", type_=String()),
-    )
-    version = select(kept.c.value).where(kept.c.key == DATA_VERSION)
-    return select(version.scalar_subquery(), writing.scalar_subquery(), served.scalar_subquery())
-
-
-_STATE_QUERY = _state_query()  # built once: it runs on every grid request
-
-
-def snapshot_name(conn: Connection) -> str:
-    """The snapshot a cache connection reads (its SQLite file's name, or PostgreSQL schema)."""
-    info = conn.info
-    name = info.get(SNAPSHOT_INFO)  # Cache.connect notes it on PostgreSQL
-    if name is None and conn.dialect.name != "sqlite":
-        return str(conn.exec_driver_sql("SELECT current_schema()").scalar())
-    if name is None:  # a pooled SQLite connection stays on its file: asked once
-        rows = conn.exec_driver_sql("PRAGMA database_list").all()
-        name = info[SNAPSHOT_INFO] = Path(next(str(r[2]) for r in rows if r[1] == "main")).stem
-    return str(name)
-
-
 # -- Files and cases ---------------------------------------------------------------------
 
-FILE_COLUMNS = {
+FILE_COLUMNS: dict[str, TypeEngine[Any]] = {
     "file_id": Integer(),
     "file_name": String(),
     "case_no": String(),
@@ -413,121 +334,9 @@ class CaseInfo:
 def case_info(conn: Connection, user: Viewer, case_no: str) -> CaseInfo | None:
     """None when the case does not exist or its customer is not the user's."""
     clause = _sql(conn.dialect, "crm_case").columns(case_date=DateTime(), information=Text())
-    rows = _rows(conn, clause, case_no=case_no, **visibility(user))  # type: ignore[arg-type]
+    rows = _rows(conn, clause, case_no=case_no, **visibility(user))
     if not rows:
         return None
     row = rows[0]
     own = user.employee_id is not None and row["salesman_id"] == user.employee_id
     return CaseInfo(row, editable=own and row["status"] == "Open")
-
-
-# -- attachment bytes (read from BPO2 itself, never cached) ------------------------------
-
-
-class AttachmentMissing(LookupError):
-    """The source has no bytes for the file (deleted since the last sync, or a bad path)."""
-
-
-@dataclass(frozen=True)
-class AttachmentContent:
-    data: bytes | None = None
-    path: Path | None = None
-
-
-def share_file(share_root: Path, relative: str) -> Path:
-    """The file under the share root, refusing anything resolving outside it (symlinks too)."""
-    if "\x00" in relative:
-        raise AttachmentMissing("a file share path cannot contain a NUL character")
-    root = share_root.resolve()
-    cleaned = relative.replace("\\", "/").lstrip("/")
-    target = (root / cleaned).resolve()
-    if not target.is_relative_to(root) or target == root:
-        raise AttachmentMissing(f"path {relative!r} is outside the file share")
-    if not target.is_file():
-        raise AttachmentMissing(f"file {relative!r} is not on the file share")
-    return target
-
-
-def attachment_content(bridge: Bridge, file_id: int) -> AttachmentContent:
-    """The file's bytes from the source's bytes column, else its path on the share.
-
-    Raises SourceError when BPO2 is unreachable, AttachmentMissing when there is nothing.
-    """
-    em = bridge.mapping["case_attachment"]
-    table = bridge.source_tables.table("case_attachment")
-    wanted = [table.c[name] for name in ("content", "file_path") if em.has(name)]
-    with source_session(bridge.source) as conn:
-        try:
-            row = conn.execute(select(*wanted).where(table.c.file_id == file_id)).mappings().first()
-        except SQLAlchemyError as exc:
-            raise SourceError(f"BPO2 could not read the file: {first_line(exc)}") from exc
-    if row is None:
-        raise AttachmentMissing(f"file {file_id} is no longer in BPO2")
-    data = row.get("content")
-    if data is not None:
-        return AttachmentContent(data=bytes(data))
-    relative = row.get("file_path")
-    if relative:
-        return AttachmentContent(path=share_file(bridge.settings.share_path, relative))
-    raise AttachmentMissing(f"file {file_id} has no content in BPO2")
-
-
-# -- Refresh and full sync ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RefreshOutcome:
-    message: str
-    failed: bool
-    changes: dict[str, dict[str, int]]
-
-
-def _describe_changes(changes: dict[str, dict[str, int]]) -> str:
-    parts = []
-    for entity, counts in sorted(changes.items()):
-        bits = [f"{n} {what}" for what, n in counts.items() if n]
-        if bits:
-            parts.append(f"{entity.replace('_', ' ')}: {', '.join(bits)}")
-    return "; ".join(parts)
-
-
-def _changes_of(result: Any) -> dict[str, dict[str, int]]:
-    changes = result.get("changes") if isinstance(result, dict) else getattr(result, "changes", None)
-    return {k: dict(v) for k, v in (changes or {}).items()}
-
-
-def refresh_customer(bridge: Bridge, account_no: str) -> RefreshOutcome:
-    """Pull one customer's rows from BPO2 now, saying what changed or why it could not."""
-    from .sync.refresh import refresh_customer as run_refresh
-    from .sync.results import UnknownCustomer
-
-    try:
-        result = run_refresh(bridge, account_no)
-    except UnknownCustomer:
-        return RefreshOutcome(f"Customer {account_no} is no longer in BPO2.", True, {})
-    except SourceError:
-        as_of = bridge.cache.as_of()
-        when = f"{as_of:%Y-%m-%d %H:%M}" if as_of else "the last sync"
-        return RefreshOutcome(f"BPO2 is unreachable — showing data as of {when}.", True, {})
-    changes = _changes_of(result)
-    described = _describe_changes(changes)
-    now = bridge.settings.now()
-    if described:
-        return RefreshOutcome(f"Refreshed from BPO2 at {now:%H:%M}. Changed: {described}.", False, changes)
-    return RefreshOutcome(f"Refreshed from BPO2 at {now:%H:%M}. No changes.", False, changes)
-
-
-def full_sync_function() -> Any:
-    from .sync.full import full_sync
-
-    return full_sync
-
-
-# -- Status (ops) ------------------------------------------------------------------------
-
-
-def recent_syncs(bridge: Bridge, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest sync runs, newest first, with rows per entity and duration."""
-    from .sync.history import recent
-
-    return recent(bridge.store, limit)

@@ -59,7 +59,7 @@ def _kv(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-class _BridgeHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _BridgeHandler(logging.StreamHandler):
     """Marks the handler we installed, so configuring twice replaces it instead of doubling lines."""
 
 

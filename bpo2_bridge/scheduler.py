@@ -88,7 +88,7 @@ class Backoff:
 
     def failed(self) -> float:
         """The delay before the next retry, after one more failure."""
-        delay = min(self.cap, self.base * 2**self.failures)
+        delay = min(self.cap, self.base * 2.0**self.failures)
         self.failures += 1
         return delay
 
@@ -130,7 +130,7 @@ def _guarded(
 def _interval_seconds(job: Job, bridge: Bridge) -> float:
     trigger = job.trigger(bridge.settings)
     if isinstance(trigger, IntervalTrigger):
-        return trigger.interval.total_seconds()
+        return float(trigger.interval.total_seconds())
     return 3600.0
 
 
@@ -179,7 +179,7 @@ def start_scheduler(
             **({"next_run_time": now} if job.run_at_start else {}),
         )
     leadership.start()
-    scheduler.leadership = leadership  # type: ignore[attr-defined]
+    scheduler.leadership = leadership
     if not background:
         try:
             scheduler.start()  # returns at shutdown
@@ -194,6 +194,6 @@ def start_scheduler(
         finally:
             leadership.stop()
 
-    scheduler.shutdown = shutdown  # type: ignore[method-assign]
+    scheduler.shutdown = shutdown
     scheduler.start()
     return scheduler

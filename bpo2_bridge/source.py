@@ -184,7 +184,7 @@ _ODBC_CALL = re.compile(r"\s*\(SQL\w+\)\s*$")
 def first_line(exc: BaseException) -> str:
     """A driver error boiled down to one readable line."""
     orig = getattr(exc, "orig", None) or exc
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = getattr(orig, "args", ())
     pyodbc_style = len(args) == 2 and all(isinstance(a, str) for a in args)  # (sqlstate, message)
     raw = (args[1] if pyodbc_style else str(orig)).strip()
     text = raw.splitlines()[0] if raw else type(orig).__name__

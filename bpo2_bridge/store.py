@@ -56,7 +56,7 @@ sync_runs = Table(
     Column("changes_json", Text),  # {"entity": {"added": n, "changed": n, "removed": n}}
     Column("snapshot", String(200)),
     Column("host", String(100)),
-    # Every grid request asks when the snapshot it reads was last synced (crm.cache_state, as
+    # Every grid request asks when the snapshot it reads was last synced (cache_state.py, as
     # Cache.as_of does): the newest ok full or incremental run of that snapshot. This index
     # answers it from the index alone, however many runs there are (runs writing now are few:
     # the status index finds them). Pruning (retention.py) keeps the table itself bounded.

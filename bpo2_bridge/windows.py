@@ -11,10 +11,10 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Date, Integer, String, and_, bindparam, false, literal, not_, or_, true
+from sqlalchemy import BindParameter, Date, Integer, String, and_, bindparam, false, literal, not_, or_, true
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement, TextClause
@@ -200,7 +200,7 @@ def contracts_query(
     sql = render_sql(
         dialect, tab=tab, by_customer=customer_id is not None, by_employee=employee_id is not None
     )
-    binds = [
+    binds: list[BindParameter[Any]] = [
         bindparam("today", type_=Date()),
         bindparam("window_end", type_=Date()),
         bindparam("today_ym", type_=Integer()),
@@ -259,10 +259,11 @@ def _literal_list(values: Sequence[str]) -> str:
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
-def _quoter(dialect: Dialect | str):  # type: ignore[no-untyped-def]
+def _quoter(dialect: Dialect | str) -> Callable[[str], str]:
     if isinstance(dialect, str):
         from sqlalchemy.dialects import registry
 
-        dialect = registry.load(dialect)()
-    preparer = dialect.identifier_preparer
+        preparer = registry.load(dialect)().identifier_preparer
+    else:
+        preparer = dialect.identifier_preparer
     return lambda name: preparer.quote_identifier(name)

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import event, insert, inspect, select
 
-from bpo2_bridge import crm
+from bpo2_bridge import cache_state
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
@@ -233,7 +233,7 @@ def test_cache_state_query_does_not_grow_with_history_on_sqlite(settings) -> Non
             raw = conn.connection.driver_connection
             counter = itertools.count()
             raw.set_progress_handler(lambda: next(counter) * 0, 1)
-            conn.execute(crm._STATE_QUERY, values).one()
+            conn.execute(cache_state._STATE_QUERY, values).one()
             raw.set_progress_handler(None, 1)
             return next(counter)
 
@@ -257,7 +257,9 @@ def test_cache_state_query_uses_the_index_on_postgresql(make_settings, fresh_dat
         seen.append((statement, parameters))
 
     with store.connect() as conn:
-        conn.execute(crm._STATE_QUERY, {"snapshot": "cache-old-3", "since": dt.datetime(2026, 1, 1)}).one()
+        conn.execute(
+            cache_state._STATE_QUERY, {"snapshot": "cache-old-3", "since": dt.datetime(2026, 1, 1)}
+        ).one()
         statement, parameters = seen[-1]
         plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
     assert STATE_INDEX in plan, plan

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select, update
 
-from bpo2_bridge import crm
+from bpo2_bridge.cache_state import cache_state
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.mapping import physical_table
 from bpo2_bridge.sync import history
@@ -106,19 +106,19 @@ def test_a_count_from_before_a_full_sync_is_not_shown_after_it(copied_demo) -> N
 def test_nothing_is_remembered_while_a_refresh_is_writing(copied_demo) -> None:
     bridge = copied_demo()
     with bridge.cache.connect() as conn:
-        settled = crm.cache_state(bridge, conn)
+        settled = cache_state(bridge, conn)
     assert settled.generation is not None
     assert settled.snapshot == bridge.cache.current() and settled.as_of == bridge.cache.as_of()
     run = history.start(bridge.store, "customer", bridge.settings.now(), target="ACC")
     with bridge.cache.connect() as conn:  # still reading BPO2: the cache is as it was
-        assert crm.cache_state(bridge, conn).generation == settled.generation
+        assert cache_state(bridge, conn).generation == settled.generation
     history.Writing(bridge.store, run, bridge.cache.current())()
     with bridge.cache.connect() as conn:
-        assert crm.cache_state(bridge, conn).generation is None
+        assert cache_state(bridge, conn).generation is None
     with bridge.store.begin() as conn:
         history.succeed(conn, run, bridge.settings.now(), snapshot=bridge.cache.current())
     with bridge.cache.connect() as conn:
-        done = crm.cache_state(bridge, conn)
+        done = cache_state(bridge, conn)
     assert done.generation is not None and done.generation != settled.generation
     assert done.as_of == settled.as_of  # a refresh does not move as_of: it is no generation
 
@@ -130,7 +130,7 @@ def test_a_refresh_that_changes_nothing_keeps_the_counts_remembered(copied_demo)
     account, _ = _expiring_contract(client)
     before = _totals(client)
     with bridge.cache.connect() as conn:
-        generation = crm.cache_state(bridge, conn).generation
+        generation = cache_state(bridge, conn).generation
     page = f"/customers/{account}/contracts?tab=all"
     response = client.post(
         f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page}
@@ -138,7 +138,7 @@ def test_a_refresh_that_changes_nothing_keeps_the_counts_remembered(copied_demo)
     assert response.status_code == 302
     assert "No changes." in client.get(page).get_data(as_text=True)
     with bridge.cache.connect() as conn:
-        assert crm.cache_state(bridge, conn).generation == generation
+        assert cache_state(bridge, conn).generation == generation
     hits = COUNTS.hits
     assert _totals(client) == before
     assert COUNTS.hits >= hits + 3  # answered from memory, not counted again

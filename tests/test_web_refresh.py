@@ -104,7 +104,7 @@ def test_download_when_bpo2_is_unreachable_is_a_clear_503(copied_demo, tmp_path)
 
 
 def test_share_paths_outside_the_root_are_refused(tmp_path) -> None:
-    from bpo2_bridge.crm import AttachmentMissing, share_file
+    from bpo2_bridge.attachments import AttachmentMissing, share_file
 
     root = tmp_path / "share"
     (root / "2026").mkdir(parents=True)

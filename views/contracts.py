@@ -8,6 +8,8 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
 
 from bpo2_bridge import crm
+from bpo2_bridge.cache_state import cache_state
+from bpo2_bridge.customer_refresh import refresh_customer
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
@@ -76,7 +78,7 @@ def _tab_links(endpoint: str, counts: dict[str, int], **values: Any) -> list[tup
 def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with crm.cache_connection(bridge) as conn:
-        state = crm.cache_state(bridge, conn)  # before anything is read through conn
+        state = cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
         customer = load_customer(conn, account_no)
         page, counts = _contracts_page(
@@ -139,7 +141,7 @@ def refresh(account_no: str):  # type: ignore[no-untyped-def]
     target = safe_next(
         request.form.get("next"), url_for("contracts.for_customer", account_no=account_no, tab="all")
     )
-    outcome = crm.refresh_customer(bridge, account_no)
+    outcome = refresh_customer(bridge, account_no)
     flash(outcome.message, "refresh-error" if outcome.failed else "refresh")
     return redirect(target)
 
@@ -167,7 +169,7 @@ def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
 def index():  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with crm.cache_connection(bridge) as conn:
-        state = crm.cache_state(bridge, conn)  # before anything is read through conn
+        state = cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
         page, counts = _contracts_page(conn, bridge, user, tab, ALL_CONTRACTS, count)
     return grid_response(

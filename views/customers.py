@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, url_for
 
 from bpo2_bridge import crm
+from bpo2_bridge.cache_state import cache_state
 from bpo2_bridge.charts import bar_chart
 from bpo2_bridge.customer_search import customer_equivalents
 from bpo2_bridge.web.auth import current_user, safe_next
@@ -61,7 +62,7 @@ CUSTOMERS = Grid(
 def index():  # type: ignore[no-untyped-def]
     bridge, user = current_bridge(), current_user()
     with crm.cache_connection(bridge) as conn:
-        state = crm.cache_state(bridge, conn)  # before anything is read through conn
+        state = cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
         base = crm.customers_base(conn, bridge, user)
         equivalents = customer_equivalents(conn, base)

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file, url_for
 
 from bpo2_bridge import crm
+from bpo2_bridge.attachments import AttachmentMissing, attachment_content
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
@@ -98,8 +99,8 @@ def download(file_id: int):  # type: ignore[no-untyped-def]
     if info is None:
         abort(404)
     try:
-        content = crm.attachment_content(bridge, file_id)  # SourceError -> 503 (page or JSON)
-    except crm.AttachmentMissing:
+        content = attachment_content(bridge, file_id)  # SourceError -> 503 (page or JSON)
+    except AttachmentMissing:
         if wants_json():
             return jsonify({"error": f"{info['file_name']} is no longer available in BPO2."}), 404
         return render_template(

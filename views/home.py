@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from bpo2_bridge import crm
+from bpo2_bridge.cache_state import cache_state
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.grid_counts import COUNTS
@@ -22,7 +23,7 @@ def index():  # type: ignore[no-untyped-def]
     who = request.args.get("who") if request.args.get("who") in ("mine", "all") else default_who
     with crm.cache_connection(bridge) as conn:
         # over every customer (an administrator's Home) these take a while: one read per data version
-        memo = COUNTS.counter(crm.cache_state(bridge, conn).generation)
+        memo = COUNTS.counter(cache_state(bridge, conn).generation)
         scope = (user.is_admin, user.employee_id, crm.window_key(bridge))
         tiles = memo.answer(("tiles", scope), lambda: crm.dashboard_tiles(conn, bridge, user))
         lists = {

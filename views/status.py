@@ -7,9 +7,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
-from bpo2_bridge import crm
 from bpo2_bridge.reflection import check_schema
 from bpo2_bridge.source import SourceError
+from bpo2_bridge.sync.full import full_sync as run_full_sync
+from bpo2_bridge.sync.history import recent
 from bpo2_bridge.web.auth import role_required
 from bpo2_bridge.web.context import current_bridge
 
@@ -39,7 +40,7 @@ def index():  # type: ignore[no-untyped-def]
         cache_size = None
     return render_template(
         "status/index.html",
-        syncs=crm.recent_syncs(bridge),
+        syncs=recent(bridge.store),
         next_runs=_next_runs(),
         scheduler_running=current_app.extensions.get("bpo2_scheduler") is not None,
         cache_size=cache_size,
@@ -63,11 +64,10 @@ def full_sync():  # type: ignore[no-untyped-def]
         flash("A full sync is already running.")
         return redirect(url_for("status.index"))
     bridge = current_bridge()
-    run = crm.full_sync_function()
 
     def work() -> None:
         try:
-            run(bridge)
+            run_full_sync(bridge)
         except Exception:  # recorded in sync history by the sync itself
             pass
 

@@ -96,7 +96,7 @@ _LOCK_HINTS = {
 }
 
 # Statements that are not queries, with the words used to refuse them.
-_STATEMENTS: tuple[tuple[type[exp.Expression], str], ...] = (
+_STATEMENTS: tuple[tuple[type[exp.Expr], str], ...] = (
     (exp.Insert, "INSERT"),
     (exp.Update, "UPDATE"),
     (exp.Delete, "DELETE"),
@@ -185,7 +185,7 @@ def check_sql(sql: str, dialect: str) -> str:
         raise RefusedQuery(f"the query uses a construct the guard cannot verify: {exc}") from None
 
 
-def _check_root(root: exp.Expression, sql: str, read: str) -> None:
+def _check_root(root: exp.Expr, sql: str, read: str) -> None:
     node = root.unnest() if isinstance(root, exp.Subquery) else root
     if isinstance(node, (exp.Select, exp.SetOperation)):
         return
@@ -200,7 +200,7 @@ def _check_lock_hints(sql: str) -> None:
             raise RefusedQuery(f"table hint {token.text.upper()} is not allowed: it takes locks")
 
 
-def _check_node(node: exp.Expression, read: str) -> None:
+def _check_node(node: exp.Expr, read: str) -> None:
     if isinstance(node, exp.Into):
         raise RefusedQuery("SELECT … INTO is not allowed: it writes a table, a variable or a file")
     if isinstance(node, exp.Lock):
@@ -230,7 +230,7 @@ def _check_node(node: exp.Expression, read: str) -> None:
             raise RefusedQuery("executable comments (/*! … */) are not allowed")
 
 
-def _describe(node: exp.Expression, sql: str = "", read: str = "sqlite") -> str:
+def _describe(node: exp.Expr, sql: str = "", read: str = "sqlite") -> str:
     if isinstance(node, exp.Command):
         return str(node.this or "").strip().split(" ")[0].upper() or "this statement"
     for kind, words in _STATEMENTS:

@@ -118,7 +118,7 @@ def _reading_dates(start: dt.date, end: dt.date | None, day: int, keep: int) -> 
     year, month = end.year, end.month
     if dt.date(year, month, day) > end:
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    dates = []
+    dates: list[dt.date] = []
     while len(dates) < keep:
         current = dt.date(year, month, day)
         if current < start:
@@ -222,7 +222,7 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
     for position in range(max(first_billed, 1), len(dates)):
         invoice_date = dates[position]
         run = dt.datetime.combine(invoice_date, dt.time())
-        lines = []
+        lines: list[tuple[str, int | None, str | None, int | None, int]] = []
         if fee:
             lines.append(("Fee", None, None, None, fee))
         metered = 0
@@ -233,7 +233,7 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
             lines.append(("Meter", asset_id, meter_type, volume, cents))
         if minimum > metered:
             lines.append(("MinBilling", None, None, None, minimum - metered))
-        for line_type, asset_id, meter_type, volume, cents in lines:
+        for line_type, line_asset, line_meter, line_volume, cents in lines:
             line_id = world.next_id("invoice_line")
             emit(
                 "invoice_line",
@@ -242,9 +242,9 @@ def _emit_contract(world: World, customer: Customer, plan: Plan) -> None:
                     "contract_id": contract_id,
                     "invoice_date": invoice_date,
                     "line_type": line_type,
-                    "asset_id": asset_id,
-                    "meter_type": meter_type,
-                    "volume": volume,
+                    "asset_id": line_asset,
+                    "meter_type": line_meter,
+                    "volume": line_volume,
                     "amount": _money(cents),
                     "modified_date": _posted(run, line_id),
                 },
@@ -292,11 +292,12 @@ def _emit_call(world: World, customer: Customer, contract_id: int, asset_id: int
         return
     logged = world.at(day)
     call_id = world.next_id("service_call")
-    closed: dt.datetime | None = logged + dt.timedelta(hours=rng.randint(2, 72))
-    if closed.date() < today and (day < today - dt.timedelta(days=5) or rng.random() < 0.3):
-        status = "Closed"
+    would_close = logged + dt.timedelta(hours=rng.randint(2, 72))
+    closed: dt.datetime | None = None
+    if would_close.date() < today and (day < today - dt.timedelta(days=5) or rng.random() < 0.3):
+        closed, status = would_close, "Closed"
     else:
-        closed, status = None, rng.choice(c.CALL_STATUSES_OPEN)
+        status = rng.choice(c.CALL_STATUSES_OPEN)
     world.emit(
         "service_call",
         {

@@ -5,6 +5,7 @@ most stored as bytes in the database and some as files under the share folder.""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import content as c
@@ -57,7 +58,7 @@ def _case_plan(world: World, customer: Customer) -> CasePlan:
     return CasePlan(status, owner)
 
 
-def _subject(world: World, customer: Customer, templates: dict[str, tuple[str, ...]], kind: str) -> str:
+def _subject(world: World, customer: Customer, templates: Mapping[str, tuple[str, ...]], kind: str) -> str:
     rng = world.rng
     month = (world.today.replace(day=1) - dt.timedelta(days=1)).strftime("%B %Y")
     return rng.choice(templates[kind]).format(

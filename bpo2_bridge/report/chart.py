@@ -59,7 +59,8 @@ def revenue_cost_chart(months: list[Month], numbers: NumberFormat) -> Markup:
     parts.append(f'<path d="{"".join(grid)}" stroke="#ddd" stroke-width="0.5" fill="none"/>')
     parts.extend(labels)
     # one path per series (not a rect per bar): far fewer elements for the PDF renderer to draw
-    revenue_bars, cost_bars = [], []
+    revenue_bars: list[str] = []
+    cost_bars: list[str] = []
     if months:
         slot = plot_w / len(months)
         bar = max(1.0, min(14.0, slot * 0.38))

@@ -39,7 +39,7 @@ class NumberFormat:
         rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
         sign = "-" if rounded < 0 else ""
         whole, _, fraction = f"{abs(rounded):f}".partition(".")
-        groups = []
+        groups: list[str] = []
         while len(whole) > 3:
             groups.insert(0, whole[-3:])
             whole = whole[:-3]

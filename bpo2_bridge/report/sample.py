@@ -163,7 +163,7 @@ def contract_rows(spec: SampleContract, today: dt.date) -> Rows:
                     lines.append(("Meter", asset_id, "Colour", colour, colour * rng.randint(80, 160)))
             if rng.random() < 0.3:
                 lines.append(("MinBilling", None, None, None, rng.randint(1, 50_000)))
-            for line_type, asset_id, meter_type, volume, cents in lines:
+            for line_type, line_asset, meter_type, volume, cents in lines:
                 line_id += 1
                 rows["invoice_line"].append(
                     {
@@ -171,7 +171,7 @@ def contract_rows(spec: SampleContract, today: dt.date) -> Rows:
                         "contract_id": b,
                         "invoice_date": day,
                         "line_type": line_type,
-                        "asset_id": asset_id,
+                        "asset_id": line_asset,
                         "meter_type": meter_type,
                         "volume": volume,
                         "amount": _cents(cents),

@@ -3,7 +3,7 @@
 It also keeps the cache's data version (`state` row DATA_VERSION): every run that changes what
 the cache serves adds one to it when it succeeds, and marks itself as writing (its `snapshot`
 set while still running) from its first write on. Readers key what they remember (grid counts)
-by that version and remember nothing while a run is writing (crm.cache_state)."""
+by that version and remember nothing while a run is writing (cache_state.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ def start(store: Engine, kind: str, now: dt.datetime, target: str | None = None)
                 kind=kind, target=target, started_at=now, status="running", host=socket.gethostname()[:100]
             )
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT of one row always has it
+        return int(key[0])
 
 
 def succeed(

@@ -177,7 +177,8 @@ def _highest_key(conn: Connection, plan: EntityPlan) -> int | None:
     if not single_integer_key(plan):
         return None
     key = plan.q(plan.pk[0])
-    return fetch(conn, f"SELECT MAX({key}) FROM {plan.table}", ())[0][0]
+    highest: int | None = fetch(conn, f"SELECT MAX({key}) FROM {plan.table}", ())[0][0]
+    return highest
 
 
 def _compare_keys(

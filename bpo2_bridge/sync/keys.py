@@ -64,9 +64,9 @@ def differing_ranges(
     while lo <= top:
         hi = lo + BUCKET
         with reading(f"the keys of {plan.name}"):
-            mine = tuple(src.execute(source_stmt.where(col >= lo, col < hi)).one())
+            in_range = tuple(src.execute(source_stmt.where(col >= lo, col < hi)).one())
         cached = fetch(conn, cache_sql, (lo, hi))[0]
-        if _figures(mine) != _figures(cached):
+        if _figures(in_range) != _figures(cached):
             yield lo, hi
         lo = hi
 

@@ -203,7 +203,7 @@ def build_plans(schema: SourceSchema, cache_dialect: Dialect) -> list[EntityPlan
 
 def _converter(entity: Entity, columns: Sequence[str], dialect: Dialect) -> Callable[[Sequence[Any]], Row]:
     """Source row (Python values) -> the tuple the cache stores."""
-    procs = []
+    procs: list[tuple[int, Callable[[Any], Any]]] = []
     for i, name in enumerate(columns):
         col_type = entity.col(name).type
         proc = col_type.dialect_impl(dialect).bind_processor(dialect)
@@ -222,7 +222,7 @@ def raw_converter(
     both sides, so they pass through untouched.
     """
     cache = plan.cache_dialect
-    procs = []
+    procs: list[tuple[int, Callable[[Any], Any]]] = []
     for i, name in enumerate(plan.columns):
         col_type = plan.entity.col(name).type
         if source.name == "sqlite" and cache.name == "sqlite":
@@ -230,10 +230,16 @@ def raw_converter(
         read = col_type.dialect_impl(source).result_processor(source, description[i][1])
         write = col_type.dialect_impl(cache).bind_processor(cache)
         if read and write:
-            procs.append((i, lambda v, r=read, w=write: w(r(v))))
-        elif read or write:
-            procs.append((i, read or write))
+            procs.append((i, _chained(read, write)))
+        elif read is not None:
+            procs.append((i, read))
+        elif write is not None:
+            procs.append((i, write))
     return _apply(procs)
+
+
+def _chained(first: Callable[[Any], Any], then: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: then(first(value))
 
 
 def _apply(procs: list[tuple[int, Callable[[Any], Any]]]) -> Callable[[Sequence[Any]], Row]:

@@ -140,7 +140,8 @@ def optional_user() -> User | None:
     """The signed-in user, or None."""
     if "bpo2_user" not in g:
         g.bpo2_user = _resolve()
-    return g.bpo2_user
+    user: User | None = g.bpo2_user
+    return user
 
 
 def current_user() -> User:

@@ -17,7 +17,8 @@ EXTENSION_KEY = "bpo2_bridge"
 
 def current_bridge() -> Bridge:
     """The Bridge of the app handling this request (settings, mapping, engines, cache)."""
-    return current_app.extensions[EXTENSION_KEY]
+    bridge: Bridge = current_app.extensions[EXTENSION_KEY]
+    return bridge
 
 
 def _numbers() -> NumberFormat:
@@ -52,7 +53,7 @@ def date(value: Any) -> str:
         return value[:10]
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d")
-    return value.isoformat()
+    return str(value.isoformat())
 
 
 def datetime(value: Any) -> str:
@@ -62,7 +63,7 @@ def datetime(value: Any) -> str:
         value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
-    return value.isoformat()
+    return str(value.isoformat())
 
 
 def time(value: Any) -> str:
@@ -70,7 +71,7 @@ def time(value: Any) -> str:
         return ""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return value.strftime("%H:%M")
+    return str(value.strftime("%H:%M"))
 
 
 def filesize(value: Any) -> str:

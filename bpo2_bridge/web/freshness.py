@@ -38,7 +38,7 @@ def _naive_local(value: Any, bridge: Bridge) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         value = value.astimezone(bridge.settings.tz).replace(tzinfo=None)
-    return value
+    return value if isinstance(value, dt.datetime) else None
 
 
 def failure_reason(failure: Any) -> str | None:
@@ -85,7 +85,7 @@ def freshness(bridge: Bridge) -> Freshness:
 
 
 def _view_as_of(bridge: Bridge) -> Any:
-    """The as_of the view already read with `crm.cache_state`, when it is for the serving snapshot."""
+    """The as_of the view already read with `cache_state.cache_state`, when it is for the serving snapshot."""
     state = g.get("bpo2_cache_state") if has_request_context() else None
     if state is not None and state.snapshot == bridge.cache.current():
         return state.as_of

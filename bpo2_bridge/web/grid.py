@@ -185,7 +185,7 @@ class Grid:
         page.total = (count or count_now)(conn, select(func.count()).select_from(source).where(*where))
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = min(state.page, page.pages)
-        order = [(columns[state.sort_key], state.desc)] + [
+        order: list[tuple[ColumnElement[Any], bool]] = [(columns[state.sort_key], state.desc)] + [
             (columns[k], state.desc) for k in self.key if k != state.sort_key
         ]
         query = select(source).where(*where)
@@ -289,7 +289,7 @@ class Grid:
         """Sort values of every MILESTONE_STEP-th row of ``query`` in ``order``, read in one pass
         once the same data is paged deep a second time (people and clients jumping around a
         long list); None before that, when one OFFSET is cheaper than reading every row."""
-        key = ("milestones", statement_key(conn, query), tuple((c.name, d) for c, d in order))  # type: ignore[attr-defined]
+        key = ("milestones", statement_key(conn, query), tuple((c.name, d) for c, d in order))
         if not memo.asked_before(key):
             return None
         return memo.value(key, lambda: _read_milestones(conn, query, order))
@@ -329,7 +329,7 @@ class Grid:
         return rows
 
     def _kind(self, column: ColumnElement[Any]) -> str:
-        grid_column = self.by_key.get(column.name)  # type: ignore[attr-defined]
+        grid_column = self.by_key.get(column.name)
         return grid_column.type if grid_column else grid_cursor.kind_of(column.type)
 
 
@@ -364,7 +364,7 @@ def _read_milestones(
     position = func.row_number().over(order_by=_order_by(order)).label("grid_position")
     numbered = query.with_only_columns(*columns, position).subquery("numbered")
     marks = (
-        select(*(numbered.c[c.name] for c in columns))  # type: ignore[attr-defined]
+        select(*(numbered.c[c.name] for c in columns))
         .where(numbered.c.grid_position % MILESTONE_STEP == 0)
         .order_by(numbered.c.grid_position)
     )
@@ -375,7 +375,8 @@ def _as_from(base: Any) -> FromClause:
     if isinstance(base, FromClause):
         return base
     if isinstance(base, Select) or hasattr(base, "subquery"):
-        return base.subquery("grid_base")
+        subquery: FromClause = base.subquery("grid_base")
+        return subquery
     raise TypeError(f"a grid base must be a table, select or subquery, not {type(base).__name__}")
 
 

@@ -4,7 +4,7 @@ generation.
 Counting a filtered query over a million contracts costs far more than reading one page of it,
 and skipping 40,000 rows to reach page 2,000 costs far more than page 1; both answers only
 change when the cache is written. A ``CountCache`` keeps them in a small LRU keyed by the
-generation of the data (``crm.cache_state``: the snapshot plus the last sync or refresh run)
+generation of the data (``cache_state.cache_state``: the snapshot plus the last sync or refresh run)
 and by the statement with its parameters, so the same filter over the same data is counted
 once and a deep page found once is then reached by a keyset seek. Pages that took long to
 read (a search over every contract, a sort by a computed count) and the Home tiles are
@@ -266,8 +266,8 @@ def statement_key(conn: Connection, statement: Select[Any]) -> tuple[Any, ...]:
     cache_key = statement._generate_cache_key()
     if cache_key is None:
         compiled = statement.compile(dialect=conn.dialect)
-        values = tuple(sorted((name, _frozen(value)) for name, value in compiled.params.items()))
-        return (conn.dialect.name, str(compiled), values)
+        named = tuple(sorted((name, _frozen(value)) for name, value in compiled.params.items()))
+        return (conn.dialect.name, str(compiled), named)
     # by position, not name: anonymous parameters are named after object ids, new every request
     values = tuple(_frozen(b.effective_value) for b in cache_key.bindparams)
     return (conn.dialect.name, _shared_shape(cache_key.key), values)

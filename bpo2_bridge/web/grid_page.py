@@ -12,7 +12,7 @@ from flask import Flask, Response, redirect, render_template, request
 from markupsafe import Markup, escape
 
 from . import grid_export
-from .grid_filters import Condition, GridError, junction, render_filter
+from .grid_filters import Condition, GridError, Node, junction, render_filter
 from .grid_state import BUILDER_PARAMS, FORMATS, PAGE_SIZES, GridState
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class GridPage:
         node = self.state.filter
         if node is None or (not isinstance(node, Condition) and node.op == "OR"):
             return []
-        parts = [node] if isinstance(node, Condition) else list(node.parts)
+        parts: list[Node] = [node] if isinstance(node, Condition) else list(node.parts)
         out = []
         for i, part in enumerate(parts):
             rest = parts[:i] + parts[i + 1 :]

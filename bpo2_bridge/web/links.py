@@ -24,7 +24,7 @@ class LinkFor:
     **values)``, for a ``key`` in the endpoint's path."""
 
     def __init__(self, endpoint: str, key: str, **values: Any) -> None:
-        url = url_for(endpoint, **{key: MARKER}, **values)
+        url = url_for(endpoint, **{key: MARKER, **values})
         head, found, tail = url.partition(MARKER)
         if not found or "?" in head or MARKER in tail:
             raise ValueError(f"{endpoint}: {key} is not a path argument of its URL")

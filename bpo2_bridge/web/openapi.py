@@ -65,8 +65,11 @@ class GridEndpoint:
     json_extra: Callable[[], tuple[GridColumn, ...]] = lambda: ()
 
 
-def _attr(module: str, name: str) -> Callable[[], Grid]:
-    def load() -> Grid:
+def _attr(module: str, name: str) -> Callable[[], Any]:
+    """A module-level value of a view (a grid, or a file grid's extra JSON columns), loaded when
+    the description is built: the views import the app, which imports this module."""
+
+    def load() -> Any:
         return getattr(importlib.import_module(f"bpo2_bridge.views.{module}"), name)
 
     return load
