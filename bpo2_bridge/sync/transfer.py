@@ -68,7 +68,7 @@ def read_batches(
             _arm_batch(src, dbapi)
             if src.dialect.name == "postgresql":
                 cursor = dbapi.cursor(name=f"bpo2_sync_{secrets.token_hex(4)}")
-                cursor.itersize = batch  # type: ignore[attr-defined]  # psycopg2's named cursor
+                cursor.itersize = batch  # type: ignore[attr-defined]  # a server-side cursor: rows per fetch
             else:
                 cursor = dbapi.cursor()
             cursor.execute(str(compiled))
