@@ -3,9 +3,9 @@
 `check_schema` lists every mapped table or column the source lacks (with the closest existing
 names) and every column whose type cannot serve its logical column. `reflect_source` reflects
 only the mapped tables and columns, keyed by logical name, so `schema.table("contract").c.expiry_date`
-is the physical expiry column. The select helpers build the per-entity statements the sync runs,
-labelled with logical names; they are SQLAlchemy Core, so they compile for every dialect,
-SQL Server included.
+is the physical expiry column. The sync's plans (sync/plan.py) build their statements on it; the
+helpers here give the watermark query and one customer's rows. All are SQLAlchemy Core, so they
+compile for every dialect, SQL Server included.
 """
 
 from __future__ import annotations
@@ -24,11 +24,9 @@ from sqlalchemy import (
     MetaData,
     Select,
     Table,
-    and_,
     bindparam,
     func,
     inspect,
-    or_,
     select,
 )
 from sqlalchemy import exc as sa_exc
@@ -349,84 +347,7 @@ def _reflect_table(metadata: MetaData, found: _Resolved) -> Table:
     return Table(found.table, metadata, *columns, schema=found.schema)
 
 
-# -- statements the sync runs on the source ------------------------------------------------------
-
-
-def _columns(
-    schema: SourceSchema, entity_name: str, columns: Sequence[str] | None, cached_only: bool
-) -> list[str]:
-    if columns is not None:
-        return list(columns)
-    ent = entity(entity_name)
-    em = schema.mapping[entity_name]
-    return [c.name for c in ent.columns if em.has(c.name) and (c.cached or not cached_only)]
-
-
-def select_entity(
-    schema: SourceSchema,
-    entity_name: str,
-    where: ColumnElement[bool] | None = None,
-    *,
-    columns: Sequence[str] | None = None,
-    cached_only: bool = True,
-) -> Select[Any]:
-    """SELECT the entity's mapped columns, each labelled with its logical name.
-
-    `columns` picks logical columns; by default every mapped column the cache holds
-    (`cached_only=False` adds those read on demand, such as attachment bytes).
-    """
-    names = _columns(schema, entity_name, columns, cached_only)
-    stmt = select(*(schema.column(entity_name, name).label(name) for name in names))
-    stmt = stmt.select_from(schema.table(entity_name))
-    return stmt if where is None else stmt.where(where)
-
-
-def key_after(schema: SourceSchema, entity_name: str, after: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows whose primary key sorts after `after` (keyset paging; no row-value syntax, which
-    SQL Server lacks). Parameters are named after_<key column>."""
-    pk = entity(entity_name).pk
-    if len(after) != len(pk):
-        raise ValueError(f"{entity_name}: key has {len(pk)} columns, got {len(after)} values")
-    cols = [schema.column(entity_name, name) for name in pk]
-    params: list[BindParameter[Any]] = [
-        bindparam(f"after_{name}", value, type_=col.type) for name, col, value in zip(pk, cols, after)
-    ]
-    terms = []
-    for i, col in enumerate(cols):
-        equal = [cols[j] == params[j] for j in range(i)]
-        terms.append(and_(*equal, col > params[i]) if equal else col > params[i])
-    return or_(*terms) if len(terms) > 1 else terms[0]
-
-
-def keyset_batch(
-    schema: SourceSchema,
-    entity_name: str,
-    size: int,
-    after: Sequence[Any] | None = None,
-    where: ColumnElement[bool] | None = None,
-    *,
-    columns: Sequence[str] | None = None,
-    cached_only: bool = True,
-) -> Select[Any]:
-    """The next `size` rows in primary-key order after the key `after` (None: from the start)."""
-    stmt = select_entity(schema, entity_name, where, columns=columns, cached_only=cached_only)
-    if after is not None:
-        stmt = stmt.where(key_after(schema, entity_name, after))
-    pk = [schema.column(entity_name, name) for name in entity(entity_name).pk]
-    return stmt.order_by(*pk).limit(size)
-
-
-def changed_since(schema: SourceSchema, entity_name: str, watermark: Any) -> ColumnElement[bool]:
-    """Rows changed at or after `watermark` (parameter :since), by the entity's change column.
-
-    At or after, not after: a row written in a transaction still open when the watermark was
-    taken carries the watermark value itself (MIN_ACTIVE_ROWVERSION), or the same timestamp as
-    the last row read. Reading a boundary row twice is harmless; missing it is not.
-    """
-    col = schema.change_column(entity_name)
-    if col is None:
-        raise ValueError(f"{entity_name} has no change column in the mapping")
-    return col >= bindparam("since", watermark, type_=col.type)
+# -- source statements the sync plans build on ----------------------------------------------------
 
 
 def select_watermark(schema: SourceSchema, entity_name: str) -> Select[Any]:

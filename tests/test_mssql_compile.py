@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 
 import pytest
 import sqlglot
@@ -17,15 +18,8 @@ from sqlglot import exp
 
 from bpo2_bridge.mapping import Mapping, load_mapping
 from bpo2_bridge.model import ENTITIES
-from bpo2_bridge.reflection import (
-    SourceSchema,
-    changed_since,
-    for_customer,
-    keyset_batch,
-    offline_schema,
-    select_entity,
-    select_watermark,
-)
+from bpo2_bridge.reflection import SourceSchema, offline_schema, select_watermark
+from bpo2_bridge.sync.plan import EntityPlan, build_plans, changed_since
 
 MSSQL = mssql.dialect()
 
@@ -62,18 +56,22 @@ def _dbo(mapping: Mapping) -> Mapping:
     return _variant(mapping, **{em.name: {"schema": "dbo"} for em in mapping})
 
 
+def _plan(schema: SourceSchema, name: str) -> EntityPlan:
+    return next(plan for plan in build_plans(schema, MSSQL) if plan.name == name)
+
+
 def _statements(schema: SourceSchema, name: str):
-    ent = next(e for e in ENTITIES if e.name == name)
-    first_key = tuple(7 for _ in ent.pk)
-    yield "all columns", select_entity(schema, name, cached_only=False)
-    yield "first batch", keyset_batch(schema, name, 500)
-    yield "next batch", keyset_batch(schema, name, 500, after=first_key)
-    if schema.change_column(name) is not None:
-        since = changed_since(schema, name, dt.datetime(2026, 1, 31, 23, 59))
-        yield "changed, next batch", keyset_batch(schema, name, 500, after=first_key, where=since)
+    """Every statement a sync sends to BPO2 for the entity (sync/full, incremental, refresh)."""
+    plan = _plan(schema, name)
+    key = tuple(7 for _ in plan.pk)
+    yield "all rows", plan.select_rows(ordered=True)
+    yield "keys", plan.select_keys()
+    yield "some keys", plan.select_rows(plan.key_filter([key, tuple(8 for _ in plan.pk)]))
+    if plan.change is not None:
+        yield "changed", plan.select_rows(changed_since(plan, dt.datetime(2026, 1, 31, 23, 59)))
         yield "watermark", select_watermark(schema, name)
-    if ent.customer_link is not None:
-        yield "one customer", select_entity(schema, name, for_customer(schema, name, 42))
+    if plan.entity.customer_link is not None:
+        yield "one customer", plan.select_rows(plan.customer_filter(42))
 
 
 @pytest.mark.parametrize("qualified", [False, True], ids=["default-schema", "dbo"])
@@ -88,31 +86,31 @@ def test_every_entity_statement_is_tsql(mapping, name, qualified):
         if purpose != "watermark":
             # rows come back under logical names, read from the physical columns
             labels = [s.alias_or_name for s in tree.expressions]
-            wanted = [
-                c.name for c in em.entity.columns if em.has(c.name) and (c.cached or purpose == "all columns")
-            ]
+            if purpose == "keys":
+                wanted = list(em.entity.pk)
+            else:
+                wanted = [c.name for c in em.entity.columns if em.has(c.name) and c.cached]
             assert labels == wanted, purpose
             tables = {t.name for t in tree.find_all(exp.Table)}
             assert em.table in tables, purpose
             if qualified:
                 assert all(t.db == "dbo" for t in tree.find_all(exp.Table)), purpose
-        if "batch" in purpose:
-            assert tree.args.get("limit") is not None or "TOP 500" in sql, purpose
+        if purpose in ("all rows", "keys"):
             order = [o.this.name for o in tree.args["order"].expressions]
             assert order == [em.physical(k) for k in em.entity.pk], purpose
 
 
-def test_keyset_condition_on_a_composite_key_needs_no_row_values(mapping):
-    """SQL Server has no (a, b) > (x, y): the condition is spelled out column by column."""
+def test_a_composite_key_filter_needs_no_row_values(mapping):
+    """SQL Server has no (a, b) IN ((x, y), ...): the filter is spelled out column by column."""
     schema = offline_schema(mapping)
     name = next(e.name for e in ENTITIES if len(e.pk) > 1)
-    sql = _tsql(keyset_batch(schema, name, 100, after=(3, 9)), literal=False)
+    plan = _plan(schema, name)
+    sql = _tsql(plan.select_rows(plan.key_filter([(3, 9), (4, 1)])))
     em = mapping[name]
     first, second = (em.physical(k) for k in em.entity.pk)
-    assert f"[{first}] > :after_{em.entity.pk[0]} OR" in sql
-    assert f"[{first}] = :after_{em.entity.pk[0]} AND" in sql
-    assert f"[{second}] > :after_{em.entity.pk[1]}" in sql
-    _parse_one(_tsql(keyset_batch(schema, name, 100, after=(3, 9))))
+    assert f"[{first}] = 3 AND" in sql and f"[{second}] = 9" in sql
+    assert " OR " in sql and "IN((" not in sql.replace(" ", "").upper()
+    _parse_one(sql)
 
 
 def test_rowversion_watermark_uses_min_active_rowversion(mapping):
@@ -123,10 +121,9 @@ def test_rowversion_watermark_uses_min_active_rowversion(mapping):
     assert "MIN_ACTIVE_ROWVERSION()" in sql.upper()
     assert "@@DBTS" not in sql.upper()
     _parse_one(sql)
-    since = _tsql(
-        select_entity(schema, "contract", changed_since(schema, "contract", b"\0" * 8)), literal=False
-    )
-    assert f"[{em.change_column}] >= :since" in since
+    plan = _plan(schema, "contract")
+    since = _tsql(plan.select_rows(changed_since(plan, b"\0" * 8)), literal=False)
+    assert re.search(rf"\[{em.change_column}\] >= :\w+", since), since
 
 
 def test_change_column_that_is_not_a_logical_column(mapping):
@@ -134,12 +131,12 @@ def test_change_column_that_is_not_a_logical_column(mapping):
     em = mapping["contract"]
     columns = {k: v for k, v in em.columns.items() if v != em.change_column}
     schema = offline_schema(_variant(mapping, contract={"columns": columns}))
-    sql = _tsql(
-        keyset_batch(schema, "contract", 10, where=changed_since(schema, "contract", dt.datetime(2026, 1, 1)))
-    )
+    plan = _plan(schema, "contract")
+    # a date-time watermark is read from 15 minutes before it (transactions still open then)
+    sql = _tsql(plan.select_rows(changed_since(plan, dt.datetime(2026, 1, 1))))
     tree = _parse_one(sql)
     assert em.change_column not in [s.alias_or_name for s in tree.expressions]
-    assert f"[{em.change_column}] >= '2026-01-01 00:00:00'" in sql
+    assert f"[{em.change_column}] >= '2025-12-31 23:45:00'" in sql
     _parse_one(_tsql(select_watermark(schema, "contract")))
 
 

@@ -24,8 +24,10 @@ from sqlalchemy import (
     String,
     create_engine,
     insert,
+    select,
     text,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 
 from bpo2_bridge.cli import main
@@ -33,18 +35,22 @@ from bpo2_bridge.mapping import Mapping, load_mapping
 from bpo2_bridge.model import ENTITIES, Parent
 from bpo2_bridge.reflection import (
     SchemaError,
-    changed_since,
+    SourceSchema,
     check_schema,
-    for_customer,
-    keyset_batch,
     mapped_counts,
     offline_schema,
     reflect_source,
-    select_entity,
     select_watermark,
     suggest,
 )
 from bpo2_bridge.source import open_readonly, source_session
+from bpo2_bridge.sync.plan import EntityPlan, build_plans, changed_since
+
+
+def plans_of(schema: SourceSchema) -> dict[str, EntityPlan]:
+    """The sync's plans over ``schema``, by entity: their statements are what the sync sends."""
+    return {plan.name: plan for plan in build_plans(schema, sqlite.dialect())}
+
 
 ENGINES = ("sqlite", "postgresql", "mariadb")
 TODAY = dt.date(2026, 11, 22)
@@ -107,11 +113,12 @@ def test_demo_reflects_and_passes_schema_check(kind, fresh_database, mapping, tm
         assert [c.key for c in table.c if c.key != "_change"] == expected
     assert schema.table("contract").c.expiry_date.name == mapping["contract"].physical("expiry_date")
 
+    plans = plans_of(schema)
     with source_session(engine) as conn:
         for em in mapping:
-            rows = conn.execute(select_entity(schema, em.name)).mappings().all()
+            rows = conn.execute(plans[em.name].select_rows()).mappings().all()
             assert len(rows) == summary.counts[em.name]
-        contracts = conn.execute(select_entity(schema, "contract")).mappings().all()
+        contracts = conn.execute(plans["contract"].select_rows()).mappings().all()
     assert all(isinstance(r["expiry_date"], dt.date) for r in contracts if r["expiry_date"] is not None)
     assert {r["status"] for r in contracts} >= {"Active"}
     engine.dispose()
@@ -230,7 +237,7 @@ def test_tables_in_a_named_schema(fresh_database, mapping, tmp_path, seed_source
     schema = reflect_source(engine, in_schema)
     assert schema.table("contract").schema == "erp"
     with source_session(engine) as conn:
-        assert len(conn.execute(select_entity(schema, "contract")).all()) == 4
+        assert len(conn.execute(plans_of(schema)["contract"].select_rows()).all()) == 4
 
     elsewhere = Mapping(
         mapping.path, {n: dataclasses.replace(em, schema="ERP") for n, em in mapping.entities.items()}
@@ -284,53 +291,50 @@ def test_entity_statements_read_the_right_rows(
     before = source_fingerprint(url)
     engine = open_readonly(url, 30)
     schema = reflect_source(engine, mapping)
+    plans = plans_of(schema)
     with source_session(engine) as conn:
         for ent in ENTITIES:
-            key = list(ent.pk)
+            plan, key = plans[ent.name], list(ent.pk)
             expected = sorted(tuple(r[k] for k in key) for r in written[ent.name])
-            # keyset batches of 2 read every row exactly once, in key order
-            seen, after = [], None
-            while True:
-                batch = conn.execute(keyset_batch(schema, ent.name, 2, after, columns=key)).all()
-                seen += [tuple(row) for row in batch]
-                if len(batch) < 2:
-                    break
-                after = tuple(batch[-1])
-            assert seen == expected, ent.name
+            # every row once, in key order; the keys alone likewise
+            rows = conn.execute(plan.select_rows(ordered=True)).mappings().all()
+            assert [tuple(r[k] for k in key) for r in rows] == expected, ent.name
+            assert [tuple(r) for r in conn.execute(plan.select_keys())] == expected, ent.name
+            # the rows of some keys (an incremental sync reads changed keys so)
+            some = expected[::2]
+            picked = conn.execute(plan.select_rows(plan.key_filter(some))).mappings()
+            assert sorted(tuple(r[k] for k in key) for r in picked) == some, ent.name
             if ent.customer_link is not None:
-                rows = conn.execute(
-                    select_entity(schema, ent.name, for_customer(schema, ent.name, 2))
-                ).mappings()
+                rows = conn.execute(plan.select_rows(plan.customer_filter(2))).mappings()
                 got = sorted(tuple(r[k] for k in key) for r in rows)
                 assert got == sorted(tuple(r[k] for k in key) for r in _owned(written, ent.name, 2)), ent.name
-        # at or after the watermark: the row carrying the watermark value itself is read again
-        since = dt.datetime(2026, 1, 3, 8, 30)
-        changed = conn.execute(
-            select_entity(schema, "contract", changed_since(schema, "contract", since))
-        ).all()
+        # from the watermark less the overlap for transactions still open when it was taken:
+        # the rows changed at it and in the 15 minutes before are read again
+        since = dt.datetime(2026, 1, 3, 8, 40)
+        changed = conn.execute(plans["contract"].select_rows(changed_since(plans["contract"], since))).all()
         assert sorted(r.contract_id for r in changed) == [3, 4, 5]
         assert conn.execute(select_watermark(schema, "contract")).scalar() == dt.datetime(2026, 1, 5, 8, 30)
-        attachment = (
-            conn.execute(select_entity(schema, "case_attachment", cached_only=False)).mappings().first()
-        )
-        assert attachment["content"] == b"\x01\x01\x01"
+        # attachment bytes are not cached, but read from BPO2 by their column (attachments.py)
+        content = schema.column("case_attachment", "content")
+        assert conn.execute(select(content).where(content.is_not(None))).scalars().first() == b"\x01\x01\x01"
     engine.dispose()
     assert source_fingerprint(url) == before
 
 
 @pytest.fixture(scope="module")
 def pair_source(tmp_path_factory):
-    path = tmp_path_factory.mktemp("keyset") / "pairs.sqlite"
+    path = tmp_path_factory.mktemp("keys") / "pairs.sqlite"
     return URL.create("sqlite", database=str(path))
 
 
 @hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     keys=st.sets(st.tuples(st.integers(-3, 6), st.integers(-3, 6)), max_size=30),
-    size=st.integers(1, 7),
+    data=st.data(),
 )
-def test_keyset_batches_cover_a_composite_key_exactly(pair_source, mapping, keys, size):
-    """Whatever the keys and batch size, batches concatenate to every row once, in key order."""
+def test_a_key_filter_on_a_composite_key_reads_exactly_those_rows(pair_source, mapping, keys, data):
+    """Whatever the keys and the subset asked for, the rows read are exactly that subset: the
+    filter spells the key out column by column (SQL Server has no row values)."""
     name = next(e.name for e in ENTITIES if len(e.pk) == 2)
     em = mapping[name]
     metadata = mapping.physical_metadata()
@@ -344,19 +348,17 @@ def test_keyset_batches_cover_a_composite_key_exactly(pair_source, mapping, keys
             flag = next(c.name for c in em.entity.columns if not c.pk)
             conn.execute(insert(table), [{a: x, b: y, flag: True} for x, y in keys])
     writer.dispose()
+    wanted = data.draw(
+        st.sets(st.sampled_from(sorted(keys)) if keys else st.nothing(), min_size=1 if keys else 0)
+    )
+    asked = sorted(wanted | {(99, 99)})  # and a key that is not there
 
     engine = open_readonly(pair_source, 30)
-    schema = offline_schema(mapping)  # the file holds only this table: statements from the mapping
-    seen, after = [], None
+    plan = plans_of(offline_schema(mapping))[name]  # the file holds only this table
     with source_session(engine) as conn:
-        while True:
-            batch = conn.execute(keyset_batch(schema, name, size, after, columns=list(em.entity.pk))).all()
-            seen += [tuple(r) for r in batch]
-            if len(batch) < size:
-                break
-            after = tuple(batch[-1])
+        rows = conn.execute(plan.select_rows(plan.key_filter(asked))).mappings().all()
     engine.dispose()
-    assert seen == sorted(keys)
+    assert sorted(tuple(r[k] for k in em.entity.pk) for r in rows) == sorted(wanted)
 
 
 # -- suggestions ----------------------------------------------------------------------------------
