@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .source import SourceError, first_line, source_session
 
 if TYPE_CHECKING:
     from .bridge import Bridge
+    from .reflection import SourceSchema
 
 
 class AttachmentMissing(LookupError):
@@ -40,17 +41,22 @@ def share_file(share_root: Path, relative: str) -> Path:
     return target
 
 
+def attachment_query(schema: SourceSchema, file_id: int) -> Select[Any]:
+    """The file's bytes column and share path, whichever the mapping has, from BPO2."""
+    em = schema.mapping["case_attachment"]
+    table = schema.table("case_attachment")
+    wanted = [table.c[name] for name in ("content", "file_path") if em.has(name)]
+    return select(*wanted).where(table.c.file_id == file_id)
+
+
 def attachment_content(bridge: Bridge, file_id: int) -> AttachmentContent:
     """The file's bytes from the source's bytes column, else its path on the share.
 
     Raises SourceError when BPO2 is unreachable, AttachmentMissing when there is nothing.
     """
-    em = bridge.mapping["case_attachment"]
-    table = bridge.source_tables.table("case_attachment")
-    wanted = [table.c[name] for name in ("content", "file_path") if em.has(name)]
     with source_session(bridge.source) as conn:
         try:
-            row = conn.execute(select(*wanted).where(table.c.file_id == file_id)).mappings().first()
+            row = conn.execute(attachment_query(bridge.source_tables, file_id)).mappings().first()
         except SQLAlchemyError as exc:
             raise SourceError(f"BPO2 could not read the file: {first_line(exc)}") from exc
     if row is None:

@@ -16,9 +16,11 @@ import sqlglot
 from sqlalchemy.dialects import mssql
 from sqlglot import exp
 
+from bpo2_bridge.attachments import attachment_query
 from bpo2_bridge.mapping import Mapping, load_mapping
 from bpo2_bridge.model import ENTITIES
 from bpo2_bridge.reflection import SourceSchema, offline_schema, select_watermark
+from bpo2_bridge.sync.keys import source_key_bounds, source_key_figures, source_rows
 from bpo2_bridge.sync.plan import EntityPlan, build_plans, changed_since
 
 MSSQL = mssql.dialect()
@@ -98,6 +100,35 @@ def test_every_entity_statement_is_tsql(mapping, name, qualified):
         if purpose in ("all rows", "keys"):
             order = [o.this.name for o in tree.args["order"].expressions]
             assert order == [em.physical(k) for k in em.entity.pk], purpose
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENTITIES if len(e.pk) == 1])
+def test_key_comparison_statements_are_tsql(mapping, name):
+    """What an incremental sync asks BPO2 to find deleted or unstamped rows (sync/keys.py)."""
+    plan = _plan(offline_schema(mapping), name)
+    key = plan.col(plan.pk[0])
+    table = mapping[name].table
+    for stmt in (
+        source_rows(plan),
+        source_key_bounds(plan),
+        source_key_figures(plan).where(key > 1000),
+        source_key_figures(plan).where(key >= 0, key < 65536),
+    ):
+        sql = _tsql(stmt)
+        tree = _parse_one(sql)
+        assert {t.name for t in tree.find_all(exp.Table)} == {table}, sql
+    # the key sum as BIGINT: an INT sum over a million keys overflows on SQL Server
+    assert "CAST(" in _tsql(source_key_figures(plan)) and "AS BIGINT)" in _tsql(source_key_figures(plan))
+
+
+def test_the_attachment_query_is_tsql(mapping):
+    """A download reads the file's bytes or share path from BPO2 itself (attachments.py)."""
+    em = mapping["case_attachment"]
+    sql = _tsql(attachment_query(offline_schema(mapping), 42))
+    tree = _parse_one(sql)
+    wanted = [name for name in ("content", "file_path") if em.has(name)]
+    assert [s.alias_or_name for s in tree.expressions] == [em.physical(name) for name in wanted]
+    assert f"[{em.physical('file_id')}] = 42" in sql
 
 
 def test_a_composite_key_filter_needs_no_row_values(mapping):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, cast, func, select
+from sqlalchemy import BigInteger, Connection, Select, cast, func, select
 
 from .plan import EntityPlan, fetch
 from .transfer import reading
@@ -25,6 +25,24 @@ BUCKET = 65_536
 
 def single_integer_key(plan: EntityPlan) -> bool:
     return len(plan.pk) == 1
+
+
+def source_rows(plan: EntityPlan) -> Select[Any]:
+    """How many rows the entity has on BPO2."""
+    # count(*) on its own: engines answer it from the narrowest index
+    return select(func.count()).select_from(plan.schema.table(plan.name))
+
+
+def source_key_figures(plan: EntityPlan) -> Select[int, int]:
+    """Count and sum of the entity's keys on BPO2 (the caller adds the key range); summed as
+    BIGINT, which SQL Server needs for a million keys (an INT sum overflows)."""
+    col = plan.col(plan.pk[0])
+    return select(func.count(), func.sum(cast(col, BigInteger)))
+
+
+def source_key_bounds(plan: EntityPlan) -> Select[Any]:
+    col = plan.col(plan.pk[0])
+    return select(func.min(col), func.max(col))
 
 
 def differing_ranges(
@@ -38,11 +56,10 @@ def differing_ranges(
     rows), where figures per range read every key."""
     col = plan.col(plan.pk[0])
     key = plan.q(plan.pk[0])
-    source_stmt = select(func.count(), func.sum(cast(col, BigInteger)))
+    source_stmt = source_key_figures(plan)
     if held is not None:
         with reading(f"the keys of {plan.name}"):
-            # count(*) on its own: engines answer it from the narrowest index
-            mine = src.execute(select(func.count()).select_from(plan.schema.table(plan.name))).scalar()
+            mine = src.execute(source_rows(plan)).scalar()
             mine_new = src.execute(source_stmt.where(col > held)).one()
         cached = fetch(conn, f"SELECT COUNT(*) FROM {plan.table}", ())[0][0]
         cached_new = fetch(
@@ -51,7 +68,7 @@ def differing_ranges(
         if mine == cached and _figures(mine_new) == _figures(cached_new[0]):
             return
     with reading(f"the keys of {plan.name}"):
-        low_s, high_s = src.execute(select(func.min(col), func.max(col))).one()
+        low_s, high_s = src.execute(source_key_bounds(plan)).one()
     low_c, high_c = fetch(conn, f"SELECT MIN({key}), MAX({key}) FROM {plan.table}", ())[0]
     bounds = [int(v) for v in (low_s, high_s, low_c, high_c) if v is not None]
     if not bounds:
