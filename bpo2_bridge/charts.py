@@ -1,4 +1,4 @@
-"""Tiny server-side SVG charts (bars and lines) that print, go into PDFs and need no script.
+"""Tiny server-side SVG bar charts that print, go into PDFs and need no script.
 
 Only presentation attributes are used (no style attributes), so a strict CSP allows them.
 """
@@ -45,16 +45,13 @@ def chart(
     labels: Sequence[str],
     series: Sequence[Series],
     *,
-    kind: str = "bar",
     width: int = 640,
     height: int = 220,
     title: str = "",
     label: str = "",
     value_format: Callable[[Number], str] = lambda v: f"{v:,.2f}",
 ) -> Markup:
-    """An SVG chart: grouped bars (kind="bar") or lines (kind="line") over the labels."""
-    if kind not in ("bar", "line"):
-        raise ValueError("kind must be bar or line")
+    """An SVG chart of grouped bars over the labels, one bar per series in each group."""
     left, right, top, bottom = 56, 12, 24 if title else 10, 40 if len(series) > 1 else 28
     plot_w, plot_h = width - left - right, height - top - bottom
     numbers = [float(v) for s in series for v in s.values if v is not None]
@@ -68,7 +65,7 @@ def chart(
         return top + plot_h - (value - lo) / span * plot_h
 
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-bar" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(label or title or "chart")}">'
     ]
     if title:
@@ -91,32 +88,16 @@ def chart(
     zero = y(max(lo, 0.0))
     for k, s in enumerate(series):
         color = s.color or PALETTE[k % len(PALETTE)]
-        if kind == "bar":
-            bar_w = slot * 0.8 / max(1, len(series))
-            for i, v in enumerate(s.values):
-                if v is None:
-                    continue
-                x = left + slot * i + slot * 0.1 + bar_w * k
-                top_y, bottom_y = sorted((y(float(v)), zero))
-                out.append(
-                    f'<rect x="{x:.1f}" y="{top_y:.1f}" width="{bar_w:.1f}" height="{bottom_y - top_y:.1f}" '
-                    f'fill="{color}"><title>{escape(labels[i])}: {escape(value_format(v))}</title></rect>'
-                )
-        else:
-            points = [
-                f"{left + slot * (i + 0.5):.1f},{y(float(v)):.1f}"
-                for i, v in enumerate(s.values)
-                if v is not None
-            ]
+        bar_w = slot * 0.8 / max(1, len(series))
+        for i, v in enumerate(s.values):
+            if v is None:
+                continue
+            x = left + slot * i + slot * 0.1 + bar_w * k
+            top_y, bottom_y = sorted((y(float(v)), zero))
             out.append(
-                f'<polyline points="{" ".join(points)}" fill="none" stroke="{color}" stroke-width="2"/>'
+                f'<rect x="{x:.1f}" y="{top_y:.1f}" width="{bar_w:.1f}" height="{bottom_y - top_y:.1f}" '
+                f'fill="{color}"><title>{escape(labels[i])}: {escape(value_format(v))}</title></rect>'
             )
-            for i, v in enumerate(s.values):
-                if v is not None:
-                    out.append(
-                        f'<circle cx="{left + slot * (i + 0.5):.1f}" cy="{y(float(v)):.1f}" r="3" fill="{color}">'
-                        f"<title>{escape(labels[i])}: {escape(value_format(v))}</title></circle>"
-                    )
         if len(series) > 1:  # legend
             lx = left + k * 140
             out.append(f'<rect x="{lx}" y="{height - 12}" width="10" height="10" fill="{color}"/>')
@@ -130,8 +111,4 @@ def chart(
 
 def bar_chart(labels: Sequence[str], values: Sequence[Number | None], **options: object) -> Markup:
     """One series of bars."""
-    return chart(labels, [Series("", values)], kind="bar", **options)  # type: ignore[arg-type]
-
-
-def line_chart(labels: Sequence[str], series: Sequence[Series], **options: object) -> Markup:
-    return chart(labels, series, kind="line", **options)  # type: ignore[arg-type]
+    return chart(labels, [Series("", values)], **options)  # type: ignore[arg-type]

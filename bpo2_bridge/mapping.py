@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Column, MetaData, Table
 
-from .model import ENTITIES, Entity, entity
+from .model import ENTITIES, Entity
 
 # Columns an install may leave unmapped (attachment storage: bytes and/or share path).
 OPTIONAL_COLUMNS = {("case_attachment", "content"), ("case_attachment", "file_path")}
@@ -128,8 +128,3 @@ def load_mapping(path: str | Path) -> Mapping:
         schema = section.get("schema")
         out[ent.name] = EntityMap(ent, table, schema or None, dict(columns), change, kind if change else None)
     return Mapping(path, out)
-
-
-def entity_map(mapping: Mapping, name: str) -> EntityMap:
-    entity(name)  # clear error for an unknown name
-    return mapping[name]

@@ -28,10 +28,6 @@ class SourceError(RuntimeError):
     """The source cannot be reached or refused a statement; the message says why."""
 
 
-class QueryTimeout(SourceError):
-    """A statement ran past its time limit and was stopped."""
-
-
 def source_url(settings: Settings) -> URL:
     raw = settings.source_url or f"sqlite:///{settings.demo_source_path}"
     try:
@@ -41,11 +37,6 @@ def source_url(settings: Settings) -> URL:
     if settings.source_password:
         url = url.set(password=settings.source_password)
     return url
-
-
-def describe_url(url: URL) -> str:
-    """The URL for messages: never the password."""
-    return url.render_as_string(hide_password=True)
 
 
 def open_source(settings: Settings, timeout: float | None = None) -> Engine:
