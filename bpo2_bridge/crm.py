@@ -7,8 +7,7 @@ administrators see all) is applied in SQL, never after the fact.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,13 +51,6 @@ class Viewer(Protocol):
 
     @property
     def is_admin(self) -> bool: ...
-
-
-@contextmanager
-def cache_connection(bridge: Bridge) -> Iterator[Connection]:
-    """A read connection on the serving cache snapshot (CacheMissing before the first sync)."""
-    with bridge.cache.connect() as conn:
-        yield conn
 
 
 def _sql(dialect: Dialect, name: str) -> TextClause:
@@ -112,7 +104,7 @@ def _window_values(bridge: Bridge) -> dict[str, Any]:
 
 
 def employee_by_login(bridge: Bridge, login: str) -> dict[str, Any] | None:
-    with cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         rows = _rows(conn, _sql(conn.dialect, "crm_employee_by_login"), login=login)
     return rows[0] if rows else None
 

@@ -17,7 +17,7 @@ NOT_YOURS = "Sorry, this is not one of your open cases and you cannot make chang
 @bp.get("/cases/<case_no>")
 def show(case_no: str):  # type: ignore[no-untyped-def]
     bridge = current_bridge()
-    with crm.cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         case = crm.case_info(conn, current_user(), case_no)
     if case is None:
         abort(404)

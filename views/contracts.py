@@ -77,7 +77,7 @@ def _tab_links(endpoint: str, counts: dict[str, int], **values: Any) -> list[tup
 @bp.get("/customers/<account_no>/contracts")
 def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
-    with crm.cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         state = cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
         customer = load_customer(conn, account_no)
@@ -134,7 +134,7 @@ def refresh(account_no: str):  # type: ignore[no-untyped-def]
     JSON clients get 200 with the changes, or 503 {"error": "BPO2 is unreachable", "as_of"}
     (the app's SourceError handler) while the cache keeps serving."""
     bridge = current_bridge()
-    with crm.cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         load_customer(conn, account_no)
     if wants_json():
         return _refresh_json(account_no)
@@ -168,7 +168,7 @@ def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
 @bp.get("/contracts")
 def index():  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
-    with crm.cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         state = cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
         page, counts = _contracts_page(conn, bridge, user, tab, ALL_CONTRACTS, count)

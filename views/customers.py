@@ -61,7 +61,7 @@ CUSTOMERS = Grid(
 @bp.get("/customers")
 def index():  # type: ignore[no-untyped-def]
     bridge, user = current_bridge(), current_user()
-    with crm.cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         state = cache_state(bridge, conn)  # before anything is read through conn
         count = COUNTS.counter(state.generation)
         base = crm.customers_base(conn, bridge, user)
@@ -86,7 +86,7 @@ def load_customer(conn: Any, account_no: str) -> dict[str, Any]:
 @bp.get("/customers/<account_no>")
 def dashboard(account_no: str):  # type: ignore[no-untyped-def]
     bridge = current_bridge()
-    with crm.cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         customer = load_customer(conn, account_no)
         cid = customer["customer_id"]
         contacts = crm.customer_contacts(conn, cid)

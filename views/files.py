@@ -62,7 +62,7 @@ JSON_EXTRA = (GridColumn("file_id", "File ID", type="number"),)
 @bp.get("/customers/<account_no>/files")
 def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge = current_bridge()
-    with crm.cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         customer = load_customer(conn, account_no)
         page = FILES.fetch(conn, crm.files_base(conn, customer["customer_id"]), request.args)
     as_of = bridge.cache.as_of()
@@ -94,7 +94,7 @@ def _json_page(page: GridPage, as_of: Any) -> Response:
 def download(file_id: int):  # type: ignore[no-untyped-def]
     """Stream the file with its name and type; 404 unless it belongs to the user's customer."""
     bridge = current_bridge()
-    with crm.cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         info = crm.file_info(conn, current_user(), file_id)
     if info is None:
         abort(404)

@@ -21,7 +21,7 @@ def index():  # type: ignore[no-untyped-def]
     # a user linked to no employee has no activities of their own: show all they may see
     default_who = "mine" if user.employee_id is not None else "all"
     who = request.args.get("who") if request.args.get("who") in ("mine", "all") else default_who
-    with crm.cache_connection(bridge) as conn:
+    with bridge.cache.connect() as conn:
         # over every customer (an administrator's Home) these take a while: one read per data version
         memo = COUNTS.counter(cache_state(bridge, conn).generation)
         scope = (user.is_admin, user.employee_id, crm.window_key(bridge))
