@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,21 +21,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, or_, select, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.pool import NullPool
 
 from . import store as app_store
+from .cache_engines import builder_engine, pool_sizes, reader_engine, writer_engine
 from .cache_schema import CACHE
 from .settings import Settings
 
-# Each web thread keeps a reader connection, and what every one of them caches adds up: SQLite's
-# default 2 MB page cache would mostly hold copies of pages the OS file cache holds already, and
-# Python's default of 128 prepared statements (13 KB each for a contract grid query) would keep
-# every variant of every grid query in every connection
-READER_PAGE_CACHE_KB = 1024
-READER_STATEMENTS = 32
-# cache connections a web process keeps open. A thread waiting for a PDF holds none, so threads
-# beyond these (see _pool_sizes) open one only when they need it, and close it after
-KEPT_CONNECTIONS = 16
 # key of Connection.info holding the snapshot a cache connection reads
 SNAPSHOT_INFO = "bpo2_snapshot"
 META_TABLE = "_bridge_meta"  # key/value inside each snapshot: watermarks, schema fingerprint
@@ -90,7 +81,7 @@ class Cache:
             assert url is not None
             identity = url.render_as_string(hide_password=True)
             # as with SQLite, connections kept for the web threads rather than one opened per request
-            self._pg = create_engine(url, pool_pre_ping=True, **_pool_sizes(settings.threads))
+            self._pg = create_engine(url, pool_pre_ping=True, **pool_sizes(settings.threads))
             self._dialect = self._pg.dialect
         else:
             raise ValueError(f"cache_url: unsupported database {backend!r} (use sqlite or postgresql)")
@@ -229,13 +220,7 @@ class Cache:
 
             return engine
         self.folder.mkdir(parents=True, exist_ok=True)
-        # nobody reads this file before it is published; a crash just leaves it to be deleted
-        return _sqlite_engine(
-            self.path(name),
-            begin="BEGIN",
-            create=True,
-            pragmas=("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", "PRAGMA cache_size=-65536"),
-        )
+        return builder_engine(self.path(name))
 
     def finish_builder(self, name: str, engine: Engine) -> None:
         """Make a written snapshot durable and ready for concurrent readers (on PostgreSQL:
@@ -378,25 +363,11 @@ class Cache:
                 # readers on retired snapshots keep their connections; new ones go to `name`
                 for old in list(self._readers):
                     self._readers.pop(old).dispose()
-                # BEGIN (deferred): each reader sees one consistent snapshot across statements;
-                # connections kept for the web threads, so none is opened (and its schema and
-                # page cache built again) per request when many threads are busy
-                engine = self._readers[name] = _sqlite_engine(
-                    self.path(name),
-                    begin="BEGIN",
-                    pragmas=("PRAGMA query_only=1", f"PRAGMA cache_size=-{READER_PAGE_CACHE_KB}"),
-                    pool=_pool_sizes(self.settings.threads),
-                    statements=READER_STATEMENTS,
-                )
+                engine = self._readers[name] = reader_engine(self.path(name), self.settings.threads)
             return engine
 
     def _writer(self, name: str) -> Engine:
-        # take the write lock up front: readers carry on (WAL), a concurrent writer waits
-        # WAL + synchronous=NORMAL: a commit survives a crash of the process; only a power cut
-        # may lose the last commits, which the next sync reads again anyway
-        return _sqlite_engine(
-            self.path(name), begin="BEGIN IMMEDIATE", pragmas=("PRAGMA synchronous=NORMAL",)
-        )
+        return writer_engine(self.path(name))
 
 
 def _last_failure_query():  # type: ignore[no-untyped-def]
@@ -419,53 +390,6 @@ def _last_failure_query():  # type: ignore[no-untyped-def]
 
 
 _LAST_FAILURE = _last_failure_query()
-
-
-def _pool_sizes(threads: int) -> dict[str, int]:
-    kept = min(threads, KEPT_CONNECTIONS)
-    # every thread can have one at once, and a few more for the in-process scheduler. Last in,
-    # first out: a quiet spell's requests reuse the few connections whose caches are warm,
-    # instead of going round all of them and filling every one with the same pages
-    return {"pool_size": kept, "max_overflow": threads - kept + 10, "pool_use_lifo": True}
-
-
-def _sqlite_engine(
-    path: Path,
-    *,
-    begin: str,
-    pragmas: tuple[str, ...] = (),
-    create: bool = False,
-    pool: dict[str, int] | None = None,
-    statements: int = 128,
-) -> Engine:
-    """SQLite engine whose transactions start with `begin` (the driver's own handling is off)."""
-    uri = path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")  # rw: never create
-
-    def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            uri,
-            uri=True,
-            check_same_thread=False,
-            timeout=30,
-            isolation_level=None,
-            cached_statements=statements,
-        )
-        conn.execute("PRAGMA busy_timeout=30000")
-        for pragma in pragmas:
-            conn.execute(pragma)
-        return conn
-
-    engine = create_engine(
-        "sqlite://",
-        creator=connect,
-        **({"poolclass": QueuePool, **pool} if pool else {"poolclass": NullPool}),
-    )
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin)
-
-    return engine
 
 
 def _put_state(conn: Connection, key: str, value: str) -> None:
