@@ -16,104 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .setting_values import (
+    as_choice,
+    as_date_or_empty,
+    as_hhmm,
+    as_int,
+    as_list,
+    as_str,
+    as_timezone,
+)
+
 ENV_PREFIX = "BPO2_BRIDGE_"
 
 
 class SettingsError(ValueError):
     """A setting has a bad value; the message names the key."""
-
-
-def _int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError("expected a whole number")
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {value!r}") from None
-        if lo is not None and number < lo:
-            raise ValueError(f"must be at least {lo}, got {number}")
-        if hi is not None and number > hi:
-            raise ValueError(f"must be at most {hi}, got {number}")
-        return number
-
-    return parse
-
-
-def _float(lo: float = 0.0) -> Callable[[Any], float]:
-    def parse(value: Any) -> float:
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise ValueError(f"expected a number, got {value!r}") from None
-        if number < lo:
-            raise ValueError(f"must be at least {lo}, got {number}")
-        return number
-
-    return parse
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, (str, int, float)):
-        raise ValueError(f"expected text, got {type(value).__name__}")
-    return str(value)
-
-
-def _list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise ValueError("expected a list of text values (comma-separated in the environment)")
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")
-
-
-def _choice(*options: str) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        text = str(value).strip().lower()
-        if text not in options:
-            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
-        return text
-
-    return parse
-
-
-def _today(value: Any) -> str:
-    text = str(value).strip()
-    if text:
-        try:
-            dt.date.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"expected a date as YYYY-MM-DD or empty, got {value!r}") from None
-    return text
-
-
-def _timezone(value: Any) -> str:
-    text = str(value).strip()
-    try:
-        zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (e.g. Africa/Johannesburg)") from None
-    return text
-
-
-def _hhmm(value: Any) -> str:
-    text = str(value).strip()
-    try:
-        dt.time.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"expected a time as HH:MM, got {value!r}") from None
-    return text
 
 
 @dataclass(frozen=True)
@@ -130,90 +47,100 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "source_url",
         "",
-        _str,
+        as_str,
         "SQLAlchemy URL of the BPO2 database (read-only). Empty: the demo source in data_dir.",
     ),
     Setting(
         "source_password",
         "",
-        _str,
+        as_str,
         "Password for source_url, merged into the URL at connect time.",
         secret=True,
     ),
     Setting(
         "cache_url",
         "",
-        _str,
+        as_str,
         "SQLAlchemy URL of the cache. Empty: SQLite files under data_dir/cache. PostgreSQL for several web hosts.",
     ),
     Setting(
         "store_url",
         "",
-        _str,
+        as_str,
         "SQLAlchemy URL of the application store (users, sync history, email log, check results). Empty: data_dir/store.sqlite.",
     ),
     Setting(
         "mapping_file",
         "",
-        _str,
+        as_str,
         "TOML file mapping logical entities to BPO2 tables and columns. Empty: the packaged default (config/mapping.toml).",
     ),
-    Setting("data_dir", "data", _str, "Folder for the SQLite cache, application store and demo source."),
+    Setting("data_dir", "data", as_str, "Folder for the SQLite cache, application store and demo source."),
     Setting(
         "share_root",
         "",
-        _str,
+        as_str,
         "Folder (file share) under which path-stored attachments live. Empty: data_dir/share.",
     ),
     # -- dates and contract windows
-    Setting("today", "", _today, "Pin 'today' (YYYY-MM-DD) for tests and demos. Empty: the real local date."),
     Setting(
-        "timezone", "Africa/Johannesburg", _timezone, "Time zone that defines the local date and times shown."
+        "today",
+        "",
+        as_date_or_empty,
+        "Pin 'today' (YYYY-MM-DD) for tests and demos. Empty: the real local date.",
     ),
-    Setting("expiring_window_months", 6, _int(1, 120), "Months ahead a contract counts as expiring."),
+    Setting(
+        "timezone",
+        "Africa/Johannesburg",
+        as_timezone,
+        "Time zone that defines the local date and times shown.",
+    ),
+    Setting("expiring_window_months", 6, as_int(1, 120), "Months ahead a contract counts as expiring."),
     Setting(
         "excluded_statuses",
         ["Cancelled"],
-        _list,
+        as_list,
         "Contract statuses shown only on the Contracts tab, never as expired or expiring.",
     ),
     # -- source access and sync
-    Setting("statement_timeout", 30, _int(1, 3600), "Seconds any single source statement may run."),
-    Setting("sync_batch_size", 5000, _int(100, 1_000_000), "Rows fetched and written per batch during sync."),
+    Setting("statement_timeout", 30, as_int(1, 3600), "Seconds any single source statement may run."),
     Setting(
-        "incremental_interval_minutes", 15, _int(1, 1440), "Minutes between scheduled incremental syncs."
+        "sync_batch_size", 5000, as_int(100, 1_000_000), "Rows fetched and written per batch during sync."
     ),
-    Setting("full_sync_time", "02:00", _hhmm, "Local time of the nightly full sync (HH:MM)."),
-    Setting("checks_time", "06:00", _hhmm, "Local time of the daily SQL checks run (HH:MM)."),
+    Setting(
+        "incremental_interval_minutes", 15, as_int(1, 1440), "Minutes between scheduled incremental syncs."
+    ),
+    Setting("full_sync_time", "02:00", as_hhmm, "Local time of the nightly full sync (HH:MM)."),
+    Setting("checks_time", "06:00", as_hhmm, "Local time of the daily SQL checks run (HH:MM)."),
     Setting(
         "history_days",
         90,
-        _int(1, 36500),
+        as_int(1, 36500),
         "Days of sync history kept in the application store; older runs are pruned daily "
         "(the newest and the serving runs are always kept).",
     ),
-    Setting("prune_time", "03:30", _hhmm, "Local time of the daily history pruning (HH:MM)."),
+    Setting("prune_time", "03:30", as_hhmm, "Local time of the daily history pruning (HH:MM)."),
     Setting(
         "scheduler_lock_seconds",
         120,
-        _int(10, 86400),
+        as_int(10, 86400),
         "Lease length of the scheduler lock held in the application store.",
     ),
     # -- ops SQL
     Setting(
         "query_max_rows",
         1000,
-        _int(1, 1_000_000),
+        as_int(1, 1_000_000),
         "Default row cap of ad-hoc SQL (CLI --max-rows and the checks page).",
     ),
-    Setting("query_timeout", 30, _int(1, 3600), "Default seconds an ad-hoc SQL query may run."),
+    Setting("query_timeout", 30, as_int(1, 3600), "Default seconds an ad-hoc SQL query may run."),
     # -- web
-    Setting("host", "127.0.0.1", _str, "Address the web server listens on."),
-    Setting("port", 8080, _int(1, 65535), "Port the web server listens on."),
+    Setting("host", "127.0.0.1", as_str, "Address the web server listens on."),
+    Setting("port", 8080, as_int(1, 65535), "Port the web server listens on."),
     Setting(
         "threads",
         32,
-        _int(1, 256),
+        as_int(1, 256),
         "Worker threads of the web server (waitress). A Download waiting for its PDF holds one, "
         "as does a slow first question after a sync, while the others serve pages; up to 16 keep "
         "a cache connection open.",
@@ -221,14 +148,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "pdf_workers",
         1,
-        _int(0, 64),
+        as_int(0, 64),
         "Processes beside each web process that render report PDFs, so a Download does not stall "
         "the other requests; 0 renders in the web process itself.",
     ),
     Setting(
         "pdf_nice",
         10,
-        _int(0, 19),
+        as_int(0, 19),
         "How far below the web process's CPU priority the PDF workers run (a nice increment; on "
         "Windows any value above 0 is the below-normal priority class), so pages stay quick while "
         "PDFs render on a busy host. 0 keeps the same priority.",
@@ -236,57 +163,57 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "secret_key",
         "",
-        _str,
+        as_str,
         "Key that signs sessions; the same on every web host. Empty: a random key per start (sessions end on restart).",
         secret=True,
     ),
     Setting(
         "auth_mode",
         "local",
-        _choice("local", "header"),
+        as_choice("local", "header"),
         "local: accounts with passwords; header: the login from a trusted front proxy.",
     ),
     Setting(
         "auth_header",
         "X-Remote-User",
-        _str,
+        as_str,
         "Header carrying the login in header mode (IIS Windows authentication, nginx).",
     ),
-    Setting("trusted_proxies", ["127.0.0.1"], _list, "Addresses whose auth_header is honoured."),
-    Setting("ops_logins", [], _list, "Logins given the ops role (Status and SQL checks pages)."),
-    Setting("grid_max_page_size", 200, _int(10, 10_000), "Largest page size a grid serves."),
+    Setting("trusted_proxies", ["127.0.0.1"], as_list, "Addresses whose auth_header is honoured."),
+    Setting("ops_logins", [], as_list, "Logins given the ops role (Status and SQL checks pages)."),
+    Setting("grid_max_page_size", 200, as_int(10, 10_000), "Largest page size a grid serves."),
     Setting(
         "login_attempts_per_minute",
         5,
-        _int(1, 1000),
+        as_int(1, 1000),
         "Failed sign-ins per login and address before sign-in is throttled.",
     ),
     Setting(
         "log_level",
         "INFO",
-        _choice("debug", "info", "warning", "error"),
+        as_choice("debug", "info", "warning", "error"),
         "Level of the structured log lines on standard error.",
     ),
     Setting(
         "log_format",
         "json",
-        _choice("json", "text"),
+        as_choice("json", "text"),
         "Log lines as JSON objects (json) or key=value text (text).",
     ),
     # -- report and email
-    Setting("company_name", "BPO2 Dealer", _str, "Company name in the report header."),
-    Setting("logo_file", "", _str, "Optional image file shown in the report header."),
-    Setting("currency_symbol", "R", _str, "Currency symbol for money (South African rand by default)."),
-    Setting("thousands_separator", " ", _str, "Thousands separator for numbers and money."),
-    Setting("decimal_separator", ".", _str, "Decimal separator for numbers and money."),
-    Setting("smtp_host", "localhost", _str, "SMTP server for report emails."),
-    Setting("smtp_port", 25, _int(1, 65535), "SMTP port."),
-    Setting("smtp_security", "none", _choice("none", "starttls", "ssl"), "SMTP transport security."),
-    Setting("smtp_user", "", _str, "SMTP user name (empty: no authentication)."),
-    Setting("smtp_password", "", _str, "SMTP password.", secret=True),
-    Setting("smtp_timeout", 20, _int(1, 600), "Seconds to wait for the SMTP server."),
-    Setting("mail_from", "crm@localhost", _str, "From address of report emails."),
-    Setting("email_hourly_limit", 30, _int(1, 10_000), "Report emails one user may send per hour."),
+    Setting("company_name", "BPO2 Dealer", as_str, "Company name in the report header."),
+    Setting("logo_file", "", as_str, "Optional image file shown in the report header."),
+    Setting("currency_symbol", "R", as_str, "Currency symbol for money (South African rand by default)."),
+    Setting("thousands_separator", " ", as_str, "Thousands separator for numbers and money."),
+    Setting("decimal_separator", ".", as_str, "Decimal separator for numbers and money."),
+    Setting("smtp_host", "localhost", as_str, "SMTP server for report emails."),
+    Setting("smtp_port", 25, as_int(1, 65535), "SMTP port."),
+    Setting("smtp_security", "none", as_choice("none", "starttls", "ssl"), "SMTP transport security."),
+    Setting("smtp_user", "", as_str, "SMTP user name (empty: no authentication)."),
+    Setting("smtp_password", "", as_str, "SMTP password.", secret=True),
+    Setting("smtp_timeout", 20, as_int(1, 600), "Seconds to wait for the SMTP server."),
+    Setting("mail_from", "crm@localhost", as_str, "From address of report emails."),
+    Setting("email_hourly_limit", 30, as_int(1, 10_000), "Report emails one user may send per hour."),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

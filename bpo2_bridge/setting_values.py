@@ -1,0 +1,105 @@
+"""How a setting's value is checked and converted, whether it came from TOML or the environment.
+
+Each function takes the raw value (a TOML value, or the text of an environment variable) and
+returns the typed value, or raises ValueError saying what was expected; the loader adds the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+
+def as_int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError("expected a whole number")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+        if lo is not None and number < lo:
+            raise ValueError(f"must be at least {lo}, got {number}")
+        if hi is not None and number > hi:
+            raise ValueError(f"must be at most {hi}, got {number}")
+        return number
+
+    return parse
+
+
+def as_float(lo: float = 0.0) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+        if number < lo:
+            raise ValueError(f"must be at least {lo}, got {number}")
+        return number
+
+    return parse
+
+
+def as_str(value: Any) -> str:
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return str(value)
+
+
+def as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError("expected a list of text values (comma-separated in the environment)")
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def as_choice(*options: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
+        return text
+
+    return parse
+
+
+def as_date_or_empty(value: Any) -> str:
+    text = str(value).strip()
+    if text:
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"expected a date as YYYY-MM-DD or empty, got {value!r}") from None
+    return text
+
+
+def as_timezone(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (e.g. Africa/Johannesburg)") from None
+    return text
+
+
+def as_hhmm(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        dt.time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected a time as HH:MM, got {value!r}") from None
+    return text
