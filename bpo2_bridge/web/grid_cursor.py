@@ -19,7 +19,7 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, and_, f
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from .grid_filters import GridError, _bind, parse_value
+from .grid_filters import GridError, bind_value, parse_value
 
 MAX_CURSOR = 4000
 
@@ -92,13 +92,13 @@ def _after(column: ColumnElement[Any], desc: bool, kind: str, value: Any, nulls_
     nulls_last = nulls_high != desc
     if value is None:
         return false() if nulls_last else column.is_not(None)
-    bound = _bind(kind, value)
+    bound = bind_value(kind, value)
     beyond = column < bound if desc else column > bound
     return or_(beyond, column.is_(None)) if nulls_last else beyond
 
 
 def _equal(column: ColumnElement[Any], kind: str, value: Any) -> Any:
-    return column.is_(None) if value is None else column == _bind(kind, value)
+    return column.is_(None) if value is None else column == bind_value(kind, value)
 
 
 def _strictly_after(order: Order, values: list[Any], nulls_high: bool) -> ColumnElement[bool]:
@@ -122,7 +122,7 @@ def seek(order: Order, values: list[Any], nulls_high: bool) -> list[ColumnElemen
     if value is None:
         ties = and_(column.is_(None), tail)
         return [ties] if nulls_last else [ties, column.is_not(None)]
-    bound = _bind(kind, value)
+    bound = bind_value(kind, value)
     within = column <= bound if desc else column >= bound
     past = column < bound if desc else column > bound
     head = and_(within, or_(past, and_(column == bound, tail)))

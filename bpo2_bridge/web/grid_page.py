@@ -12,7 +12,8 @@ from flask import Flask, Response, redirect, render_template, request
 from markupsafe import Markup, escape
 
 from . import grid_export
-from .grid_filters import Condition, GridError, Node, junction, render_filter
+from .filter_builder import Condition, Node, junction, render_filter
+from .grid_filters import GridError
 from .grid_state import BUILDER_PARAMS, FORMATS, PAGE_SIZES, GridState
 
 if TYPE_CHECKING:

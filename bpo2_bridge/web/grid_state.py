@@ -11,17 +11,8 @@ from sqlalchemy import false, or_
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.datastructures import MultiDict
 
-from .grid_filters import (
-    GridError,
-    Node,
-    cell_conditions,
-    compare,
-    condition,
-    filter_sql,
-    junction,
-    parse_filter,
-    render_filter,
-)
+from .filter_builder import Node, condition, filter_sql, junction, parse_filter, render_filter
+from .grid_filters import GridError, cell_conditions, compare
 
 if TYPE_CHECKING:
     from .grid import Grid
