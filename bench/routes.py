@@ -15,8 +15,9 @@ import sys
 import time
 from collections import defaultdict
 
-from bench.load import MIX, Server, prepare
+from bench.load import MIX
 from bench.load_client import Recorder, discover, sign_in
+from bench.load_server import Server, prepare
 
 REPEAT = int(os.environ.get("BPO2_BENCH_REPEAT", "7"))
 
