@@ -182,6 +182,10 @@ class Catalog:
                     Action(
                         kind, "/customers/<acc>/contracts?q", f"/customers/{acc}/contracts?tab=all&q=Rental"
                     ),
+                    # a contract number's first characters, as typed before the rest
+                    Action(
+                        kind, "/customers/<acc>/contracts?q=CPC", f"/customers/{acc}/contracts?tab=all&q=CPC0"
+                    ),
                 ]
             )
         if kind == "tab":
