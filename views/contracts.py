@@ -106,9 +106,7 @@ def _contracts_page(
     request straddling midnight must not filter or count on another day than its rows)."""
     today = bridge.today()
     base = crm.contracts_base(conn, bridge, user, tab, customer_id, today)
-    equivalents = crm.contract_equivalents(
-        conn, bridge, base, today, count.value, one_customer=customer_id is not None
-    )
+    equivalents = crm.contract_equivalents(conn, bridge, base, today, count.value, count)
     page = grid.fetch(conn, base, request.args, count=count, equivalents=equivalents)
     counts = _tab_counts(conn, bridge, user, count, today, customer_id) if _wants_html() else {}
     return page, counts
