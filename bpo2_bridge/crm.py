@@ -271,7 +271,7 @@ def contract_equivalents(
         conn, base, remember or (lambda _key, compute: compute())
     )
     if count is not None:
-        counter = count
+        counter = count  # mypy does not carry "count is not None" into short()
 
         @functools.cache
         def short() -> bool:

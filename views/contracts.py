@@ -106,7 +106,7 @@ def _contracts_page(
     request straddling midnight must not filter or count on another day than its rows)."""
     today = bridge.today()
     base = crm.contracts_base(conn, bridge, user, tab, customer_id, today)
-    equivalents = crm.contract_equivalents(conn, bridge, base, today, count.value, count)
+    equivalents = crm.contract_equivalents(conn, bridge, base, today, count.value, count=count)
     page = grid.fetch(conn, base, request.args, count=count, equivalents=equivalents)
     counts = _tab_counts(conn, bridge, user, count, today, customer_id) if _wants_html() else {}
     return page, counts
