@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from bench.load_client import Session
-from bench.web import DATA, DEMO, TODAY
+from bench.web import DATA, DEMO, TODAY, fill_cache
 from bpo2_bridge.settings import BY_NAME
 
 PG_DATA = Path(os.environ.get("BPO2_BENCH_WEB_PG", "/tmp/bench-web-pg"))
@@ -78,7 +78,6 @@ def prepare(cache: str, threads: int | None = None) -> Path:
     from bpo2_bridge.bridge import Bridge
     from bpo2_bridge.reflection import SchemaError, reflect_source
     from bpo2_bridge.settings import load_settings
-    from bpo2_bridge.users import create_demo_users
 
     if not DEMO.exists():
         from bench.sync import ensure_demo
@@ -95,14 +94,7 @@ def prepare(cache: str, threads: int | None = None) -> Path:
             raise SystemExit(
                 f"{DEMO} does not fit the mapping: {exc}. Delete it and {config.parent} to rebuild."
             ) from None
-        if not bridge.cache.exists():
-            from bpo2_bridge.sync.full import full_sync
-
-            print(f"filling the {cache} cache from {DEMO} (once)", flush=True)
-            started = time.monotonic()
-            full_sync(bridge)
-            print(f"  full sync {time.monotonic() - started:.0f} s", flush=True)
-        create_demo_users(bridge.store)
+        fill_cache(bridge, f"the {cache} cache")
     finally:
         bridge.dispose()
     return config

@@ -21,7 +21,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
+
+if TYPE_CHECKING:
+    from bpo2_bridge.bridge import Bridge
 
 DEMO = Path(os.environ.get("BPO2_BENCH_DEMO", "/tmp/bench-data/bpo2-demo.sqlite"))
 DATA = Path(os.environ.get("BPO2_BENCH_WEB", "/tmp/bench-web"))
@@ -52,23 +56,29 @@ def _settings():  # type: ignore[no-untyped-def]
     )
 
 
+def fill_cache(bridge: Bridge, where: str) -> None:
+    """The large demo synced into the bridge's cache (once), and the demo users."""
+    from bpo2_bridge.users import create_demo_users
+
+    if not bridge.cache.exists():
+        from bpo2_bridge.sync.full import full_sync
+
+        print(f"syncing {DEMO} into {where} (once)", flush=True)
+        started = time.monotonic()
+        full_sync(bridge)
+        print(f"  full sync {time.monotonic() - started:.0f} s", flush=True)
+    create_demo_users(bridge.store)
+
+
 def prepare() -> None:
     from bpo2_bridge.bridge import Bridge
-    from bpo2_bridge.users import create_demo_users
 
     if not DEMO.exists():
         from bench.sync import ensure_demo
 
         ensure_demo("large")
     bridge = Bridge(_settings())
-    if not bridge.cache.exists():
-        from bpo2_bridge.sync.full import full_sync
-
-        print(f"syncing {DEMO} into {DATA} (once)", flush=True)
-        started = time.monotonic()
-        full_sync(bridge)
-        print(f"  full sync {time.monotonic() - started:.0f} s", flush=True)
-    create_demo_users(bridge.store)
+    fill_cache(bridge, str(DATA))
     bridge.dispose()
 
 
