@@ -29,19 +29,6 @@ def as_int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]
     return parse
 
 
-def as_float(lo: float = 0.0) -> Callable[[Any], float]:
-    def parse(value: Any) -> float:
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise ValueError(f"expected a number, got {value!r}") from None
-        if number < lo:
-            raise ValueError(f"must be at least {lo}, got {number}")
-        return number
-
-    return parse
-
-
 def as_str(value: Any) -> str:
     if not isinstance(value, (str, int, float)):
         raise ValueError(f"expected text, got {type(value).__name__}")
@@ -54,17 +41,6 @@ def as_list(value: Any) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     raise ValueError("expected a list of text values (comma-separated in the environment)")
-
-
-def as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")
 
 
 def as_choice(*options: str) -> Callable[[Any], str]:
