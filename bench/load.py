@@ -30,10 +30,9 @@ import threading
 import time
 from pathlib import Path
 
-from bench.load_client import TARGET_P99_MS, Catalog, Recorder, Session, discover, sign_in
+from bench.load_client import GRID_KINDS, TARGET_P99_MS, Catalog, Recorder, Session, discover, sign_in
 from bench.load_server import CLI, RSS_PARTS, SECRET, Server, prepare, scheduler_nice
 
-GRID_KINDS = ("grid", "filter", "tab")
 TARGET_RSS_GROWTH = 0.10
 # weights of the mix: what an intranet day looks like, grids first
 MIX = {"grid": 25, "filter": 20, "tab": 15, "page": 10, "report": 10, "pdf": 4, "file": 8, "refresh": 5}
