@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Date, Integer, MetaData, String, Table, create_engine, insert
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, create_engine, insert, select
 from werkzeug.datastructures import MultiDict
 
 from bpo2_bridge.web import grid as grid_module
@@ -250,6 +250,34 @@ def test_a_new_snapshot_retires_what_was_kept_for_the_old_one() -> None:
     kept = {key[0] for key in cache._counts} | {key[0] for key in cache.answers._counts}  # type: ignore[union-attr]
     assert kept == {new, other}
     assert cache.counter(new).value("tiles", lambda: 7) == 3
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.floats(-1, 1, allow_nan=False).map(lambda x: round(x, 1)),
+    st.text("ab1", max_size=2),
+    st.dates(dt.date(2026, 1, 1), dt.date(2026, 1, 3)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.lists(scalars, min_size=1, max_size=4), b=st.lists(scalars, min_size=1, max_size=4))
+def test_statements_share_a_key_exactly_when_their_bound_values_are_equal(a, b) -> None:  # type: ignore[no-untyped-def]
+    """Keys hold a digest of the bound values, not the values: 1, 1.0, True and "1" still
+    never share a remembered count, and equal values always do."""
+    engine = create_engine("sqlite://")
+
+    def key(values: list[Any]) -> tuple[Any, ...]:
+        with engine.connect() as conn:
+            return grid_counts.statement_key(conn, select(item.c.id).where(item.c.name.in_(values)))
+
+    def tagged(values: list[Any]) -> list[tuple[str, Any]]:
+        return [(type(v).__name__, v) for v in values]
+
+    assert (key(a) == key(b)) == (tagged(a) == tagged(b))
+    assert key(a) == key(list(a))
 
 
 def test_the_cache_stays_bounded() -> None:

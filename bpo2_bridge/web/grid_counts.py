@@ -14,6 +14,8 @@ be changing right now": nothing is remembered then."""
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import threading
 import time
 from collections import OrderedDict
@@ -61,8 +63,8 @@ class CountCache:
         self._counts: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: dict[Hashable, _Pending] = {}
-        # per scope: the (snapshot, version) serving, and snapshots that served before it
-        self._newest: dict[Hashable, tuple[str, int]] = {}
+        # per scope: the generation serving, and snapshots that served before it
+        self._newest: dict[Hashable, Generation] = {}
         self._retired: dict[Hashable, set[str]] = {}
         self.hits = 0
         self.misses = 0
@@ -70,28 +72,35 @@ class CountCache:
 
     def counter(self, generation: Hashable | None) -> Memo:
         """Counts (and page boundaries) remembered under ``generation`` (None: never)."""
-        if isinstance(generation, Generation) and not self._current(generation):
-            generation = None  # data already replaced: worth nothing to the next request
+        if isinstance(generation, Generation):
+            # None when the data were already replaced: worth nothing to the next request
+            generation = self._current(generation)
         return Memo(self if generation is not None else None, generation, self.answers)
 
-    def _current(self, generation: Generation) -> bool:
-        """False for superseded data; newer data retires everything kept before it."""
+    def _current(self, generation: Generation) -> Generation | None:
+        """None for superseded data, else the one object kept for these data (every entry's
+        key holds it, so each request's own copy would cost a little per entry); newer data
+        retires everything kept before it."""
         with self._lock:
             seen = self._newest.get(generation.scope)
-            if seen == (generation.snapshot, generation.version):
-                return True
+            if seen == generation:
+                return seen
             retired = self._retired.setdefault(generation.scope, set())
             if generation.snapshot in retired:
-                return False
-            if seen is not None and seen[0] == generation.snapshot and generation.version < seen[1]:
-                return False
-            if seen is not None and seen[0] != generation.snapshot:
-                retired.add(seen[0])
-            self._newest[generation.scope] = (generation.snapshot, generation.version)
+                return None
+            if (
+                seen is not None
+                and seen.snapshot == generation.snapshot
+                and generation.version < seen.version
+            ):
+                return None
+            if seen is not None and seen.snapshot != generation.snapshot:
+                retired.add(seen.snapshot)
+            self._newest[generation.scope] = generation
         for cache in (self, self.answers):
             if cache is not None:
                 cache.retire(generation)
-        return True
+        return generation
 
     def retire(self, current: Generation) -> None:
         """Drop what was kept for other data of ``current``'s scope."""
@@ -267,10 +276,21 @@ def statement_key(conn: Connection, statement: Select[Any]) -> tuple[Any, ...]:
     if cache_key is None:
         compiled = statement.compile(dialect=conn.dialect)
         named = tuple(sorted((name, _frozen(value)) for name, value in compiled.params.items()))
-        return (conn.dialect.name, str(compiled), named)
+        return (conn.dialect.name, _shared_shape(str(compiled)), _digest(named))
     # by position, not name: anonymous parameters are named after object ids, new every request
     values = tuple(_frozen(b.effective_value) for b in cache_key.bindparams)
-    return (conn.dialect.name, _shared_shape(cache_key.key), values)
+    return (conn.dialect.name, _shared_shape(cache_key.key), _digest(values))
+
+
+def _digest(values: tuple[Any, ...]) -> Hashable:
+    """The bound values as 16 bytes. Kept as tuples of tagged values they made up most of a
+    remembered count's ~1.3 KB; equal pickles only come from equal values, so two keys share a
+    digest only by a 128-bit hash collision. Values pickle cannot take stay as they are."""
+    try:
+        data = pickle.dumps(values, protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return values
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 _SHAPES: dict[Any, Any] = {}
@@ -295,6 +315,6 @@ def _frozen(value: Any) -> Hashable:
     return (type(value).__name__, value)
 
 
-# 4096 counts (a few hundred bytes each, their statement shapes shared); 96 slow answers, a page
-# being at most 200 rows
+# 4096 counts (some 400 bytes each: statement shapes shared, bound values digested); 96 slow
+# answers, a page being at most 200 rows
 COUNTS = CountCache(4096, answers=96)
