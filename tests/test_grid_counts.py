@@ -5,6 +5,7 @@ PostgreSQL; a new generation never sees what an old one remembered."""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import threading
 import time
 from typing import Any
@@ -264,9 +265,10 @@ scalars = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(a=st.lists(scalars, min_size=1, max_size=4), b=st.lists(scalars, min_size=1, max_size=4))
-def test_statements_share_a_key_exactly_when_their_bound_values_are_equal(a, b) -> None:  # type: ignore[no-untyped-def]
+def test_statements_share_a_key_exactly_when_their_bound_values_are_the_same(a, b) -> None:  # type: ignore[no-untyped-def]
     """Keys hold a digest of the bound values, not the values: 1, 1.0, True and "1" still
-    never share a remembered count, and equal values always do."""
+    never share a remembered count, and the same values always do. (0.0 and -0.0, equal but
+    written apart, get two keys: a count worked out twice, never a wrong one.)"""
     engine = create_engine("sqlite://")
 
     def key(values: list[Any]) -> tuple[Any, ...]:
@@ -276,8 +278,11 @@ def test_statements_share_a_key_exactly_when_their_bound_values_are_equal(a, b) 
     def tagged(values: list[Any]) -> list[tuple[str, Any]]:
         return [(type(v).__name__, v) for v in values]
 
-    assert (key(a) == key(b)) == (tagged(a) == tagged(b))
-    assert key(a) == key(list(a))
+    if key(a) == key(b):
+        assert tagged(a) == tagged(b)
+    if repr(tagged(a)) == repr(tagged(b)):
+        assert key(a) == key(b)
+    assert key(a) == key(pickle.loads(pickle.dumps(a)))  # equal values in other objects
 
 
 def test_the_cache_stays_bounded() -> None:
