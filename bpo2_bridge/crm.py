@@ -265,17 +265,25 @@ def contract_equivalents(
     ``count`` (a ``grid_counts.Memo``) counts the rows of ``base`` unfiltered. A list of at most
     ``SEARCH_AS_IS_ROWS`` (one customer's contracts) is searched as it is: its rows are read
     through the customer index, where the search indexes would lead the planner through every
-    contract (the trigrams of "CPC0" match them all)."""
+    contract (the trigrams of "CPC0" match them all). A longer list is searched as it is for a
+    word too common for the index (``contract_search.INDEX_MATCHES_PER_ROW``)."""
     bound = windows.params(bridge.settings, today)
-    equivalents: dict[str, Any] = search_equivalents(
-        conn, base, remember or (lambda _key, compute: compute())
-    )
+    rows: Callable[[], int] | None = None
     if count is not None:
-        counter = count  # mypy does not carry "count is not None" into short()
+        counter = count  # mypy does not carry "count is not None" into rows()
 
         @functools.cache
+        def rows() -> int:
+            return counter(conn, select(func.count()).select_from(base))
+
+    equivalents: dict[str, Any] = search_equivalents(
+        conn, base, remember or (lambda _key, compute: compute()), rows
+    )
+    if rows is not None:
+        listed = rows
+
         def short() -> bool:
-            return counter(conn, select(func.count()).select_from(base)) <= SEARCH_AS_IS_ROWS
+            return listed() <= SEARCH_AS_IS_ROWS
 
         equivalents = {column: _unless(short, rewrite) for column, rewrite in equivalents.items()}
     equivalents |= {

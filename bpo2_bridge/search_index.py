@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, column, literal_column, select, table
+from sqlalchemy import Connection, Select, String, bindparam, column, func, literal_column, select, table
 from sqlalchemy.sql.elements import ColumnElement
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,21 @@ def contains(key: ColumnElement[Any], searched: Searched, term: str) -> ColumnEl
     match, read through the SQLite index; None when the index cannot look the term up."""
     if len(term) < MIN_TERM:
         return None
+    return key.in_(_candidates(searched, term))
+
+
+def more_than(conn: Connection, searched: Searched, term: str, limit: int) -> bool:
+    """Whether the SQLite index finds more than ``limit`` rows for ``term`` (reading at most
+    ``limit + 1`` of them): how common a search word is, before choosing how to search."""
+    if len(term) < MIN_TERM:
+        return True  # the index cannot look it up: every row is a candidate
+    found = _candidates(searched, term).limit(limit + 1).subquery()
+    return int(conn.execute(select(func.count()).select_from(found)).scalar_one()) > limit
+
+
+def _candidates(searched: Searched, term: str) -> Select[Any]:
     phrase = '"' + term.replace('"', '""') + '"'  # one FTS5 string: the term's characters as typed
     fts = table(searched.trigrams, column("rowid"))
     # an anonymous parameter: several search words each bring their own
     match = literal_column(searched.trigrams).op("MATCH")(bindparam(None, phrase, type_=String()))
-    return key.in_(select(fts.c.rowid).where(match))
+    return select(fts.c.rowid).where(match)

@@ -13,7 +13,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, delete, insert, select, update
 
-from bpo2_bridge import search_index, windows
+from bpo2_bridge import contract_search, search_index, windows
 from bpo2_bridge.cache_schema import cache_metadata
 from bpo2_bridge.contract_search import search_equivalents
 from bpo2_bridge.web.grid_filters import compare
@@ -155,6 +155,40 @@ def test_the_indexes_read_numbers_and_names_on_sqlite(fresh_database, make_setti
             sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
             assert f"SCAN {searched.trigrams} VIRTUAL TABLE INDEX" in plan, plan
+
+
+def test_a_word_too_common_for_the_index_is_looked_for_row_by_row(
+    fresh_database, make_settings, monkeypatch
+) -> None:
+    """A word in more contract numbers than INDEX_MATCHES_PER_ROW times the list's rows ("CPC-",
+    in all ten here) is tested on the list's own rows; a rarer one goes through the index. Lists
+    longer than PROBED_ROWS always do, without counting the word's matches."""
+    engine = create_engine(fresh_database("sqlite"))
+    Cache(engine).load(
+        {
+            "customers": [("A1", "Acme")],
+            "types": [],
+            "contracts": [(f"CPC-000{i}", 0, None, "Active") for i in range(10)],
+        }
+    )
+    base = _base(engine, make_settings)
+    monkeypatch.setattr(contract_search, "INDEX_MATCHES_PER_ROW", 3)
+    with engine.connect() as conn:
+        assert search_index.more_than(conn, search_index.CONTRACT_NO, "CPC-", 9)
+        assert not search_index.more_than(conn, search_index.CONTRACT_NO, "CPC-", 10)
+        assert not search_index.more_than(conn, search_index.CONTRACT_NO, "0007", 1)
+
+        def indexed(listed: int | None, term: str) -> bool:
+            rows = None if listed is None else (lambda: listed)
+            rewrites = search_equivalents(conn, base, lambda _key, compute: compute(), rows)
+            return rewrites["contract_no"]("contains", term) is not None
+
+        assert not indexed(2, "CPC-")  # 10 matches > 3 x 2 rows
+        assert indexed(4, "CPC-")  # 10 matches <= 3 x 4 rows
+        assert indexed(2, "0007")  # one match
+        assert indexed(None, "CPC-")  # the list's length unknown: the index, as before
+        monkeypatch.setattr(contract_search, "PROBED_ROWS", 1)
+        assert indexed(2, "CPC-")
 
 
 def test_the_index_follows_inserts_updates_and_deletes(fresh_database, make_settings) -> None:
