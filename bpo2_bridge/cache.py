@@ -24,7 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 
 from . import store as app_store
-from .cache_engines import builder_engine, pool_sizes, reader_engine, writer_engine
+from .cache_engines import builder_engine, pool_sizes, reader_engine, retire_reader, writer_engine
 from .cache_schema import CACHE
 from .settings import Settings
 
@@ -362,7 +362,7 @@ class Cache:
             if engine is None:
                 # readers on retired snapshots keep their connections; new ones go to `name`
                 for old in list(self._readers):
-                    self._readers.pop(old).dispose()
+                    retire_reader(self._readers.pop(old))
                 engine = self._readers[name] = reader_engine(self.path(name), self.settings.threads)
             return engine
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool, QueuePool
 
+from . import heap
+
 # Each web thread keeps a reader connection, and what every one of them caches adds up: SQLite's
 # default 2 MB page cache would mostly hold copies of pages the OS file cache holds already, and
 # Python's default of 128 prepared statements (13 KB each for a contract grid query) would keep
@@ -29,6 +31,13 @@ def pool_sizes(threads: int) -> dict[str, int]:
     # first out: a quiet spell's requests reuse the few connections whose caches are warm,
     # instead of going round all of them and filling every one with the same pages
     return {"pool_size": kept, "max_overflow": threads - kept + 10, "pool_use_lifo": True}
+
+
+def retire_reader(engine: Engine) -> None:
+    """Close the pooled connections of a snapshot that no longer serves, and hand the memory
+    they held back to the system once the requests still reading it have ended."""
+    engine.dispose()
+    heap.trim_soon()
 
 
 def reader_engine(path: Path, threads: int) -> Engine:
