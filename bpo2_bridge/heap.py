@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -60,12 +59,13 @@ def trim() -> bool:
 
 
 def resident_bytes() -> int:
-    """This process's resident memory (Linux), or 0."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
+    """This process's resident memory as /metrics reads it (Linux), or 0."""
+    from prometheus_client import ProcessCollector
+
+    for metric in ProcessCollector(registry=None).collect():
+        if metric.name == "process_resident_memory_bytes" and metric.samples:
+            return int(metric.samples[0].value)
+    return 0
 
 
 def trim_soon(delay: float | None = None) -> None:

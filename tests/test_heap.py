@@ -13,12 +13,8 @@ import pytest
 from bpo2_bridge import heap
 from bpo2_bridge.cache_engines import reader_engine, retire_reader
 
-linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's")
-
 FRAGMENTED = """
-import sys
 from bpo2_bridge import heap
-from bpo2_bridge.cache_engines import reader_engine, retire_reader
 
 def resident_mb():
     with open("/proc/self/status") as status:
@@ -34,7 +30,7 @@ print(before - resident_mb())
 """
 
 
-@linux
+@pytest.mark.usefixtures("trimmable_heap")
 def test_a_trim_hands_freed_memory_back_to_the_system() -> None:
     """100 MB freed below a live allocation stays resident until the trim returns it."""
     ran = subprocess.run(
@@ -47,7 +43,7 @@ def test_a_trim_hands_freed_memory_back_to_the_system() -> None:
     assert float(ran.stdout) > 50, ran.stdout
 
 
-@linux
+@pytest.mark.usefixtures("trimmable_heap")
 def test_trims_asked_for_meanwhile_run_once() -> None:
     before = heap.trims
     for _ in range(3):
@@ -64,7 +60,7 @@ def test_trims_asked_for_meanwhile_run_once() -> None:
     assert heap.trims == before + 2
 
 
-@linux
+@pytest.mark.usefixtures("trimmable_heap")
 def test_retiring_a_snapshots_readers_closes_them_and_trims_after(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """When a new snapshot is first read, the old one's pooled connections close at once, and
     a trim follows TRIM_AFTER_SECONDS later."""
