@@ -5,7 +5,7 @@ only from the top of a heap. When a sync's new snapshot starts serving, a web pr
 old snapshot's pooled connections (each with up to a 1 MB page cache and its prepared
 statements) and drops what it remembered for it, while it reads the new one: without a trim,
 the freed memory stays resident. Under bench.load (SQLite cache, 50 users), ``malloc_trim``
-after a switch gave back 3.7-6 MB, and took 0.2-2.6 ms. Elsewhere (Windows, other C libraries)
+after a switch gave back 1.4-3.7 MB, and took 0.2-2.6 ms. Elsewhere (Windows, other C libraries)
 there is nothing to call, and this does nothing.
 """
 
