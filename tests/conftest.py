@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -34,10 +35,12 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import URL, make_url
 
 from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.mapping import physical_table
 from bpo2_bridge.settings import Settings, load_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -208,6 +211,25 @@ def _write_source_rows(bridge: Bridge, entity: str, *rows: dict) -> None:
     with engine.begin() as conn:
         conn.execute(insert(table), list(rows))
     engine.dispose()
+
+
+def _change_expiry_in_source(bridge: Bridge, contract_no: str, expiry: dt.date) -> None:
+    """A writer in BPO2 changes a contract's expiry date, and its change column where the
+    mapping names one (the demo source file; tests only)."""
+    em = bridge.mapping["contract"]
+    table = physical_table(em, MetaData())
+    values: dict[str, Any] = {"expiry_date": expiry}
+    values.update({c.key: bridge.settings.now() for c in table.c if c.name == em.change_column})
+    writer = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
+    with writer.begin() as conn:
+        conn.execute(update(table).where(table.c.contract_no == contract_no).values(**values))
+    writer.dispose()
+
+
+@pytest.fixture
+def change_expiry_in_source() -> Callable[[Bridge, str, dt.date], None]:
+    """change_expiry_in_source(bridge, contract_no, expiry): a change made in BPO2 itself."""
+    return _change_expiry_in_source
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, select, text, update
+from sqlalchemy import MetaData, create_engine, select, text
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
 from bpo2_bridge.mapping import physical_table
@@ -77,16 +77,8 @@ def column_texts(page, label: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [t.strip() for t in cells.all_inner_texts()]
 
 
-def change_expiry_in_source(bridge, contract_no: str, new_expiry: dt.date) -> None:  # type: ignore[no-untyped-def]
-    table = physical_table(bridge.mapping["contract"], MetaData())
-    engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
-    with engine.begin() as conn:
-        conn.execute(update(table).where(table.c.contract_no == contract_no).values(expiry_date=new_expiry))
-    engine.dispose()
-
-
 def test_customers_to_contracts_refresh_report_and_back(
-    copied_demo, serve, browser_page, artifacts_dir
+    change_expiry_in_source, copied_demo, serve, browser_page, artifacts_dir
 ) -> None:
     bridge = copied_demo()
     base = serve(create_app(bridge=bridge))

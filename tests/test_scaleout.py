@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import MetaData, create_engine, select, update
+from sqlalchemy import select
 
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
 from bpo2_bridge.demo.generate import build_demo_file
-from bpo2_bridge.mapping import physical_table
 from bpo2_bridge.settings import load_settings
 from bpo2_bridge.store import locks, sync_runs
 
@@ -65,18 +64,6 @@ def _expiry_of(session: requests.Session, base: str, account: str, contract_no: 
     return next(r["expiry_date"] for r in rows if r["contract_no"] == contract_no)
 
 
-def _change_expiry_in_source(bridge: Bridge, contract_no: str, expiry: dt.date) -> None:
-    """A writer in BPO2 changes a contract (the demo source file; tests only)."""
-    em = bridge.mapping["contract"]
-    table = physical_table(em, MetaData())
-    values: dict[str, Any] = {"expiry_date": expiry}
-    values.update({c.key: bridge.settings.now() for c in table.c if c.name == em.change_column})
-    writer = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
-    with writer.begin() as conn:
-        conn.execute(update(table).where(table.c.contract_no == contract_no).values(**values))
-    writer.dispose()
-
-
 def _refresh(session: requests.Session, base: str, account: str) -> requests.Response:
     token = _token(session, f"{base}/customers/{account}/contracts")
     return session.post(
@@ -86,7 +73,9 @@ def _refresh(session: requests.Session, base: str, account: str) -> requests.Res
     )
 
 
-def test_two_web_processes_and_a_scheduler_share_cache_store_and_sessions(fresh_database, tmp_path) -> None:
+def test_two_web_processes_and_a_scheduler_share_cache_store_and_sessions(
+    change_expiry_in_source, fresh_database, tmp_path
+) -> None:
     cache_url = fresh_database("postgresql").render_as_string(hide_password=False)
     store_url = fresh_database("postgresql").render_as_string(hide_password=False)
     env = {
@@ -155,14 +144,14 @@ def test_two_web_processes_and_a_scheduler_share_cache_store_and_sessions(fresh_
         assert _expiry_of(on_b, b, account, contract_no) == row["expiry_date"]
 
         # Refresh on A after a change in BPO2: B shows it at once
-        _change_expiry_in_source(bridge, contract_no, dt.date(2020, 1, 31))
+        change_expiry_in_source(bridge, contract_no, dt.date(2020, 1, 31))
         done = _refresh(on_a, a, account)
         assert done.status_code == 200, done.text
         assert done.json()["changes"]["contract"]["changed"] == 1
         assert _expiry_of(on_b, b, account, contract_no) == "2020-01-31"
 
         # and the other way round: Refresh on B, seen on A
-        _change_expiry_in_source(bridge, contract_no, dt.date(2031, 3, 31))
+        change_expiry_in_source(bridge, contract_no, dt.date(2031, 3, 31))
         done_b = _refresh(on_b, b, account)
         assert done_b.status_code == 200, done_b.text
         assert _expiry_of(on_a, a, account, contract_no) == "2031-03-31"

@@ -8,11 +8,10 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select
 
 from bpo2_bridge.cache_state import cache_state
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.mapping import physical_table
 from bpo2_bridge.sync import history
 from bpo2_bridge.users import DEMO_PASSWORD
 from bpo2_bridge.web import grid_counts
@@ -29,15 +28,6 @@ def _token(client, url: str) -> str:  # type: ignore[no-untyped-def]
 def _sign_in(client) -> None:  # type: ignore[no-untyped-def]
     data = {"login": DEMO_SALESMAN_LOGIN, "password": DEMO_PASSWORD, "csrf_token": _token(client, "/login")}
     client.post("/login", data=data)
-
-
-def change_expiry_in_source(bridge, contract_no: str, new_expiry: dt.date) -> None:  # type: ignore[no-untyped-def]
-    """Change a contract in the BPO2 source itself (the demo file; tests only)."""
-    table = physical_table(bridge.mapping["contract"], MetaData())
-    engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
-    with engine.begin() as conn:
-        conn.execute(update(table).where(table.c.contract_no == contract_no).values(expiry_date=new_expiry))
-    engine.dispose()
 
 
 def _totals(client, path: str = "/contracts") -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -63,7 +53,7 @@ def _expiring_contract(client) -> tuple[str, str]:  # type: ignore[no-untyped-de
     return row["account_no"], row["contract_no"]
 
 
-def test_a_count_from_before_a_refresh_is_not_shown_after_it(copied_demo) -> None:
+def test_a_count_from_before_a_refresh_is_not_shown_after_it(change_expiry_in_source, copied_demo) -> None:
     bridge = copied_demo()
     client = create_app(bridge=bridge).test_client()
     _sign_in(client)
@@ -89,7 +79,7 @@ def test_a_count_from_before_a_refresh_is_not_shown_after_it(copied_demo) -> Non
     assert customer["expired"] >= 1
 
 
-def test_a_count_from_before_a_full_sync_is_not_shown_after_it(copied_demo) -> None:
+def test_a_count_from_before_a_full_sync_is_not_shown_after_it(change_expiry_in_source, copied_demo) -> None:
     from bpo2_bridge.sync.full import full_sync
 
     bridge = copied_demo()
@@ -190,7 +180,9 @@ def test_a_remembered_count_always_equals_a_fresh_one(steps, size) -> None:  # t
     engine.dispose()
 
 
-def test_remembered_pages_and_tiles_follow_a_refresh_that_changes_data(copied_demo, monkeypatch) -> None:
+def test_remembered_pages_and_tiles_follow_a_refresh_that_changes_data(
+    change_expiry_in_source, copied_demo, monkeypatch
+) -> None:
     monkeypatch.setattr(grid_counts, "SLOW_SECONDS", 0.0)  # every page and tile counts as slow
     bridge = copied_demo()
     client = create_app(bridge=bridge).test_client()

@@ -29,15 +29,6 @@ def _sign_in(client) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def change_expiry_in_source(bridge, contract_no: str, new_expiry: dt.date) -> None:  # type: ignore[no-untyped-def]
-    """Change a contract in the BPO2 source itself (the demo file; tests only)."""
-    table = physical_table(bridge.mapping["contract"], MetaData())
-    engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
-    with engine.begin() as conn:
-        conn.execute(update(table).where(table.c.contract_no == contract_no).values(expiry_date=new_expiry))
-    engine.dispose()
-
-
 def first_contract(bridge, client) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
     data = client.get("/contracts?format=json&tab=all&sort=contract_no").get_json()
     row = data["rows"][0]
@@ -47,7 +38,7 @@ def first_contract(bridge, client) -> tuple[str, dict]:  # type: ignore[no-untyp
     return account, row
 
 
-def test_refresh_shows_a_change_made_in_bpo2(copied_demo) -> None:
+def test_refresh_shows_a_change_made_in_bpo2(change_expiry_in_source, copied_demo) -> None:
     bridge = copied_demo()
     client = create_app(bridge=bridge).test_client()
     _sign_in(client)
