@@ -2,8 +2,8 @@
 
 A full sync writes a new snapshot (a SQLite file under data_dir/cache, or a PostgreSQL schema)
 and then moves the pointer, held in the application store, in one store transaction. Readers
-look the pointer up on every `connect()`, so they switch at once and never see a snapshot
-being written. Incremental sync and per-customer refresh change the current snapshot in
+look the pointer up on every `connect()`, so they switch to the new snapshot (a busy web process
+within seconds: snapshot_switch.py) and never see a snapshot being written. Incremental sync and per-customer refresh change the current snapshot in
 place, one transaction each. The previous snapshot is kept for readers still on it; older
 ones are deleted lazily (an open SQLite file cannot be deleted on Windows).
 """
@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from . import store as app_store
 from .cache_engines import builder_engine, pool_sizes, reader_engine, retire_reader, writer_engine
 from .cache_schema import CACHE
 from .settings import Settings
+from .snapshot_switch import SnapshotSwitch
 
 # key of Connection.info holding the snapshot a cache connection reads
 SNAPSHOT_INFO = "bpo2_snapshot"
@@ -88,6 +89,7 @@ class Cache:
         self._key = "cache.current." + hashlib.sha1(identity.encode()).hexdigest()[:16]
         self._readers: dict[str, Engine] = {}
         self._lock = threading.Lock()
+        self.switch = SnapshotSwitch()
 
     # -- what readers use --------------------------------------------------------------------
 
@@ -113,10 +115,35 @@ class Cache:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A read-only connection on the current snapshot; tables are named as the entities."""
-        name = self.current()
-        if name is None:
+        """A read-only connection on the current snapshot; tables are named as the entities.
+
+        Right after a full sync, a busy process may read the previous snapshot a few seconds
+        longer while it warms the new one up (snapshot_switch.py)."""
+        newest = self.current()
+        if newest is None:
             raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
+        memo = _POINTERS.get()
+        chosen = memo.get(self._key + ".read") if memo is not None else None
+        # a request reads one snapshot, even when this process switches while it runs
+        name = chosen or self.switch.choose(newest, self._open)
+        if memo is not None:
+            memo[self._key + ".read"] = name
+        with ExitStack() as stack:
+            stack.enter_context(self.switch.reading())
+            try:
+                conn = stack.enter_context(self._open(name))
+            except Exception:
+                if name == newest:
+                    raise
+                self.switch.give_up(newest)  # the previous snapshot is gone meanwhile
+                if memo is not None:
+                    memo[self._key + ".read"] = newest
+                conn = stack.enter_context(self._open(newest))
+            yield conn
+
+    @contextmanager
+    def _open(self, name: str) -> Iterator[Connection]:
+        """A read-only connection on snapshot ``name``."""
         if self._pg is not None:
             with self._pg.connect() as conn:
                 # one round trip for both; the name is kept for readers (cache_state.snapshot_name)
@@ -359,10 +386,13 @@ class Cache:
     def _reader(self, name: str) -> Engine:
         with self._lock:
             engine = self._readers.get(name)
-            if engine is None:
-                # readers on retired snapshots keep their connections; new ones go to `name`
-                for old in list(self._readers):
+            if engine is None or len(self._readers) > 1:
+                # requests still reading a retired snapshot keep their connections; new ones go
+                # to the snapshots this process reads now
+                keep = self.switch.in_use() | {name}
+                for old in [n for n in self._readers if n not in keep]:
                     retire_reader(self._readers.pop(old))
+            if engine is None:
                 engine = self._readers[name] = reader_engine(self.path(name), self.settings.threads)
             return engine
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, DateTime, Select, String, bindparam, func, se
 from . import store as app_store
 from .cache import RUN_KINDS, SNAPSHOT_INFO
 from .sync.history import DATA_VERSION
-from .web.grid_counts import Generation
+from .web.grid_counts import COUNTS, Generation
 
 if TYPE_CHECKING:
     from .bridge import Bridge
@@ -53,6 +53,14 @@ def cache_state(bridge: Bridge, conn: Connection) -> CacheState:
     if has_request_context():  # the page's freshness line reuses it (web/freshness.py)
         g.bpo2_cache_state = state
     return state
+
+
+def warm_up(bridge: Bridge, conn: Connection, deadline: float) -> None:
+    """Work out on the snapshot ``conn`` reads, not serving here yet, the slow grid answers
+    asked for lately (snapshot_switch.py), until ``deadline`` (time.monotonic)."""
+    generation = cache_state(bridge, conn).generation
+    if generation is not None:  # a refresh is writing: nothing may be remembered now
+        COUNTS.warm(generation, conn, deadline)
 
 
 def _state_query() -> Select[Any]:

@@ -79,7 +79,9 @@ def run_full(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
         finished = settings.now()
         with bridge.store.begin() as conn:
             cache.publish(conn, name)
-            history.succeed(conn, run_id, finished, rows=rows, snapshot=name)
+            # a new snapshot is new data by its name: the data version stays, so a busy web
+            # process's answers for the snapshot it still reads stay valid (snapshot_switch.py)
+            history.succeed(conn, run_id, finished, rows=rows, snapshot=name, changed=False)
     except BaseException as exc:
         if engine is not None:
             engine.dispose()

@@ -288,11 +288,16 @@ class Grid:
     ) -> list[tuple[Any, ...]] | None:
         """Sort values of every MILESTONE_STEP-th row of ``query`` in ``order``, read in one pass
         once the same data is paged deep a second time (people and clients jumping around a
-        long list); None before that, when one OFFSET is cheaper than reading every row."""
+        long list), or read already by a new snapshot's warm-up; None before that, when one
+        OFFSET is cheaper than reading every row."""
         key = ("milestones", statement_key(conn, query), tuple((c.name, d) for c, d in order))
-        if not memo.asked_before(key):
+        if not memo.has_value(key) and not memo.asked_before(key):
             return None
-        return memo.value(key, lambda: _read_milestones(conn, query, order))
+        return memo.value(
+            key,
+            lambda: _read_milestones(conn, query, order),
+            replay=lambda c: _read_milestones(c, query, order),
+        )
 
     def _page_after_milestone(
         self,

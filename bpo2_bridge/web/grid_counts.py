@@ -31,6 +31,11 @@ T = TypeVar("T")
 SLOW_SECONDS = 0.03
 # a request waits this long for another one computing the same answer, then computes its own
 SHARE_WAIT_SECONDS = 30.0
+# answers this slow, asked for lately, are worked out again on a new snapshot before it serves
+# (snapshot_switch.py); at most RECIPES of them per cache
+RECIPE_SECONDS = 0.05
+RECIPES = 48
+Replay = Callable[[Connection], Any]
 
 __all__ = ["COUNTS", "CountCache", "Counter", "Generation", "Memo", "count_now"]
 
@@ -66,6 +71,8 @@ class CountCache:
         # per scope: the generation serving, and snapshots that served before it
         self._newest: dict[Hashable, Generation] = {}
         self._retired: dict[Hashable, set[str]] = {}
+        # (scope, key without its generation) -> how to work the answer out on other data
+        self._recipes: OrderedDict[tuple[Hashable, Hashable], Replay] = OrderedDict()
         self.hits = 0
         self.misses = 0
         self.shared = 0  # answers a request waited for while another computed them
@@ -125,6 +132,9 @@ class CountCache:
             return None
         self._counts.move_to_end(key)
         self.hits += 1
+        recipe = _recipe_key(key)
+        if recipe is not None and recipe in self._recipes:
+            self._recipes.move_to_end(recipe)  # asked for lately: worth warming up first
         return found
 
     def put(self, key: Hashable, value: Any) -> None:
@@ -134,10 +144,13 @@ class CountCache:
             while len(self._counts) > self.size:
                 self._counts.popitem(last=False)
 
-    def share(self, key: Hashable, compute: Callable[[], T], slower: float) -> T:
+    def share(
+        self, key: Hashable, compute: Callable[[], T], slower: float, replay: Replay | None = None
+    ) -> T:
         """What is kept for ``key``, else ``compute()``; requests asking for the same key while
         it is being computed wait for that answer instead of computing it again (after a sync,
-        many users ask the same cold question at once). Kept when it took over ``slower`` s."""
+        many users ask the same cold question at once). Kept when it took over ``slower`` s;
+        ``replay(conn)`` works it out on another connection, for ``warm``."""
         with self._lock:
             found = self._lookup(key)
             if found is not None:
@@ -160,9 +173,32 @@ class CountCache:
             with self._lock:
                 del self._pending[key]
             pending.done.set()
-        if time.perf_counter() - started > slower:
+        took = time.perf_counter() - started
+        if took > slower:
             self.put(key, pending.value)
+        recipe = _recipe_key(key)
+        if replay is not None and recipe is not None and took >= RECIPE_SECONDS:
+            with self._lock:
+                self._recipes[recipe] = replay
+                self._recipes.move_to_end(recipe)
+                while len(self._recipes) > RECIPES:
+                    self._recipes.popitem(last=False)
         return pending.value  # type: ignore[no-any-return]
+
+    def warm(self, generation: Generation, conn: Connection, deadline: float) -> int:
+        """Work out again under ``generation``, through ``conn`` (on its data), the slow answers
+        asked for lately in its scope, most recent first, until ``deadline`` (time.monotonic).
+        ``generation`` need not serve yet: nothing kept for the data serving now is dropped."""
+        with self._lock:
+            todo = [(k[1], r) for k, r in reversed(self._recipes.items()) if k[0] == generation.scope]
+        done = 0
+        for inner, replay in todo:
+            if time.monotonic() >= deadline:
+                break
+            if (generation, inner) not in self:
+                self.put((generation, inner), replay(conn))
+                done += 1
+        return done
 
     def mark(self, key: Hashable) -> bool:
         """Mark ``key`` as asked; whether it was marked already (not counted as a hit or miss)."""
@@ -176,6 +212,7 @@ class CountCache:
     def clear(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._recipes.clear()
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -199,7 +236,11 @@ class Memo:
 
     def __call__(self, conn: Connection, statement: Select[Any]) -> int:
         key = ("count", statement_key(conn, statement)) if self.cache is not None else None
-        return int(self._kept(self.cache, key, lambda: count_now(conn, statement)))
+        return int(
+            self._kept(
+                self.cache, key, lambda: count_now(conn, statement), replay=lambda c: count_now(c, statement)
+            )
+        )
 
     def boundary(self, conn: Connection, ordered: Select[Any], offset: int) -> tuple[Any, ...] | None:
         """Sort values of the row at ``offset - 1`` of ``ordered``, if remembered."""
@@ -218,10 +259,15 @@ class Memo:
         """Whether ``key`` was asked before on this data (and, from now on, that it was)."""
         return self.cache is not None and self.cache.mark((self.generation, "asked", key))
 
-    def value(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def value(self, key: Hashable, compute: Callable[[], T], replay: Replay | None = None) -> T:
         """``compute()``, kept with the counts however quick it was: for small answers built
-        from several counts (a page's tab counts), so one lookup replaces building each."""
-        return self._kept(self.cache, ("value", key), compute)
+        from several counts (a page's tab counts), so one lookup replaces building each.
+        ``replay(conn)`` computes the same on another connection (a new snapshot's warm-up)."""
+        return self._kept(self.cache, ("value", key), compute, replay=replay)
+
+    def has_value(self, key: Hashable) -> bool:
+        """Whether ``value(key, ...)`` is kept for these data."""
+        return self.cache is not None and (self.generation, ("value", key)) in self.cache
 
     def answer(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, or what it answered before for ``key`` on the same data. Only answers
@@ -248,13 +294,18 @@ class Memo:
         return self.slow is not None and (self.generation, ("answer", key)) in self.slow
 
     def _kept(
-        self, store: CountCache | None, key: Hashable, compute: Callable[[], T], slower: float = -1.0
+        self,
+        store: CountCache | None,
+        key: Hashable,
+        compute: Callable[[], T],
+        slower: float = -1.0,
+        replay: Replay | None = None,
     ) -> T:
         """What ``compute()`` answered for ``key`` under this generation, else its answer now,
         kept when it took longer than ``slower`` seconds (by default: always)."""
         if store is None:
             return compute()
-        return store.share((self.generation, key), compute, slower)
+        return store.share((self.generation, key), compute, slower, replay)
 
 
 class _Pending:
@@ -264,6 +315,13 @@ class _Pending:
         self.done = threading.Event()
         self.ok = False
         self.value: Any = None
+
+
+def _recipe_key(key: Hashable) -> tuple[Hashable, Hashable] | None:
+    """(scope, what was asked) for a key led by a Generation; None for any other key."""
+    if isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], Generation):
+        return (key[0].scope, key[1])
+    return None
 
 
 def statement_key(conn: Connection, statement: Select[Any]) -> tuple[Any, ...]:

@@ -1,0 +1,168 @@
+"""After a full sync, a web process busy with other requests reads the previous snapshot until it
+has worked out its slow answers again on the new one, and then switches: the first requests on
+the new snapshot find their counts ready. In a quiet process the request that finds the new
+snapshot waits for that, and sees the new data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from bpo2_bridge import snapshot_switch
+from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
+from bpo2_bridge.sync.full import full_sync
+from bpo2_bridge.web import grid_counts
+from bpo2_bridge.web.app import create_app
+from bpo2_bridge.web.grid_counts import COUNTS
+
+
+class _Counts:
+    """COUNT statements sent to the cache while the block runs (not to the application store)."""
+
+    def __init__(self, store: Engine) -> None:
+        self.store = store
+        self.sent = 0
+
+    def __enter__(self) -> _Counts:
+        event.listen(Engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(Engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
+        # a grid's count; a page's own rows hold counts too (machines), further in
+        self.sent += conn.engine is not self.store and statement.lower().startswith("select count(")
+
+
+@pytest.fixture
+def admin_client(copied_demo, login, monkeypatch):  # type: ignore[no-untyped-def]
+    """(bridge, client) on a private demo, signed in as the administrator; every count is
+    slow enough to be worked out again on a new snapshot."""
+    monkeypatch.setattr(grid_counts, "RECIPE_SECONDS", 0.0)
+    COUNTS.clear()
+    bridge = copied_demo()
+    client = create_app(bridge=bridge).test_client()
+    login(client, DEMO_ADMIN_LOGIN)
+    yield bridge, client
+    COUNTS.clear()
+
+
+def _expired(client) -> int:  # type: ignore[no-untyped-def]
+    return int(client.get("/contracts?tab=expired&format=json").get_json()["total"])
+
+
+@pytest.fixture
+def synced(admin_client, change_expiry_in_source):  # type: ignore[no-untyped-def]
+    """synced() -> expired contracts shown before: one more has expired in BPO2, and a full
+    sync has published the new snapshot."""
+    bridge, client = admin_client
+
+    def run() -> int:
+        before = _expired(client)
+        row = client.get("/contracts?tab=expiring&format=json&sort=contract_no").get_json()["rows"][0]
+        change_expiry_in_source(bridge, row["contract_no"], dt.date(2020, 1, 31))
+        full_sync(bridge)
+        return before
+
+    return run
+
+
+@pytest.fixture
+def stuck_warm_up(admin_client) -> Iterator[threading.Event]:  # type: ignore[no-untyped-def]
+    """A warm-up that lasts until the event yielded is set (at the latest, when the test ends)."""
+    bridge, _ = admin_client
+    stuck = threading.Event()
+    bridge.cache.switch.warm_up = lambda conn, deadline: stuck.wait(10)
+    yield stuck
+    stuck.set()
+
+
+@pytest.fixture
+def busy(admin_client) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Another request reading the cache meanwhile (a connection held open)."""
+    bridge, _ = admin_client
+    with bridge.cache.connect():
+        yield
+
+
+def _until(ask, want: int, seconds: float) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    """Ask until the answer is ``want``; the last answer and the seconds it took."""
+    began = time.monotonic()
+    while True:
+        got = ask()
+        if got == want or time.monotonic() - began > seconds:
+            return got, time.monotonic() - began
+        time.sleep(0.05)
+
+
+def test_a_busy_process_warms_the_new_snapshot_up_and_then_serves_it(admin_client, busy, synced) -> None:
+    bridge, client = admin_client
+    before = synced()
+
+    assert _expired(client) == before  # the snapshot it had, while the new one warms up
+    done = bridge.cache.switch.warm_ups
+    assert done == 1
+    got, _ = _until(lambda: _expired(client), before + 1, snapshot_switch.WARM_UP_SECONDS + 2)
+    assert got == before + 1
+
+
+def test_the_first_request_after_the_switch_finds_its_counts_ready(admin_client, busy, synced) -> None:
+    bridge, client = admin_client
+    before = synced()
+    switch = bridge.cache.switch
+    assert _expired(client) == before
+    upcoming = switch._upcoming
+    assert upcoming is not None and upcoming.done.wait(snapshot_switch.WARM_UP_SECONDS)
+    with _Counts(bridge.store) as counts:
+        assert _expired(client) == before + 1
+    assert counts.sent == 0
+
+
+def test_in_a_quiet_process_the_first_request_warms_up_and_sees_the_new_data(admin_client, synced) -> None:
+    bridge, client = admin_client
+    before = synced()
+    assert _expired(client) == before + 1
+    assert bridge.cache.switch.warm_ups == 1
+
+
+def test_a_warm_up_that_takes_too_long_does_not_hold_the_new_data_back(
+    admin_client, busy, synced, stuck_warm_up, monkeypatch
+) -> None:
+    _, client = admin_client
+    monkeypatch.setattr(snapshot_switch, "WARM_UP_SECONDS", 0.5)
+    before = synced()
+    got, waited = _until(lambda: _expired(client), before + 1, 5)
+    assert got == before + 1
+    assert 0.4 <= waited < 3
+
+
+def test_a_previous_snapshot_deleted_during_the_warm_up_hands_over_to_the_new_one(
+    admin_client, busy, synced, stuck_warm_up
+) -> None:
+    bridge, client = admin_client
+    old = bridge.cache.current()
+    assert old is not None
+    before = synced()
+    assert _expired(client) == before  # still on the previous snapshot
+    bridge.cache.discard(old)
+    assert _expired(client) == before + 1
+    assert client.get("/contracts?tab=expired").status_code == 200
+
+
+def test_a_quiet_request_waits_for_a_long_warm_up_only_briefly(admin_client, synced, stuck_warm_up) -> None:
+    _, client = admin_client
+    before = synced()
+    began = time.monotonic()
+    assert _expired(client) == before  # the previous snapshot, after a short wait
+    waited = time.monotonic() - began
+    assert snapshot_switch.QUIET_WAIT_SECONDS <= waited < snapshot_switch.QUIET_WAIT_SECONDS + 2
+    stuck_warm_up.set()  # the warm-up ends: the next request reads the new snapshot
+    got, _ = _until(lambda: _expired(client), before + 1, 5)
+    assert got == before + 1
