@@ -34,6 +34,7 @@ SNAPSHOT_INFO = "bpo2_snapshot"
 META_TABLE = "_bridge_meta"  # key/value inside each snapshot: watermarks, schema fingerprint
 PG_SCHEMA_PREFIX = "bpo2_cache_"
 RUN_KINDS = ("full", "incremental")  # syncs that speak for the whole cache
+_SCHEMA_EXISTS = text("SELECT to_regnamespace(:name) IS NOT NULL")
 
 # pointer reads remembered for one unit of work (a web request): store key -> snapshot name
 _POINTERS: ContextVar[dict[str, str | None] | None] = ContextVar("bpo2_cache_pointers", default=None)
@@ -125,13 +126,13 @@ class Cache:
         memo = _POINTERS.get()
         chosen = memo.get(self._key + ".read") if memo is not None else None
         # a request reads one snapshot, even when this process switches while it runs
-        name = chosen or self.switch.choose(newest, self._open)
+        name = chosen or self.switch.choose(newest, self.previous, self._open)
         if memo is not None:
             memo[self._key + ".read"] = name
         with ExitStack() as stack:
             stack.enter_context(self.switch.reading())
             try:
-                conn = stack.enter_context(self._open(name))
+                conn = stack.enter_context(self._open(name, verify=name != newest))
             except Exception:
                 if name == newest:
                     raise
@@ -142,14 +143,17 @@ class Cache:
             yield conn
 
     @contextmanager
-    def _open(self, name: str) -> Iterator[Connection]:
-        """A read-only connection on snapshot ``name``."""
+    def _open(self, name: str, verify: bool = False) -> Iterator[Connection]:
+        """A read-only connection on snapshot ``name``; with ``verify``, CacheMissing when a
+        PostgreSQL snapshot is gone (a search_path naming no schema is no error there)."""
         if self._pg is not None:
             with self._pg.connect() as conn:
                 # one round trip for both; the name is kept for readers (cache_state.snapshot_name)
                 conn.exec_driver_sql(
                     f"SET TRANSACTION READ ONLY; SET LOCAL search_path TO {self._quote(name)}"
                 )
+                if verify and not conn.execute(_SCHEMA_EXISTS, {"name": name}).scalar():
+                    raise CacheMissing(f"cache snapshot {name} is missing")
                 conn.info[SNAPSHOT_INFO] = name
                 try:
                     yield conn

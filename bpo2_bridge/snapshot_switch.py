@@ -52,24 +52,31 @@ class SnapshotSwitch:
         self._upcoming: _Upcoming | None = None
         self._reading = 0  # connections open on the cache right now
 
-    def choose(self, newest: str, open_snapshot: Callable[[str], AbstractContextManager[Connection]]) -> str:
-        """The snapshot to read now, ``newest`` being the one published; ``open_snapshot(name)``
-        gives a connection to a snapshot, for the warm-up."""
+    def choose(
+        self,
+        newest: str,
+        previous: Callable[[], str | None],
+        open_snapshot: Callable[[str], AbstractContextManager[Connection]],
+    ) -> str:
+        """The snapshot to read now, ``newest`` being the one published and ``previous()`` the
+        one published before it (kept by the sync); ``open_snapshot(name)`` gives a connection
+        to a snapshot, for the warm-up."""
         with self._lock:
-            serving, upcoming = self._serving, self._upcoming
-            if serving is None or serving == newest or self.warm_up is None:
+            decided = self._decide(newest)
+        if decided is not None:
+            return decided
+        # only the snapshot the sync kept may be read on: an older one may be gone already
+        kept = previous()
+        with self._lock:
+            decided = self._decide(newest)  # another request may have begun the warm-up meanwhile
+            if decided is not None:
+                return decided
+            serving = self._serving
+            if serving is None or kept != serving:
                 return self._settle(newest)
-            if upcoming is None or upcoming.name != newest:
-                upcoming = self._upcoming = _Upcoming(newest, time.monotonic() + WARM_UP_SECONDS)
-                self.warm_ups += 1
-                quiet = self._reading == 0
-                begin = True
-            elif upcoming.done.is_set() or time.monotonic() >= upcoming.deadline:
-                return self._settle(newest)
-            else:
-                begin = False
-        if not begin:
-            return serving
+            upcoming = self._upcoming = _Upcoming(newest, time.monotonic() + WARM_UP_SECONDS)
+            self.warm_ups += 1
+            quiet = self._reading == 0
         log.info("warming up cache snapshot %s before it serves here", newest)
         threading.Thread(
             target=self._warm, args=(open_snapshot, upcoming), name=f"warm-up {newest}", daemon=True
@@ -81,6 +88,20 @@ class SnapshotSwitch:
             if self._upcoming is upcoming:
                 self._settle(newest)
         return newest
+
+    def _decide(self, newest: str) -> str | None:
+        """The snapshot to read, or None when a warm-up of ``newest`` may begin. The caller holds
+        self._lock."""
+        serving, upcoming = self._serving, self._upcoming
+        if serving is None or serving == newest or self.warm_up is None:
+            return self._settle(newest)
+        if upcoming is None:
+            return None
+        if upcoming.name != newest:  # published again meanwhile: the one read may be gone
+            return self._settle(newest)
+        if upcoming.done.is_set() or time.monotonic() >= upcoming.deadline:
+            return self._settle(newest)
+        return serving
 
     def _warm(
         self, open_snapshot: Callable[[str], AbstractContextManager[Connection]], upcoming: _Upcoming
