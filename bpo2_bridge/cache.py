@@ -130,7 +130,6 @@ class Cache:
         if memo is not None:
             memo[self._key + ".read"] = name
         with ExitStack() as stack:
-            stack.enter_context(self.switch.reading())
             try:
                 conn = stack.enter_context(self._open(name, verify=name != newest))
             except Exception:

@@ -46,13 +46,21 @@ def cache_state(bridge: Bridge, conn: Connection) -> CacheState:
     values = {"snapshot": name, "since": bridge.settings.now() - STALE_RUN}
     with bridge.store.connect() as store:
         version, busy, as_of = store.execute(_STATE_QUERY, values).one()
-    # the cache's location is part of the generation: one process may serve several caches
-    where = bridge.settings.cache_url or str(bridge.settings.data_path.resolve())
-    generation = None if busy else Generation(where, name, int(version or 0))
+    generation = None if busy else Generation(_scope(bridge), name, int(version or 0))
     state = CacheState(name, generation, as_of)
     if has_request_context():  # the page's freshness line reuses it (web/freshness.py)
         g.bpo2_cache_state = state
     return state
+
+
+def _scope(bridge: Bridge) -> str:
+    # the cache's location is part of the generation: one process may serve several caches
+    return bridge.settings.cache_url or str(bridge.settings.data_path.resolve())
+
+
+def warm_up_seconds(bridge: Bridge) -> float:
+    """How long ``warm_up`` is likely to take, going by how long its answers took before."""
+    return COUNTS.warm_up_seconds(_scope(bridge))
 
 
 def warm_up(bridge: Bridge, conn: Connection, deadline: float) -> None:

@@ -5,9 +5,9 @@ the moment the new one is published leaves every request of the next second or t
 those out again at once: under load on the large demo, 25-30 grid requests took 300 ms to 1.5 s
 each time. So a process goes on reading the previous snapshot (a sync keeps it) while one
 thread works out, on the new one, the slow answers asked for lately; then it switches, at the
-latest WARM_UP_SECONDS later. When no other request is reading, the request that finds the new
-snapshot waits up to QUIET_WAIT_SECONDS for that warm-up, and reads the new snapshot if it is
-ready by then: after a small sync, it is.
+latest WARM_UP_SECONDS later. A warm-up likely to be quick (after a small sync, or with little
+remembered) is waited for instead, up to WAIT_SECONDS, by the request that found the new
+snapshot: it then sees the new data at once.
 """
 
 from __future__ import annotations
@@ -15,17 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-# the longest a busy process keeps serving the previous snapshot after a new one was published
+# the longest a process keeps serving the previous snapshot after a new one was published
 WARM_UP_SECONDS = 8.0
-# the longest the request that finds the new snapshot waits for its warm-up, when no other
-# request is reading (a quick warm-up, as after a small sync, then shows it the new data)
-QUIET_WAIT_SECONDS = 1.0
+# a warm-up likely to take at most this long is waited for by the request that began it...
+QUICK_WARM_UP_SECONDS = 0.5
+# ... for this long at most; then it reads the previous snapshot, as the others do meanwhile
+WAIT_SECONDS = 1.0
 
 # works out again, on a connection to the new snapshot, what is worth having before it serves;
 # stops at the deadline (time.monotonic)
@@ -46,11 +47,11 @@ class SnapshotSwitch:
 
     def __init__(self) -> None:
         self.warm_up: WarmUp | None = None  # set by the web app; without it: switch at once
+        self.warm_up_seconds: Callable[[], float] = lambda: 0.0  # how long a warm-up may take
         self.warm_ups = 0  # warm-ups started in this process
         self._lock = threading.Lock()
         self._serving: str | None = None
         self._upcoming: _Upcoming | None = None
-        self._reading = 0  # connections open on the cache right now
 
     def choose(
         self,
@@ -67,6 +68,7 @@ class SnapshotSwitch:
             return decided
         # only the snapshot the sync kept may be read on: an older one may be gone already
         kept = previous()
+        quick = self.warm_up_seconds() <= QUICK_WARM_UP_SECONDS
         with self._lock:
             decided = self._decide(newest)  # another request may have begun the warm-up meanwhile
             if decided is not None:
@@ -76,13 +78,11 @@ class SnapshotSwitch:
                 return self._settle(newest)
             upcoming = self._upcoming = _Upcoming(newest, time.monotonic() + WARM_UP_SECONDS)
             self.warm_ups += 1
-            quiet = self._reading == 0
         log.info("warming up cache snapshot %s before it serves here", newest)
         threading.Thread(
             target=self._warm, args=(open_snapshot, upcoming), name=f"warm-up {newest}", daemon=True
         ).start()
-        # nobody else reading: this request waits a little, to be the first to see the new data
-        if not quiet or not upcoming.done.wait(QUIET_WAIT_SECONDS):
+        if not quick or not upcoming.done.wait(WAIT_SECONDS):
             return serving  # requests go on with the previous snapshot meanwhile
         with self._lock:
             if self._upcoming is upcoming:
@@ -127,17 +127,6 @@ class SnapshotSwitch:
         """Snapshots this process reads or is about to read."""
         with self._lock:
             return {n for n in (self._serving, self._upcoming and self._upcoming.name) if n}
-
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        """Counts a connection in use while the block runs: a process reading nothing is quiet."""
-        with self._lock:
-            self._reading += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._reading -= 1
 
     def _settle(self, name: str) -> str:
         # the caller holds self._lock

@@ -444,3 +444,16 @@ def test_when_the_first_asker_fails_the_waiting_one_answers_alone() -> None:
     answers, slow = _ask_together(compute, release)
     assert sorted(map(str, answers)) == ["[4]", "database gone"]
     assert len(calls) == 2 and slow.shared == 0
+
+
+def test_a_warm_up_is_expected_to_take_what_its_answers_took(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(grid_counts, "RECIPE_SECONDS", 0.0)
+    _fill(engine, [{"name": "a", "amount": i, "due": None} for i in range(30)])
+    cache = CountCache(64)
+    assert cache.warm_up_seconds("cache") == 0.0
+    began = time.perf_counter()
+    with engine.connect() as conn:
+        GRID.fetch(conn, item, MultiDict({"q": "a"}), count=cache.counter(Generation("cache", "s1", 1)))
+    took = time.perf_counter() - began
+    assert 0.0 < cache.warm_up_seconds("cache") <= took
+    assert cache.warm_up_seconds("other cache") == 0.0

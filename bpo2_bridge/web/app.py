@@ -64,6 +64,7 @@ def create_app(
     app.extensions[EXTENSION_KEY] = bridge
     # right after a full sync, a busy process warms the new snapshot up before it serves
     bridge.cache.switch.warm_up = functools.partial(cache_state.warm_up, bridge)
+    bridge.cache.switch.warm_up_seconds = functools.partial(cache_state.warm_up_seconds, bridge)
     metrics.init_app(app)  # first: its clock starts before sign-in checks
     security.init_app(app)
     auth.init_app(app)

@@ -71,8 +71,9 @@ class CountCache:
         # per scope: the generation serving, and snapshots that served before it
         self._newest: dict[Hashable, Generation] = {}
         self._retired: dict[Hashable, set[str]] = {}
-        # (scope, key without its generation) -> how to work the answer out on other data
-        self._recipes: OrderedDict[tuple[Hashable, Hashable], Replay] = OrderedDict()
+        # (scope, key without its generation) -> how to work the answer out on other data, and
+        # the seconds that took the last time
+        self._recipes: OrderedDict[tuple[Hashable, Hashable], tuple[Replay, float]] = OrderedDict()
         self.hits = 0
         self.misses = 0
         self.shared = 0  # answers a request waited for while another computed them
@@ -179,7 +180,7 @@ class CountCache:
         recipe = _recipe_key(key)
         if replay is not None and recipe is not None and took >= RECIPE_SECONDS:
             with self._lock:
-                self._recipes[recipe] = replay
+                self._recipes[recipe] = (replay, took)
                 self._recipes.move_to_end(recipe)
                 while len(self._recipes) > RECIPES:
                     self._recipes.popitem(last=False)
@@ -190,7 +191,7 @@ class CountCache:
         asked for lately in its scope, most recent first, until ``deadline`` (time.monotonic).
         ``generation`` need not serve yet: nothing kept for the data serving now is dropped."""
         with self._lock:
-            todo = [(k[1], r) for k, r in reversed(self._recipes.items()) if k[0] == generation.scope]
+            todo = [(k[1], r) for k, (r, _) in reversed(self._recipes.items()) if k[0] == generation.scope]
         done = 0
         for inner, replay in todo:
             if time.monotonic() >= deadline:
@@ -199,6 +200,12 @@ class CountCache:
                 self.put((generation, inner), replay(conn))
                 done += 1
         return done
+
+    def warm_up_seconds(self, scope: Hashable) -> float:
+        """How long ``warm`` would take for ``scope``, going by how long each answer took the
+        last time it was worked out."""
+        with self._lock:
+            return sum(seconds for (where, _), (_, seconds) in self._recipes.items() if where == scope)
 
     def mark(self, key: Hashable) -> bool:
         """Mark ``key`` as asked; whether it was marked already (not counted as a hit or miss)."""
