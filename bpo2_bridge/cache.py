@@ -2,9 +2,10 @@
 
 A full sync writes a new snapshot (a SQLite file under data_dir/cache, or a PostgreSQL schema)
 and then moves the pointer, held in the application store, in one store transaction. Readers
-look the pointer up on every `connect()`, so they switch to the new snapshot (a busy web process
-within seconds: snapshot_switch.py) and never see a snapshot being written. Incremental sync and per-customer refresh change the current snapshot in
-place, one transaction each. The previous snapshot is kept for readers still on it; older
+look the pointer up on every `connect()`, so they switch to a new snapshot (a web process
+within seconds, once it has warmed it up: snapshot_switch.py) and never see a snapshot being
+written. Incremental sync and per-customer refresh change the current snapshot in place, one
+transaction each. The previous snapshot is kept for readers still on it; older
 ones are deleted lazily (an open SQLite file cannot be deleted on Windows).
 """
 
@@ -118,7 +119,7 @@ class Cache:
     def connect(self) -> Iterator[Connection]:
         """A read-only connection on the current snapshot; tables are named as the entities.
 
-        Right after a full sync, a busy process may read the previous snapshot a few seconds
+        Right after a full sync, a web process may read the previous snapshot a few seconds
         longer while it warms the new one up (snapshot_switch.py)."""
         newest = self.current()
         if newest is None:

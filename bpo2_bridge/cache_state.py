@@ -14,7 +14,7 @@ from sqlalchemy import Connection, DateTime, Select, String, bindparam, func, se
 from . import store as app_store
 from .cache import RUN_KINDS, SNAPSHOT_INFO
 from .sync.history import DATA_VERSION
-from .web.grid_counts import COUNTS, Generation
+from .web.grid_counts import COUNTS, CountCache, Generation
 
 if TYPE_CHECKING:
     from .bridge import Bridge
@@ -60,15 +60,21 @@ def _scope(bridge: Bridge) -> str:
 
 def warm_up_seconds(bridge: Bridge) -> float:
     """How long ``warm_up`` is likely to take, going by how long its answers took before."""
-    return COUNTS.warm_up_seconds(_scope(bridge))
+    return sum(memory.warm_up_seconds(_scope(bridge)) for memory in _memories())
 
 
 def warm_up(bridge: Bridge, conn: Connection, deadline: float) -> None:
     """Work out on the snapshot ``conn`` reads, not serving here yet, the slow grid answers
     asked for lately (snapshot_switch.py), until ``deadline`` (time.monotonic)."""
     generation = cache_state(bridge, conn).generation
-    if generation is not None:  # a refresh is writing: nothing may be remembered now
-        COUNTS.warm(generation, conn, deadline)
+    if generation is None:  # a refresh is writing: nothing may be remembered now
+        return
+    for memory in _memories():  # counts and milestones first: the pages' first reads need them
+        memory.warm(generation, conn, deadline)
+
+
+def _memories() -> list[CountCache]:
+    return [COUNTS, *([COUNTS.answers] if COUNTS.answers is not None else [])]
 
 
 def _state_query() -> Select[Any]:

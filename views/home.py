@@ -25,11 +25,17 @@ def index():  # type: ignore[no-untyped-def]
         # over every customer (an administrator's Home) these take a while: one read per data version
         memo = COUNTS.counter(cache_state(bridge, conn).generation)
         scope = (user.is_admin, user.employee_id, crm.window_key(bridge))
-        tiles = memo.answer(("tiles", scope), lambda: crm.dashboard_tiles(conn, bridge, user))
+        # each with how to read it again on a new snapshot before it serves (snapshot_switch.py)
+        tiles = memo.answer(
+            ("tiles", scope),
+            lambda: crm.dashboard_tiles(conn, bridge, user),
+            replay=lambda c: crm.dashboard_tiles(c, bridge, user),
+        )
         lists = {
             kind: memo.answer(
                 ("activities", kind, who, scope),
                 lambda kind=kind: crm.activities(conn, bridge, user, kind, only_mine=who == "mine"),
+                replay=lambda c, kind=kind: crm.activities(c, bridge, user, kind, only_mine=who == "mine"),
             )
             for kind in TABS
         }

@@ -2,9 +2,9 @@
 
 It also keeps the cache's data version (`state` row DATA_VERSION): every run that changes a
 snapshot in place adds one to it when it succeeds, and marks itself as writing (its `snapshot`
-set while still running) from its first write on. A full sync's new snapshot needs no new
-version: its name alone makes what readers remember of it new. Readers key what they remember (grid counts)
-by that version and remember nothing while a run is writing (cache_state.py)."""
+set while still running) from its first write on. Readers key what they remember (grid counts)
+by the snapshot and that version, and remember nothing while a run is writing (cache_state.py).
+A full sync's new snapshot needs no new version: its name sets it apart."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def create_app(
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions[EXTENSION_KEY] = bridge
-    # right after a full sync, a busy process warms the new snapshot up before it serves
+    # right after a full sync, the process warms the new snapshot up before it serves here
     bridge.cache.switch.warm_up = functools.partial(cache_state.warm_up, bridge)
     bridge.cache.switch.warm_up_seconds = functools.partial(cache_state.warm_up_seconds, bridge)
     metrics.init_app(app)  # first: its clock starts before sign-in checks

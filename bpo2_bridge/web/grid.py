@@ -205,7 +205,9 @@ class Grid:
             if first_pages and count.flagged(head) and not count.answered_slowly(key):
                 # a slow list's first pages come from one read of its head (see HEAD_ROWS)
                 rows = count.answer(
-                    head, lambda: _rows(conn, query.order_by(*_order_by(order)).limit(HEAD_ROWS))
+                    head,
+                    lambda: _rows(conn, query.order_by(*_order_by(order)).limit(HEAD_ROWS)),
+                    replay=lambda c: _rows(c, query.order_by(*_order_by(order)).limit(HEAD_ROWS)),
                 )
                 page.rows = rows[end - size : end]
             else:

@@ -276,11 +276,12 @@ class Memo:
         """Whether ``value(key, ...)`` is kept for these data."""
         return self.cache is not None and (self.generation, ("value", key)) in self.cache
 
-    def answer(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def answer(self, key: Hashable, compute: Callable[[], T], replay: Replay | None = None) -> T:
         """``compute()``, or what it answered before for ``key`` on the same data. Only answers
         that took longer than SLOW_SECONDS are kept; callers treat what they get as read-only,
-        since other requests share it. ``key`` must hold every value the answer depends on."""
-        return self._kept(self.slow, ("answer", key), compute, SLOW_SECONDS)
+        since other requests share it. ``key`` must hold every value the answer depends on.
+        ``replay(conn)`` computes the same on another connection (a new snapshot's warm-up)."""
+        return self._kept(self.slow, ("answer", key), compute, SLOW_SECONDS, replay)
 
     def flag(self, key: Hashable) -> None:
         """Note ``key`` (a list slow to read) for this cache across syncs (``flagged`` tells): a
