@@ -9,7 +9,7 @@ every fifth an administrator), and has each one loop: think, then one action dra
 below — grids, filters, tab switches, dashboards, report views, PDF downloads, file downloads,
 Refresh presses. A few seconds in, `bpo2-bridge sync --full` runs in its own process, as the
 scheduler would (at the niceness of the shipped scheduler unit, `--sync-nice`); the load goes on
-until the new snapshot serves (at least SECONDS). `--servers 2` starts two web processes on the
+until the new snapshot serves and the old one's memory is given back (at least SECONDS). `--servers 2` starts two web processes on the
 same cache and spreads the users over them, as the deployment guide's topology does.
 
 Figures: requests/s, errors, p50/p95/p99 per kind and per phase (before / during the sync /
@@ -32,8 +32,13 @@ from pathlib import Path
 
 from bench.load_client import GRID_KINDS, TARGET_P99_MS, Catalog, Recorder, Session, discover, sign_in
 from bench.load_server import CLI, RSS_PARTS, SECRET, Server, prepare, scheduler_nice
+from bpo2_bridge.heap import TRIM_AFTER_SECONDS
+from bpo2_bridge.snapshot_switch import WARM_UP_SECONDS
 
 TARGET_RSS_GROWTH = 0.10
+# load after the sync ends: a web process switches once it has warmed the new snapshot up (up to
+# snapshot_switch.WARM_UP_SECONDS), and hands the old one's memory back TRIM_AFTER_SECONDS later
+AFTER_SYNC_SECONDS = WARM_UP_SECONDS + TRIM_AFTER_SECONDS + 4
 # weights of the mix: what an intranet day looks like, grids first
 MIX = {"grid": 25, "filter": 20, "tab": 15, "page": 10, "report": 10, "pdf": 4, "file": 8, "refresh": 5}
 
@@ -115,7 +120,7 @@ def run(
                 sync_ended = time.monotonic() - began
                 sync_output = sync_proc.stdout.read() if sync_proc.stdout else b""
             waiting = sync_at >= 0 and sync_ended is None
-            done = not waiting and elapsed >= max(seconds, (sync_ended or 0) + 5)
+            done = not waiting and elapsed >= max(seconds, (sync_ended or 0) + AFTER_SYNC_SECONDS)
             if done or elapsed >= max_seconds:
                 break
         stop.set()
