@@ -9,8 +9,9 @@ every fifth an administrator), and has each one loop: think, then one action dra
 below — grids, filters, tab switches, dashboards, report views, PDF downloads, file downloads,
 Refresh presses. A few seconds in, `bpo2-bridge sync --full` runs in its own process, as the
 scheduler would (at the niceness of the shipped scheduler unit, `--sync-nice`); the load goes on
-until the new snapshot serves and the old one's memory is given back (at least SECONDS). `--servers 2` starts two web processes on the
-same cache and spreads the users over them, as the deployment guide's topology does.
+until the new snapshot serves and the old one's memory is given back (at least SECONDS).
+`--servers 2` starts two web processes on the same cache and spreads the users over them, as the
+deployment guide's topology does.
 
 Figures: requests/s, errors, p50/p95/p99 per kind and per phase (before / during the sync /
 after the switch), the longest stretch without a successful response, whether any reader saw

@@ -115,8 +115,7 @@ def test_a_process_warms_the_new_snapshot_up_and_then_serves_it(admin_client, lo
     before = synced()
 
     assert _expired(client) == before  # the snapshot it had, while the new one warms up
-    done = bridge.cache.switch.warm_ups
-    assert done == 1
+    assert bridge.cache.switch.warm_ups == 1
     got, _ = _until(lambda: _expired(client), before + 1, snapshot_switch.WARM_UP_SECONDS + 2)
     assert got == before + 1
 
