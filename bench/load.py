@@ -33,13 +33,10 @@ from pathlib import Path
 
 from bench.load_client import GRID_KINDS, TARGET_P99_MS, Catalog, Recorder, Session, discover, sign_in
 from bench.load_server import CLI, RSS_PARTS, SECRET, Server, prepare, scheduler_nice
-from bpo2_bridge.heap import TRIM_AFTER_SECONDS
-from bpo2_bridge.snapshot_switch import WARM_UP_SECONDS
 
 TARGET_RSS_GROWTH = 0.10
-# load after the sync ends: a web process switches once it has warmed the new snapshot up (up to
-# snapshot_switch.WARM_UP_SECONDS), and hands the old one's memory back TRIM_AFTER_SECONDS later
-AFTER_SYNC_SECONDS = WARM_UP_SECONDS + TRIM_AFTER_SECONDS + 4
+# load after the sync ends: the first requests on the new snapshot are part of the measure
+AFTER_SYNC_SECONDS = 15
 # weights of the mix: what an intranet day looks like, grids first
 MIX = {"grid": 25, "filter": 20, "tab": 15, "page": 10, "report": 10, "pdf": 4, "file": 8, "refresh": 5}
 

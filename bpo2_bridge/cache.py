@@ -2,9 +2,9 @@
 
 A full sync writes a new snapshot (a SQLite file under data_dir/cache, or a PostgreSQL schema)
 and then moves the pointer, held in the application store, in one store transaction. Readers
-look the pointer up on every `connect()`, so they switch to a new snapshot (a web process
-within seconds, once it has warmed it up: snapshot_switch.py) and never see a snapshot being
-written. Incremental sync and per-customer refresh change the current snapshot in place, one
+look the pointer up on every `connect()`, so they switch to a new snapshot at once (it serves
+at full speed from its first request: everything the grids read is stored and indexed in it)
+and never see a snapshot being written. Incremental sync and per-customer refresh change the current snapshot in place, one
 transaction each. The previous snapshot is kept for readers still on it; older
 ones are deleted lazily (an open SQLite file cannot be deleted on Windows).
 """
@@ -16,7 +16,7 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -28,14 +28,12 @@ from . import store as app_store
 from .cache_engines import builder_engine, pool_sizes, reader_engine, retire_reader, writer_engine
 from .cache_schema import CACHE
 from .settings import Settings
-from .snapshot_switch import SnapshotSwitch
 
 # key of Connection.info holding the snapshot a cache connection reads
 SNAPSHOT_INFO = "bpo2_snapshot"
 META_TABLE = "_bridge_meta"  # key/value inside each snapshot: watermarks, schema fingerprint
 PG_SCHEMA_PREFIX = "bpo2_cache_"
 RUN_KINDS = ("full", "incremental")  # syncs that speak for the whole cache
-_SCHEMA_EXISTS = text("SELECT to_regnamespace(:name) IS NOT NULL")
 
 # pointer reads remembered for one unit of work (a web request): store key -> snapshot name
 _POINTERS: ContextVar[dict[str, str | None] | None] = ContextVar("bpo2_cache_pointers", default=None)
@@ -91,7 +89,6 @@ class Cache:
         self._key = "cache.current." + hashlib.sha1(identity.encode()).hexdigest()[:16]
         self._readers: dict[str, Engine] = {}
         self._lock = threading.Lock()
-        self.switch = SnapshotSwitch()
 
     # -- what readers use --------------------------------------------------------------------
 
@@ -119,41 +116,28 @@ class Cache:
     def connect(self) -> Iterator[Connection]:
         """A read-only connection on the current snapshot; tables are named as the entities.
 
-        Right after a full sync, a web process may read the previous snapshot a few seconds
-        longer while it warms the new one up (snapshot_switch.py)."""
-        newest = self.current()
-        if newest is None:
-            raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
+        A request reads one snapshot throughout, even when a sync publishes another meanwhile."""
         memo = _POINTERS.get()
-        chosen = memo.get(self._key + ".read") if memo is not None else None
-        # a request reads one snapshot, even when this process switches while it runs
-        name = chosen or self.switch.choose(newest, self.previous, self._open)
-        if memo is not None:
-            memo[self._key + ".read"] = name
-        with ExitStack() as stack:
-            try:
-                conn = stack.enter_context(self._open(name, verify=name != newest))
-            except Exception:
-                if name == newest:
-                    raise
-                self.switch.give_up(newest)  # the previous snapshot is gone meanwhile
-                if memo is not None:
-                    memo[self._key + ".read"] = newest
-                conn = stack.enter_context(self._open(newest))
+        name = memo.get(self._key + ".read") if memo is not None else None
+        if name is None:
+            name = self.current()
+            if name is None:
+                raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
+            if memo is not None:
+                memo[self._key + ".read"] = name
+            self._retire_others(name)
+        with self._open(name) as conn:
             yield conn
 
     @contextmanager
-    def _open(self, name: str, verify: bool = False) -> Iterator[Connection]:
-        """A read-only connection on snapshot ``name``; with ``verify``, CacheMissing when a
-        PostgreSQL snapshot is gone (a search_path naming no schema is no error there)."""
+    def _open(self, name: str) -> Iterator[Connection]:
+        """A read-only connection on snapshot ``name``."""
         if self._pg is not None:
             with self._pg.connect() as conn:
                 # one round trip for both; the name is kept for readers (cache_state.snapshot_name)
                 conn.exec_driver_sql(
                     f"SET TRANSACTION READ ONLY; SET LOCAL search_path TO {self._quote(name)}"
                 )
-                if verify and not conn.execute(_SCHEMA_EXISTS, {"name": name}).scalar():
-                    raise CacheMissing(f"cache snapshot {name} is missing")
                 conn.info[SNAPSHOT_INFO] = name
                 try:
                     yield conn
@@ -390,15 +374,17 @@ class Cache:
     def _reader(self, name: str) -> Engine:
         with self._lock:
             engine = self._readers.get(name)
-            if engine is None or len(self._readers) > 1:
-                # requests still reading a retired snapshot keep their connections; new ones go
-                # to the snapshots this process reads now
-                keep = self.switch.in_use() | {name}
-                for old in [n for n in self._readers if n not in keep]:
-                    retire_reader(self._readers.pop(old))
             if engine is None:
                 engine = self._readers[name] = reader_engine(self.path(name), self.settings.threads)
             return engine
+
+    def _retire_others(self, serving: str) -> None:
+        """Close the pools of snapshots other than ``serving``; requests still reading one keep
+        their connection until it comes back (closed then, see _open)."""
+        with self._lock:
+            old = [self._readers.pop(n) for n in list(self._readers) if n != serving]
+        for engine in old:
+            retire_reader(engine)
 
     def _writer(self, name: str) -> Engine:
         return writer_engine(self.path(name))

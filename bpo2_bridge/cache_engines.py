@@ -12,8 +12,6 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool, QueuePool
 
-from . import heap
-
 # Each web thread keeps a reader connection, and what every one of them caches adds up: SQLite's
 # default 2 MB page cache would mostly hold copies of pages the OS file cache holds already, and
 # Python's default of 128 prepared statements (13 KB each for a contract grid query) would keep
@@ -34,10 +32,8 @@ def pool_sizes(threads: int) -> dict[str, int]:
 
 
 def retire_reader(engine: Engine) -> None:
-    """Close the pooled connections of a snapshot that no longer serves, and hand the memory
-    they held back to the system once the requests still reading it have ended."""
+    """Close the pooled connections of a snapshot that no longer serves."""
     engine.dispose()
-    heap.trim_soon()
 
 
 def reader_engine(path: Path, threads: int) -> Engine:

@@ -1,25 +1,108 @@
-"""The cache schema: one table per logical entity, its cached columns, the grids' indexes.
+"""The cache schema: one table per logical entity, its cached columns and indexes, and the
+derived rows the grids read (``contract_row``, ``customer_row``), written by the sync.
 
 Table and column names are the logical ones, so SQL files in sql/ read the cache directly.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, Table
+from sqlalchemy import Column, Date, Index, Integer, MetaData, String, Table, Text
 
 from .model import ENTITIES, Entity
 
 MAX_NAME = 63
 
 
+def _index(table: Table, i: int, columns: tuple[str, ...]) -> None:
+    # table and position make the name unique; 63 characters is PostgreSQL's limit
+    name = f"ix_{table.name}_{i}_{'_'.join(columns)}"[:MAX_NAME]
+    Index(name, *(table.c[c] for c in columns))
+
+
 def _table(entity: Entity, metadata: MetaData) -> Table:
     cols = [Column(c.name, c.type, primary_key=c.pk, nullable=c.nullable) for c in entity.cached_columns]
     table = Table(entity.name, metadata, *cols)
     for i, columns in enumerate(entity.indexes):
-        # entity and position make the name unique; 63 characters is PostgreSQL's limit
-        name = f"ix_{entity.name}_{i}_{'_'.join(columns)}"[:MAX_NAME]
-        Index(name, *(table.c[c] for c in columns))
+        _index(table, i, columns)
     return table
+
+
+# Derived rows: what a grid shows, sorts, filters or searches, stored so that a request reads
+# it through an index instead of working it out per row. Values that depend on today (Months
+# Remaining, the window) are not stored; the customers' contract counts are, with the day they
+# were counted for (derived_rows.COUNTS_DAY).
+def _contract_row(metadata: MetaData) -> Table:
+    table = Table(
+        "contract_row",
+        metadata,
+        Column("contract_id", Integer(), primary_key=True),
+        Column("contract_no", String(20), nullable=False),
+        Column("customer_id", Integer(), nullable=False),
+        Column("account_no", String(20), nullable=False),
+        Column("customer_name", String(120), nullable=False),
+        Column("contract_type_id", Integer()),
+        Column("contract_type", String(60)),
+        Column("status", String(20), nullable=False),
+        Column("site_id", Integer()),
+        Column("site_name", String(60)),
+        Column("start_date", Date()),
+        Column("expiry_date", Date()),
+        Column("machines", Integer(), nullable=False),
+        Column("main_salesman", String(100)),
+        Column("search_text", Text(), nullable=False),
+    )
+    # one per sortable column with the tie-break key: a page is a walk along one of them
+    for i, key in enumerate(
+        (
+            "contract_no",
+            "account_no",
+            "customer_name",
+            "contract_type",
+            "status",
+            "start_date",
+            "expiry_date",
+            "machines",
+        )
+    ):
+        _index(table, i, (key, "contract_id"))
+    # one customer's tabs and counts: a range per customer
+    _index(table, 8, ("customer_id", "expiry_date"))
+    return table
+
+
+def _customer_row(metadata: MetaData) -> Table:
+    table = Table(
+        "customer_row",
+        metadata,
+        Column("customer_id", Integer(), primary_key=True),
+        Column("account_no", String(20), nullable=False),
+        Column("customer_name", String(120), nullable=False),
+        Column("site_id", Integer()),
+        Column("site_name", String(60)),
+        Column("main_salesman", String(100)),
+        Column("tel", String(30)),
+        Column("status", String(20), nullable=False),
+        Column("active_contracts", Integer(), nullable=False),
+        Column("expiring_contracts", Integer(), nullable=False),
+        Column("search_text", Text(), nullable=False),
+    )
+    for i, key in enumerate(
+        (
+            "account_no",
+            "customer_name",
+            "site_name",
+            "main_salesman",
+            "tel",
+            "status",
+            "active_contracts",
+            "expiring_contracts",
+        )
+    ):
+        _index(table, i, (key, "customer_id"))
+    return table
+
+
+DERIVED = ("customer_row", "contract_row")  # in the order they are derived
 
 
 def cache_metadata() -> MetaData:
@@ -27,6 +110,8 @@ def cache_metadata() -> MetaData:
     metadata = MetaData()
     for entity in ENTITIES:
         _table(entity, metadata)
+    _customer_row(metadata)
+    _contract_row(metadata)
     return metadata
 
 
@@ -35,3 +120,12 @@ CACHE = cache_metadata()
 
 def cache_table(name: str) -> Table:
     return CACHE.tables[name]
+
+
+def entity_tables() -> list[Table]:
+    """The entity tables (what the sync copies from BPO2), in dependency order."""
+    return [t for t in CACHE.sorted_tables if t.name not in DERIVED]
+
+
+def derived_tables() -> list[Table]:
+    return [CACHE.tables[name] for name in DERIVED]

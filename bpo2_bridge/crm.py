@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,7 +19,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
-    Select,
     String,
     Subquery,
     Text,
@@ -32,9 +30,8 @@ from sqlalchemy import (
     text,
 )
 
-from . import sqlfiles, windows
+from . import derived_rows, sqlfiles, windows
 from .bridge import Bridge
-from .contract_search import search_equivalents
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
@@ -57,16 +54,13 @@ class Viewer(Protocol):
     def is_admin(self) -> bool: ...
 
 
-def _sql(dialect: Dialect, name: str) -> TextClause:
-    # rendered once per dialect: the screens run these on every request
-    key = (dialect.name, name)
-    sql = _RENDERED.get(key)
-    if sql is None:
-        sql = _RENDERED[key] = sqlfiles.render(name, dialect)
-    return text(sql)
+def _sql(dialect: Dialect, name: str, **context: Any) -> TextClause:
+    return text(_rendered(dialect.name, name, tuple(sorted(context.items()))))
 
 
-_RENDERED: dict[tuple[str, str], str] = {}
+@functools.cache  # rendered once per form: the screens run these on every request
+def _rendered(dialect: str, name: str, context: tuple[tuple[str, Any], ...]) -> str:
+    return sqlfiles.render(name, dialect, **dict(context))
 
 
 def _rows(conn: Connection, clause: TextClause | TextualSelect, **values: Any) -> list[dict[str, Any]]:
@@ -90,13 +84,6 @@ def _window_binds() -> list[Any]:
         bindparam("window_end", type_=Date()),
         bindparam("excluded", type_=String(), expanding=True),
     ]
-
-
-def window_key(bridge: Bridge, today: dt.date | None = None) -> tuple[Any, ...]:
-    """Everything besides the data that decides a contract's window: part of the key of any
-    remembered answer built from windows (tiles, tab counts)."""
-    settings = bridge.settings
-    return (today or bridge.today(), settings.expiring_window_months, *settings.excluded_statuses)
 
 
 def _window_values(bridge: Bridge) -> dict[str, Any]:
@@ -175,13 +162,15 @@ CUSTOMER_COLUMNS: dict[str, TypeEngine[Any]] = {
 
 def customers_base(conn: Connection, bridge: Bridge, user: Viewer) -> Subquery:
     """The Customers grid's rows (visible customers), ready for filtering and paging."""
-    clause = _sql(conn.dialect, "crm_customers").bindparams(
-        *_window_binds(),
-        bindparam("see_all", type_=Integer()),
-        bindparam("employee_id", type_=Integer()),
-    )
-    values = {**visibility(user), **_window_values(bridge)}
-    return clause.bindparams(**values).columns(**CUSTOMER_COLUMNS).subquery("customers")
+    today = bridge.today()
+    live = derived_rows.counts_day(conn) != today  # counted for another day: count them now
+    binds = [bindparam("see_all", type_=Integer()), bindparam("employee_id", type_=Integer())]
+    values = visibility(user)
+    if live:
+        binds += _window_binds()
+        values |= _window_values(bridge)
+    clause = _sql(conn.dialect, "crm_customers", live_counts=live).bindparams(*binds)
+    return clause.bindparams(**values).columns(**CUSTOMER_COLUMNS, search_text=String()).subquery("customers")
 
 
 def customer(conn: Connection, user: Viewer, account_no: str) -> dict[str, Any] | None:
@@ -248,45 +237,13 @@ def contracts_base(
     return query.subquery("contracts")
 
 
-def contract_equivalents(
-    conn: Connection,
-    bridge: Bridge,
-    base: Subquery,
-    today: dt.date,
-    remember: Callable[[Any, Callable[[], Any]], Any] | None = None,
-    count: Callable[[Connection, Select[Any]], int] | None = None,
-) -> dict[str, Any]:
+def contract_equivalents(bridge: Bridge, base: Subquery, today: dt.date) -> dict[str, Any]:
     """Grid conditions on the contract list written as conditions its indexes serve
     (``Grid.fetch(equivalents=)``): the computed Months Remaining and Window as conditions on
-    the stored expiry date and status, and text searches as in ``contract_search``. ``today``
-    must be the day ``base`` was bound with, or a request straddling midnight would filter on
-    one day's months and show another's. ``remember``: see ``search_equivalents``.
-
-    ``count`` (a ``grid_counts.Memo``) counts the rows of ``base`` unfiltered. A list of at most
-    ``SEARCH_AS_IS_ROWS`` (one customer's contracts) is searched as it is: its rows are read
-    through the customer index, where the search indexes would lead the planner through every
-    contract (the trigrams of "CPC0" match them all). A longer list is searched as it is for a
-    word too common for the index (``contract_search.INDEX_MATCHES_PER_ROW``)."""
+    the stored expiry date and status. ``today`` must be the day ``base`` was bound with, or a
+    request straddling midnight would filter on one day's months and show another's."""
     bound = windows.params(bridge.settings, today)
-    rows: Callable[[], int] | None = None
-    if count is not None:
-        counter = count  # mypy does not carry "count is not None" into rows()
-
-        @functools.cache
-        def rows() -> int:
-            return counter(conn, select(func.count()).select_from(base))
-
-    equivalents: dict[str, Any] = search_equivalents(
-        conn, base, remember or (lambda _key, compute: compute()), rows
-    )
-    if rows is not None:
-        listed = rows
-
-        def short() -> bool:
-            return listed() <= SEARCH_AS_IS_ROWS
-
-        equivalents = {column: _unless(short, rewrite) for column, rewrite in equivalents.items()}
-    equivalents |= {
+    return {
         "months_remaining": lambda op, value: windows.months_remaining_condition(
             base.c.expiry_date, today, op, value
         ),
@@ -294,12 +251,6 @@ def contract_equivalents(
             base.c.expiry_date, base.c.status, bound, op, value
         ),
     }
-    return equivalents
-
-
-def _unless(as_is: Callable[[], bool], rewrite: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
-    # None: the grid's own test
-    return lambda op, value: None if as_is() else rewrite(op, value)
 
 
 def contract_tab_counts(
@@ -307,16 +258,21 @@ def contract_tab_counts(
     bridge: Bridge,
     user: Viewer,
     customer_id: int | None = None,
-    count: Callable[[Connection, Select[Any]], int] | None = None,
     today: dt.date | None = None,
-) -> dict[str, int]:
-    """Rows of each tab; ``count`` may answer from remembered counts (see count_generation)."""
+    limit: int | None = None,
+) -> dict[str, tuple[int, bool]]:
+    """Rows of each tab, counted up to ``limit``: (count, whether more rows are there)."""
     today = today or bridge.today()
     counts = {}
     for tab in windows.TABS:
         base = contracts_base(conn, bridge, user, tab, customer_id, today)
-        statement = select(func.count()).select_from(base)
-        counts[tab] = int(count(conn, statement) if count else conn.execute(statement).scalar_one())
+        if limit is None:
+            statement = select(func.count()).select_from(base)
+        else:
+            found = select(base.c.contract_id).limit(limit + 1).subquery()
+            statement = select(func.count()).select_from(found)
+        n = int(conn.execute(statement).scalar_one())
+        counts[tab] = (limit, True) if limit is not None and n > limit else (n, False)
     return counts
 
 

@@ -83,6 +83,13 @@ def run_full(bridge: Bridge) -> Any:
     return result
 
 
+def run_counts(bridge: Bridge) -> Any:
+    from .derived_rows import count_contracts_now
+
+    count_contracts_now(bridge)
+    log.info("contract counts counted for %s", bridge.today())
+
+
 def run_checks(bridge: Bridge) -> Any:
     from .checks.canned import run_checks as run_all
 
@@ -113,6 +120,14 @@ JOBS: tuple[Job, ...] = (
         run_full,
         misfire_grace_time=lambda s: 3 * 3600,
         help="Rebuild the cache from BPO2 every night at full_sync_time.",
+    ),
+    Job(
+        "contract_counts",
+        # just after local midnight: the customers' Active and Expiring counts move with the date
+        lambda s: CronTrigger(hour=0, minute=1, timezone=s.tz),
+        run_counts,
+        misfire_grace_time=lambda s: 23 * 3600,
+        help="Count every customer's active and expiring contracts again for the new day, after local midnight.",
     ),
     Job(
         "sql_checks",

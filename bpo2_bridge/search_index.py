@@ -1,28 +1,29 @@
-"""Trigram indexes over the columns the contract search reads: how a search for a fragment of a
-contract number or customer name finds its rows among a million without reading every one.
+"""The search box over derived rows: one stored search text per grid row (derived_rows: the
+grid's text columns together) and one trigram index over it, so a search for a fragment of a
+contract number or a customer name finds its rows among a million without reading every one.
 
 A search box matches text anywhere in a value (``LIKE '%…%'``), which no B-tree index serves.
-Each full sync builds a trigram index over each column of ``SEARCHED``:
+Each full sync builds a trigram index over each search text of ``SEARCHED``:
 
-- SQLite: an FTS5 ``trigram`` table per column (external content, so the values are not stored
-  twice), kept current by triggers through incremental syncs and Refreshes;
+- SQLite: an FTS5 ``trigram`` table (external content, so the texts are not stored twice),
+  kept current by triggers through incremental syncs and Refreshes;
 - PostgreSQL: a GIN index with ``pg_trgm``'s operator class, which serves the ``ILIKE`` a
-  case-insensitive search is there; PostgreSQL keeps it current itself. Where ``pg_trgm``
-  cannot be installed (no privilege), the sync says so in its log and searches read every
-  row, as before.
+  case-insensitive search is there; its planner weighs it against the sort order itself. Where
+  ``pg_trgm`` cannot be installed (no privilege), the sync says so in its log and searches read
+  every row.
 
-``contains`` gives the condition the search rewrites use on SQLite. The index only narrows the
-candidates there (it folds case wider than SQLite's ASCII-only LIKE); the LIKE itself still
-decides, so a search answers exactly what it answered without the index.
+On SQLite the best plan depends on how common the word is (``TextSearch``). The index only
+narrows the candidates (it folds case wider than SQLite's ASCII-only LIKE); the LIKE itself
+still decides, so a search answers exactly what it would answer without the index.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, String, bindparam, column, func, literal_column, select, table
+from sqlalchemy import Connection, Select, String, bindparam, column, false, literal_column, select, table
 from sqlalchemy.sql.elements import ColumnElement
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,13 @@ MIN_TERM = 3  # a trigram index cannot look up fewer characters
 
 @dataclass(frozen=True)
 class Searched:
-    """One indexed column: ``table.column``, whose rows ``key`` (the rowid) names."""
+    """One indexed column: ``table.column``, whose rows ``key`` (the rowid) names, holding the
+    text of the grid columns ``columns`` (sql/derive_*.sql writes it)."""
 
     table: str
     column: str
     key: str
+    columns: frozenset[str]
 
     @property
     def trigrams(self) -> str:
@@ -61,10 +64,20 @@ class Searched:
         )
 
 
-CONTRACT_NO = Searched("contract", "contract_no", "contract_id")
-ACCOUNT_NO = Searched("customer", "account_no", "customer_id")
-CUSTOMER_NAME = Searched("customer", "customer_name", "customer_id")
-SEARCHED = (CONTRACT_NO, ACCOUNT_NO, CUSTOMER_NAME)
+# one stored search text per grid row (derived_rows): one index serves the whole search box
+CONTRACTS = Searched(
+    "contract_row",
+    "search_text",
+    "contract_id",
+    frozenset({"contract_no", "account_no", "customer_name", "contract_type", "status"}),
+)
+CUSTOMERS = Searched(
+    "customer_row",
+    "search_text",
+    "customer_id",
+    frozenset({"account_no", "customer_name", "site_name", "main_salesman", "tel", "status"}),
+)
+SEARCHED = (CONTRACTS, CUSTOMERS)
 
 
 def build(conn: Connection) -> bool:
@@ -92,8 +105,8 @@ def build(conn: Connection) -> bool:
 
 
 def present(conn: Connection, searched: Searched) -> bool:
-    """Whether the snapshot ``conn`` reads has the SQLite index of ``searched`` (snapshots built
-    before it do not). Asked once per SQLite connection (each stays on one snapshot file)."""
+    """Whether the snapshot ``conn`` reads has the SQLite index of ``searched``. Asked once per
+    SQLite connection (each stays on one snapshot file)."""
     if conn.dialect.name != "sqlite":
         return False  # PostgreSQL's planner finds its index itself: nothing to rewrite
     info = conn.connection.info
@@ -104,21 +117,45 @@ def present(conn: Connection, searched: Searched) -> bool:
     return searched.trigrams in tables
 
 
-def contains(key: ColumnElement[Any], searched: Searched, term: str) -> ColumnElement[bool] | None:
-    """Rows (by ``key``) whose ``searched`` value may contain ``term``: a superset of the exact
-    match, read through the SQLite index; None when the index cannot look the term up."""
-    if len(term) < MIN_TERM:
-        return None
-    return key.in_(_candidates(searched, term))
+# A word the index finds in more rows than this is common: walking the list in its sort order
+# and testing each row finds a page of matches within a few thousand rows, where reading every
+# match and sorting them costs more. A rarer word is read through the index (a walk would read
+# every row to find the few matches, 5 s for a word found nowhere among a million contracts).
+DENSE_MATCHES = 2_000
 
 
-def more_than(conn: Connection, searched: Searched, term: str, limit: int) -> bool:
-    """Whether the SQLite index finds more than ``limit`` rows for ``term`` (reading at most
-    ``limit + 1`` of them): how common a search word is, before choosing how to search."""
-    if len(term) < MIN_TERM:
-        return True  # the index cannot look it up: every row is a candidate
-    found = _candidates(searched, term).limit(limit + 1).subquery()
-    return int(conn.execute(select(func.count()).select_from(found)).scalar_one()) > limit
+@dataclass(frozen=True)
+class TextSearch:
+    """The search box of one grid over derived rows: ``column`` of the grid's base holds each
+    row's search text, ``key`` its key (the index's rowid)."""
+
+    conn: Connection
+    searched: Searched
+    column: str = "search_text"
+    # this request's reads of the index, by word: its rows and its count ask alike
+    _found: dict[str, list[Any]] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return self.searched.key
+
+    def narrowing(
+        self, term: str, key: ColumnElement[Any]
+    ) -> tuple[ColumnElement[bool] | None, ColumnElement[bool] | None]:
+        """Conditions that narrow the rows to test for ``term`` through the index, for the page's
+        rows and for their count (None: test every row). One capped read of the index's matches
+        decides: a rare word's few matches are the candidates of both; a common word's page is
+        found by walking the sort order (no condition), its capped count through the index."""
+        if len(term) < MIN_TERM or not present(self.conn, self.searched):
+            return None, None
+        found = self._found.get(term)
+        if found is None:
+            query = _candidates(self.searched, term).limit(DENSE_MATCHES + 1)
+            found = self._found[term] = list(self.conn.execute(query).scalars())
+        if len(found) > DENSE_MATCHES:
+            return None, key.in_(_candidates(self.searched, term))
+        listed = key.in_(found) if found else false()
+        return listed, listed
 
 
 def _candidates(searched: Searched, term: str) -> Select[Any]:

@@ -183,6 +183,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ops_logins", [], as_list, "Logins given the ops role (Status and SQL checks pages)."),
     Setting("grid_max_page_size", 200, as_int(10, 10_000), "Largest page size a grid serves."),
     Setting(
+        "grid_count_limit",
+        10_000,
+        as_int(100, 10_000_000),
+        "Rows a grid counts before its pager says '10,000+' (page=last still counts them all).",
+    ),
+    Setting(
         "login_attempts_per_minute",
         5,
         as_int(1, 1000),

@@ -40,7 +40,11 @@ def list_files(folder: str = "") -> list[str]:
     base = files("bpo2_bridge.sql")
     root = base.joinpath(*folder.split("/")) if folder else base
     prefix = f"{folder}/" if folder else ""
-    return sorted(prefix + item.name[:-4] for item in root.iterdir() if item.name.endswith(".sql"))
+    return sorted(
+        prefix + item.name[:-4]
+        for item in root.iterdir()
+        if item.name.endswith(".sql") and not item.name.startswith("_")  # partials: macros only
+    )
 
 
 def header(name: str) -> str:
@@ -106,7 +110,20 @@ def _helpers(dialect: str) -> dict[str, object]:
     return helpers
 
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+def _source(name: str) -> str | None:
+    try:
+        return load(name)
+    except SqlFileError:
+        return None
+
+
+# files import macros from partials (sql/_name.sql) by name: `{% import '_name' as x %}`
+_ENV = jinja2.Environment(
+    loader=jinja2.FunctionLoader(_source),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+)
 
 
 @cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -163,26 +164,29 @@ def render_sql(
     by_customer: bool = False,
     by_employee: bool = False,
     excluded: str = ":excluded",
+    derived: bool = True,
 ) -> str:
-    """The SQL text for the cache (logical names), with `:named` parameters."""
+    """The SQL text for the cache (logical names), with `:named` parameters; ``derived`` reads
+    the sync's contract rows (the screens), otherwise the entity tables."""
     _check_tab(tab)
-    # rendered once per form: a grid asks for it on every request (the template never changes)
-    key = (dialect if isinstance(dialect, str) else dialect.name, tab, by_customer, by_employee, excluded)
-    sql = _RENDERED.get(key)
-    if sql is None:
-        sql = _RENDERED[key] = render(
-            SQL_FILE,
-            dialect,
-            tab=tab,
-            by_customer=by_customer,
-            by_employee=by_employee,
-            excluded=excluded,
-            q=_quoter(dialect),
-        )
-    return sql
+    name = dialect if isinstance(dialect, str) else dialect.name
+    return _render(name, tab, by_customer, by_employee, excluded, derived)
 
 
-_RENDERED: dict[tuple[str, str, bool, bool, str], str] = {}
+@functools.cache  # a grid asks for it on every request; the template never changes
+def _render(
+    dialect: str, tab: str, by_customer: bool, by_employee: bool, excluded: str, derived: bool
+) -> str:
+    return render(
+        SQL_FILE,
+        dialect,
+        tab=tab,
+        by_customer=by_customer,
+        by_employee=by_employee,
+        excluded=excluded,
+        derived=derived,
+        q=_quoter(dialect),
+    )
 
 
 def contracts_query(
@@ -192,7 +196,8 @@ def contracts_query(
     customer_id: int | None = None,
     employee_id: int | None = None,
 ) -> TextualSelect:
-    """Typed textual SELECT over the cache; bind `params(settings, today)` when executing.
+    """Typed textual SELECT over the cache's contract rows; bind `params(settings, today)` when
+    executing. It also has ``search_text``, the row's text columns together (search_index).
 
     `customer_id` limits it to one customer, `employee_id` to the customers whose salesmen
     include that employee; both values are bound into the statement.
@@ -212,7 +217,7 @@ def contracts_query(
     if employee_id is not None:
         binds.append(bindparam("employee_id", employee_id, type_=Integer()))
     clause: TextClause = TextClause(sql).bindparams(*binds)
-    return clause.columns(**COLUMNS)
+    return clause.columns(**COLUMNS, search_text=String())
 
 
 def bound_contracts_query(
@@ -243,6 +248,7 @@ def source_sql(
         by_customer=by_customer,
         by_employee=by_employee,
         excluded=_literal_list(excluded_statuses),
+        derived=False,
         q=_quoter(dialect),
     )
     return wrap_for_source(sql, dialect, mapping)

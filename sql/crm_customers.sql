@@ -1,27 +1,28 @@
--- Purpose: the Customers grid: customers the user may see, with site, main salesman and
---   contract counts (Active contracts in force today; Expiring within the window).
--- Parameters: :see_all (1 = administrator), :employee_id (the user's BPO2 employee, or NULL),
---   :today, :window_end (add_months(today, W)), :excluded (expanding list of statuses)
--- Indexes: customer_salesman(employee_id, customer_id), contract(customer_id, status, expiry_date)
+-- Purpose: the Customers grid: customers the user may see, from the rows the sync derived
+--   (site, main salesman, search text) with their contract counts (Active contracts in force
+--   today; Expiring within the window): stored, or counted here when the stored counts were
+--   counted for another day than :today (live_counts; until the job after midnight has run).
+-- Parameters: :see_all (1 = administrator), :employee_id (the user's BPO2 employee, or NULL);
+--   with live_counts :today, :window_end (add_months(today, W)), :excluded (expanding list)
+-- Indexes: customer_row(<sort>, customer_id), customer_salesman(employee_id, customer_id)
+{% import '_contract_counts' as counts -%}
 SELECT
     c.customer_id,
     c.account_no,
     c.customer_name,
-    s.site_name,
-    (SELECT MAX(e.full_name)
-       FROM customer_salesman ms JOIN employee e ON e.employee_id = ms.employee_id
-      WHERE ms.customer_id = c.customer_id AND ms.is_main
-      ) AS main_salesman,
+    c.site_name,
+    c.main_salesman,
     c.tel,
     c.status,
-    (SELECT COUNT(*) FROM contract k
-      WHERE k.customer_id = c.customer_id AND k.status = 'Active'
-        AND (k.expiry_date IS NULL OR k.expiry_date >= :today)) AS active_contracts,
-    (SELECT COUNT(*) FROM contract k
-      WHERE k.customer_id = c.customer_id AND k.status NOT IN :excluded
-        AND k.expiry_date >= :today AND k.expiry_date <= :window_end) AS expiring_contracts,
+{%- if live_counts|default(false) %}
+    {{ counts.active('c.customer_id') }} AS active_contracts,
+    {{ counts.expiring('c.customer_id') }} AS expiring_contracts,
+{%- else %}
+    c.active_contracts,
+    c.expiring_contracts,
+{%- endif %}
+    c.search_text,
     'View' AS view_customer
-FROM customer c
-LEFT JOIN site s ON s.site_id = c.site_id
+FROM customer_row c
 WHERE (:see_all = 1
        OR c.customer_id IN (SELECT v.customer_id FROM customer_salesman v WHERE v.employee_id = :employee_id))

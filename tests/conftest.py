@@ -58,15 +58,6 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def trimmable_heap() -> None:
-    """glibc's malloc_trim (Linux), which heap.trim calls: missing, it fails under CI=true."""
-    from bpo2_bridge import heap
-
-    if not heap.trim():
-        unavailable("no malloc_trim in this C library (glibc on Linux has it)")
-
-
 def _server_url(kind: str, database: str) -> URL:
     admin = make_url(PG_ADMIN if kind == "postgresql" else MARIADB_ADMIN)
     return admin.set(database=database)

@@ -157,6 +157,7 @@ def test_a_check_without_rows_still_answers_json(ops) -> None:
     assert never.get_json() == {
         "rows": [],
         "total": 0,
+        "capped": False,
         "page": 1,
         "pages": 1,
         "page_size": 50,

@@ -501,7 +501,7 @@ def test_select_and_text_bases_work_like_tables(lite, base) -> None:
 def test_json_shape(lite) -> None:
     client = make_client(lite[0])
     payload = client.get("/things?page_size=10&page=2", headers={"Accept": "application/json"}).json
-    assert set(payload) == {"rows", "total", "page", "pages", "page_size", "next", "as_of"}
+    assert set(payload) == {"rows", "total", "capped", "page", "pages", "page_size", "next", "as_of"}
     assert (payload["total"], payload["page"], payload["pages"], payload["page_size"]) == (80, 2, 8, 10)
     assert payload["as_of"] == "2026-11-22T10:05:00"
     assert list(payload["rows"][0]) == ["id", "name", "status", "amount", "due", "seen", "active"]

@@ -32,7 +32,7 @@ from bpo2_bridge.web.openapi import GRID_ENDPOINTS, build_openapi, openapi_path
 ADMIN = {"X-Remote-User": DEMO_ADMIN_LOGIN}
 OPS = {"X-Remote-User": "ops"}
 LOCAL = {"environ_base": {"REMOTE_ADDR": "127.0.0.1"}}  # the trusted proxy
-GRID_KEYS = {"rows", "total", "page", "pages", "page_size", "next", "as_of"}
+GRID_KEYS = {"rows", "total", "capped", "page", "pages", "page_size", "next", "as_of"}
 
 
 @pytest.fixture(scope="module")

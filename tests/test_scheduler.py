@@ -22,7 +22,13 @@ from bpo2_bridge.sync.lease import Lease
 
 
 def test_registry_lists_each_job_with_deliberate_options(settings) -> None:
-    assert [j.name for j in JOBS] == ["incremental_sync", "full_sync", "sql_checks", "prune_history"]
+    assert [j.name for j in JOBS] == [
+        "incremental_sync",
+        "full_sync",
+        "contract_counts",
+        "sql_checks",
+        "prune_history",
+    ]
     for job in JOBS:
         assert job.coalesce and job.max_instances == 1 and job.help
         assert job.misfire_grace_time(settings) > 0
@@ -31,6 +37,7 @@ def test_registry_lists_each_job_with_deliberate_options(settings) -> None:
     assert runs["incremental_sync"] == now + dt.timedelta(minutes=settings.incremental_interval_minutes)
     assert runs["full_sync"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 2, 0)
     assert runs["sql_checks"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 6, 0)
+    assert runs["contract_counts"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 0, 1)
     assert runs["prune_history"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 3, 30)
     assert BY_NAME["incremental_sync"].run_at_start
 

@@ -51,7 +51,13 @@ def test_sync_commands_report_rows_changes_and_status(make_settings, tmp_path) -
     assert report["source"]["reachable"] is True
     assert report["cache"]["size_bytes"] > 0 and report["entities"]["contract"] > 0
     assert [s["kind"] for s in report["syncs"]][:3] == ["customer", "customer", "incremental"]
-    assert set(report["next_runs"]) == {"incremental_sync", "full_sync", "sql_checks", "prune_history"}
+    assert set(report["next_runs"]) == {
+        "incremental_sync",
+        "full_sync",
+        "contract_counts",
+        "sql_checks",
+        "prune_history",
+    }
 
     table = runner.invoke(main, ["status"], env=env)
     assert table.exit_code == 0 and "source:     reachable" in table.stdout

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
 
-from bpo2_bridge import crm
+from bpo2_bridge import crm, search_index
 from bpo2_bridge.cache_state import cache_state
 from bpo2_bridge.customer_refresh import refresh_customer
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
-from bpo2_bridge.web.grid_counts import COUNTS, Memo
 from bpo2_bridge.web.links import row_link
 
 from .customers import back_url, here, load_customer
@@ -47,9 +45,14 @@ def _columns(with_customer: bool) -> list[GridColumn]:
         GridColumn("status", "Status"),
         GridColumn("start_date", "Start Date", type="date"),
         GridColumn("expiry_date", "Expiry Date", type="date"),
-        GridColumn("months_remaining", "Months Remaining", type="number", css=months_css),
+        # in the order of the expiry date (monotonic in it): the sort walks its index
+        GridColumn(
+            "months_remaining", "Months Remaining", type="number", css=months_css, sort_by="expiry_date"
+        ),
         GridColumn("machines", "Machines", type="number"),
-        GridColumn("window", "Window"),
+        # worked out as of today at read time: filtered and searched through expiry-date ranges,
+        # never sorted (the tabs are its views)
+        GridColumn("window", "Window", sortable=False),
     ]
     return columns
 
@@ -67,23 +70,29 @@ def _tab() -> str:
     return tab if tab in dict(TABS) else "all"
 
 
-def _tab_links(endpoint: str, counts: dict[str, int], **values: Any) -> list[tuple[str, str, str, int]]:
+def _tab_links(
+    endpoint: str, counts: dict[str, tuple[int, bool]], **values: Any
+) -> list[tuple[str, str, str, str]]:
     # a tab keeps Back but starts its own grid state (a filter on one tab may not fit another)
     back = request.args.get("back")
     extra = {"back": back} if back else {}
-    return [(key, label, url_for(endpoint, tab=key, **values, **extra), counts[key]) for key, label in TABS]
+    return [
+        (key, label, url_for(endpoint, tab=key, **values, **extra), _count_text(*counts[key]))
+        for key, label in TABS
+    ]
+
+
+def _count_text(count: int, more: bool) -> str:
+    return f"{count:,}+" if more else f"{count:,}"
 
 
 @bp.get("/customers/<account_no>/contracts")
 def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with bridge.cache.connect() as conn:
-        state = cache_state(bridge, conn)  # before anything is read through conn
-        count = COUNTS.counter(state.generation)
+        state = cache_state(bridge, conn)
         customer = load_customer(conn, account_no)
-        page, counts = _contracts_page(
-            conn, bridge, user, tab, CUSTOMER_CONTRACTS, count, customer["customer_id"]
-        )
+        page, counts = _contracts_page(conn, bridge, user, tab, CUSTOMER_CONTRACTS, customer["customer_id"])
     dashboard = url_for("customers.dashboard", account_no=account_no)
     return grid_response(
         CUSTOMER_CONTRACTS,
@@ -100,24 +109,25 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
 
 
 def _contracts_page(
-    conn: Any, bridge: Any, user: Any, tab: str, grid: Grid, count: Memo, customer_id: int | None = None
-) -> tuple[GridPage, dict[str, int]]:
+    conn: Any, bridge: Any, user: Any, tab: str, grid: Grid, customer_id: int | None = None
+) -> tuple[GridPage, dict[str, tuple[int, bool]]]:
     """The grid page the URL asks for and, for HTML, its tabs' counts, all read on one day (a
-    request straddling midnight must not filter or count on another day than its rows)."""
+    request straddling midnight must not filter or count on another day than its rows).
+
+    One customer's contracts are few: read through the customer's index and searched row by
+    row, counted exactly. The list across customers is searched through the search index and
+    counted up to grid_count_limit."""
     today = bridge.today()
+    limit = bridge.settings.grid_count_limit
     base = crm.contracts_base(conn, bridge, user, tab, customer_id, today)
-    equivalents = crm.contract_equivalents(conn, bridge, base, today, count.value, count=count)
-    page = grid.fetch(conn, base, request.args, count=count, equivalents=equivalents)
-    counts = _tab_counts(conn, bridge, user, count, today, customer_id) if _wants_html() else {}
+    search = search_index.TextSearch(conn, search_index.CONTRACTS) if customer_id is None else None
+    equivalents = crm.contract_equivalents(bridge, base, today)
+    page = grid.fetch(conn, base, request.args, count_limit=limit, equivalents=equivalents, search=search)
+    counts = {}
+    if _wants_html():
+        scope = None if customer_id is not None else limit
+        counts = crm.contract_tab_counts(conn, bridge, user, customer_id, today, limit=scope)
     return page, counts
-
-
-def _tab_counts(
-    conn: Any, bridge: Any, user: Any, count: Memo, today: dt.date, customer_id: int | None = None
-) -> dict[str, int]:
-    # the three counts of a page's tabs, looked up together once they are known
-    key = ("tab counts", user.is_admin, user.employee_id, customer_id, crm.window_key(bridge, today))
-    return count.value(key, lambda: crm.contract_tab_counts(conn, bridge, user, customer_id, count, today))
 
 
 def _wants_html() -> bool:
@@ -169,9 +179,8 @@ def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
 def index():  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with bridge.cache.connect() as conn:
-        state = cache_state(bridge, conn)  # before anything is read through conn
-        count = COUNTS.counter(state.generation)
-        page, counts = _contracts_page(conn, bridge, user, tab, ALL_CONTRACTS, count)
+        state = cache_state(bridge, conn)
+        page, counts = _contracts_page(conn, bridge, user, tab, ALL_CONTRACTS)
     return grid_response(
         ALL_CONTRACTS,
         page,

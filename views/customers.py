@@ -6,14 +6,12 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 
-from bpo2_bridge import crm
+from bpo2_bridge import crm, search_index
 from bpo2_bridge.cache_state import cache_state
 from bpo2_bridge.charts import bar_chart
-from bpo2_bridge.customer_search import customer_equivalents
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge, money
 from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
-from bpo2_bridge.web.grid_counts import COUNTS
 from bpo2_bridge.web.links import row_link
 
 bp = Blueprint("customers", __name__)
@@ -62,17 +60,13 @@ CUSTOMERS = Grid(
 def index():  # type: ignore[no-untyped-def]
     bridge, user = current_bridge(), current_user()
     with bridge.cache.connect() as conn:
-        state = cache_state(bridge, conn)  # before anything is read through conn
-        count = COUNTS.counter(state.generation)
+        state = cache_state(bridge, conn)
         base = crm.customers_base(conn, bridge, user)
-        equivalents = customer_equivalents(conn, base)
-        page = CUSTOMERS.fetch(conn, base, request.args, count=count, equivalents=equivalents)
-    return grid_response(
-        CUSTOMERS,
-        page,
-        template="customers/index.html",
-        as_of=state.as_of,
-    )
+        search = search_index.TextSearch(conn, search_index.CUSTOMERS)
+        page = CUSTOMERS.fetch(
+            conn, base, request.args, count_limit=bridge.settings.grid_count_limit, search=search
+        )
+    return grid_response(CUSTOMERS, page, template="customers/index.html", as_of=state.as_of)
 
 
 def load_customer(conn: Any, account_no: str) -> dict[str, Any]:

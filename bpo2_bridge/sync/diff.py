@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from .plan import EntityPlan, Row
 from .results import empty_changes
 from .transfer import delete_keys, insert_rows, update_rows
+
+if TYPE_CHECKING:
+    from ..derived_rows import Touched
 
 Key = tuple[Any, ...]
 
@@ -18,10 +21,16 @@ class Changes:
     """Added / changed / removed rows of one entity, written to the cache every `limit` rows."""
 
     def __init__(
-        self, conn: Connection, plan: EntityPlan, limit: int, before_write: Callable[[], None] | None = None
+        self,
+        conn: Connection,
+        plan: EntityPlan,
+        limit: int,
+        before_write: Callable[[], None] | None = None,
+        touched: Touched | None = None,
     ) -> None:
         self.conn = conn
         self.before_write = before_write  # called before each write; history.Writing acts once
+        self.touched = touched  # told the keys written, before and after each write
         self.plan = plan
         self.limit = limit
         self.counts = empty_changes()
@@ -91,9 +100,14 @@ class Changes:
         for rows in self._changed.values():
             rows.sort(key=key_of)
         self._added.sort(key=key_of)
+        changed = [key_of(row) for rows in self._changed.values() for row in rows]
+        if self.touched is not None:  # the customers the old rows belonged to
+            self.touched.note(self.conn, self.plan.name, self._removed + changed)
         delete_keys(self.conn, self.plan, self._removed)
         update_rows(self.conn, self.plan, self._changed)
         insert_rows(self.conn, self.plan, self._added)
+        if self.touched is not None:  # and those the new rows belong to
+            self.touched.note(self.conn, self.plan.name, changed + [key_of(row) for row in self._added])
         self._removed, self._changed, self._added = [], {}, []
         self._pending = 0
 

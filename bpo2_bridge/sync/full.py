@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.schema import CreateTable
 
-from .. import search_index
+from .. import derived_rows, search_index
 from ..cache import META_TABLE, schema_fingerprint
-from ..cache_schema import CACHE
+from ..cache_schema import CACHE, derived_tables, entity_tables
 from ..reflection import reflect_source
 from ..source import first_line, source_session
 from . import history
@@ -79,8 +79,6 @@ def run_full(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
         finished = settings.now()
         with bridge.store.begin() as conn:
             cache.publish(conn, name)
-            # a new snapshot is new data by its name: the data version stays, so a busy web
-            # process's answers for the snapshot it still reads stay valid (snapshot_switch.py)
             history.succeed(conn, run_id, finished, rows=rows, snapshot=name, changed=False)
     except BaseException as exc:
         if engine is not None:
@@ -128,16 +126,28 @@ def _write_snapshot(
             seconds[plan.name] = round(time.monotonic() - began, 3)
             progress.done(plan.name, count, seconds[plan.name])
     with engine.begin() as conn:
-        for table in CACHE.sorted_tables:
-            for index in sorted(table.indexes, key=lambda i: i.name or ""):
-                index.create(conn)
-        search_index.build(conn)
+        _create_indexes(conn, entity_tables())
         cache.write_meta(conn, {k: v for k, v in meta.items() if v is not None})
+    progress.start("derived rows")
+    began = time.monotonic()
+    with engine.begin() as conn:
+        # read through the entity indexes; their own indexes come after they are filled
+        derived_rows.build(conn, settings, bridge.today())
+        _create_indexes(conn, derived_tables())
+        search_index.build(conn)
         if cache.kind == "sqlite":  # PostgreSQL's statistics come with its VACUUM (finish_builder)
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")  # bounded: planner statistics only
             conn.exec_driver_sql("ANALYZE")
             _exact_table_sizes(conn, rows)
+    derived = rows.get("customer", 0) + rows.get("contract", 0)
+    progress.done("derived rows", derived, round(time.monotonic() - began, 3))
     return rows, seconds
+
+
+def _create_indexes(conn: Connection, tables: list[Any]) -> None:
+    for table in tables:
+        for index in sorted(table.indexes, key=lambda i: i.name or ""):
+            index.create(conn)
 
 
 def _exact_table_sizes(conn: Connection, rows: dict[str, int]) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from .. import derived_rows
 from ..cache import schema_fingerprint
 from ..reflection import reflect_source
 from ..source import source_session
@@ -81,10 +82,11 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
             if cache.dialect.name == "sqlite":
                 _tune_sqlite(conn)
             meta: dict[str, Any] = cache.read_meta(conn)
+            touched = derived_rows.Touched()
             for plan in plans:
                 progress.start(plan.name)
                 began = time.monotonic()
-                diff = Changes(conn, plan, settings.sync_batch_size, before_write=writing)
+                diff = Changes(conn, plan, settings.sync_batch_size, before_write=writing, touched=touched)
                 rows[plan.name] = _sync_entity(
                     src, conn, plan, diff, meta, settings.sync_batch_size, progress
                 )
@@ -92,6 +94,8 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
                 changes[plan.name] = diff.counts
                 seconds[plan.name] = round(time.monotonic() - began, 3)
                 progress.done(plan.name, rows[plan.name], seconds[plan.name])
+            # in this transaction: readers never see base and derived rows disagree
+            derived_rows.rebuild(conn, touched.customers, settings, bridge.today())
             cache.write_meta(conn, {k: v for k, v in meta.items() if v is not None})
             if beat.lost.is_set():
                 raise SyncFailed("the sync lock was lost during the sync")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from .. import derived_rows
 from ..cache import CacheMissing
 from ..reflection import SourceSchema, reflect_source
 from ..source import source_session
@@ -111,11 +112,15 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
             writing = history.Writing(bridge.store, run_id, cache.current())
             with cache.write() as conn:
                 cached = {name: _cached(conn, plans, name, customer_id) for name in plans}
+                touched = derived_rows.Touched()
                 for name, plan in plans.items():
-                    diff = Changes(conn, plan, settings.sync_batch_size, before_write=writing)
+                    diff = Changes(
+                        conn, plan, settings.sync_batch_size, before_write=writing, touched=touched
+                    )
                     _apply(src, conn, plan, diff, fresh[name], cached[name])
                     diff.flush()
                     changes[name] = diff.counts
+                derived_rows.rebuild(conn, touched.customers, settings, bridge.today())
         finished = settings.now()
         with bridge.store.begin() as store_conn:
             history.succeed(

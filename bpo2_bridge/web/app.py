@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import pkgutil
 import secrets
@@ -17,7 +16,6 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DatabaseError
 from werkzeug.exceptions import HTTPException
 
-from .. import cache_state
 from ..bridge import Bridge
 from ..cache import CacheMissing
 from ..settings import Settings, load_settings
@@ -62,9 +60,6 @@ def create_app(
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions[EXTENSION_KEY] = bridge
-    # right after a full sync, the process warms the new snapshot up before it serves here
-    bridge.cache.switch.warm_up = functools.partial(cache_state.warm_up, bridge)
-    bridge.cache.switch.warm_up_seconds = functools.partial(cache_state.warm_up_seconds, bridge)
     metrics.init_app(app)  # first: its clock starts before sign-in checks
     security.init_app(app)
     auth.init_app(app)

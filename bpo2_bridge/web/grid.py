@@ -13,6 +13,10 @@ ever travels as bound parameters. All state lives in the URL: ``page``, ``page_s
 keyset cursors ``after`` / ``before`` the Next / Previous links carry so deep pages stay as fast
 as the first. Every other parameter (``tab``, ...) is kept in every link the grid makes.
 
+Counts are capped (``count_limit``, as Datasette's): past it the pager says "10,000+ rows" and
+only ``page=last`` counts every row. The search box of a grid over derived rows reads one stored
+search text per row through its trigram index (``search_index.TextSearch``).
+
 The URL is read and checked in :mod:`.grid_state`; the page, its links and its response in
 :mod:`.grid_page`.
 """
@@ -27,13 +31,13 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from markupsafe import Markup
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, func, literal, select
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.datastructures import MultiDict
 
+from ..search_index import TextSearch
 from . import grid_cursor
-from .grid_counts import Counter, Memo, count_now, statement_key
 from .grid_filters import HELP, KINDS, OPERATORS, GridError
 from .grid_page import GridPage, Row, grid_response, register_grid_errors, wants_json
 from .grid_state import PAGE_SIZES, Equivalents, GridState
@@ -49,17 +53,7 @@ __all__ = [
 ]
 
 EXPORT_CAP = 100_000
-MEMO_PAGE_ROWS = 200  # larger pages are never remembered (grid_counts keeps whole pages)
-# rows between two remembered positions of a list paged deep: a deep page skips fewer than this
-MILESTONE_STEP = 500
-# Sorted by a computed column (the Customers grid by active contracts), page 1 costs what page 5
-# does: every row is computed and sorted either way. Once one of a list's first pages was slow,
-# the next asks for its first HEAD_ROWS rows at once, kept like a slow page, and pages within them
-# are cut from it. After a sync the first request does so already (Memo.flag outlasts a snapshot).
-HEAD_ROWS = 200
-# a page this deep or deeper is found by its boundary row (grid._boundary) and a seek; above it,
-# OFFSET skips too few rows for the extra query to pay
-SEEK_FROM = 100
+COUNT_LIMIT = 10_000  # rows counted before the pager says "10,000+" (setting grid_count_limit)
 NULLS_HIGH = ("postgresql", "oracle")  # engines that sort NULL after every value
 
 PLACEHOLDERS = {
@@ -81,6 +75,9 @@ class GridColumn:
     searchable: bool | None = None
     link: Callable[[Row], str | None] | None = None
     css: Callable[[Row], str | None] | None = None
+    # another column whose order is this one's (Months Remaining: the expiry date), so the sort
+    # walks that column's index
+    sort_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in KINDS:
@@ -158,15 +155,15 @@ class Grid:
         args: MultiDict[str, str],
         *,
         max_page_size: int | None = None,
-        count: Counter | None = None,
+        count_limit: int = COUNT_LIMIT,
         equivalents: Equivalents | None = None,
+        search: TextSearch | None = None,
     ) -> GridPage:
         """The rows the URL asks for; GridError (a 400) naming any bad parameter.
 
-        ``count`` counts the filtered rows (default: a COUNT on every request); pass
-        ``grid_counts.COUNTS.counter(generation)`` to count each filter once per cache generation.
         ``equivalents`` writes the conditions on a computed column as the same conditions on
-        stored, indexed columns: ``{key: lambda op, value: condition}``.
+        stored, indexed columns: ``{key: lambda op, value: condition}``. ``search`` answers the
+        search box from the base's stored search text instead of testing each text column.
         """
         source = _as_from(base)
         state = GridState.parse(self, args, max_page_size or _max_page_size())
@@ -181,12 +178,18 @@ class Grid:
         # SQLite's LIKE ignores case already (the cache's other engine, PostgreSQL, needs ILIKE)
         like_ignores_case = conn.dialect.name == "sqlite"
         # no WHERE at all when nothing filters: SQLite counts a bare table several times faster
-        where = state.conditions(self, columns, like_ignores_case, equivalents or {})
-        page.total = (count or count_now)(conn, select(func.count()).select_from(source).where(*where))
+        where, counted = state.conditions(self, columns, like_ignores_case, equivalents or {}, search)
+        limit = None if state.last else count_limit
+        page.total, page.capped = _count(conn, source, counted, limit)
         page.pages = max(1, math.ceil(page.total / state.page_size))
-        page.page = min(state.page, page.pages)
-        order: list[tuple[ColumnElement[Any], bool]] = [(columns[state.sort_key], state.desc)] + [
-            (columns[k], state.desc) for k in self.key if k != state.sort_key
+        page.page = page.pages if state.last else state.page if page.capped else min(state.page, page.pages)
+        sort_key = (
+            self.by_key[state.sort_key].sort_by or state.sort_key
+            if state.sort_key in self.by_key
+            else state.sort_key
+        )
+        order: list[tuple[ColumnElement[Any], bool]] = [(columns[sort_key], state.desc)] + [
+            (columns[k], state.desc) for k in self.key if k != sort_key
         ]
         query = select(source).where(*where)
         if state.format in ("csv", "xlsx"):
@@ -194,28 +197,7 @@ class Grid:
             page.truncated = len(rows) > self.export_cap
             page.rows = rows[: self.export_cap]
             return page
-        size = state.page_size
-        if isinstance(count, Memo) and size <= MEMO_PAGE_ROWS:
-            shape = statement_key(conn, query)
-            # the same question of the same data: a slow page is read once (grid_counts)
-            key = ("page", shape, state.sort_spec, page.page, size, state.after, state.before)
-            head = ("head", shape, state.sort_spec)
-            end = page.page * size
-            first_pages = state.after is None and state.before is None and end <= HEAD_ROWS
-            if first_pages and count.flagged(head) and not count.answered_slowly(key):
-                # a slow list's first pages come from one read of its head (see HEAD_ROWS)
-                rows = count.answer(
-                    head,
-                    lambda: _rows(conn, query.order_by(*_order_by(order)).limit(HEAD_ROWS)),
-                    replay=lambda c: _rows(c, query.order_by(*_order_by(order)).limit(HEAD_ROWS)),
-                )
-                page.rows = rows[end - size : end]
-            else:
-                page.rows = count.answer(key, lambda: self._page_rows(conn, query, order, state, page, count))
-                if first_pages and count.answered_slowly(key):
-                    count.flag(head)  # the next page of this list reads the head
-        else:
-            page.rows = self._page_rows(conn, query, order, state, page, count)
+        page.rows = self._page_rows(conn, query, order, state, page)
         page.cursor_of = lambda row: grid_cursor.encode(state.sort_spec, [row[c.name] for c, _ in order])
         return page
 
@@ -226,7 +208,6 @@ class Grid:
         order: list[tuple[ColumnElement[Any], bool]],
         state: GridState,
         page: GridPage,
-        count: Counter | None,
     ) -> list[dict[str, Any]]:
         size, offset = state.page_size, (page.page - 1) * state.page_size
         cursor = state.after or state.before
@@ -241,13 +222,7 @@ class Grid:
                 if len(rows) < size:
                     rows += _rows(conn, query.where(part).limit(size - len(rows)))
             return rows[::-1] if flip else rows
-        if offset >= MILESTONE_STEP and isinstance(count, Memo):
-            marks = self._milestones(conn, query, order, count)
-            if marks is not None:
-                return self._page_after_milestone(conn, query, order, state, marks, offset)
-        if offset >= SEEK_FROM and isinstance(count, Memo):
-            return self._deep_page(conn, query, order, state, count, offset, page.total)
-        if offset > page.total // 2:
+        if not page.capped and offset > page.total // 2:
             # the far half is read backwards, so the last pages cost what the first ones do
             back = [(c, not d) for c, d in order]
             limit = max(0, min(size, page.total - offset))
@@ -255,127 +230,25 @@ class Grid:
             return _rows(conn, query)[::-1]
         return _rows(conn, query.order_by(*_order_by(order)).offset(offset).limit(size))
 
-    def _deep_page(
-        self,
-        conn: Connection,
-        query: Select[Any],
-        order: list[tuple[ColumnElement[Any], bool]],
-        state: GridState,
-        memo: Memo,
-        offset: int,
-        total: int,
-    ) -> list[dict[str, Any]]:
-        """A deep page: the sort values of the row before it (found once per data and query,
-        then remembered), and the page read by seeking past them, as a Next link does."""
-        ordered = query.order_by(*_order_by(order))
-        remembered = memo.boundary(conn, ordered, offset)
-        if remembered is None:
-            remembered = _boundary(conn, query, order, offset - 1, total)
-            if remembered is None:
-                return []
-            memo.remember_boundary(conn, ordered, offset, remembered)
-        seek = [(c, d, self._kind(c)) for c, d in order]
-        # typed exactly as a Next link's cursor would be
-        values = grid_cursor.decode(
-            grid_cursor.encode(state.sort_spec, list(remembered)), state.sort_spec, seek, "page"
-        )
-        rows: list[dict[str, Any]] = []
-        for part in grid_cursor.seek(seek, values, conn.dialect.name in NULLS_HIGH):
-            if len(rows) < state.page_size:
-                rows += _rows(conn, ordered.where(part).limit(state.page_size - len(rows)))
-        return rows
-
-    def _milestones(
-        self, conn: Connection, query: Select[Any], order: list[tuple[ColumnElement[Any], bool]], memo: Memo
-    ) -> list[tuple[Any, ...]] | None:
-        """Sort values of every MILESTONE_STEP-th row of ``query`` in ``order``, read in one pass
-        once the same data is paged deep a second time (people and clients jumping around a
-        long list), or read already by a new snapshot's warm-up; None before that, when one
-        OFFSET is cheaper than reading every row."""
-        key = ("milestones", statement_key(conn, query), tuple((c.name, d) for c, d in order))
-        if not memo.has_value(key) and not memo.asked_before(key):
-            return None
-        return memo.value(
-            key,
-            lambda: _read_milestones(conn, query, order),
-            replay=lambda c: _read_milestones(c, query, order),
-        )
-
-    def _page_after_milestone(
-        self,
-        conn: Connection,
-        query: Select[Any],
-        order: list[tuple[ColumnElement[Any], bool]],
-        state: GridState,
-        marks: list[tuple[Any, ...]],
-        offset: int,
-    ) -> list[dict[str, Any]]:
-        """The page at ``offset``: seek past the nearest milestone before it, then skip fewer
-        than MILESTONE_STEP rows, whatever the depth."""
-        size = state.page_size
-        block = min(offset // MILESTONE_STEP, len(marks))
-        if block == 0:
-            return _rows(conn, query.order_by(*_order_by(order)).offset(offset).limit(size))
-        seek = [(c, d, self._kind(c)) for c, d in order]
-        # typed exactly as a Next link's cursor would be
-        values = grid_cursor.decode(
-            grid_cursor.encode(state.sort_spec, list(marks[block - 1])), state.sort_spec, seek, "page"
-        )
-        ordered = query.order_by(*_order_by(order))
-        skip = offset - block * MILESTONE_STEP
-        rows: list[dict[str, Any]] = []
-        for part in grid_cursor.seek(seek, values, conn.dialect.name in NULLS_HIGH):
-            if len(rows) >= size:
-                break
-            found = _rows(conn, ordered.where(part).offset(skip).limit(size - len(rows)))
-            if found:
-                rows += found
-                skip = 0
-            elif skip:  # the page starts in a later part: this one holds fewer than `skip` rows
-                skip -= count_now(conn, select(func.count()).select_from(query.where(part).subquery()))
-        return rows
-
     def _kind(self, column: ColumnElement[Any]) -> str:
         grid_column = self.by_key.get(column.name)
         return grid_column.type if grid_column else grid_cursor.kind_of(column.type)
 
 
-def _boundary(
-    conn: Connection,
-    query: Select[Any],
-    order: list[tuple[ColumnElement[Any], bool]],
-    position: int,
-    total: int,
-) -> tuple[Any, ...] | None:
-    """Sort values of the row at ``position`` (0-based) of ``query`` in ``order``, or None.
-
-    Only the sort columns are selected while the rows before it are skipped: a row skipped with
-    all its columns costs its computed ones too (a contract's machine count is a subquery), and
-    skipping 450,000 contracts that way took 4-6 s on PostgreSQL against 0.6 s for the sort
-    columns alone. Past the middle the rows are counted from the end."""
-    columns = [c for c, _ in order]
-    narrow = query.with_only_columns(*columns)
-    if position > total // 2:
-        skipped = narrow.order_by(*_order_by([(c, not d) for c, d in order])).offset(total - 1 - position)
+def _count(
+    conn: Connection, source: FromClause, where: list[ColumnElement[bool]], limit: int | None
+) -> tuple[int, bool]:
+    """Rows of ``source`` passing ``where``, counted up to ``limit``: (count, whether more match)."""
+    if limit is None:
+        statement = select(func.count()).select_from(source).where(*where)
     else:
-        skipped = narrow.order_by(*_order_by(order)).offset(position)
-    row = conn.execute(skipped.limit(1)).first()
-    return tuple(row) if row is not None else None
-
-
-def _read_milestones(
-    conn: Connection, query: Select[Any], order: list[tuple[ColumnElement[Any], bool]]
-) -> list[tuple[Any, ...]]:
-    # numbered by the engine in one ordered pass; only every MILESTONE_STEP-th row comes back
-    columns = [c for c, _ in order]
-    position = func.row_number().over(order_by=_order_by(order)).label("grid_position")
-    numbered = query.with_only_columns(*columns, position).subquery("numbered")
-    marks = (
-        select(*(numbered.c[c.name] for c in columns))
-        .where(numbered.c.grid_position % MILESTONE_STEP == 0)
-        .order_by(numbered.c.grid_position)
-    )
-    return [tuple(row) for row in conn.execute(marks)]
+        # the rows past the limit are never read: a count costs at most ``limit`` index entries
+        matching = select(literal(1).label("found")).select_from(source).where(*where).limit(limit + 1)
+        statement = select(func.count()).select_from(matching.subquery())
+    found = int(conn.execute(statement).scalar_one())
+    if limit is not None and found > limit:
+        return limit, True
+    return found, False
 
 
 def _as_from(base: Any) -> FromClause:

@@ -30,6 +30,7 @@ class GridPage:
         self.state = state
         self.rows: list[dict[str, Any]] = []
         self.total = 0
+        self.capped = False  # more rows match than were counted: total is a lower bound
         self.page = state.page
         self.pages = 1
         self.page_size = state.page_size
@@ -82,7 +83,8 @@ class GridPage:
     @property
     def reference(self) -> str:
         noun = "row" if self.total == 1 else "rows"
-        return f"Page {self.page:,} of {self.pages:,} ({self.total:,} {noun})"
+        more = "+" if self.capped else ""
+        return f"Page {self.page:,} of {self.pages:,}{more} ({self.total:,}{more} {noun})"
 
     @property
     def first_row(self) -> int:
@@ -168,7 +170,8 @@ class GridPage:
 
     @property
     def next_url(self) -> str | None:
-        if self.page >= self.pages or not self.rows or self.cursor_of is None:
+        beyond = self.capped and len(self.rows) == self.page_size  # the count stopped short
+        if (self.page >= self.pages and not beyond) or not self.rows or self.cursor_of is None:
             return None
         return self.url(page=self.page + 1, after=self.cursor_of(self.rows[-1]))
 
@@ -183,11 +186,17 @@ class GridPage:
     def page_url(self, number: int) -> str:
         return self.url(page=number if number > 1 else None)
 
+    @property
+    def last_url(self) -> str:
+        # past a capped count only the last page itself knows its number
+        return self.url(page="last") if self.capped else self.page_url(self.pages)
+
     def as_json(self, as_of: dt.datetime | dt.date | None) -> dict[str, Any]:
         keys = [c.key for c in self.grid.columns]
         return {
             "rows": [{k: grid_export.json_value(row[k]) for k in keys} for row in self.rows],
             "total": self.total,
+            "capped": self.capped,
             "page": self.page,
             "pages": self.pages,
             "page_size": self.page_size,

@@ -7,14 +7,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import false, or_
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import and_, false, or_
+from sqlalchemy.sql.elements import ColumnElement, False_
 from werkzeug.datastructures import MultiDict
 
 from .filter_builder import Node, condition, filter_sql, junction, parse_filter, render_filter
 from .grid_filters import GridError, cell_conditions, compare
 
 if TYPE_CHECKING:
+    from ..search_index import TextSearch
     from .grid import Grid
 
 PAGE_SIZES = (10, 20, 50, 100, 200)
@@ -22,6 +23,8 @@ MAX_PARAM_LENGTH = 2000
 FORMATS = ("html", "json", "csv", "xlsx")
 BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
 MAX_SEARCH_TERMS = 10
+# text tests whose matches hold the value itself: a search index over the column narrows them
+NARROWED = ("contains", "startswith", "=")
 
 # per computed column: (operator, typed value) -> the same condition on stored columns, or
 # None where the computed column itself must be compared
@@ -33,6 +36,7 @@ class GridState:
     """The grid parameters of one URL, each checked."""
 
     page: int = 1
+    last: bool = False  # page=last: the last page, whatever its number (counts every row)
     page_size: int = 20
     sort_key: str = ""
     desc: bool = False
@@ -60,7 +64,10 @@ class GridState:
             return value
 
         state = cls(max_page_size=max_page_size)
-        state.page = _whole(arg("page"), "page", 1) if arg("page").strip() else 1
+        if arg("page").strip().lower() == "last":
+            state.last = True
+        else:
+            state.page = _whole(arg("page"), "page", 1) if arg("page").strip() else 1
         size = _whole(arg("page_size"), "page_size", 1) if arg("page_size").strip() else grid.page_size
         state.page_size = min(size, max_page_size)
         sort = arg("sort").strip() or grid.default_sort
@@ -107,24 +114,63 @@ class GridState:
         return {"filter": render_filter(node, grid.kinds), "page": None}
 
     def conditions(
-        self, grid: Grid, columns: Any, like_ignores_case: bool, equivalents: Equivalents
-    ) -> list[ColumnElement[bool]]:
-        def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
+        self,
+        grid: Grid,
+        columns: Any,
+        like_ignores_case: bool,
+        equivalents: Equivalents,
+        search: TextSearch | None = None,
+    ) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+        """The conditions of the page's rows and those of their count: alike, but for text
+        tests that ``search`` narrows through its index, whose best plan differs between the
+        two (search_index.TextSearch). A search word is then tested on the stored search text of
+        the columns the index covers; any other text column (one worked out at read time, as
+        the window) on its own."""
+        covered = search.searched.columns if search is not None else frozenset()
+
+        def test(key: str, op: str, value: Any) -> ColumnElement[bool]:
             rewritten = equivalents[key](op, value) if key in equivalents else None
             if rewritten is not None:
                 return rewritten
             return compare(columns[key], grid.kinds[key], op, value, like_ignores_case=like_ignores_case)
 
-        out = []
-        for key, text in self.cells.items():
-            for op, value in cell_conditions(grid.kinds[key], text, f"f_{key}"):
-                out.append(one(key, op, value))
-        searchable = [c for c in grid.columns if c.is_searchable]
-        for term in self.q.split():
-            out.append(or_(false(), *(one(c.key, "contains", term) for c in searchable)))
-        if self.filter is not None:
-            out.append(filter_sql(self.filter, one))
-        return out
+        def narrowed(condition: ColumnElement[bool], term: str, counting: bool) -> ColumnElement[bool]:
+            # a covered column holding the text means the row's search text holds it too
+            assert search is not None
+            extra = search.narrowing(term, columns[search.key])[1 if counting else 0]
+            return condition if extra is None else and_(extra, condition)
+
+        def built(counting: bool) -> list[ColumnElement[bool]]:
+            def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
+                condition = test(key, op, value)
+                if key in covered and op in NARROWED and isinstance(value, str):
+                    return narrowed(condition, value, counting)
+                return condition
+
+            out = []
+            for key, text in self.cells.items():
+                for op, value in cell_conditions(grid.kinds[key], text, f"f_{key}"):
+                    out.append(one(key, op, value))
+            if self.filter is not None:
+                out.append(filter_sql(self.filter, one))
+            searchable = [c for c in grid.columns if c.is_searchable]
+            for term in self.q.split():
+                if search is None:
+                    out.append(or_(false(), *(test(c.key, "contains", term) for c in searchable)))
+                    continue
+                text = columns[search.column]
+                word = narrowed(
+                    compare(text, "text", "contains", term, like_ignores_case=like_ignores_case),
+                    term,
+                    counting,
+                )
+                # a word no value of such a column can hold ("CPC0" in a window) leaves the plan as it is
+                others = [test(c.key, "contains", term) for c in searchable if c.key not in covered]
+                others = [o for o in others if not isinstance(o, False_)]
+                out.append(or_(word, *others) if others else word)
+            return out
+
+        return built(counting=False), built(counting=True)
 
 
 def _whole(text: str, name: str, lowest: int) -> int:

@@ -51,7 +51,11 @@ def page_schema(grid: Grid | None, extra: tuple[GridColumn, ...] = ()) -> dict[s
         "type": "object",
         "properties": {
             "rows": {"type": "array", "items": row_schema(grid, extra)},
-            "total": {**count, "description": "rows matching the filters, all pages"},
+            "total": {**count, "description": "rows matching the filters, all pages (at least, when capped)"},
+            "capped": {
+                "type": "boolean",
+                "description": "counting stopped at grid_count_limit: more rows match than total",
+            },
             "page": {"type": "integer", "minimum": 1},
             "pages": {"type": "integer", "minimum": 1},
             "page_size": {"type": "integer", "minimum": 1},
@@ -67,7 +71,7 @@ def page_schema(grid: Grid | None, extra: tuple[GridColumn, ...] = ()) -> dict[s
                 "description": "when the data shown was synced from BPO2",
             },
         },
-        "required": ["rows", "total", "page", "pages", "page_size", "next", "as_of"],
+        "required": ["rows", "total", "capped", "page", "pages", "page_size", "next", "as_of"],
         "additionalProperties": False,
     }
 
@@ -90,8 +94,8 @@ def grid_parameters(grid: Grid | None) -> list[dict[str, Any]]:
         {
             "name": "page",
             "in": "query",
-            "description": "page number (past the last: the last)",
-            "schema": whole,
+            "description": "page number (past the last: the last), or `last` (counts every row)",
+            "schema": {"oneOf": [whole, {"type": "string", "enum": ["last"]}]},
         },
         {
             "name": "page_size",

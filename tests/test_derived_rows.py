@@ -1,0 +1,311 @@
+"""The derived rows the grids read (contract_row, customer_row) always equal a fresh derivation
+from the cache's entity rows: after a full sync, after an incremental sync and after a Refresh,
+whatever changed in BPO2 (a contract moved to another customer, a customer renamed, a machine
+added or removed, a salesman renamed, a contract type renamed ...), on SQLite and PostgreSQL
+caches. And the contract counts that depend on today follow the date without a sync."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import MetaData, create_engine, delete, func, insert, select, text, update
+
+from bpo2_bridge import derived_rows
+from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.cache_schema import DERIVED, cache_table
+from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.sync import full_sync, incremental_sync, refresh_customer
+
+HYPO = settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _stored_and_fresh(bridge: Bridge, name: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    table = cache_table(name)
+    key = next(iter(table.primary_key.columns)).name
+    columns = [c.name for c in table.columns]
+    with bridge.cache.connect() as conn:
+        stored = [tuple(r) for r in conn.execute(select(table).order_by(table.c[key]))]
+        values = derived_rows.window_values(bridge.settings, bridge.today())
+        fresh_rows = conn.execute(derived_rows.derivation(name, conn.dialect), values).mappings()
+        fresh = sorted((tuple(row[c] for c in columns) for row in fresh_rows), key=lambda r: r[0])
+    return stored, fresh
+
+
+def assert_derived_rows_fresh(bridge: Bridge) -> None:
+    for name in DERIVED:
+        stored, fresh = _stored_and_fresh(bridge, name)
+        assert stored == fresh, name
+
+
+# -- changes a BPO2 user makes ----------------------------------------------------------------
+
+
+class Source:
+    """Writes to the bridge's demo source file through the mapping (tests only), bumping the
+    change column where the mapping names one, as BPO2 itself would."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.engine = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")
+
+    def table(self, entity: str):  # type: ignore[no-untyped-def]
+        return physical_table(self.bridge.mapping[entity], MetaData())
+
+    def _stamp(self, entity: str, values: dict[str, Any]) -> dict[str, Any]:
+        em = self.bridge.mapping[entity]
+        table = self.table(entity)
+        stamped = dict(values)
+        stamped.update({c.key: self.bridge.settings.now() for c in table.c if c.name == em.change_column})
+        return stamped
+
+    def ids(self, entity: str, key: str) -> list[int]:
+        table = self.table(entity)
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(table.c[key]).order_by(table.c[key])).scalars())
+
+    def update(self, entity: str, key: str, value: int, **values: Any) -> None:
+        table = self.table(entity)
+        with self.engine.begin() as conn:
+            conn.execute(update(table).where(table.c[key] == value).values(**self._stamp(entity, values)))
+
+    def delete(self, entity: str, key: str, value: int) -> None:
+        table = self.table(entity)
+        with self.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c[key] == value))
+
+    def insert(self, entity: str, **values: Any) -> None:
+        table = self.table(entity)
+        with self.engine.begin() as conn:
+            conn.execute(insert(table).values(**self._stamp(entity, values)))
+
+    def customer_of(self, contract_id: int) -> int:
+        table = self.table("contract")
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(table.c.customer_id).where(table.c.contract_id == contract_id)
+                ).scalar_one()
+            )
+
+    def account_of(self, customer_id: int) -> str:
+        table = self.table("customer")
+        with self.engine.connect() as conn:
+            return str(
+                conn.execute(
+                    select(table.c.account_no).where(table.c.customer_id == customer_id)
+                ).scalar_one()
+            )
+
+
+CHANGES = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "move contract",
+                "contract status",
+                "contract expiry",
+                "contract type",
+                "delete contract",
+                "add machine",
+                "remove machine",
+                "rename customer",
+                "customer site",
+                "main salesman",
+                "rename salesman",
+                "rename contract type",
+                "rename site",
+            ]
+        ),
+        st.integers(0, 10_000),
+        st.integers(0, 10_000),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def apply_change(source: Source, change: tuple[str, int, int], serial: int) -> set[int]:
+    """Apply one change; returns the customers it touched (for a Refresh)."""
+    kind, a, b = change
+    contracts, customers = source.ids("contract", "contract_id"), source.ids("customer", "customer_id")
+    contract, customer = contracts[a % len(contracts)], customers[b % len(customers)]
+    if kind == "move contract":
+        old = source.customer_of(contract)
+        source.update("contract", "contract_id", contract, customer_id=customer)
+        return {old, customer}
+    if kind == "contract status":
+        status = ["Active", "Cancelled", "Expired", "Suspended"][b % 4]
+        source.update("contract", "contract_id", contract, status=status)
+    elif kind == "contract expiry":
+        source.update(
+            "contract", "contract_id", contract, expiry_date=dt.date(2026, 1, 1) + dt.timedelta(days=b % 900)
+        )
+    elif kind == "contract type":
+        types = source.ids("contract_type", "contract_type_id")
+        source.update("contract", "contract_id", contract, contract_type_id=types[b % len(types)])
+    elif kind == "delete contract":
+        old = source.customer_of(contract)
+        items = source.table("contract_item")
+        with source.engine.begin() as conn:
+            conn.execute(delete(items).where(items.c.contract_id == contract))
+        source.delete("contract", "contract_id", contract)
+        return {old}
+    elif kind == "add machine":
+        assets = source.ids("asset", "asset_id")
+        source.insert(
+            "contract_item",
+            contract_item_id=9_000_000 + serial,
+            contract_id=contract,
+            asset_id=assets[b % len(assets)],
+            location_desc="Reception",
+        )
+    elif kind == "remove machine":
+        items = source.table("contract_item")
+        with source.engine.connect() as conn:
+            found = (
+                conn.execute(select(items.c.contract_item_id).where(items.c.contract_id == contract))
+                .scalars()
+                .first()
+            )
+        if found is not None:
+            source.delete("contract_item", "contract_item_id", found)
+    elif kind == "rename customer":
+        source.update("customer", "customer_id", customer, customer_name=f"Renamed {serial} ({b})")
+        return {customer}
+    elif kind == "customer site":
+        sites = source.ids("site", "site_id")
+        source.update("customer", "customer_id", customer, site_id=sites[a % len(sites)])
+        return {customer}
+    elif kind == "main salesman":
+        links = source.table("customer_salesman")
+        with source.engine.begin() as conn:
+            conn.execute(update(links).where(links.c.customer_id == customer).values(is_main=False))
+            conn.execute(
+                update(links)
+                .where(
+                    links.c.customer_id == customer,
+                    links.c.employee_id
+                    == select(func.max(links.c.employee_id))
+                    .where(links.c.customer_id == customer)
+                    .scalar_subquery(),
+                )
+                .values(is_main=True)
+            )
+        return {customer}
+    elif kind == "rename salesman":
+        employees = source.ids("employee", "employee_id")
+        source.update(
+            "employee", "employee_id", employees[b % len(employees)], full_name=f"Salesman {serial}"
+        )
+        return set()
+    elif kind == "rename contract type":
+        types = source.ids("contract_type", "contract_type_id")
+        source.update(
+            "contract_type", "contract_type_id", types[b % len(types)], description=f"Type {serial}"
+        )
+        return set()
+    elif kind == "rename site":
+        sites = source.ids("site", "site_id")
+        source.update("site", "site_id", sites[b % len(sites)], site_name=f"Site {serial}")
+        return set()
+    return {source.customer_of(contract)}
+
+
+def _run(copied_demo, make_cache_url, changes, how: str) -> None:  # type: ignore[no-untyped-def]
+    overrides = {"cache_url": make_cache_url()} if make_cache_url is not None else {}
+    bridge = copied_demo(**overrides)
+    if overrides:
+        full_sync(bridge)
+    assert_derived_rows_fresh(bridge)
+    source = Source(bridge)
+    touched: set[int] = set()
+    for serial, change in enumerate(changes):
+        touched |= apply_change(source, change, serial)
+    if how == "incremental":
+        incremental_sync(bridge)
+    elif how == "refresh":
+        for customer in sorted(touched)[:3]:
+            refresh_customer(bridge, source.account_of(customer))
+    else:
+        full_sync(bridge)
+    assert_derived_rows_fresh(bridge)
+    source.engine.dispose()
+
+
+@pytest.mark.parametrize("how", ["incremental", "refresh", "full"])
+@HYPO
+@given(changes=CHANGES)
+def test_derived_rows_equal_a_fresh_derivation_on_sqlite(copied_demo, changes, how: str) -> None:  # type: ignore[no-untyped-def]
+    _run(copied_demo, None, changes, how)
+
+
+@pytest.fixture
+def postgresql_cache(fresh_database):  # type: ignore[no-untyped-def]
+    """A new PostgreSQL database URL per call (a cache of its own)."""
+    return lambda: fresh_database("postgresql").render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize("how", ["incremental", "refresh"])
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(changes=CHANGES)
+def test_derived_rows_equal_a_fresh_derivation_on_postgresql(
+    copied_demo, postgresql_cache, changes, how: str
+) -> None:  # type: ignore[no-untyped-def]
+    _run(copied_demo, postgresql_cache, changes, how)
+
+
+# -- today moves on -----------------------------------------------------------------------------
+
+
+def _customers(client) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
+    rows = client.get("/customers?format=json&page_size=200").get_json()["rows"]
+    return {r["account_no"]: (r["active_contracts"], r["expiring_contracts"]) for r in rows}
+
+
+def _live_counts(bridge: Bridge) -> dict[str, tuple[int, int]]:
+    values = derived_rows.window_values(bridge.settings, bridge.today())
+    with bridge.cache.connect() as conn:
+        rows = conn.execute(derived_rows.derivation("customer_row", conn.dialect), values).mappings()
+        return {r["account_no"]: (r["active_contracts"], r["expiring_contracts"]) for r in rows}
+
+
+def test_counts_and_windows_follow_the_date_without_a_sync(copied_demo, login) -> None:  # type: ignore[no-untyped-def]
+    from bpo2_bridge.web.app import create_app
+
+    synced = copied_demo()
+    synced_day = synced.today()
+    with synced.cache.connect() as conn:
+        assert derived_rows.counts_day(conn) == synced_day
+        expiring = conn.execute(
+            text("SELECT MIN(expiry_date) FROM contract_row WHERE expiry_date >= :d AND status = 'Active'"),
+            {"d": synced_day},
+        ).scalar_one()
+    expiring = dt.date.fromisoformat(str(expiring)[:10])
+    # the next morning, past that contract's last day: no sync has run since
+    later = Bridge(synced.settings.replace(today=(expiring + dt.timedelta(days=1)).isoformat()))
+    client = create_app(bridge=later).test_client()
+    login(client, "admin")
+    assert _customers(client) == {k: v for k, v in _live_counts(later).items() if k in _customers(client)}
+    assert _live_counts(later) != _live_counts(synced), "the date moved some contract out of its window"
+    rows = client.get(
+        "/contracts?tab=expired&format=json&page_size=200&f_expiry_date=" + expiring.isoformat()
+    ).get_json()["rows"]
+    assert rows and all(r["window"] == "expired" and r["months_remaining"] == -1 for r in rows)
+    # the job after midnight counts them again for the new day, and stores them
+    derived_rows.count_contracts_now(later)
+    with later.cache.connect() as conn:
+        assert derived_rows.counts_day(conn) == later.today()
+    assert _customers(client) == {k: v for k, v in _live_counts(later).items() if k in _customers(client)}
+    later.dispose()
