@@ -29,6 +29,7 @@ from .cache_engines import builder_engine, pool_sizes, reader_engine, retire_rea
 from .cache_schema import CACHE
 from .settings import Settings
 from .snapshot_switch import SnapshotSwitch
+from .time_limit import pg_statement_timeout, raising_query_timeout
 
 # key of Connection.info holding the snapshot a cache connection reads
 SNAPSHOT_INFO = "bpo2_snapshot"
@@ -140,7 +141,8 @@ class Cache:
                 if memo is not None:
                     memo[self._key + ".read"] = newest
                 conn = stack.enter_context(self._open(newest))
-            yield conn
+            with raising_query_timeout(self.settings.screen_query_timeout):
+                yield conn
 
     @contextmanager
     def _open(self, name: str, verify: bool = False) -> Iterator[Connection]:
@@ -148,9 +150,10 @@ class Cache:
         PostgreSQL snapshot is gone (a search_path naming no schema is no error there)."""
         if self._pg is not None:
             with self._pg.connect() as conn:
-                # one round trip for both; the name is kept for readers (cache_state.snapshot_name)
+                # one round trip for all; the name is kept for readers (cache_state.snapshot_name)
                 conn.exec_driver_sql(
-                    f"SET TRANSACTION READ ONLY; SET LOCAL search_path TO {self._quote(name)}"
+                    f"SET TRANSACTION READ ONLY; SET LOCAL search_path TO {self._quote(name)}; "
+                    + pg_statement_timeout(self.settings.screen_query_timeout)
                 )
                 if verify and not conn.execute(_SCHEMA_EXISTS, {"name": name}).scalar():
                     raise CacheMissing(f"cache snapshot {name} is missing")
@@ -397,7 +400,9 @@ class Cache:
                 for old in [n for n in self._readers if n not in keep]:
                     retire_reader(self._readers.pop(old))
             if engine is None:
-                engine = self._readers[name] = reader_engine(self.path(name), self.settings.threads)
+                engine = self._readers[name] = reader_engine(
+                    self.path(name), self.settings.threads, timeout=self.settings.screen_query_timeout
+                )
             return engine
 
     def _writer(self, name: str) -> Engine:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool, QueuePool
 
 from . import heap
+from .time_limit import limit_statements
 
 # Each web thread keeps a reader connection, and what every one of them caches adds up: SQLite's
 # default 2 MB page cache would mostly hold copies of pages the OS file cache holds already, and
@@ -40,18 +41,21 @@ def retire_reader(engine: Engine) -> None:
     heap.trim_soon()
 
 
-def reader_engine(path: Path, threads: int) -> Engine:
-    """Pooled read-only connections on a published snapshot, for the web threads."""
+def reader_engine(path: Path, threads: int, *, timeout: float) -> Engine:
+    """Pooled read-only connections on a published snapshot, for the web threads; each
+    statement may run `timeout` seconds."""
     # BEGIN (deferred): each reader sees one consistent snapshot across statements;
     # connections kept for the web threads, so none is opened (and its schema and
     # page cache built again) per request when many threads are busy
-    return _sqlite_engine(
+    engine = _sqlite_engine(
         path,
         begin="BEGIN",
         pragmas=("PRAGMA query_only=1", f"PRAGMA cache_size=-{READER_PAGE_CACHE_KB}"),
         pool=pool_sizes(threads),
         statements=READER_STATEMENTS,
     )
+    limit_statements(engine, timeout)
+    return engine
 
 
 def writer_engine(path: Path) -> Engine:

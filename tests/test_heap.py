@@ -67,7 +67,7 @@ def test_retiring_a_snapshots_readers_closes_them_and_trims_after(tmp_path, monk
     monkeypatch.setattr(heap, "TRIM_AFTER_SECONDS", 0.1)
     path = tmp_path / "snapshot.sqlite"
     sqlite3.connect(path).close()
-    engine = reader_engine(path, 4)
+    engine = reader_engine(path, 4, timeout=10)
     with engine.connect():
         pass
     assert engine.pool.checkedin() == 1  # type: ignore[attr-defined]
