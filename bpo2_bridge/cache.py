@@ -25,9 +25,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 
 from . import store as app_store
-from .cache_engines import builder_engine, pool_sizes, reader_engine, retire_reader, writer_engine
+from .cache_engines import builder_engine, pool_sizes, reader_engine, writer_engine
 from .cache_schema import CACHE
 from .settings import Settings
+from .time_limit import pg_statement_timeout, raising_query_timeout
 
 # key of Connection.info holding the snapshot a cache connection reads
 SNAPSHOT_INFO = "bpo2_snapshot"
@@ -126,7 +127,7 @@ class Cache:
             if memo is not None:
                 memo[self._key + ".read"] = name
             self._retire_others(name)
-        with self._open(name) as conn:
+        with self._open(name) as conn, raising_query_timeout(self.settings.screen_query_timeout):
             yield conn
 
     @contextmanager
@@ -134,9 +135,10 @@ class Cache:
         """A read-only connection on snapshot ``name``."""
         if self._pg is not None:
             with self._pg.connect() as conn:
-                # one round trip for both; the name is kept for readers (cache_state.snapshot_name)
+                # one round trip for all; the name is kept for readers (cache_state.snapshot_name)
                 conn.exec_driver_sql(
-                    f"SET TRANSACTION READ ONLY; SET LOCAL search_path TO {self._quote(name)}"
+                    f"SET TRANSACTION READ ONLY; SET LOCAL search_path TO {self._quote(name)}; "
+                    + pg_statement_timeout(self.settings.screen_query_timeout)
                 )
                 conn.info[SNAPSHOT_INFO] = name
                 try:
@@ -375,7 +377,9 @@ class Cache:
         with self._lock:
             engine = self._readers.get(name)
             if engine is None:
-                engine = self._readers[name] = reader_engine(self.path(name), self.settings.threads)
+                engine = self._readers[name] = reader_engine(
+                    self.path(name), self.settings.threads, timeout=self.settings.screen_query_timeout
+                )
             return engine
 
     def _retire_others(self, serving: str) -> None:
@@ -384,7 +388,7 @@ class Cache:
         with self._lock:
             old = [self._readers.pop(n) for n in list(self._readers) if n != serving]
         for engine in old:
-            retire_reader(engine)
+            engine.dispose()
 
     def _writer(self, name: str) -> Engine:
         return writer_engine(self.path(name))

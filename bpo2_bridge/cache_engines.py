@@ -12,6 +12,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool, QueuePool
 
+from .time_limit import limit_statements
+
 # Each web thread keeps a reader connection, and what every one of them caches adds up: SQLite's
 # default 2 MB page cache would mostly hold copies of pages the OS file cache holds already, and
 # Python's default of 128 prepared statements (13 KB each for a contract grid query) would keep
@@ -31,23 +33,21 @@ def pool_sizes(threads: int) -> dict[str, int]:
     return {"pool_size": kept, "max_overflow": threads - kept + 10, "pool_use_lifo": True}
 
 
-def retire_reader(engine: Engine) -> None:
-    """Close the pooled connections of a snapshot that no longer serves."""
-    engine.dispose()
-
-
-def reader_engine(path: Path, threads: int) -> Engine:
-    """Pooled read-only connections on a published snapshot, for the web threads."""
+def reader_engine(path: Path, threads: int, *, timeout: float) -> Engine:
+    """Pooled read-only connections on a published snapshot, for the web threads; each
+    statement may run `timeout` seconds."""
     # BEGIN (deferred): each reader sees one consistent snapshot across statements;
     # connections kept for the web threads, so none is opened (and its schema and
     # page cache built again) per request when many threads are busy
-    return _sqlite_engine(
+    engine = _sqlite_engine(
         path,
         begin="BEGIN",
         pragmas=("PRAGMA query_only=1", f"PRAGMA cache_size=-{READER_PAGE_CACHE_KB}"),
         pool=pool_sizes(threads),
         statements=READER_STATEMENTS,
     )
+    limit_statements(engine, timeout)
+    return engine
 
 
 def writer_engine(path: Path) -> Engine:

@@ -29,6 +29,23 @@ def as_int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]
     return parse
 
 
+def as_seconds(lo: float, hi: float) -> Callable[[Any], float]:
+    """A duration in seconds, whole or with a fraction (0.5), between `lo` and `hi`."""
+
+    def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError("expected a number of seconds")
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a number of seconds, got {value!r}") from None
+        if not lo <= number <= hi:  # also refuses nan
+            raise ValueError(f"must be between {lo:g} and {hi:g} seconds, got {value!r}")
+        return number
+
+    return parse
+
+
 def as_str(value: Any) -> str:
     if not isinstance(value, (str, int, float)):
         raise ValueError(f"expected text, got {type(value).__name__}")

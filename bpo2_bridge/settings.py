@@ -22,6 +22,7 @@ from .setting_values import (
     as_hhmm,
     as_int,
     as_list,
+    as_seconds,
     as_str,
     as_timezone,
 )
@@ -181,6 +182,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("trusted_proxies", ["127.0.0.1"], as_list, "Addresses whose auth_header is honoured."),
     Setting("ops_logins", [], as_list, "Logins given the ops role (Status and SQL checks pages)."),
+    Setting(
+        "screen_query_timeout",
+        10.0,
+        as_seconds(0.1, 3600),
+        "Seconds any single statement reading the cache may run (screens and their JSON and "
+        "exports, reports; a fraction such as 2.5 is allowed). Past it a screen answers "
+        "503 asking for a narrower filter. Syncs writing the cache are not limited by it.",
+    ),
     Setting("grid_max_page_size", 200, as_int(10, 10_000), "Largest page size a grid serves."),
     Setting(
         "grid_count_limit",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
 
 from .settings import Settings
+from .time_limit import limit_statements
 
 SOURCE_PAGE_CACHE_KB = 256
 
@@ -117,29 +117,10 @@ def _sqlite_readonly(url: URL, timeout: float) -> Engine:
 
     # the file URL (not "sqlite://") so the engine pools per file, not one connection per thread
     engine = create_engine(url.set(database=str(path)), creator=connect)
-    _install_sqlite_deadline(engine, timeout)
+    # SQLite has no server-side limit: any statement running past `timeout` seconds, executing
+    # and fetching together, is interrupted. Long reads go in keyset batches.
+    limit_statements(engine, timeout)
     return engine
-
-
-def _install_sqlite_deadline(engine: Engine, timeout: float) -> None:
-    """Stop any statement running past `timeout` seconds (SQLite has no server-side limit).
-
-    SQLite does most of a SELECT's work while rows are fetched, after execute() returns, so the
-    deadline stays armed until the next statement or until the connection goes back to the pool:
-    it bounds executing and fetching together. Long reads go in keyset batches.
-    """
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _arm(conn: Connection, *_: Any) -> None:
-        deadline = time.monotonic() + timeout
-        raw = conn.connection.dbapi_connection
-        raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)  # type: ignore[union-attr]
-
-    def _disarm(dbapi_conn: Any, *_: Any) -> None:
-        dbapi_conn.set_progress_handler(None, 0)
-
-    event.listen(engine, "reset", _disarm)
-    event.listen(engine, "checkin", _disarm)
 
 
 @contextmanager

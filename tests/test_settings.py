@@ -37,6 +37,14 @@ def test_precedence_defaults_file_environment_overrides(tmp_path):
     assert s.port == 9003
 
 
+def test_screen_query_timeout_in_whole_or_fractional_seconds(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("screen_query_timeout = 2.5\n")
+    assert load_settings(cfg, environ={}).screen_query_timeout == 2.5
+    assert load_settings(cfg, environ={"BPO2_BRIDGE_SCREEN_QUERY_TIMEOUT": "3"}).screen_query_timeout == 3.0
+    assert load_settings(config_file=None, environ={}).screen_query_timeout == 10.0
+
+
 def test_config_file_named_by_environment(tmp_path):
     cfg = tmp_path / "other.toml"
     cfg.write_text("threads = 3\n")
@@ -53,6 +61,9 @@ def test_config_file_named_by_environment(tmp_path):
         ({"BPO2_BRIDGE_AUTH_MODE": "kerberos"}, "must be one of local, header"),
         ({"BPO2_BRIDGE_EXPIRING_WINDOW_MONTHS": "0"}, "at least 1"),
         ({"BPO2_BRIDGE_FULL_SYNC_TIME": "25:00"}, "HH:MM"),
+        ({"BPO2_BRIDGE_SCREEN_QUERY_TIMEOUT": "soon"}, "'screen_query_timeout'"),
+        ({"BPO2_BRIDGE_SCREEN_QUERY_TIMEOUT": "0.05"}, "between 0.1 and 3600 seconds"),
+        ({"BPO2_BRIDGE_SCREEN_QUERY_TIMEOUT": "nan"}, "between 0.1 and 3600 seconds"),
     ],
 )
 def test_bad_values_name_the_key(env, fragment):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import TextClause
 
 from ..source import SourceError, first_line, is_timeout, open_readonly, source_session, source_url
+from ..time_limit import arm, disarm
 from .guard import RefusedQuery, check_sql
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def run_statement(
                 result = streaming.execution_options(no_parameters=True).exec_driver_sql(statement)
             else:
                 result = streaming.execute(statement, params or {})
-            _keep_deadline(conn, started + timeout)
+            _keep_deadline(conn, started + timeout - time.monotonic())
             try:
                 columns = list(result.keys())
                 while True:
@@ -171,15 +172,13 @@ def run_statement(
     return QueryResult(columns, rows[:max_rows], truncated, elapsed, sql, total)
 
 
-def _keep_deadline(conn: Connection, deadline: float) -> None:
+def _keep_deadline(conn: Connection, seconds_left: float) -> None:
     """SQLite computes rows while they are fetched, after the engine's per-statement deadline
     has been disarmed: re-arm it over fetching. Server engines enforce the limit themselves."""
     if conn.dialect.name == "sqlite":
-        raw: Any = conn.connection.dbapi_connection
-        raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+        arm(conn.connection.dbapi_connection, seconds_left)
 
 
 def _release_deadline(conn: Connection) -> None:
     if conn.dialect.name == "sqlite" and not conn.closed:
-        raw: Any = conn.connection.dbapi_connection
-        raw.set_progress_handler(None, 0)
+        disarm(conn.connection.dbapi_connection)

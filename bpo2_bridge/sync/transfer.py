@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Select
 
 from ..source import SourceError, first_line
+from ..time_limit import arm
 from .plan import EntityPlan, Row, raw_converter
 
 
@@ -41,8 +41,7 @@ def limit_batches(src: Connection, seconds: float) -> None:
 def _arm_batch(src: Connection, dbapi: Any) -> None:
     seconds = src.info.get(BATCH_TIMEOUT_KEY)
     if seconds and src.dialect.name == "sqlite":
-        deadline = time.monotonic() + seconds
-        dbapi.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+        arm(dbapi, seconds)
 
 
 def read_batches(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import secrets
 import sqlite3
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DatabaseError
 from werkzeug.exceptions import HTTPException
@@ -20,11 +21,14 @@ from ..bridge import Bridge
 from ..cache import CacheMissing
 from ..settings import Settings, load_settings
 from ..source import SourceError
+from ..time_limit import QueryTimeout
 from . import auth, metrics, security
 from .context import EXTENSION_KEY, cache_as_of, current_bridge, register_filters
 from .grid import register_grid_errors, wants_json
 
 TEMPLATES = Path(str(files("bpo2_bridge.templates")))
+
+log = logging.getLogger(__name__)
 
 
 def _discover_blueprints() -> list[Blueprint]:
@@ -134,6 +138,26 @@ def _error_pages(app: Flask) -> None:
         if not _cache_exists():  # e.g. its PostgreSQL schema was dropped under a running query
             return _cache_unavailable("the cache snapshot is missing")
         raise exc  # anything else is a real fault: the 500 page, logged
+
+    @app.errorhandler(QueryTimeout)
+    def _too_slow(exc: QueryTimeout):  # type: ignore[no-untyped-def]
+        # what a user asked for, not a fault of the bridge: one line, no traceback
+        log.warning(
+            "screen query stopped at its %g s time limit: %s %s",
+            exc.seconds,
+            request.method,
+            request.path,
+            extra={"method": request.method, "path": request.path, "limit_s": exc.seconds},
+        )
+        if wants_json():
+            as_of = cache_as_of()
+            return jsonify({"error": str(exc), "as_of": as_of.isoformat() if as_of else None}), 503
+        return (
+            render_template(
+                "errors/timeout.html", code=503, title="The query took too long", message=str(exc)
+            ),
+            503,
+        )
 
     @app.errorhandler(SourceError)
     def _unreachable(exc: SourceError):  # type: ignore[no-untyped-def]

@@ -122,7 +122,9 @@ def grid_operation(spec: GridEndpoint, path_params: list[dict[str, Any]]) -> dic
         "400": error_response("a bad parameter, named in the message"),
         "401": error_response(NOT_SIGNED_IN),
         "404": error_response("no such customer, or not one the user may see"),
-        "503": error_response("no cache yet, or BPO2 unreachable", UNAVAILABLE_SCHEMA),
+        "503": error_response(
+            "no cache yet, BPO2 unreachable, or the query ran past the time limit", UNAVAILABLE_SCHEMA
+        ),
     }
     if spec.role:
         responses["403"] = error_response(f"only for the {spec.role} role")

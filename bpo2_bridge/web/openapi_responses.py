@@ -20,13 +20,17 @@ ERROR_SCHEMA = {
 UNAVAILABLE_SCHEMA = {
     "type": "object",
     "properties": {
-        "error": {"type": "string", "description": "BPO2 is unreachable, or the cache is being rebuilt"},
+        "error": {
+            "type": "string",
+            "description": "BPO2 is unreachable, the cache is being rebuilt, or the query ran past "
+            "the screen query time limit (screen_query_timeout)",
+        },
         "detail": {"type": "string", "nullable": True, "description": "the reason in one line"},
         "as_of": {
             "type": "string",
             "nullable": True,
             "pattern": DATETIME_PATTERN,
-            "description": "when the cached data was synced (BPO2 unreachable only)",
+            "description": "when the cached data was synced (BPO2 unreachable, or the time limit)",
         },
     },
     "required": ["error"],

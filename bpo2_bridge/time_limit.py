@@ -1,0 +1,95 @@
+"""Time limits on SQL statements, and the error a screen query past its limit raises.
+
+SQLite has no server-side statement timeout: a progress handler, called every CHECK_EVERY
+virtual machine instructions, interrupts the statement once the clock passes a deadline.
+SQLite does most of a SELECT's work while rows are fetched, after execute() returns, so a
+deadline stays armed until the next statement arms a new one or the connection goes back to
+the pool. PostgreSQL enforces its own statement_timeout. Both engines' timeout errors are
+recognised here, so a screen query past its limit becomes one QueryTimeout.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import DBAPIError
+
+# SQLite virtual machine instructions between two looks at the clock: often enough to stop
+# within milliseconds of the deadline, rarely enough to cost nothing measurable
+CHECK_EVERY = 10_000
+# SQLSTATE query_canceled: what PostgreSQL answers a statement stopped by statement_timeout
+# (or cancelled by an administrator, which a reader cannot tell apart and is rare enough)
+PG_QUERY_CANCELED = "57014"
+
+
+def clock() -> float:
+    """The time deadlines are measured in; looked up at each check, so tests can move it."""
+    return time.monotonic()
+
+
+class QueryTimeout(RuntimeError):
+    """A screen query on the cache ran longer than screen_query_timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            f"The query took longer than {seconds:g} s, the screen query time limit; "
+            "narrow the filter or try again."
+        )
+
+
+def arm(dbapi_conn: Any, seconds: float) -> None:
+    """Interrupt whatever the sqlite3 connection runs once `seconds` from now have passed."""
+    deadline = clock() + seconds
+    dbapi_conn.set_progress_handler(lambda: 1 if clock() > deadline else 0, CHECK_EVERY)
+
+
+def disarm(dbapi_conn: Any, *_: Any) -> None:
+    """No deadline on the sqlite3 connection any more (also a pool event listener)."""
+    if dbapi_conn is not None:  # an invalidated connection is checked in as None
+        dbapi_conn.set_progress_handler(None, 0)
+
+
+def limit_statements(engine: Engine, seconds: float) -> None:
+    """Give each statement on the SQLite `engine` `seconds` to run, fetching its rows included.
+
+    Armed anew before every statement, so a quick one after a slow one gets its full time;
+    disarmed when the connection goes back to the pool.
+    """
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn: Connection, *_: Any) -> None:
+        arm(conn.connection.dbapi_connection, seconds)
+
+    event.listen(engine, "reset", disarm)
+    event.listen(engine, "checkin", disarm)
+
+
+def pg_statement_timeout(seconds: float) -> str:
+    """SQL limiting every later statement of the current PostgreSQL transaction."""
+    return f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}"
+
+
+def is_time_limit(exc: BaseException) -> bool:
+    """Whether a driver error is a statement stopped by its time limit: SQLite interrupted by
+    the progress handler, or PostgreSQL's statement_timeout."""
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.OperationalError):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT
+    return getattr(orig, "sqlstate", None) == PG_QUERY_CANCELED
+
+
+@contextmanager
+def raising_query_timeout(seconds: float) -> Iterator[None]:
+    """Inside the block, a statement stopped by its time limit raises QueryTimeout(seconds)."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if is_time_limit(exc):
+            raise QueryTimeout(seconds) from exc
+        raise
