@@ -67,6 +67,8 @@ def _contract_row(metadata: MetaData) -> Table:
         _index(table, i, (key, "contract_id"))
     # one customer's tabs and counts: a range per customer
     _index(table, 8, ("customer_id", "expiry_date"))
+    # the renewal questions: contracts of a status by expiry (Active ones expiring or expired)
+    _index(table, 9, ("status", "expiry_date", "contract_id"))
     return table
 
 

@@ -25,13 +25,15 @@ from sqlalchemy import (
     TextClause,
     TextualSelect,
     bindparam,
-    func,
     select,
     text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
-from . import derived_rows, sqlfiles, windows
+from . import derived_rows, sqlfiles, value_lists, windows
 from .bridge import Bridge
+from .cache_schema import cache_table
+from .row_counts import RowCount, count_rows
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
@@ -218,31 +220,51 @@ def revenue_history(conn: Connection, customer_id: int, today: dt.date) -> list[
 # -- Contracts ---------------------------------------------------------------------------
 
 
-def contracts_base(
+@dataclass(frozen=True)
+class ContractList:
+    """A contract grid's rows: ``base`` (every contract the cache holds, with its window and
+    Months Remaining as of the day it was bound for) and ``where``, what makes it this list
+    (the tab, the customer, what the user may see)."""
+
+    base: Subquery
+    where: tuple[ColumnElement[bool], ...]
+
+
+def contract_list(
     conn: Connection,
     bridge: Bridge,
     user: Viewer,
     tab: str,
     customer_id: int | None = None,
     today: dt.date | None = None,
-) -> Subquery:
-    query = windows.bound_contracts_query(
-        conn.dialect,
-        bridge.settings,
-        today,
-        tab=tab,
-        customer_id=customer_id,
-        employee_id=contract_scope(user),
-    )
-    return query.subquery("contracts")
+) -> ContractList:
+    today = today or bridge.today()
+    base = windows.bound_contracts_query(conn.dialect, bridge.settings, today).subquery("contracts")
+    where: list[ColumnElement[bool]] = []
+    if tab != "all":
+        # the same expiry ranges as the SQL file's tab filters (windows.window_condition)
+        bound = windows.params(bridge.settings, today)
+        tab_rows = windows.window_condition(base.c.expiry_date, base.c.status, bound, "=", tab)
+        if tab_rows is None or tab not in windows.TABS:
+            raise ValueError(f"tab must be one of {', '.join(windows.TABS)}, got {tab!r}")
+        where.append(tab_rows)
+    if customer_id is not None:
+        where.append(base.c.customer_id == customer_id)
+    scope = contract_scope(user)
+    if scope is not None:
+        links = cache_table("customer_salesman")
+        where.append(base.c.customer_id.in_(select(links.c.customer_id).where(links.c.employee_id == scope)))
+    return ContractList(base, tuple(where))
 
 
-def contract_equivalents(bridge: Bridge, base: Subquery, today: dt.date) -> dict[str, Any]:
+def contract_equivalents(conn: Connection, bridge: Bridge, base: Subquery, today: dt.date) -> dict[str, Any]:
     """Grid conditions on the contract list written as conditions its indexes serve
     (``Grid.fetch(equivalents=)``): the computed Months Remaining and Window as conditions on
-    the stored expiry date and status. ``today`` must be the day ``base`` was bound with, or a
-    request straddling midnight would filter on one day's months and show another's."""
+    the stored expiry date and status, and text tests on the few statuses and types as lists
+    of them (value_lists). ``today`` must be the day ``base`` was bound with, or a request
+    straddling midnight would filter on one day's months and show another's."""
     bound = windows.params(bridge.settings, today)
+    rows = cache_table("contract_row")
     return {
         "months_remaining": lambda op, value: windows.months_remaining_condition(
             base.c.expiry_date, today, op, value
@@ -250,6 +272,17 @@ def contract_equivalents(bridge: Bridge, base: Subquery, today: dt.date) -> dict
         "window": lambda op, value: windows.window_condition(
             base.c.expiry_date, base.c.status, bound, op, value
         ),
+        "status": value_lists.listed(conn, rows.c.status, base.c.status),
+        "contract_type": value_lists.listed(conn, rows.c.contract_type, base.c.contract_type),
+    }
+
+
+def customer_equivalents(conn: Connection, base: Subquery) -> dict[str, Any]:
+    """Text tests on the customers' few sites, statuses and main salesmen as lists of them."""
+    rows = cache_table("customer_row")
+    return {
+        key: value_lists.listed(conn, rows.c[key], base.c[key])
+        for key in ("site_name", "status", "main_salesman")
     }
 
 
@@ -260,19 +293,13 @@ def contract_tab_counts(
     customer_id: int | None = None,
     today: dt.date | None = None,
     limit: int | None = None,
-) -> dict[str, tuple[int, bool]]:
-    """Rows of each tab, counted up to ``limit``: (count, whether more rows are there)."""
+) -> dict[str, RowCount]:
+    """Rows of each tab, counted up to ``limit`` (row_counts)."""
     today = today or bridge.today()
     counts = {}
     for tab in windows.TABS:
-        base = contracts_base(conn, bridge, user, tab, customer_id, today)
-        if limit is None:
-            statement = select(func.count()).select_from(base)
-        else:
-            found = select(base.c.contract_id).limit(limit + 1).subquery()
-            statement = select(func.count()).select_from(found)
-        n = int(conn.execute(statement).scalar_one())
-        counts[tab] = (limit, True) if limit is not None and n > limit else (n, False)
+        listed = contract_list(conn, bridge, user, tab, customer_id, today)
+        counts[tab] = count_rows(conn, listed.base, listed.where, limit, bridge.settings.grid_count_seconds)
     return counts
 
 

@@ -198,6 +198,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Rows a grid counts before its pager says '10,000+' (page=last still counts them all).",
     ),
     Setting(
+        "grid_count_seconds",
+        0.05,
+        as_seconds(0.01, 60),
+        "Seconds a grid spends counting rows; past it the pager says how many it found, with '+'.",
+    ),
+    Setting(
         "login_attempts_per_minute",
         5,
         as_int(1, 1000),

@@ -64,10 +64,25 @@ def limit_statements(engine: Engine, seconds: float) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _arm(conn: Connection, *_: Any) -> None:
-        arm(conn.connection.dbapi_connection, seconds)
+        arm(conn.connection.dbapi_connection, min(seconds, conn.info.get(BUDGET, seconds)))
 
     event.listen(engine, "reset", disarm)
     event.listen(engine, "checkin", disarm)
+
+
+BUDGET = "bpo2_budget"  # Connection.info key: a shorter limit for the statements of a block
+
+
+@contextmanager
+def budget(conn: Connection, seconds: float) -> Iterator[None]:
+    """A shorter limit for the SQLite statements ``conn`` runs inside the block (a plan that is
+    tried first and given up for another when it takes too long); the caller tells its end
+    apart with ``is_time_limit``."""
+    conn.info[BUDGET] = seconds
+    try:
+        yield
+    finally:
+        conn.info.pop(BUDGET, None)
 
 
 def pg_statement_timeout(seconds: float) -> str:

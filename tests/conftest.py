@@ -355,6 +355,32 @@ def copied_demo(_demo_folder, tmp_path) -> Callable[..., Bridge]:
 
 
 @pytest.fixture
+def crowded_demo(copied_demo) -> Bridge:
+    """A private demo with 6000 more contracts in BPO2 (statuses and types mixed), synced into a
+    new snapshot: enough rows for SQLite's clock checks and for the grids' plans to differ."""
+    bridge: Bridge = copied_demo()
+    statuses = ("Active", "Active", "Active", "Expired", "New", "Suspended")
+    _write_source_rows(
+        bridge,
+        "contract",
+        *(
+            dict(
+                contract_id=800_000 + i,
+                contract_no=f"BULK-{i:05d}",
+                customer_id=1 + i % 20,
+                contract_type_id=1 + i % 4,
+                status=statuses[i % len(statuses)],
+                start_date=dt.date(2025, 1, 1) + dt.timedelta(days=i % 700),
+                expiry_date=dt.date(2027, 1, 1) + dt.timedelta(days=i % 700),
+            )
+            for i in range(6000)
+        ),
+    )
+    _full_sync(bridge)
+    return bridge
+
+
+@pytest.fixture
 def app(demo_bridge):
     from bpo2_bridge.web.app import create_app
 

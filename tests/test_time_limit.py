@@ -7,7 +7,6 @@ PostgreSQL enforces its own statement_timeout, so there a statement really sleep
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 import jinja2
@@ -48,30 +47,6 @@ def clock(monkeypatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(time_limit, "clock", fake)
     return fake
-
-
-@pytest.fixture
-def crowded_demo(copied_demo, write_source_rows) -> Bridge:
-    """A private demo with 6000 more contracts in BPO2, synced into a new snapshot."""
-    bridge: Bridge = copied_demo()
-    write_source_rows(
-        bridge,
-        "contract",
-        *(
-            dict(
-                contract_id=800_000 + i,
-                contract_no=f"BULK-{i:05d}",
-                customer_id=1 + i % 20,
-                contract_type_id=1,
-                status="Active",
-                start_date=dt.date(2025, 1, 1) + dt.timedelta(days=i % 700),
-                expiry_date=dt.date(2027, 1, 1) + dt.timedelta(days=i % 700),
-            )
-            for i in range(6000)
-        ),
-    )
-    full_sync(bridge)
-    return bridge
 
 
 def test_a_grid_past_the_limit_answers_503_then_serves_again(crowded_demo, clock, login, caplog) -> None:

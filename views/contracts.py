@@ -9,6 +9,7 @@ from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from bpo2_bridge import crm, search_index
 from bpo2_bridge.cache_state import cache_state
 from bpo2_bridge.customer_refresh import refresh_customer
+from bpo2_bridge.row_counts import RowCount
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
@@ -61,7 +62,12 @@ CUSTOMER_CONTRACTS = Grid(
     "contracts", _columns(with_customer=False), default_sort="expiry_date", key=("contract_id",)
 )
 ALL_CONTRACTS = Grid(
-    "contracts", _columns(with_customer=True), default_sort="expiry_date", key=("contract_id",)
+    "contracts",
+    _columns(with_customer=True),
+    default_sort="expiry_date",
+    key=("contract_id",),
+    # contract_row's (status, expiry_date) index: a status's contracts by expiry, walked in order
+    sorted_within={"status": ("expiry_date",)},
 )
 
 
@@ -70,20 +76,13 @@ def _tab() -> str:
     return tab if tab in dict(TABS) else "all"
 
 
-def _tab_links(
-    endpoint: str, counts: dict[str, tuple[int, bool]], **values: Any
-) -> list[tuple[str, str, str, str]]:
+def _tab_links(endpoint: str, counts: dict[str, RowCount], **values: Any) -> list[tuple[str, str, str, str]]:
     # a tab keeps Back but starts its own grid state (a filter on one tab may not fit another)
     back = request.args.get("back")
     extra = {"back": back} if back else {}
     return [
-        (key, label, url_for(endpoint, tab=key, **values, **extra), _count_text(*counts[key]))
-        for key, label in TABS
+        (key, label, url_for(endpoint, tab=key, **values, **extra), counts[key].text()) for key, label in TABS
     ]
-
-
-def _count_text(count: int, more: bool) -> str:
-    return f"{count:,}+" if more else f"{count:,}"
 
 
 @bp.get("/customers/<account_no>/contracts")
@@ -110,23 +109,29 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
 
 def _contracts_page(
     conn: Any, bridge: Any, user: Any, tab: str, grid: Grid, customer_id: int | None = None
-) -> tuple[GridPage, dict[str, tuple[int, bool]]]:
+) -> tuple[GridPage, dict[str, RowCount]]:
     """The grid page the URL asks for and, for HTML, its tabs' counts, all read on one day (a
     request straddling midnight must not filter or count on another day than its rows).
 
-    One customer's contracts are few: read through the customer's index and searched row by
-    row, counted exactly. The list across customers is searched through the search index and
+    One customer's contracts are few: read through the customer's index, searched row by row
+    and counted exactly. The list across customers is searched through the search index and
     counted up to grid_count_limit."""
-    today = bridge.today()
-    limit = bridge.settings.grid_count_limit
-    base = crm.contracts_base(conn, bridge, user, tab, customer_id, today)
-    search = search_index.TextSearch(conn, search_index.CONTRACTS) if customer_id is None else None
-    equivalents = crm.contract_equivalents(bridge, base, today)
-    page = grid.fetch(conn, base, request.args, count_limit=limit, equivalents=equivalents, search=search)
+    today, settings = bridge.today(), bridge.settings
+    listed = crm.contract_list(conn, bridge, user, tab, customer_id, today)
+    page = grid.fetch(
+        conn,
+        listed.base,
+        request.args,
+        count_limit=settings.grid_count_limit,
+        count_seconds=settings.grid_count_seconds,
+        where=listed.where,
+        equivalents=crm.contract_equivalents(conn, bridge, listed.base, today),
+        search=search_index.TextSearch(conn, search_index.CONTRACTS) if customer_id is None else None,
+    )
     counts = {}
     if _wants_html():
-        scope = None if customer_id is not None else limit
-        counts = crm.contract_tab_counts(conn, bridge, user, customer_id, today, limit=scope)
+        limit = None if customer_id is not None else settings.grid_count_limit
+        counts = crm.contract_tab_counts(conn, bridge, user, customer_id, today, limit=limit)
     return page, counts
 
 

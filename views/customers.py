@@ -64,7 +64,13 @@ def index():  # type: ignore[no-untyped-def]
         base = crm.customers_base(conn, bridge, user)
         search = search_index.TextSearch(conn, search_index.CUSTOMERS)
         page = CUSTOMERS.fetch(
-            conn, base, request.args, count_limit=bridge.settings.grid_count_limit, search=search
+            conn,
+            base,
+            request.args,
+            count_limit=bridge.settings.grid_count_limit,
+            count_seconds=bridge.settings.grid_count_seconds,
+            equivalents=crm.customer_equivalents(conn, base),
+            search=search,
         )
     return grid_response(CUSTOMERS, page, template="customers/index.html", as_of=state.as_of)
 

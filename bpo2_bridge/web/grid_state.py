@@ -120,12 +120,11 @@ class GridState:
         like_ignores_case: bool,
         equivalents: Equivalents,
         search: TextSearch | None = None,
-    ) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
-        """The conditions of the page's rows and those of their count: alike, but for text
-        tests that ``search`` narrows through its index, whose best plan differs between the
-        two (search_index.TextSearch). A search word is then tested on the stored search text of
-        the columns the index covers; any other text column (one worked out at read time, as
-        the window) on its own."""
+    ) -> list[ColumnElement[bool]]:
+        """The SQL conditions of the Filter Row, the filter and the search box. With ``search``,
+        a search word is tested on the stored search text of the columns its index covers
+        (search_index.TextSearch), narrowed through that index; any other text column (one
+        worked out at read time, as the window) on its own."""
         covered = search.searched.columns if search is not None else frozenset()
 
         def test(key: str, op: str, value: Any) -> ColumnElement[bool]:
@@ -134,43 +133,38 @@ class GridState:
                 return rewritten
             return compare(columns[key], grid.kinds[key], op, value, like_ignores_case=like_ignores_case)
 
-        def narrowed(condition: ColumnElement[bool], term: str, counting: bool) -> ColumnElement[bool]:
+        def narrowed(condition: ColumnElement[bool], term: str) -> ColumnElement[bool]:
             # a covered column holding the text means the row's search text holds it too
             assert search is not None
-            extra = search.narrowing(term, columns[search.key])[1 if counting else 0]
+            extra = search.narrowing(term, columns[search.key])
             return condition if extra is None else and_(extra, condition)
 
-        def built(counting: bool) -> list[ColumnElement[bool]]:
-            def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
-                condition = test(key, op, value)
-                if key in covered and op in NARROWED and isinstance(value, str):
-                    return narrowed(condition, value, counting)
-                return condition
+        def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
+            condition = test(key, op, value)
+            if key in covered and key not in equivalents and op in NARROWED and isinstance(value, str):
+                return narrowed(condition, value)
+            return condition
 
-            out = []
-            for key, text in self.cells.items():
-                for op, value in cell_conditions(grid.kinds[key], text, f"f_{key}"):
-                    out.append(one(key, op, value))
-            if self.filter is not None:
-                out.append(filter_sql(self.filter, one))
-            searchable = [c for c in grid.columns if c.is_searchable]
-            for term in self.q.split():
-                if search is None:
-                    out.append(or_(false(), *(test(c.key, "contains", term) for c in searchable)))
-                    continue
-                text = columns[search.column]
-                word = narrowed(
-                    compare(text, "text", "contains", term, like_ignores_case=like_ignores_case),
-                    term,
-                    counting,
-                )
-                # a word no value of such a column can hold ("CPC0" in a window) leaves the plan as it is
-                others = [test(c.key, "contains", term) for c in searchable if c.key not in covered]
-                others = [o for o in others if not isinstance(o, False_)]
-                out.append(or_(word, *others) if others else word)
-            return out
-
-        return built(counting=False), built(counting=True)
+        out = []
+        for key, text in self.cells.items():
+            for op, value in cell_conditions(grid.kinds[key], text, f"f_{key}"):
+                out.append(one(key, op, value))
+        if self.filter is not None:
+            out.append(filter_sql(self.filter, one))
+        searchable = [c for c in grid.columns if c.is_searchable]
+        for term in self.q.split():
+            if search is None:
+                out.append(or_(false(), *(test(c.key, "contains", term) for c in searchable)))
+                continue
+            text = columns[search.column]
+            word = narrowed(
+                compare(text, "text", "contains", term, like_ignores_case=like_ignores_case), term
+            )
+            # a word no value of such a column can hold ("CPC0" in a window) leaves the plan as it is
+            others = [test(c.key, "contains", term) for c in searchable if c.key not in covered]
+            others = [o for o in others if not isinstance(o, False_)]
+            out.append(or_(word, *others) if others else word)
+        return out
 
 
 def _whole(text: str, name: str, lowest: int) -> int:

@@ -1,0 +1,90 @@
+"""How a long list is read does not change what it shows: a page walked along its sort order's
+index, the planner's own plan, and the sort the walk falls back to all answer the same rows;
+counts past grid_count_limit say so ("100+") and page=last still finds the end."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpo2_bridge import row_counts
+from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
+from bpo2_bridge.web import grid
+from bpo2_bridge.web.app import create_app
+
+URLS = [
+    "/contracts?tab=all&sort=start_date",
+    "/contracts?tab=all&sort=-expiry_date",
+    "/contracts?tab=expiring&sort=-start_date",
+    "/contracts?tab=expired&sort=contract_no",
+    "/contracts?tab=all&f_status==Active&f_contract_type==Rental&sort=-machines",
+    "/contracts?tab=all&f_status==Expired&sort=-expiry_date",
+    "/contracts?tab=all&f_status=activ&sort=months_remaining",
+    "/contracts?tab=all&q=BULK-01&sort=-contract_no",
+    "/contracts?tab=all&f_months_remaining=>3&sort=customer_name",
+]
+
+
+def _page(client, url: str, page: int = 2) -> dict:  # type: ignore[no-untyped-def]
+    answer = client.get(f"{url}&format=json&page_size=50&page={page}")
+    assert answer.status_code == 200, url
+    return answer.get_json()
+
+
+def _next(client, body: dict) -> dict:  # type: ignore[no-untyped-def]
+    assert body["next"], "a next page"
+    return client.get(body["next"]).get_json()
+
+
+@pytest.mark.parametrize("login_name", [DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN])
+def test_walked_sorted_and_planned_pages_are_the_same(crowded_demo, login, monkeypatch, login_name) -> None:  # type: ignore[no-untyped-def]
+    client = create_app(bridge=crowded_demo).test_client()
+    login(client, login_name)
+    monkeypatch.setattr(grid, "WALK_FROM", 10**9)  # the planner's own plan, always
+    planned = {url: _page(client, url) for url in URLS}
+    following = {url: _next(client, planned[url]) for url in URLS if planned[url]["next"]}
+    monkeypatch.setattr(grid, "WALK_FROM", 0)  # walked along the sort order's index
+    for url in URLS:
+        assert _page(client, url) == planned[url], url
+    monkeypatch.setattr(grid, "WALK_SECONDS", -1.0)  # every walk given up for the sort
+    for url in URLS:
+        walked_or_sorted = _page(client, url)
+        assert walked_or_sorted == planned[url], url
+        if url in following:
+            assert _next(client, walked_or_sorted) == following[url], url
+    assert sum(len(p["rows"]) for p in planned.values()) > 200
+
+
+def test_a_count_past_the_limit_says_so_and_the_last_page_is_still_found(
+    crowded_demo, login, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    def app(**overrides):  # type: ignore[no-untyped-def]
+        return create_app(bridge=Bridge(crowded_demo.settings.replace(**overrides))).test_client()
+
+    client = app(grid_count_limit=100)
+    login(client, DEMO_ADMIN_LOGIN)
+    everything = client.get("/contracts?format=json&page_size=200&sort=contract_no").get_json()
+    assert everything["capped"] and everything["total"] == 100
+
+    exact = create_app(bridge=crowded_demo).test_client()
+    login(exact, DEMO_ADMIN_LOGIN)
+    truth = exact.get("/contracts?format=json&page_size=10&sort=contract_no&page=last").get_json()
+    assert not truth["capped"] and truth["total"] > 100
+
+    first = client.get("/contracts?format=json&page_size=10&sort=contract_no").get_json()
+    assert (first["total"], first["pages"], first["capped"]) == (100, 10, True)
+    html = client.get("/contracts?page_size=10&sort=contract_no").get_data(as_text=True)
+    assert "Page 1 of 10+ (100+ rows)" in html
+    assert 'rel="last"' in html and "page=last" in html
+    # Next goes on past the counted rows, and page=last counts them all
+    body = client.get("/contracts?format=json&page_size=10&sort=contract_no&page=10").get_json()
+    assert body["next"], "more rows past the counted ones"
+    last = client.get("/contracts?format=json&page_size=10&sort=contract_no&page=last").get_json()
+    assert last == {**truth, "as_of": last["as_of"]}
+    # a count that runs out of time says what it found
+    monkeypatch.setattr(row_counts, "CHUNK", 7)
+    timed = app(grid_count_seconds=0.01)
+    login(timed, DEMO_ADMIN_LOGIN)
+    monkeypatch.setattr(row_counts, "clock", iter(range(0, 10**6, 1)).__next__)  # a second a look
+    found = timed.get("/contracts?format=json&page_size=5&sort=contract_no").get_json()
+    assert found["capped"] and found["total"] == 7 and len(found["rows"]) == 5
