@@ -106,8 +106,9 @@ def employee_by_login(bridge: Bridge, login: str) -> dict[str, Any] | None:
 
 
 def dashboard_tiles(conn: Connection, bridge: Bridge, user: Viewer) -> dict[str, int]:
-    clause = _sql(conn.dialect, "crm_dashboard_tiles").bindparams(*_window_binds())
-    row = _rows(conn, clause, **visibility(user), **_window_values(bridge))[0]
+    clause = _sql(conn.dialect, "crm_dashboard_tiles", see_all=user.is_admin).bindparams(*_window_binds())
+    who = {} if user.is_admin else {"employee_id": user.employee_id}
+    row = _rows(conn, clause, **who, **_window_values(bridge))[0]
     return {k: int(v or 0) for k, v in row.items()}
 
 
@@ -119,10 +120,13 @@ def activities(
         raise ValueError(kind)
     today = bridge.today()
     start = dt.datetime.combine(today, dt.time())
-    clause = _sql(conn.dialect, "crm_activities").bindparams(
-        bindparam("start", type_=DateTime()),
-        bindparam("end", type_=DateTime()),
-        bindparam("since", type_=DateTime()),
+    times = (
+        {"start": start, "end": start + dt.timedelta(days=1)}
+        if kind == "today"
+        else {"since": start - dt.timedelta(days=RECENT_DAYS)}
+    )
+    clause = _sql(conn.dialect, "crm_activities", kind=kind).bindparams(
+        *(bindparam(name, type_=DateTime()) for name in times)
     )
     typed = clause.columns(
         activity_id=Integer(),
@@ -135,11 +139,8 @@ def activities(
         typed,
         **visibility(user),
         only_mine=1 if only_mine else 0,
-        kind=kind,
-        start=start,
-        end=start + dt.timedelta(days=1),
-        since=start - dt.timedelta(days=RECENT_DAYS),
         max_rows=max_rows,
+        **times,
     )
     for row in rows:
         row["is_mine"] = user.employee_id is not None and row["salesman_id"] == user.employee_id

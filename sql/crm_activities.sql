@@ -1,8 +1,8 @@
 -- Purpose: the Home tabs: activities of the customers the user may see, either scheduled
 --   in a time range (Today) or changed since a moment (Recent); optionally only the user's own.
--- Parameters: :see_all, :employee_id (or NULL), :only_mine (1/0), :kind ('today'|'recent'),
---   :start, :end (scheduled_for range, Today), :since (modified_date lower bound, Recent),
---   :max_rows
+-- Parameters: :see_all, :employee_id (or NULL), :only_mine (1/0), :start, :end (scheduled_for
+--   range, Today), :since (modified_date lower bound, Recent), :max_rows. Rendered per kind
+--   ('today' | 'recent'), so each form reads its own index.
 -- Indexes: activity(scheduled_for), activity(modified_date), customer_salesman(employee_id, customer_id)
 SELECT
     a.activity_id,
@@ -24,10 +24,11 @@ LEFT JOIN crm_case cc ON cc.case_id = a.case_id
 WHERE (:see_all = 1
        OR a.customer_id IN (SELECT v.customer_id FROM customer_salesman v WHERE v.employee_id = :employee_id))
   AND (:only_mine = 0 OR a.salesman_id = :employee_id)
-  AND ((:kind = 'today' AND a.scheduled_for >= :start AND a.scheduled_for < :end)
-       OR (:kind = 'recent' AND a.modified_date >= :since))
-ORDER BY
-    CASE WHEN :kind = 'today' THEN a.scheduled_for ELSE NULL END,
-    CASE WHEN :kind = 'recent' THEN a.modified_date ELSE NULL END DESC,
-    a.activity_id
+{%- if kind|default('today') == 'today' %}
+  AND a.scheduled_for >= :start AND a.scheduled_for < :end
+ORDER BY a.scheduled_for, a.activity_id
+{%- else %}
+  AND a.modified_date >= :since
+ORDER BY a.modified_date DESC, a.activity_id
+{%- endif %}
 LIMIT :max_rows

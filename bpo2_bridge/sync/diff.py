@@ -25,11 +25,9 @@ class Changes:
         conn: Connection,
         plan: EntityPlan,
         limit: int,
-        before_write: Callable[[], None] | None = None,
         touched: Touched | None = None,
     ) -> None:
         self.conn = conn
-        self.before_write = before_write  # called before each write; history.Writing acts once
         self.touched = touched  # told the keys written, before and after each write
         self.plan = plan
         self.limit = limit
@@ -93,8 +91,6 @@ class Changes:
         # not on a random page (changed rows arrive in change order)
         if not (self._removed or self._changed or self._added):
             return
-        if self.before_write is not None:
-            self.before_write()
         key_of = self.plan.key_of
         self._removed.sort()
         for rows in self._changed.values():

@@ -79,7 +79,7 @@ def run_full(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
         finished = settings.now()
         with bridge.store.begin() as conn:
             cache.publish(conn, name)
-            history.succeed(conn, run_id, finished, rows=rows, snapshot=name, changed=False)
+            history.succeed(conn, run_id, finished, rows=rows, snapshot=name)
     except BaseException as exc:
         if engine is not None:
             engine.dispose()

@@ -1,10 +1,4 @@
-"""Sync history in the application store (`sync_runs`): one row per run, with its outcome.
-
-It also keeps the cache's data version (`state` row DATA_VERSION): every run that changes a
-snapshot in place adds one to it when it succeeds, and marks itself as writing (its `snapshot`
-set while still running) from its first write on. Readers key what they remember (grid counts)
-by the snapshot and that version, and remember nothing while a run is writing (cache_state.py).
-A full sync's new snapshot needs no new version: its name sets it apart."""
+"""Sync history in the application store (`sync_runs`): one row per run, with its outcome."""
 
 from __future__ import annotations
 
@@ -13,12 +7,10 @@ import json
 import socket
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, String, cast, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, select
 
-from ..store import state, sync_runs
+from ..store import sync_runs
 
-DATA_VERSION = "cache.data_version"
 INTERRUPTED = "interrupted: the process running this sync ended before it finished"
 
 
@@ -42,11 +34,8 @@ def succeed(
     rows: dict[str, int] | None = None,
     changes: dict[str, dict[str, int]] | None = None,
     snapshot: str | None = None,
-    changed: bool = True,
 ) -> None:
-    """Mark a run successful, inside the caller's store transaction (publish goes with it).
-
-    ``changed``: the run wrote to the cache, so the data version moves on."""
+    """Mark a run successful, inside the caller's store transaction (publish goes with it)."""
     conn.execute(
         sync_runs.update()
         .where(sync_runs.c.id == run_id)
@@ -59,42 +48,6 @@ def succeed(
             snapshot=snapshot,
         )
     )
-    if changed:
-        _bump_data_version(conn, now)
-
-
-def _bump_data_version(conn: Connection, now: dt.datetime) -> None:
-    # one atomic UPDATE: two runs finishing together each add their one
-    bump = (
-        state.update()
-        .where(state.c.key == DATA_VERSION)
-        .values(value=cast(cast(state.c.value, Integer) + 1, String), updated_at=now)
-    )
-    if conn.execute(bump).rowcount:
-        return
-    try:
-        with conn.begin_nested():
-            conn.execute(state.insert().values(key=DATA_VERSION, value="1", updated_at=now))
-    except IntegrityError:  # another run created it meanwhile
-        conn.execute(bump)
-
-
-class Writing:
-    """Called before a run's first write to the cache: marks the run as writing ``snapshot``,
-    once. A run that finds nothing to change never calls it, so readers keep their counts."""
-
-    def __init__(self, store: Engine, run_id: int, snapshot: str | None) -> None:
-        self.store, self.run_id, self.snapshot = store, run_id, snapshot
-        self.started = False
-
-    def __call__(self) -> None:
-        if self.started:
-            return
-        with self.store.begin() as conn:
-            conn.execute(
-                sync_runs.update().where(sync_runs.c.id == self.run_id).values(snapshot=self.snapshot or "")
-            )
-        self.started = True
 
 
 def fail(store: Engine, run_id: int, now: dt.datetime, reason: str) -> None:

@@ -76,7 +76,6 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
     try:
         plans = build_plans(reflect_source(bridge.source, bridge.mapping), cache.dialect)
         name = cache.current() or ""
-        writing = history.Writing(bridge.store, run_id, name)
         with source_session(bridge.source, keep_compiled=False) as src, cache.write() as conn:
             limit_batches(src, settings.statement_timeout)
             if cache.dialect.name == "sqlite":
@@ -86,7 +85,7 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
             for plan in plans:
                 progress.start(plan.name)
                 began = time.monotonic()
-                diff = Changes(conn, plan, settings.sync_batch_size, before_write=writing, touched=touched)
+                diff = Changes(conn, plan, settings.sync_batch_size, touched=touched)
                 rows[plan.name] = _sync_entity(
                     src, conn, plan, diff, meta, settings.sync_batch_size, progress
                 )
@@ -108,7 +107,6 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
                 rows=rows,
                 changes=changes,
                 snapshot=name,
-                changed=writing.started,
             )
     except BaseException as exc:
         reason = describe(exc)

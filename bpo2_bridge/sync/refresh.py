@@ -109,14 +109,11 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
                 )
                 for name, plan in plans.items()
             }
-            writing = history.Writing(bridge.store, run_id, cache.current())
             with cache.write() as conn:
                 cached = {name: _cached(conn, plans, name, customer_id) for name in plans}
                 touched = derived_rows.Touched()
                 for name, plan in plans.items():
-                    diff = Changes(
-                        conn, plan, settings.sync_batch_size, before_write=writing, touched=touched
-                    )
+                    diff = Changes(conn, plan, settings.sync_batch_size, touched=touched)
                     _apply(src, conn, plan, diff, fresh[name], cached[name])
                     diff.flush()
                     changes[name] = diff.counts
@@ -129,7 +126,6 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
                 finished,
                 changes=changes,
                 snapshot=cache.current(),
-                changed=writing.started,
             )
     except BaseException as exc:
         try:

@@ -8,8 +8,6 @@ administrator in BPO2, or role admin: sees every customer), ops (Status and SQL 
 from __future__ import annotations
 
 import functools
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -51,41 +49,15 @@ class Anonymous(Exception):
     """No user is signed in."""
 
 
-# employee rows by (login, serving snapshot), reused for EMPLOYEE_TTL seconds: every request
-# needs one, and a change in BPO2 only reaches the cache with the next sync anyway
-EMPLOYEE_TTL = 15.0
-EMPLOYEES_KEY = "bpo2_employees"  # app.extensions: each app (and test app) has its own
-_EMPLOYEES_LOCK = threading.Lock()
-_EMPLOYEES_MAX = 2048
-
-
 def _employee(login: str | None) -> dict[str, Any] | None:
     if not login:
         return None
     from ..crm import employee_by_login
 
-    bridge = current_bridge()
     try:
-        key = (login, bridge.cache.current())
-    except Exception:  # the store is unreadable: ask the cache below, which says the same
-        key = None
-    known: dict[tuple[str, str | None], tuple[float, dict[str, Any] | None]]
-    known = current_app.extensions.setdefault(EMPLOYEES_KEY, {})
-    now = time.monotonic()
-    if key is not None:
-        hit = known.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-    try:
-        emp = employee_by_login(bridge, login)
+        return employee_by_login(current_bridge(), login)  # one indexed row of the cache
     except Exception:  # no cache yet: the user is known but linked to no employee
         return None
-    if key is not None and key[1] is not None:
-        with _EMPLOYEES_LOCK:
-            if len(known) >= _EMPLOYEES_MAX:
-                known.clear()
-            known[key] = (now + EMPLOYEE_TTL, emp)
-    return emp
 
 
 def build_user(login: str, stored_role: str, employee_login: str | None) -> User:
