@@ -147,12 +147,22 @@ class TextSearch:
     def key(self) -> str:
         return self.searched.key
 
-    def narrowing(self, term: str, key: ColumnElement[Any]) -> ColumnElement[bool] | None:
+    def narrowing(
+        self, term: str, key: ColumnElement[Any], text: ColumnElement[Any] | None = None
+    ) -> ColumnElement[bool] | None:
         """A condition that narrows the rows to test for ``term`` to the index's matches, or
         None (test every row). One capped read of the index decides: a rare word's few matches
         are the candidates; a common word's page is found by walking the list in its sort order,
-        its count stopping at the grid's limit (row_counts)."""
-        if len(term) < MIN_TERM or not present(self.conn, self.searched):
+        its count stopping at the grid's limit (row_counts).
+
+        On PostgreSQL the planner reads the trigram index for a test on the search text itself:
+        a test on one covered column (``text`` given: the base's search text) gets that test
+        too, which the index serves."""
+        if len(term) < MIN_TERM:
+            return None
+        if self.conn.dialect.name == "postgresql":
+            return text.icontains(term, autoescape=True) if text is not None else None
+        if not present(self.conn, self.searched):
             return None
         found = self._found.get(term)
         if found is None:

@@ -198,11 +198,8 @@ class Grid:
         page.total, page.capped = counted.rows, counted.more
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = page.pages if state.last else state.page if page.capped else min(state.page, page.pages)
-        sort_key = (
-            self.by_key[state.sort_key].sort_by or state.sort_key
-            if state.sort_key in self.by_key
-            else state.sort_key
-        )
+        sorted_column = self.by_key.get(state.sort_key)
+        sort_key = (sorted_column.sort_by if sorted_column else None) or state.sort_key
         order: list[tuple[ColumnElement[Any], bool]] = [(columns[sort_key], state.desc)] + [
             (columns[k], state.desc) for k in self.key if k != sort_key
         ]

@@ -133,16 +133,17 @@ class GridState:
                 return rewritten
             return compare(columns[key], grid.kinds[key], op, value, like_ignores_case=like_ignores_case)
 
-        def narrowed(condition: ColumnElement[bool], term: str) -> ColumnElement[bool]:
+        def narrowed(condition: ColumnElement[bool], term: str, column: bool) -> ColumnElement[bool]:
             # a covered column holding the text means the row's search text holds it too
             assert search is not None
-            extra = search.narrowing(term, columns[search.key])
+            text = columns[search.column] if column else None
+            extra = search.narrowing(term, columns[search.key], text)
             return condition if extra is None else and_(extra, condition)
 
         def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
             condition = test(key, op, value)
             if key in covered and key not in equivalents and op in NARROWED and isinstance(value, str):
-                return narrowed(condition, value)
+                return narrowed(condition, value, column=True)
             return condition
 
         out = []
@@ -158,7 +159,9 @@ class GridState:
                 continue
             text = columns[search.column]
             word = narrowed(
-                compare(text, "text", "contains", term, like_ignores_case=like_ignores_case), term
+                compare(text, "text", "contains", term, like_ignores_case=like_ignores_case),
+                term,
+                column=False,
             )
             # a word no value of such a column can hold ("CPC0" in a window) leaves the plan as it is
             others = [test(c.key, "contains", term) for c in searchable if c.key not in covered]
