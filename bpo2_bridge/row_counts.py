@@ -54,9 +54,9 @@ def count_rows(
     try:
         while found <= limit:
             chunk = result.fetchmany(CHUNK)
-            if not chunk:
-                return RowCount(found, False)
             found += len(chunk)
+            if len(chunk) < CHUNK:  # every row read: the count is exact
+                return RowCount(min(found, limit), found > limit)
             if found <= limit and clock() > deadline:
                 return RowCount(found, True)
     finally:
