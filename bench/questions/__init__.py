@@ -66,7 +66,7 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="bpo2-bench-questions-"))
     print(
         f"bridge {BRIDGE} on {DATA}; bare and Datasette on {snapshot}; {CONNECTIONS} connections,"
-        f" {SECONDS:g} s per load; {COLD} cold questions; logs in {logs}",
+        f" {SECONDS:g} s per load; {COLD} cold questions; logs in {logs}; {_machine()}",
         flush=True,
     )
     servers: dict[str, Server] = {}
@@ -162,6 +162,10 @@ def table(results: list[dict[str, object]]) -> str:
 
 def _rps(run: object) -> str:
     return "-" if not run else f"{run['load']['rps']:.1f}"
+
+
+def _machine() -> str:
+    return f"{os.cpu_count()} CPUs, load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _has_derived_rows(path: Path) -> bool:
