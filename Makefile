@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 APT_TEST_PACKAGES := unixodbc odbc-mariadb chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 APT_RUN_PACKAGES  := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+APT_BENCH_PACKAGES := wrk
 
-.PHONY: venv install install-test system-test system-run demo test lint audit bench config clean
+.PHONY: venv install install-test install-bench system-test system-run system-bench demo test lint audit bench config clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +20,19 @@ install: venv system-run
 install-test: venv system-test
 	$(BIN)/pip install -q -e '.[test]'
 
+# the benchmarks compare with Datasette and load with wrk
+install-bench: venv system-test system-bench
+	$(BIN)/pip install -q -e '.[test,bench]'
+
 # Debian packages, installed only when missing (root, or sudo when available).
 system-test:
 	@bash .ci/apt-ensure $(APT_TEST_PACKAGES)
 
 system-run:
 	@bash .ci/apt-ensure $(APT_RUN_PACKAGES)
+
+system-bench:
+	@bash .ci/apt-ensure $(APT_BENCH_PACKAGES)
 
 demo: install
 	$(BIN)/bpo2-bridge demo $(DEMO_ARGS)
@@ -51,7 +59,7 @@ audit: install-test
 	$(BIN)/pip freeze --all --exclude-editable > $(AUDIT_VENV)/pinned.txt
 	$(AUDIT_VENV)/bin/python .ci/audit --strict --no-deps --disable-pip -r $(AUDIT_VENV)/pinned.txt
 
-bench: install-test
+bench: install-bench
 	$(BIN)/python -m bench
 
 clean:

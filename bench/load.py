@@ -3,7 +3,7 @@
 `python -m bench load` (or `python -m bench.load --users 50 --seconds 60 --cache sqlite`) starts
 `bpo2-bridge serve --no-scheduler` on 127.0.0.1 (with the allocator setting of the shipped web
 unit) against the large demo cache (SQLite under
-BPO2_BENCH_WEB, default /tmp/bench-web, as `bench web` builds it; PostgreSQL: a database on the
+BPO2_BENCH_WEB, default /tmp/bench-web, synced on first use; PostgreSQL: a database on the
 local server, data under /tmp/bench-web-pg), signs in USERS simulated users (mostly salesmen,
 every fifth an administrator), and has each one loop: think, then one action drawn from the mix
 below — grids, filters, tab switches, dashboards, report views, PDF downloads, file downloads,

@@ -10,11 +10,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.load_client import Session
-from bench.web import DATA, DEMO, TODAY, fill_cache
+from bench.sync import DEMO, TODAY
 from bpo2_bridge.settings import BY_NAME
 
+if TYPE_CHECKING:
+    from bpo2_bridge.bridge import Bridge
+
+DATA = Path(os.environ.get("BPO2_BENCH_WEB", "/tmp/bench-web"))
 PG_DATA = Path(os.environ.get("BPO2_BENCH_WEB_PG", "/tmp/bench-web-pg"))
 PG_URL = os.environ.get("BPO2_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bpo2_bench_cache")
 SECRET = "bench-secret-" + "x" * 20
@@ -61,7 +66,7 @@ def write_config(cache: str, threads: int | None = None) -> Path:
         "data_dir": str(folder),
         "source_url": f"sqlite:///{DEMO}",
         "share_root": str(DEMO.parent / "share"),
-        "today": TODAY,
+        "today": TODAY.isoformat(),
         "threads": threads or BY_NAME["threads"].default,
         "login_attempts_per_minute": 1000,
         "statement_timeout": 3600,  # the full sync streams millions of rows in one statement
@@ -98,6 +103,20 @@ def prepare(cache: str, threads: int | None = None) -> Path:
     finally:
         bridge.dispose()
     return config
+
+
+def fill_cache(bridge: Bridge, where: str) -> None:
+    """The large demo synced into the bridge's cache (once), and the demo users."""
+    from bpo2_bridge.users import create_demo_users
+
+    if not bridge.cache.exists():
+        from bpo2_bridge.sync.full import full_sync
+
+        print(f"syncing {DEMO} into {where} (once)", flush=True)
+        started = time.monotonic()
+        full_sync(bridge)
+        print(f"  full sync {time.monotonic() - started:.0f} s", flush=True)
+    create_demo_users(bridge.store)
 
 
 def _ensure_pg_database() -> None:
