@@ -106,8 +106,10 @@ class Server:
         deadline = time.monotonic() + 120
         while not Session.answers(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                code = self.proc.returncode
                 self.stop()
-                raise RuntimeError(f"{name} did not start; see {log}")
+                ended = "is not answering" if code is None else f"ended with exit code {code}"
+                raise RuntimeError(f"{name} did not start ({ended}); see {log}")
             time.sleep(0.2)
 
     def stop(self) -> None:
