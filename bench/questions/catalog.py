@@ -39,8 +39,9 @@ CUSTOMER_SORTS = (
 )
 NO_COUNT = (("_nocount", "1"), ("_nofacet", "1"))
 # the search box as a Datasette user writes it: the trigram index finds the candidates, LIKE
-# decides (as the bridge's search does), in the grid's default order. :fts holds the words as
-# FTS5 phrases ("abc" "def": both), :w0, :w1... the words themselves for LIKE
+# decides (as the bridge's search does), in the grid's default order. :fts holds every trigram of
+# the words, all required (the index keeps no positions: detail=none, as the bridge builds it),
+# :w0, :w1... the words themselves for LIKE
 SEARCH_SQL = (
     "select contract_id, contract_no, account_no, customer_name, contract_type, status,"
     " start_date, expiry_date, machines from contract_row"
@@ -184,13 +185,19 @@ def filtered(snap: Snapshot, rng: random.Random, count: int) -> list[Question]:
     return out
 
 
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 query for rows holding every trigram of every word (a superset LIKE then decides)."""
+    trigrams = sorted({t[i : i + 3] for t in terms for i in range(len(t) - 2)})
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in trigrams)
+
+
 def search(snap: Snapshot, words: Iterator[str], count: int, column: str = "") -> list[Question]:
     """The search box (`q`) or the Filter Row on one column (`f_<column>`) over every contract."""
     out = []
     for q in _distinct(words, count):
         terms = q.split()
         likes = " and ".join(f"{column or 'search_text'} like '%' || :w{i} || '%'" for i in range(len(terms)))
-        params = {"sql": SEARCH_SQL.format(likes=likes), "fts": " ".join(f'"{t}"' for t in terms)}
+        params = {"sql": SEARCH_SQL.format(likes=likes), "fts": fts_query(terms)}
         params.update({f"w{i}": t for i, t in enumerate(terms)})
         bridge = {f"f_{column}" if column else "q": q, "format": "json"}
         out.append(
@@ -232,7 +239,8 @@ def customers(snap: Snapshot, rng: random.Random, count: int) -> list[Question]:
     out = []
     for sort, q in _distinct(asked(), count):
         ds = [
-            ("_search", q),
+            ("_search", fts_query(q.split())),
+            ("_searchmode", "raw"),
             ("_fts_table", "customer_row_search_text_trigrams"),
             ("_fts_pk", "customer_id"),
             _ds_sort(sort),
