@@ -199,7 +199,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "grid_count_seconds",
-        0.05,
+        0.015,
         as_seconds(0.01, 60),
         "Seconds a grid spends counting rows; past it the pager says how many it found, with '+'.",
     ),

@@ -357,8 +357,9 @@ def copied_demo(_demo_folder, tmp_path) -> Callable[..., Bridge]:
 @pytest.fixture
 def crowded_demo(copied_demo) -> Bridge:
     """A private demo with 6000 more contracts in BPO2 (statuses and types mixed), synced into a
-    new snapshot: enough rows for SQLite's clock checks and for the grids' plans to differ."""
-    bridge: Bridge = copied_demo()
+    new snapshot: enough rows for SQLite's clock checks and for the grids' plans to differ.
+    Counts are never cut short by time here (grid_count_seconds): a busy machine would change them."""
+    bridge: Bridge = copied_demo(grid_count_seconds=60)
     statuses = ("Active", "Active", "Active", "Expired", "New", "Suspended")
     _write_source_rows(
         bridge,

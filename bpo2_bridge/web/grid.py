@@ -57,7 +57,7 @@ __all__ = [
 
 EXPORT_CAP = 100_000
 COUNT_LIMIT = 10_000  # rows counted before the pager says "10,000+" (setting grid_count_limit)
-COUNT_SECONDS = 0.05  # time a count may take before the pager says what it found so far, with "+"
+COUNT_SECONDS = 0.015  # time a count may take before the pager says what it found so far, with "+"
 WALK_FROM = 5_000  # rows past which a page walks its sort order's index (see _planned)
 WALK_SECONDS = 0.03  # a walk that finds no page in this time gives way to the planner's plan
 NULLS_HIGH = ("postgresql", "oracle")  # engines that sort NULL after every value
