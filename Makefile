@@ -50,8 +50,8 @@ lint: install-test
 
 # Known vulnerabilities in every package installed for the tests, as pinned by `pip freeze`.
 # pip-audit lives in a venv of its own, so its own dependencies are not the ones audited;
-# .ci/audit answers its queries from PyPI's project JSON, for latest releases only, and a
-# release it cannot check fails the audit (see that file).
+# .ci/audit answers its queries from PyPI's project JSON: in full for latest releases, for older
+# ones only with the advisories still open in the latest (see that file for what it cannot see).
 AUDIT_VENV ?= .venv-audit
 audit: install-test
 	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
