@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flask import Flask, abort, jsonify, request
 
-from bench.questions.catalog import EXCLUDED, PAGE_SIZE, TODAY, WINDOW_END
+from bench.questions.catalog import CUSTOMER_SORTS, EXCLUDED, PAGE_SIZE, TODAY, WINDOW_END
 
 CONTRACT_COLUMNS = (
     "contract_id",
@@ -31,17 +31,7 @@ CONTRACT_COLUMNS = (
     "expiry_date",
     "machines",
 )
-CUSTOMER_COLUMNS = (
-    "customer_id",
-    "account_no",
-    "customer_name",
-    "site_name",
-    "main_salesman",
-    "tel",
-    "status",
-    "active_contracts",
-    "expiring_contracts",
-)
+CUSTOMER_COLUMNS = ("customer_id", *CUSTOMER_SORTS)
 SEARCHED = ("search_text", "contract_no")
 TAB_SQL = {
     "all": "",
