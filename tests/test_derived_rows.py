@@ -304,7 +304,7 @@ def test_counts_and_windows_follow_the_date_without_a_sync(copied_demo, login) -
     ).get_json()["rows"]
     assert rows and all(r["window"] == "expired" and r["months_remaining"] == -1 for r in rows)
     # the job after midnight counts them again for the new day, and stores them
-    derived_rows.count_contracts_now(later)
+    derived_rows.recount_now(later)
     with later.cache.connect() as conn:
         assert derived_rows.counts_day(conn) == later.today()
     assert _customers(client) == {k: v for k, v in _live_counts(later).items() if k in _customers(client)}
