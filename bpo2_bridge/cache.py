@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, make_url,
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 
+from . import search_index
 from . import store as app_store
 from .cache_engines import builder_engine, pool_sizes, reader_engine, writer_engine
 from .cache_schema import CACHE
@@ -58,8 +59,10 @@ class CacheMissing(RuntimeError):
 
 
 def schema_fingerprint() -> str:
-    """Changes whenever the cached tables or columns change, so old snapshots get rebuilt."""
+    """Changes whenever the cached tables, columns or search indexes change, so old snapshots
+    get rebuilt."""
     parts = [f"{t.name}:{c.name}:{c.type!r}:{c.primary_key}" for t in CACHE.sorted_tables for c in t.columns]
+    parts += [statement for searched in search_index.SEARCHED for statement in searched.sqlite_ddl()]
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
 
