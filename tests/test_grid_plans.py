@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import itertools
 import time
+from urllib.parse import quote
 
 import pytest
 
-from bpo2_bridge import row_counts, search_index, time_limit
+from bpo2_bridge import row_counts, search_index, time_limit, value_lists
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.web import grid
@@ -118,3 +119,28 @@ def test_a_count_whose_rows_sit_far_down_the_table_stops_at_its_time_limit(
     assert [r["contract_no"] for r in found["rows"]] == [f"BULK-0590{i}" for i in range(5)]
     monkeypatch.setattr(time_limit, "clock", time.monotonic)
     assert client.get(url).get_json()["total"] == 100  # the next request counts again
+
+
+@pytest.mark.parametrize("column", ["status", "contract_type"])
+def test_text_tests_on_few_valued_columns_read_as_value_lists_answer_as_the_grid_own_test(
+    crowded_demo, login, monkeypatch, column: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A Filter Row test on Status or Contract Type becomes the list of values that pass
+    (value_lists), read through the column's index; every operator it rewrites keeps exactly
+    the rows the grid's own test keeps, empty cells included for "differs"."""
+    client = create_app(bridge=crowded_demo).test_client()
+    login(client, DEMO_ADMIN_LOGIN)
+    values = {r[column] for r in _page(client, "/contracts?tab=all&sort=contract_no", page=1)["rows"]}
+    words = sorted(v for v in values if v)
+    cells = [f"{op}{v}" for v in words for op in ("=", "!=", "")]  # equals, differs, contains
+    cells += [c for v in words for c in (f"!={v.lower()}", f"{v.upper()[:3]}*", v[1:4].upper(), f"=x{v}")]
+    urls = [
+        f"/contracts?tab={tab}&sort=-start_date&f_{column}={quote(cell)}"
+        for tab in ("all", "expired")
+        for cell in cells
+    ]
+    listed = {url: _page(client, url, page=1) for url in urls}
+    monkeypatch.setattr(value_lists, "listed", lambda *_: lambda _op, _value: None)
+    for url in urls:
+        assert _page(client, url, page=1) == listed[url], url
+    assert any(answer["total"] for answer in listed.values())
