@@ -305,6 +305,46 @@ def test_cache_missing_or_corrupt_gives_a_clear_page_and_the_next_sync_rebuilds_
     assert after["sync_runs"][: len(kept["sync_runs"])] == kept["sync_runs"]
 
 
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (_delete_snapshot, "missing"),
+        (_corrupt_snapshot, "cannot be read"),
+        (_drop_schema, "missing"),
+    ],
+    ids=["sqlite-missing", "sqlite-corrupt", "postgresql-dropped"],
+)
+def test_healthz_takes_the_host_out_while_the_snapshot_is_missing_or_corrupt(
+    copied_demo, fresh_database, damage, said
+) -> None:
+    if damage is _drop_schema:
+        bridge = copied_demo(cache_url=fresh_database("postgresql").render_as_string(hide_password=False))
+        full_sync(bridge)
+    else:
+        bridge = copied_demo()
+    client = create_app(bridge=bridge).test_client()  # a load balancer signs in as nobody
+    healthy = client.get("/healthz")
+    assert healthy.status_code == 200 and healthy.get_json()["status"] == "ok"
+
+    damage(bridge)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable" and said in body["reason"], body
+    assert "Traceback" not in body["reason"]
+
+    incremental_sync(bridge)  # the scheduler rebuilds the cache: the host comes back
+    assert client.get("/healthz").status_code == 200
+
+
+def test_healthz_is_unavailable_before_the_first_sync(make_settings) -> None:
+    bridge = Bridge(make_settings())
+    response = create_app(bridge=bridge).test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "cache is empty" in response.get_json()["reason"]
+    bridge.dispose()
+
+
 def _store_contents(bridge: Bridge) -> dict[str, list[tuple[Any, ...]]]:
     with bridge.store.connect() as conn:
         return {
