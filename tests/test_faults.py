@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import MetaData, create_engine, func, select, update
@@ -27,6 +29,7 @@ from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.jobs import BY_NAME
 from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.report.render import make_pdf
 from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.store import email_log, sync_runs, users
 from bpo2_bridge.sync import full_sync, incremental_sync
@@ -382,6 +385,34 @@ def test_smtp_down_report_email_from_the_command_line_fails_clearly_and_is_logge
     with bridge.store.connect() as conn:
         logged = conn.execute(select(email_log.c.outcome, email_log.c.contract_no, email_log.c.error)).all()
     assert [(r.outcome, r.contract_no) for r in logged] == [("failed", contract_no)] and logged[0].error
+
+
+# -- a PDF worker dies -----------------------------------------------------------------------
+
+
+def test_a_dead_pdf_worker_does_not_fail_the_next_download(copied_demo, login) -> None:
+    bridge = copied_demo()
+    client = _signed_in(bridge, login)
+    rows = client.get("/contracts?format=json&sort=contract_no").get_json()["rows"]
+    first, second = rows[0]["contract_no"], rows[1]["contract_no"]
+    make_pdf.use_workers(1, warm=False)
+    try:
+        make_pdf.clear()
+        assert client.get(f"/contracts/{first}/report.pdf").status_code == 200
+        worker = make_pdf.worker_pid()
+        assert worker is not None and worker != os.getpid()
+        psutil.Process(worker).kill()  # out of memory, or an operator's kill, while nobody downloads
+        # reaped: the pool has noticed its worker died, and refuses new documents from now on
+        _wait_for(lambda: not psutil.pid_exists(worker), 30, "the killed PDF worker to be reaped")
+
+        pdf = client.get(f"/contracts/{second}/report.pdf")
+        assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+        assert pdf.data.startswith(b"%PDF")
+        assert make_pdf.worker_pid() not in (None, worker)  # a new worker took over by itself
+        make_pdf.clear()
+        assert client.get(f"/contracts/{first}/report.pdf").status_code == 200
+    finally:
+        make_pdf.use_workers(0)
 
 
 # -- an incremental sync killed --------------------------------------------------------------

@@ -239,15 +239,25 @@ class _PdfMaker:
 
     def _submit(self, document: str) -> tuple[ProcessPoolExecutor, Future[bytes]]:
         """Give ``document`` to the workers, renewing them every PDF_WORKER_TASKS documents."""
-        retired = None
+        retired = broken = None
         with self._lock:  # held while submitting: no other request retires the pool in between
             if self._pool is not None and self._pool_tasks >= PDF_WORKER_TASKS * self._workers:
                 retired, self._pool = self._pool, None
             pool = self._current_pool()
             self._pool_tasks += 1
-            future = pool.submit(_render_in_worker, document)
+            try:
+                future = pool.submit(_render_in_worker, document)
+            except BrokenProcessPool:
+                # a worker died while the pool was idle (killed, out of memory): the pool takes
+                # nothing more, so a new one gets the document
+                broken, self._pool = pool, None
+                pool = self._current_pool()
+                self._pool_tasks += 1
+                future = pool.submit(_render_in_worker, document)
         if retired is not None:
             retired.shutdown(wait=False)  # its workers finish what they were given, then leave
+        if broken is not None:
+            broken.shutdown(wait=False, cancel_futures=True)
         return pool, future
 
     def __call__(self, document: str) -> bytes:
