@@ -3,24 +3,30 @@ failure recorded; the next sync succeeds. The application store outlives the cac
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlglot
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select, text, update
+from sqlalchemy.dialects import mssql
 
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.cache import CacheMissing
 from bpo2_bridge.cache_schema import cache_table
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
+from bpo2_bridge.reflection import offline_schema, select_watermark
 from bpo2_bridge.source import SourceError
 from bpo2_bridge.store import sync_runs, users
 from bpo2_bridge.sync import SyncFailed, full_sync, incremental_sync, refresh_customer
 from bpo2_bridge.sync.history import INTERRUPTED
+from bpo2_bridge.sync.plan import dump_watermark, load_watermark
 
 
 def _demo(bridge: Bridge, url: Any, tmp_path: Path) -> None:
@@ -218,3 +224,89 @@ def test_reading_a_table_may_outlast_the_statement_timeout(make_settings, tmp_pa
     result = full_sync(bridge, Slow())  # the time limit applies to each batch, not the whole table
     assert result.rows["meter_reading"] > 300
     bridge.dispose()
+
+
+# -- a change value in the future ------------------------------------------------------------
+
+
+def _touch(url: Any, bridge: Bridge, contract_id: int, stamp: dt.datetime) -> None:
+    """A contract changed in BPO2, its change column stamped ``stamp``."""
+    em = bridge.mapping["contract"]
+    table = bridge.mapping.physical_metadata().tables[em.qualified_table]
+    change = next(c.key for c in table.c if c.name == em.change_column)
+    writer = create_engine(url)
+    with writer.begin() as conn:
+        conn.execute(
+            update(table)
+            .where(table.c.contract_id == contract_id)
+            .values(status="Suspended", **{change: stamp})
+        )
+    writer.dispose()
+
+
+def _status(bridge: Bridge, contract_id: int) -> str:
+    table = cache_table("contract")
+    with bridge.cache.connect() as conn:
+        return str(
+            conn.execute(select(table.c.status).where(table.c.contract_id == contract_id)).scalar_one()
+        )
+
+
+def _stored_watermark(bridge: Bridge) -> Any:
+    with bridge.cache.connect() as conn:
+        return load_watermark(bridge.cache.read_meta(conn)["watermark.contract"])
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
+def test_a_change_value_in_the_future_does_not_hide_later_changes(
+    kind, fresh_database, make_settings, tmp_path, caplog
+) -> None:
+    url = fresh_database(kind)
+    bridge = Bridge(make_settings(source_url=url.render_as_string(hide_password=False)))
+    _demo(bridge, url, tmp_path)
+    full_sync(bridge)
+    ids = [row[0] for row in _contracts(bridge) if row[5] != "Suspended"][:4]
+    assert len(ids) == 4
+    future = dt.datetime(2030, 1, 1)
+
+    # one row stamped in 2030 (a client's clock, a typo in a data fix)
+    _touch(url, bridge, ids[0], future)
+    with caplog.at_level(logging.WARNING, logger="bpo2_bridge.sync"):
+        incremental_sync(bridge)
+    assert _status(bridge, ids[0]) == "Suspended"
+    capped = [r for r in caplog.records if "capped at BPO2's clock" in r.getMessage()]
+    assert capped and "2030-01-01" in capped[0].getMessage() and capped[0].levelname == "WARNING"
+    assert _stored_watermark(bridge) < future
+
+    # changes stamped "now" are still seen
+    _touch(url, bridge, ids[1], bridge.settings.now())
+    incremental_sync(bridge)
+    assert _status(bridge, ids[1]) == "Suspended"
+
+    # a full sync stores a watermark within BPO2's clock too, and the next change is seen
+    full_sync(bridge)
+    assert _stored_watermark(bridge) < future
+    _touch(url, bridge, ids[2], bridge.settings.now())
+    incremental_sync(bridge)
+    assert _status(bridge, ids[2]) == "Suspended"
+
+    # a snapshot that stored a watermark in the future (before the cap existed) is cured by the
+    # next incremental sync: every row compared once, the change meanwhile not lost
+    with bridge.cache.write() as conn:
+        bridge.cache.write_meta(conn, {"watermark.contract": str(dump_watermark(future))})
+    _touch(url, bridge, ids[3], bridge.settings.now())
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bpo2_bridge.sync"):
+        incremental_sync(bridge)
+    assert _status(bridge, ids[3]) == "Suspended"
+    assert any("later than BPO2's clock" in r.getMessage() for r in caplog.records)
+    assert _stored_watermark(bridge) < future
+    bridge.dispose()
+
+
+def test_the_watermark_reads_the_source_clock_in_tsql(make_settings) -> None:
+    schema = offline_schema(Bridge(make_settings()).mapping)
+    sql = str(select_watermark(schema, "contract").compile(dialect=mssql.dialect()))
+    assert "SYSUTCDATETIME()" in sql
+    parsed = sqlglot.parse(sql, read="tsql")
+    assert len(parsed) == 1 and isinstance(parsed[0], sqlglot.exp.Select)

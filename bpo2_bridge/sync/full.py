@@ -115,7 +115,9 @@ def _write_snapshot(
             began = time.monotonic()
             if plan.change is not None:
                 with reading(f"the watermark of {plan.name}"):
-                    meta[f"watermark.{plan.name}"] = dump_watermark(take_watermark(src, plan))
+                    # a fresh value from BPO2: whatever an earlier snapshot stored is left behind
+                    mark = take_watermark(src, plan, settings.tz)
+                    meta[f"watermark.{plan.name}"] = dump_watermark(mark.value)
             count = 0
             with engine.begin() as conn:
                 for batch in read_batches(src, plan, plan.select_rows(), settings.sync_batch_size, plan.name):
