@@ -24,6 +24,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .jobs import JOBS, Job
+from .sync.full import clean_abandoned
 from .sync.lease import Lease
 from .sync.results import SyncBusy
 
@@ -151,6 +152,18 @@ def _retry_later(
     )
 
 
+def clean_at_start(bridge: Bridge) -> None:
+    """Delete what a killed full sync left half-written (unless a sync runs now somewhere);
+    a store that cannot be reached only delays it to the next sync."""
+    try:
+        gone = clean_abandoned(bridge)
+    except Exception:
+        log.warning("could not clean up after syncs that were killed: store unreachable", exc_info=True)
+        return
+    if gone:
+        log.info("deleted %d snapshot(s) left by a killed sync: %s", len(gone), ", ".join(gone))
+
+
 def start_scheduler(
     bridge: Bridge,
     background: bool = True,
@@ -159,6 +172,7 @@ def start_scheduler(
 ) -> BaseScheduler:
     """Schedule `jobs` and start; background=False blocks until shutdown (standalone process)."""
     settings = bridge.settings
+    clean_at_start(bridge)
     leadership = Leadership(Lease(bridge.store, LEASE_NAME, settings.scheduler_lock_seconds))
     options: dict[str, Any] = {
         "executors": {"default": ThreadPoolExecutor(max_workers=1)},

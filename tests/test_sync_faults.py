@@ -6,7 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +27,41 @@ from bpo2_bridge.cache_schema import cache_table
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.reflection import offline_schema, select_watermark
+from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.source import SourceError
-from bpo2_bridge.store import sync_runs, users
-from bpo2_bridge.sync import SyncFailed, full_sync, incremental_sync, refresh_customer
+from bpo2_bridge.store import locks, sync_runs, users
+from bpo2_bridge.sync import (
+    SyncBusy,
+    SyncFailed,
+    clean_abandoned,
+    full_sync,
+    incremental_sync,
+    refresh_customer,
+)
 from bpo2_bridge.sync.history import INTERRUPTED
 from bpo2_bridge.sync.plan import dump_watermark, load_watermark
+
+CLI = str(Path(sys.executable).with_name("bpo2-bridge"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        assert proc.poll() is None, f"serve exited with {proc.returncode}"
+        assert time.monotonic() < deadline, f"serve did not answer in {seconds} s"
+        time.sleep(0.2)
 
 
 def _demo(bridge: Bridge, url: Any, tmp_path: Path) -> None:
@@ -148,6 +183,123 @@ def test_killed_sync_keeps_previous_snapshot_and_next_sync_succeeds(
     with bridge.store.connect() as conn:
         killed = conn.execute(select(sync_runs).where(sync_runs.c.id == again.run_id - 1)).one()
     assert (killed.status, killed.error) == ("failed", INTERRUPTED)
+    bridge.dispose()
+
+
+def _killed_mid_full_sync(make_settings, tmp_path, kill_when_stalled) -> tuple[Bridge, str, dict[str, Any]]:
+    """A synced demo whose next full sync was killed while writing its snapshot."""
+    overrides = {"data_dir": str(tmp_path / "data"), "today": "2026-11-22", "sync_batch_size": 100}
+    settings = make_settings(**overrides)
+    bridge = Bridge(settings)
+    settings.demo_source_path.parent.mkdir(parents=True, exist_ok=True)
+    _demo(bridge, f"sqlite:///{settings.demo_source_path}", tmp_path)
+    first = full_sync(bridge)
+    kill_when_stalled(KILLED_SYNC, overrides)
+    assert len(bridge.cache.list_snapshots()) == 2  # the killed one's half-written file
+    return bridge, first.snapshot, overrides
+
+
+def _last_full_run(bridge: Bridge) -> Any:
+    with bridge.store.connect() as conn:
+        return conn.execute(
+            select(sync_runs).where(sync_runs.c.kind == "full").order_by(sync_runs.c.id.desc())
+        ).first()
+
+
+def test_an_incremental_sync_deletes_what_a_killed_full_sync_left(
+    make_settings, tmp_path, kill_when_stalled
+) -> None:
+    bridge, serving, _ = _killed_mid_full_sync(make_settings, tmp_path, kill_when_stalled)
+    result = incremental_sync(bridge)
+    assert result.kind == "incremental" and result.snapshot == serving
+    assert bridge.cache.list_snapshots() == [serving]
+    bridge.dispose()
+
+
+def test_the_scheduler_deletes_at_start_what_a_killed_full_sync_left(
+    make_settings, tmp_path, kill_when_stalled
+) -> None:
+    bridge, serving, _ = _killed_mid_full_sync(make_settings, tmp_path, kill_when_stalled)
+    scheduler = start_scheduler(bridge, jobs=())
+    scheduler.shutdown(wait=False)
+    assert bridge.cache.list_snapshots() == [serving]
+    killed = _last_full_run(bridge)
+    assert (killed.status, killed.error) == ("failed", INTERRUPTED)  # no longer "running"
+    bridge.dispose()
+
+
+def test_serve_deletes_at_start_what_a_killed_full_sync_left(
+    make_settings, tmp_path, kill_when_stalled
+) -> None:
+    bridge, serving, overrides = _killed_mid_full_sync(make_settings, tmp_path, kill_when_stalled)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "BPO2_BRIDGE_DATA_DIR": overrides["data_dir"],
+        "BPO2_BRIDGE_TODAY": overrides["today"],
+        "BPO2_BRIDGE_SECRET_KEY": "x" * 32,
+        "BPO2_BRIDGE_PDF_WORKERS": "0",
+    }
+    command = [CLI, "serve", "--port", str(port), "--no-scheduler"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        assert bridge.cache.list_snapshots() == [serving]
+        assert bridge.cache.current() == serving
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    bridge.dispose()
+
+
+STALLED_SYNC = KILLED_SYNC  # the same script; this time it is left running while others start
+
+
+def test_a_live_sync_elsewhere_keeps_its_snapshot_while_others_start(
+    make_settings, tmp_path, kill_when_stalled
+) -> None:
+    bridge, serving, overrides = _killed_mid_full_sync(make_settings, tmp_path, kill_when_stalled)
+    incremental_sync(bridge)  # the killed one's file is gone
+    child = subprocess.Popen(
+        [sys.executable, "-c", STALLED_SYNC, json.dumps(overrides)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "STALLED"
+        writing = [name for name in bridge.cache.list_snapshots() if name != serving]
+        assert len(writing) == 1
+        assert clean_abandoned(bridge) == []  # serve --no-scheduler starting meanwhile
+        start_scheduler(bridge, jobs=()).shutdown(wait=False)
+        with pytest.raises(SyncBusy):
+            incremental_sync(bridge)
+        assert bridge.cache.list_snapshots() == sorted([serving, *writing])
+    finally:
+        child.kill()
+        child.wait()
+    assert clean_abandoned(bridge) == writing  # now it is dead: its file goes
+    assert bridge.cache.list_snapshots() == [serving]
+    bridge.dispose()
+
+
+def test_a_sync_lease_held_on_another_host_keeps_unpublished_snapshots(
+    make_settings, tmp_path, kill_when_stalled
+) -> None:
+    bridge, serving, _ = _killed_mid_full_sync(make_settings, tmp_path, kill_when_stalled)
+    with bridge.store.begin() as conn:  # a sync running on another web host, its lease fresh
+        conn.execute(locks.delete().where(locks.c.name == "sync"))
+        conn.execute(
+            locks.insert().values(
+                name="sync",
+                holder="other-host:4242:0a0b0c0d",
+                expires_at=dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=5),
+            )
+        )
+    assert clean_abandoned(bridge) == []
+    snapshots = bridge.cache.list_snapshots()
+    assert len(snapshots) == 2 and serving in snapshots
     bridge.dispose()
 
 

@@ -17,9 +17,12 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
 
     from ..logs import configure_logging
     from ..report.render import make_pdf
+    from ..scheduler import clean_at_start
     from ..web.app import create_app
 
     configure_logging(bridge.settings)
+    if not scheduler:  # the scheduler does it when it starts
+        clean_at_start(bridge)
 
     app = create_app(bridge=bridge, start_scheduler=scheduler)
     make_pdf.use_workers(bridge.settings.pdf_workers, nice=bridge.settings.pdf_nice)

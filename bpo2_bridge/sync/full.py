@@ -41,11 +41,34 @@ def sync_lock(bridge: Bridge) -> Iterator[Heartbeat]:
         who = f" ({info[0]}, until {info[1]:%H:%M:%S} UTC)" if info else ""
         raise SyncBusy(f"another sync is running{who}")
     try:
-        history.mark_interrupted(bridge.store, bridge.settings.now())
+        _clear_abandoned(bridge)
         with Heartbeat(lease) as beat:
             yield beat
     finally:
         lease.release()
+
+
+def clean_abandoned(bridge: Bridge) -> list[str]:
+    """At start (serve, scheduler): delete snapshots a killed full sync left half-written, and
+    mark its run interrupted; returns the snapshots deleted.
+
+    Only while no sync runs anywhere: the sync lease is taken for the moment it takes (it is
+    free, expired, or held by a process of this host that no longer exists). Held by a live
+    sync, here or on another host, nothing is touched: that one may be writing a snapshot.
+    The serving snapshot and the previous one (readers may still be on it) always stay."""
+    lease = sync_lease(bridge.store, bridge.settings.scheduler_lock_seconds)
+    if not lease.acquire():
+        return []
+    try:
+        return _clear_abandoned(bridge)
+    finally:
+        lease.release()
+
+
+def _clear_abandoned(bridge: Bridge) -> list[str]:
+    # the caller holds the sync lease: no sync is running, so whatever is not published is left over
+    history.mark_interrupted(bridge.store, bridge.settings.now())
+    return bridge.cache.clean()
 
 
 def full_sync(bridge: Bridge, progress: Progress | None = None) -> SyncResult:
