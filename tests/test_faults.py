@@ -10,23 +10,31 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+import requests
 from click.testing import CliRunner
-from sqlalchemy import MetaData, create_engine, func, select, update
+from sqlalchemy import MetaData, create_engine, func, select, text, update
 
 from bpo2_bridge import derived_rows
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.cache_schema import cache_table
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
+from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.jobs import BY_NAME
 from bpo2_bridge.mapping import physical_table
 from bpo2_bridge.report.render import make_pdf
@@ -34,6 +42,7 @@ from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.store import email_log, sync_runs, users
 from bpo2_bridge.sync import full_sync, incremental_sync
 from bpo2_bridge.sync.history import INTERRUPTED
+from bpo2_bridge.users import DEMO_PASSWORD, create_demo_users
 from bpo2_bridge.web.app import create_app
 from bpo2_bridge.windows import add_months
 
@@ -413,6 +422,133 @@ def test_a_dead_pdf_worker_does_not_fail_the_next_download(copied_demo, login) -
         assert client.get(f"/contracts/{first}/report.pdf").status_code == 200
     finally:
         make_pdf.use_workers(0)
+
+
+# -- serve stopped while busy ----------------------------------------------------------------
+
+CLI = str(Path(sys.executable).with_name("bpo2-bridge"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _blocked_on_a_lock(admin: Any, database: str) -> int:
+    """How many sessions on ``database`` wait for a lock (BPO2 busy with a long transaction)."""
+    with admin.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d AND wait_event_type = 'Lock'"),
+                {"d": database},
+            ).scalar_one()
+        )
+
+
+def _quietly(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except requests.RequestException:
+        pass  # the server went away with the request in flight
+
+
+def test_serve_stops_soon_after_sigterm_while_a_sync_waits_on_bpo2(
+    fresh_database, make_settings, tmp_path
+) -> None:
+    url = fresh_database("postgresql")
+    source_url = url.render_as_string(hide_password=False)
+    overrides = {"source_url": source_url, "statement_timeout": 120}
+    bridge = Bridge(make_settings(**overrides))
+    build_demo(
+        url,
+        size="tiny",
+        seed=3,
+        today=bridge.settings.today_date(),
+        mapping=bridge.mapping,
+        share_root=tmp_path / "share",
+    )
+    serving = full_sync(bridge).snapshot
+    create_demo_users(bridge.store)
+    writer = create_engine(url)
+    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    tables = bridge.mapping.physical_metadata().tables
+    contract = tables[bridge.mapping["contract"].qualified_table]
+    files = tables[bridge.mapping["case_attachment"].qualified_table]
+    with writer.connect() as conn:
+        file_id = conn.execute(select(func.min(files.c.file_id)).where(files.c.content.is_not(None))).scalar()
+    assert file_id is not None
+    locked = writer.connect()
+    # a long BPO2 transaction holds the contract and attachment tables: the sync's read and a
+    # file download wait (up to 120 s)
+    for table in (contract, files):
+        locked.exec_driver_sql(f"LOCK TABLE {writer.dialect.identifier_preparer.format_table(table)}")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "BPO2_BRIDGE_DATA_DIR": bridge.settings.data_dir,
+        "BPO2_BRIDGE_TODAY": bridge.settings.today,
+        "BPO2_BRIDGE_SOURCE_URL": source_url,
+        "BPO2_BRIDGE_STATEMENT_TIMEOUT": "120",
+        "BPO2_BRIDGE_SECRET_KEY": "x" * 32,
+        "BPO2_BRIDGE_PDF_WORKERS": "1",
+    }
+    proc = subprocess.Popen(
+        [CLI, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # the start-up incremental sync runs, and waits on BPO2's lock
+        _wait_for(lambda: proc.poll() is not None or _blocked_on_a_lock(admin, url.database), 60, "the sync")
+        assert proc.poll() is None
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert response.status == 200
+        # and a user's download waits on BPO2 too
+        base = f"http://127.0.0.1:{port}"
+        session = requests.Session()
+        page = session.get(f"{base}/login", timeout=10).text
+        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        signed_in = session.post(
+            f"{base}/login",
+            data={"login": DEMO_ADMIN_LOGIN, "password": DEMO_PASSWORD, "csrf_token": token},
+            timeout=10,
+        )
+        assert signed_in.status_code == 200
+        download = threading.Thread(
+            target=lambda: _quietly(lambda: session.get(f"{base}/files/{file_id}", timeout=30)), daemon=True
+        )
+        download.start()
+        _wait_for(lambda: _blocked_on_a_lock(admin, url.database) >= 2, 60, "the download")
+
+        proc.send_signal(signal.SIGTERM)  # a service manager's stop
+        # a generous bound: "a few seconds", not a speed measurement
+        proc.wait(timeout=5)
+        _, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        locked.rollback()
+        locked.close()
+        writer.dispose()
+        admin.dispose()
+    assert proc.returncode == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    assert "Traceback" not in err
+    noise = [line for line in err.splitlines() if line.strip() and not line.startswith(("{", "Serving on"))]
+    assert noise == [], err  # every line a log record (no warnings of leaked resources either)
+    assert not [r for r in records if r["level"] in ("error", "critical") or "exc" in r], err
+    assert any("abandon" in r["message"] for r in records), err  # the log says what it left
+
+    # abandoned cleanly: the snapshot still serves, and the next sync runs at once
+    assert bridge.cache.current() == serving
+    after = incremental_sync(bridge)
+    assert after.kind == "incremental" and after.snapshot == serving
+    bridge.dispose()
 
 
 # -- an incremental sync killed --------------------------------------------------------------

@@ -26,6 +26,7 @@ from bpo2_bridge.cache import CacheMissing
 from bpo2_bridge.cache_schema import cache_table
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
+from bpo2_bridge.jobs import BY_NAME
 from bpo2_bridge.reflection import offline_schema, select_watermark
 from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.source import SourceError
@@ -38,6 +39,7 @@ from bpo2_bridge.sync import (
     incremental_sync,
     refresh_customer,
 )
+from bpo2_bridge.sync.full import SyncStopped
 from bpo2_bridge.sync.history import INTERRUPTED
 from bpo2_bridge.sync.plan import dump_watermark, load_watermark
 
@@ -300,6 +302,58 @@ def test_a_sync_lease_held_on_another_host_keeps_unpublished_snapshots(
     assert clean_abandoned(bridge) == []
     snapshots = bridge.cache.list_snapshots()
     assert len(snapshots) == 2 and serving in snapshots
+    bridge.dispose()
+
+
+class StopWhileReading:
+    """Progress hook: the process is told to stop (serve got SIGTERM) while meter readings stream."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+
+    def start(self, entity: str) -> None:
+        pass
+
+    def advance(self, entity: str, rows: int) -> None:
+        if entity == "meter_reading":
+            self.bridge.stopping.set()
+
+    def done(self, entity: str, rows: int, seconds: float) -> None:
+        pass
+
+
+def test_a_sync_told_to_stop_ends_at_its_next_batch_and_leaves_nothing_behind(
+    make_settings, tmp_path, caplog
+) -> None:
+    settings = make_settings(sync_batch_size=100)
+    bridge = Bridge(settings)
+    settings.demo_source_path.parent.mkdir(parents=True, exist_ok=True)
+    _demo(bridge, f"sqlite:///{settings.demo_source_path}", tmp_path)
+    serving = full_sync(bridge).snapshot
+    before = _contracts(bridge)
+
+    with pytest.raises(SyncStopped):
+        full_sync(bridge, StopWhileReading(bridge))
+    assert bridge.cache.list_snapshots() == [serving]  # its half-written snapshot is gone now
+    assert _contracts(bridge) == before
+    stopped = _last_full_run(bridge)
+    assert (stopped.status, stopped.error) == ("failed", "interrupted: the process was stopping")
+
+    # the scheduler's job says so in the log, as information, not as a failure to retry
+    with caplog.at_level(logging.INFO, logger="bpo2_bridge"):
+        scheduler = start_scheduler(bridge, jobs=(BY_NAME["incremental_sync"],))
+        try:
+            deadline = time.monotonic() + 60
+            while not any("stopped: the process is stopping" in r.getMessage() for r in caplog.records):
+                assert time.monotonic() < deadline, "the job did not run"
+                time.sleep(0.1)
+        finally:
+            scheduler.shutdown(wait=True)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if "retry in" in r.getMessage()]
+
+    bridge.stopping.clear()  # started again: the lease is free, the next sync runs
+    assert full_sync(bridge).snapshot != serving
     bridge.dispose()
 
 

@@ -8,6 +8,7 @@ serves unchanged.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,10 +72,41 @@ def _clear_abandoned(bridge: Bridge) -> list[str]:
     return bridge.cache.clean()
 
 
+class SyncStopped(SyncFailed):
+    """The process is stopping: the sync ended at its next batch and kept nothing half-written."""
+
+
+class _StopWhenAsked:
+    """Progress that ends the sync (SyncStopped) at its next entity or batch once the bridge is
+    stopping; a batch is bounded by the statement timeout, so the sync ends soon."""
+
+    def __init__(self, progress: Progress, stopping: threading.Event) -> None:
+        self.progress, self.stopping = progress, stopping
+
+    def _check(self) -> None:
+        if self.stopping.is_set():
+            raise SyncStopped("interrupted: the process was stopping")
+
+    def start(self, entity: str) -> None:
+        self._check()
+        self.progress.start(entity)
+
+    def advance(self, entity: str, rows: int) -> None:
+        self._check()
+        self.progress.advance(entity, rows)
+
+    def done(self, entity: str, rows: int, seconds: float) -> None:
+        self.progress.done(entity, rows, seconds)
+
+
+def stoppable(bridge: Bridge, progress: Progress | None) -> Progress:
+    return _StopWhenAsked(progress or NoProgress(), bridge.stopping)
+
+
 def full_sync(bridge: Bridge, progress: Progress | None = None) -> SyncResult:
     """Build a new snapshot from BPO2 and switch readers to it; raises SyncFailed or SyncBusy."""
     with sync_lock(bridge) as beat:
-        return run_full(bridge, progress or NoProgress(), beat)
+        return run_full(bridge, stoppable(bridge, progress), beat)
 
 
 def describe(exc: BaseException) -> str:

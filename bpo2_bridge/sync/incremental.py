@@ -24,7 +24,7 @@ from ..reflection import reflect_source
 from ..source import source_session
 from . import history
 from .diff import Changes, merge
-from .full import describe, run_full, sync_lock
+from .full import describe, run_full, stoppable, sync_lock
 from .keys import differing_ranges, single_integer_key
 from .lease import Heartbeat
 from .plan import (
@@ -37,7 +37,7 @@ from .plan import (
     load_watermark,
     take_watermark,
 )
-from .progress import NoProgress, Progress
+from .progress import Progress
 from .results import SyncFailed, SyncResult
 from .transfer import limit_batches, read_all, read_batches, reading
 
@@ -51,7 +51,7 @@ CACHE_MAP_BYTES = 1 << 40  # map the whole snapshot (SQLite caps it at its compi
 
 def incremental_sync(bridge: Bridge, progress: Progress | None = None) -> SyncResult:
     """Apply BPO2's changes to the current snapshot; raises SyncFailed or SyncBusy."""
-    progress = progress or NoProgress()
+    progress = stoppable(bridge, progress)
     with sync_lock(bridge) as beat:
         if not _current_snapshot_usable(bridge):
             return run_full(bridge, progress, beat)
