@@ -1,5 +1,6 @@
 """Faults a user or ops would notice: BPO2 down at start or lost while serving, the cache
-missing or damaged, SMTP down, an incremental sync killed, and midnight passing without a sync.
+missing or damaged (pages and /healthz), SMTP down, a PDF worker dying, serve stopped while busy,
+an incremental sync killed, and midnight passing without a sync.
 
 Faults already covered elsewhere are not repeated here: a full sync cut or killed
 (test_sync_faults), Refresh and downloads as pages with BPO2 down (test_web_refresh), SMTP down
@@ -444,6 +445,32 @@ def _blocked_on_a_lock(admin: Any, database: str) -> int:
                 {"d": database},
             ).scalar_one()
         )
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_2(copied_demo) -> None:
+    bridge = copied_demo()
+    env = {
+        **os.environ,
+        "BPO2_BRIDGE_DATA_DIR": bridge.settings.data_dir,
+        "BPO2_BRIDGE_TODAY": bridge.settings.today,
+        "BPO2_BRIDGE_SECRET_KEY": "x" * 32,
+        "BPO2_BRIDGE_PDF_WORKERS": "1",
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "cannot listen" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and "leaked" not in done.stderr
 
 
 def _quietly(call: Callable[[], Any]) -> None:

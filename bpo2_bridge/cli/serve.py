@@ -53,8 +53,12 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
             _dispatcher=_Dispatcher(bridge.settings.threads, REQUEST_GRACE),
         )
     except OSError as exc:
-        _stop_work(app, bridge, time.monotonic())
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        message = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        left = _stop_work(app, bridge, time.monotonic() + STOP_SECONDS)
+        if left:  # the start-up sync still runs: the message first, then leave without it
+            click.echo(f"Error: {message}", err=True)
+            _abandon(left, code=2)
+        fail(message)
     # a service manager's stop (SIGTERM) ends waitress like Ctrl+C does, so the cleanup below runs
     signal.signal(signal.SIGTERM, _stop)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
@@ -63,8 +67,9 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
         server.run()  # returns once stopped, requests in flight finished or REQUEST_GRACE passed
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second stop does not cut the cleanup
-        stopped_at = time.monotonic()
-        _stop_work(app, bridge, stopped_at + STOP_SECONDS - REQUEST_GRACE)
+        left = _stop_work(app, bridge, time.monotonic() + STOP_SECONDS - REQUEST_GRACE)
+        if left:
+            _abandon(left)
 
 
 class _Dispatcher(ThreadedTaskDispatcher):
@@ -80,9 +85,9 @@ class _Dispatcher(ThreadedTaskDispatcher):
         return bool(super().shutdown(cancel_pending=cancel_pending, timeout=min(timeout, self.grace)))
 
 
-def _stop_work(app: Any, bridge: Bridge, deadline: float) -> None:
-    """Stop the scheduler, the running sync and the PDF workers by ``deadline``; what still
-    runs then is abandoned (the process ends without it)."""
+def _stop_work(app: Any, bridge: Bridge, deadline: float) -> list[str]:
+    """Stop the scheduler, the running sync and the PDF workers by ``deadline``; returns what
+    still runs then (for `_abandon`)."""
     from ..report.render import make_pdf
     from ..scheduler import stop_scheduler
 
@@ -107,17 +112,16 @@ def _stop_work(app: Any, bridge: Bridge, deadline: float) -> None:
     for thread in others:
         thread.join(max(0.0, deadline - time.monotonic()))
     left += [f"thread {t.name}" for t in others if t.is_alive()]
-    if left:
-        _abandon(left)
+    return left
 
 
-def _abandon(left: list[str]) -> None:
+def _abandon(left: list[str], code: int = 0) -> None:
     """End the process without waiting for ``left``, which the interpreter's exit would wait
     for without bound (a job blocked in a BPO2 statement). What they leave is safe: a
     half-written snapshot never serves and is deleted at the next start, a sync's open
     transaction rolls back, its lease is taken over at once."""
     log.warning(
-        "stopping: abandoned %s, still running %.0f s after the stop; the next start cleans up after it",
+        "stopping: abandoned %s, still running when the %.1f s to stop were up; the next start cleans up after it",
         ", ".join(left),
         STOP_SECONDS,
     )
@@ -126,7 +130,7 @@ def _abandon(left: list[str]) -> None:
     logging.shutdown()  # logs flushed
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 def settle_heap() -> int:

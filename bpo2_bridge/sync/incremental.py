@@ -150,7 +150,7 @@ def _sync_entity(
         mark = take_watermark(src, plan, tz)  # before reading: nothing committed meanwhile is lost
     new_mark = mark.value
     old_mark = load_watermark(meta.get(key))
-    if old_mark is not None and mark.behind(old_mark):
+    if old_mark is not None and mark.in_future(old_mark):
         # stored before watermarks were capped at BPO2's clock: changes since were missed
         log.warning(
             "stored watermark of %s (%s) is later than BPO2's clock (%s): comparing every row",

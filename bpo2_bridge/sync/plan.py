@@ -283,7 +283,7 @@ class Watermark:
     value: Any  # what the next incremental sync reads from
     clock: dt.datetime | None  # the source's current time as BPO2 stores times (date-time columns)
 
-    def behind(self, stored: Any) -> bool:
+    def in_future(self, stored: Any) -> bool:
         """Whether a stored watermark lies later than the source's clock (written before the cap)."""
         if self.clock is None or not isinstance(stored, dt.date):
             return False
