@@ -171,6 +171,24 @@ class Cache:
                 conn.invalidate()
             conn.close()
 
+    def check(self) -> None:
+        """Read one small row of the serving snapshot; raises CacheMissing (no snapshot, or its
+        file or schema is gone) or the driver's error (a damaged file). For /healthz: a host
+        whose snapshot cannot be read must leave the load balancer's rotation."""
+        name = self.current()
+        # a pooled SQLite connection keeps reading a deleted file: the next start would not
+        if name is not None and self._pg is None and not self._snapshot_exists(name):
+            raise CacheMissing(f"cache snapshot {name} is missing: run `bpo2-bridge sync --full`")
+        with self.connect() as conn:
+            try:
+                conn.exec_driver_sql(f"SELECT value FROM {META_TABLE} WHERE key = 'fingerprint'").all()
+            except Exception as exc:
+                if name is not None and self._pg is not None and not self._snapshot_exists(name):
+                    raise CacheMissing(
+                        f"cache snapshot {name} is missing: run `bpo2-bridge sync --full`"
+                    ) from exc
+                raise
+
     def as_of(self) -> dt.datetime | None:
         """When the last successful sync that produced or updated the current snapshot finished."""
         name = self.current()
