@@ -1,20 +1,29 @@
 """The guard in front of ad-hoc SQL: exactly one read-only SELECT, or a one-line refusal.
 
-The text is parsed with sqlglot for the target's dialect and every node of the tree is
-inspected. What runs afterwards is the statement regenerated from that tree without its
-comments, so what the database executes is what the guard has seen (no comment or quoting
-trick can smuggle a second statement past it). The guard is a second layer: the source
-session is read-only and time-limited on its own.
+The text is first measured (length, then nesting depth from its tokens), so oversized input is
+refused before parsing costs anything; then it is parsed with sqlglot for the target's dialect
+and every node of the tree is inspected: only functions on the dialect's allow list
+(functions.py), and on the cache only the cache's own tables. What runs afterwards is the
+statement regenerated from that tree without its comments, with the row cap as its outermost
+LIMIT (TOP on SQL Server), so what the database executes is what the guard has seen (no comment
+or quoting trick can smuggle a second statement past it). The guard is a second layer: the
+source session is read-only and time-limited on its own.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.errors import ErrorLevel, ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
+
+from .functions import allowed_functions
 
 # SQLAlchemy dialect names (and sqlglot's own) -> sqlglot dialect
 DIALECTS = {
@@ -29,57 +38,6 @@ DIALECTS = {
 
 # T-SQL table hints that take no locks (or fewer); every other hint is a locking request.
 _READ_HINTS = {"NOLOCK", "READUNCOMMITTED", "NOEXPAND", "FORCESEEK", "FORCESCAN", "INDEX"}
-
-# Functions that change state, take locks, or reach outside the database (files, other servers).
-_DENIED_FUNCTIONS = {
-    # PostgreSQL
-    "nextval",
-    "setval",
-    "set_config",
-    "pg_terminate_backend",
-    "pg_cancel_backend",
-    "pg_reload_conf",
-    "pg_rotate_logfile",
-    "pg_switch_wal",
-    "pg_create_restore_point",
-    "pg_promote",
-    "pg_read_file",
-    "pg_read_binary_file",
-    "pg_ls_dir",
-    "pg_stat_file",
-    "pg_notify",
-    "lo_import",
-    "lo_export",
-    "lo_unlink",
-    "lo_create",
-    "lo_from_bytea",
-    "lo_put",
-    "dblink",
-    "dblink_exec",
-    "dblink_connect",
-    "dblink_send_query",
-    "txid_current",
-    "pg_current_xact_id",
-    # MySQL / MariaDB
-    "load_file",
-    "get_lock",
-    "release_lock",
-    "release_all_locks",
-    "sys_exec",
-    "sys_eval",
-    "master_pos_wait",
-    # SQLite
-    "load_extension",
-    "writefile",
-    "readfile",
-    "edit",
-    "fts3_tokenizer",
-    # SQL Server
-    "openrowset",
-    "opendatasource",
-    "openquery",
-}
-_DENIED_PREFIXES = ("pg_advisory", "pg_try_advisory", "xp_", "sp_")
 
 # T-SQL lock hints, also in the old `FROM t (HOLDLOCK)` form that parses as a function call.
 _LOCK_HINTS = {
@@ -130,6 +88,24 @@ _STATEMENTS: tuple[tuple[type[exp.Expr], str], ...] = (
 )
 
 
+# a function call as the generator writes it: its name, then "("
+_CALL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_$]*)\s*\(")
+_OPENING = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
+_CLOSING = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a query may be beyond one SELECT: its size, the functions it may call, the tables
+    it may read, and the row cap written into it."""
+
+    max_chars: int = 20_000  # the query_max_chars setting
+    max_depth: int = 32  # the query_max_depth setting: brackets inside brackets
+    functions: tuple[str, ...] = ()  # query_allowed_functions: names added to the allow list
+    tables: Collection[str] | None = None  # the only tables it may read (None: any)
+    max_rows: int | None = None  # the outermost LIMIT (None: none added)
+
+
 class RefusedQuery(ValueError):
     """The SQL is not exactly one read-only SELECT; the message says why, on one line."""
 
@@ -155,11 +131,14 @@ def sqlglot_dialect(dialect: str) -> str:
         raise RefusedQuery(f"no SQL guard for database dialect {dialect!r}") from None
 
 
-def check_sql(sql: str, dialect: str) -> str:
-    """The single SELECT in `sql`, normalized for `dialect`; RefusedQuery when it is anything else."""
+def check_sql(sql: str, dialect: str, policy: Policy | None = None) -> str:
+    """The single SELECT in `sql`, normalized for `dialect`; RefusedQuery when it is anything
+    else or breaks the `policy` (defaults: Policy())."""
+    policy = policy or Policy()
     read = sqlglot_dialect(dialect)
     if not sql or not sql.strip():
         raise RefusedQuery("the query is empty")
+    _check_size(sql, read, policy)
     try:
         parsed = sqlglot.parse(sql, read=read)
     except (ParseError, TokenError) as exc:
@@ -177,12 +156,22 @@ def check_sql(sql: str, dialect: str) -> str:
     _check_root(root, sql, read)
     if read == "tsql":
         _check_lock_hints(sql)
+    functions = _Functions(read, allowed_functions(read, policy.functions))
+    tables = None if policy.tables is None else {t.lower() for t in policy.tables}
     for node in root.walk():
         _check_node(node, read)
+        if isinstance(node, exp.Func) and _is_call(node):
+            functions.check(node)
+        if tables is not None and isinstance(node, exp.Table) and not isinstance(node.this, exp.Func):
+            _check_table(node, tables)
+    if policy.max_rows is not None:
+        root = _capped(root, policy.max_rows, read)
     try:
-        return root.sql(dialect=read, comments=False)
+        statement = root.sql(dialect=read, comments=False, unsupported_level=ErrorLevel.RAISE)
     except Exception as exc:  # a construct the generator cannot write back: refuse, never guess
         raise RefusedQuery(f"the query uses a construct the guard cannot verify: {exc}") from None
+    functions.check_statement(statement, root)
+    return statement
 
 
 def _check_root(root: exp.Expr, sql: str, read: str) -> None:
@@ -221,13 +210,211 @@ def _check_node(node: exp.Expr, read: str) -> None:
         if isinstance(node, kind):
             where = "" if node.parent is None else " inside the query"
             raise RefusedQuery(f"{words}{where} is not allowed: the query must only read")
-    if isinstance(node, exp.Func):
-        name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-        if name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES):
-            raise RefusedQuery(f"function {name}() is not allowed: it changes state or reaches outside")
     for comment in node.comments or ():
         if comment.lstrip().startswith("!"):
             raise RefusedQuery("executable comments (/*! … */) are not allowed")
+
+
+def _check_size(sql: str, read: str, policy: Policy) -> None:
+    """Refuse input too long or too deeply nested before the parser spends time and memory on it."""
+    if len(sql) > policy.max_chars:
+        raise RefusedQuery(
+            f"the query is {len(sql):,} characters long; the limit is {policy.max_chars:,} (query_max_chars)"
+        )
+    try:
+        tokens: list[Token] = sqlglot.tokenize(sql, read=read)
+    except TokenError as exc:
+        raise RefusedQuery(f"not a single valid {read} SELECT: {_parse_message(exc)}") from None
+    depth = deepest = 0
+    for token in tokens:
+        if token.token_type in _OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > policy.max_depth:
+                raise RefusedQuery(
+                    f"the query nests brackets more than {policy.max_depth} deep (query_max_depth)"
+                )
+        elif token.token_type in _CLOSING:
+            depth -= 1
+
+
+def _is_call(node: exp.Func) -> bool:
+    """Whether a function node calls something: AND, OR, XOR and COLLATE do not, nor do a
+    CASE's WHEN branches (If nodes)."""
+    if isinstance(node, (exp.Connector, exp.Collate)):
+        return False
+    return not (isinstance(node, exp.If) and isinstance(node.parent, exp.Case))
+
+
+class _Functions:
+    """Checks every function a query calls against the allow list, as the database will run
+    it: the calls the regenerated statement writes for each function node (``ucase`` is
+    written ``UPPER``; a node may be written as two calls, or as none at all)."""
+
+    def __init__(self, read: str, allowed: frozenset[str]) -> None:
+        self.read = read
+        self.allowed = allowed
+        self._written: dict[int, str] = {}  # id(node) -> its SQL, each node written once
+
+    def check(self, node: exp.Func) -> None:
+        for name in self.called(node):
+            if name not in self.allowed:
+                raise RefusedQuery(f"function {self._shown(name, node)} is not allowed: {self._why(name)}")
+
+    def check_statement(self, statement: str, root: exp.Expr) -> None:
+        """Second net, over the text that will run: every name written before "(" is a
+        function on the allow list, or a name the query defines (a WITH query's or an alias's
+        column list). Catches a node that is no function node yet is written as a call."""
+        defined = {a.name.lower() for a in root.find_all(exp.TableAlias)}
+        defined |= {c.alias.lower() for c in root.find_all(exp.CTE)}
+        tokens = sqlglot.tokenize(statement, read=self.read)
+        for i, token in enumerate(tokens[:-1]):
+            if tokens[i + 1].token_type is not TokenType.L_PAREN:
+                continue
+            if token.token_type not in (TokenType.VAR, TokenType.IDENTIFIER):
+                continue
+            name, j = token.text.lower(), i
+            while j >= 2 and tokens[j - 1].token_type is TokenType.DOT:
+                j -= 2
+                name = f"{tokens[j].text.lower()}.{name}"
+            if name not in self.allowed and name not in defined and name not in _STRUCTURE:
+                raise RefusedQuery(f"function {name} is not allowed: {self._why(name)}")
+
+    def called(self, node: exp.Func) -> list[str]:
+        """What the node calls: its own calls, not its arguments' (they are nodes of their own);
+        sqlglot's name for a construct written without a call (CASE, NEXT VALUE FOR, ``->``);
+        nothing when it is written as its argument alone. Schema-qualified when qualified."""
+        qualifier = _qualifier(node, self.read)
+        if isinstance(node, exp.Anonymous) or qualifier:
+            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            return [f"{qualifier}{name.lower()}"]
+        written = self.written(node)
+        own = _call_words(written, self.read)
+        for child in node.iter_expressions():
+            own -= _call_words(self.written(child), self.read)
+        if own:
+            return sorted(own)
+        if isinstance(node.this, exp.Expr) and written == self.written(node.this):
+            return []
+        return [node.sql_name().lower()]
+
+    def written(self, node: exp.Expr) -> str:
+        key = id(node)
+        if key not in self._written:
+            try:
+                self._written[key] = node.sql(
+                    dialect=self.read, comments=False, unsupported_level=ErrorLevel.RAISE
+                )
+            except Exception:  # arguments the generator cannot write back: refuse, never guess
+                raise RefusedQuery(f"{node.key.upper()} is used in a way the guard cannot verify") from None
+        return self._written[key]
+
+    @staticmethod
+    def _shown(name: str, node: exp.Func) -> str:
+        # sqlglot's name for a construct without a call, as words: NEXT VALUE FOR
+        return name.upper().replace("_", " ") if name == node.sql_name().lower() and "_" in name else name
+
+    @staticmethod
+    def _why(name: str) -> str:
+        if "." in name:
+            return (
+                "only the built-in functions on the allow list may be called, unqualified "
+                "(setting query_allowed_functions)"
+            )
+        return "it is not on the allow list of read-only functions (setting query_allowed_functions)"
+
+
+# words written before "(" that call nothing
+_STRUCTURE = {
+    "in",
+    "over",
+    "as",
+    "and",
+    "or",
+    "not",
+    "then",
+    "else",
+    "when",
+    "select",
+    "from",
+    "group",
+    "columns",
+}
+
+
+def _call_words(sql: str, read: str) -> set[str]:
+    """The words `sql` calls: each word right before "(" (a data type such as VARCHAR(MAX)
+    is a node of its own, so its words are its node's, not its parent's)."""
+    tokens = sqlglot.tokenize(sql, read=read)
+    return {
+        a.text.lower()
+        for a, b in itertools.pairwise(tokens)
+        if b.token_type is TokenType.L_PAREN
+        and a.token_type not in (TokenType.STRING, TokenType.IDENTIFIER)
+        and a.text.lower() not in _STRUCTURE
+    }
+
+
+def _qualifier(node: exp.Func, read: str) -> str:
+    """`schema.` when the query names the function with its schema, else empty."""
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and node.arg_key == "expression":
+        return f"{parent.this.sql(dialect=read).lower()}."
+    if isinstance(parent, exp.Table) and node.arg_key == "this" and parent.args.get("db"):
+        parts = (parent.args.get("catalog"), parent.args.get("db"))
+        return ".".join(p.name.lower() for p in parts if p) + "."
+    return ""
+
+
+def _check_table(node: exp.Table, tables: set[str]) -> None:
+    """On the cache: only its own tables, unqualified (another schema may be the store's)."""
+    if node.args.get("db") or node.args.get("catalog"):
+        raise RefusedQuery(
+            f"table {node.sql()} is not allowed: only the cache's own tables may be read, unqualified"
+        )
+    name = node.name.lower()
+    if name not in tables and name not in _visible_ctes(node):
+        raise RefusedQuery(f"table {node.name} is not a cache table: only the cache's own tables may be read")
+
+
+def _visible_ctes(node: exp.Expr) -> set[str]:
+    """Names of the WITH queries `node` can see: every enclosing WITH's earlier queries, all of
+    them for a RECURSIVE one, all of them from its main query."""
+    names: set[str] = set()
+    cte: exp.Expr | None = None  # the WITH query the walk up came through last
+    parent: exp.Expr | None = node
+    while parent is not None:
+        if isinstance(parent, exp.CTE):
+            cte = parent
+        with_ = parent.args.get("with_") or parent.args.get("with")
+        if isinstance(with_, exp.With):
+            ctes = list(with_.expressions)
+            inside = next((i for i, c in enumerate(ctes) if c is cte), None)
+            visible = ctes if inside is None or with_.args.get("recursive") else ctes[:inside]
+            names.update(c.alias.lower() for c in visible)
+            cte = None
+        parent = parent.parent
+    return names
+
+
+def _capped(root: exp.Expr, cap: int, read: str) -> exp.Expr:
+    """The query with at most `cap` rows: its outermost LIMIT (TOP in T-SQL) lowered or added,
+    so the database never sends, and no driver buffers, more than the cap."""
+    node = root.unnest() if isinstance(root, exp.Subquery) else root
+    if node.args.get("fetch") is not None:
+        return root  # FETCH FIRST n ROWS: left as written; rows are still read in batches
+    limit = node.args.get("limit")
+    if limit is None:
+        if read == "tsql" and not isinstance(node, exp.Select):
+            return root  # TOP over a UNION needs a derived table, which unnamed columns break
+        node.set("limit", exp.Limit(expression=exp.Literal.number(cap)))
+        return root
+    count = limit.args.get("expression")
+    options = limit.args.get("limit_options")
+    plain = options is None or not (options.args.get("percent") or options.args.get("with_ties"))
+    if isinstance(count, exp.Literal) and count.is_int and plain and int(count.this) > cap:
+        limit.set("expression", exp.Literal.number(cap))
+    return root
 
 
 def _describe(node: exp.Expr, sql: str = "", read: str = "sqlite") -> str:
