@@ -115,6 +115,8 @@ CORPUS: list[tuple[tuple[str, ...], str, str]] = [
     (("tsql",), "DECLARE @x INT", "DECLARE"),
     (("tsql",), "SELECT @x = {N} FROM {T}", "assigning variables"),
     (("mysql",), "SELECT @x := 1", "assigning variables"),
+    (("mysql",), "SELECT COALESCE(@x := 1, 2) AS v", "assigning variables"),
+    (("mysql",), "SELECT 1 AS v FROM {T} WHERE (@x := {N}) IS NOT NULL", "assigning variables"),
     (("tsql",), "WAITFOR DELAY '00:00:05'", "not a single valid"),
     (("mysql",), "DO SLEEP(1)", "not a single valid"),
     # -- session, transaction control, engine commands

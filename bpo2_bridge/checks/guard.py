@@ -202,9 +202,12 @@ def _check_node(node: exp.Expr, read: str) -> None:
     if isinstance(node, exp.Command):
         raise RefusedQuery(f"{_describe(node)} inside the query is not allowed: the query must only read")
     # MySQL `SELECT @v := x`, T-SQL `SELECT @v = x`: the statement writes a variable, not rows
-    assigns = exp.PropertyEQ if read != "tsql" else (exp.PropertyEQ, exp.EQ)
+    # (`:=` assigns wherever it stands, COALESCE(@v := x) too; T-SQL's `=` only in the projection)
     in_projection = isinstance(node.parent, exp.Select) and node.arg_key == "expressions"
-    if isinstance(node, assigns) and isinstance(node.this, exp.Parameter) and in_projection:
+    assigns = isinstance(node, exp.PropertyEQ) or (
+        read == "tsql" and isinstance(node, exp.EQ) and in_projection
+    )
+    if assigns and isinstance(node.this, exp.Parameter):
         raise RefusedQuery("assigning variables in a SELECT is not allowed")
     for kind, words in _STATEMENTS:
         if isinstance(node, kind):
