@@ -7,11 +7,20 @@ window functions, the engine's pure built-ins) and table functions that only tur
 arguments into rows are here: nothing that reads files, talks to other servers or sessions,
 takes locks, waits, or changes state (sequences, settings, statistics, replication slots).
 The `query_allowed_functions` setting adds names an install trusts (its own functions).
+FunctionCalls finds what a parsed query calls and refuses anything off the list.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
+from sqlglot.tokens import TokenType
+
+from .policy import RefusedQuery
 
 
 def _names(*groups: str) -> frozenset[str]:
@@ -166,3 +175,134 @@ _DIALECT_WORDS = {
     "mariadb": "mysql",
     "sqlite": "sqlite",
 }
+
+
+def _is_call(node: exp.Func) -> bool:
+    """Whether a function node calls something: AND, OR, XOR and COLLATE do not, nor do a
+    CASE's WHEN branches (If nodes)."""
+    if isinstance(node, (exp.Connector, exp.Collate)):
+        return False
+    return not (isinstance(node, exp.If) and isinstance(node.parent, exp.Case))
+
+
+class FunctionCalls:
+    """Checks every function a query calls against the allow list, as the database will run
+    it: the calls the regenerated statement writes for each function node (``ucase`` is
+    written ``UPPER``; a node may be written as two calls, or as none at all)."""
+
+    def __init__(self, read: str, allowed: frozenset[str]) -> None:
+        self.read = read
+        self.allowed = allowed
+        self._written: dict[int, str] = {}  # id(node) -> its SQL, each node written once
+
+    def check(self, node: exp.Func) -> None:
+        """Refuse the node when it calls a function off the allow list."""
+        if not _is_call(node):
+            return
+        for name in self.called(node):
+            if name not in self.allowed:
+                raise RefusedQuery(f"function {self._shown(name, node)} is not allowed: {self._why(name)}")
+
+    def check_statement(self, statement: str, root: exp.Expr) -> None:
+        """Second net, over the text that will run: every name written before "(" is a
+        function on the allow list, or a name the query defines (a WITH query's or an alias's
+        column list). Catches a node that is no function node yet is written as a call."""
+        defined = {a.name.lower() for a in root.find_all(exp.TableAlias)}
+        defined |= {c.alias.lower() for c in root.find_all(exp.CTE)}
+        tokens = sqlglot.tokenize(statement, read=self.read)
+        for i, token in enumerate(tokens[:-1]):
+            if tokens[i + 1].token_type is not TokenType.L_PAREN:
+                continue
+            if token.token_type not in (TokenType.VAR, TokenType.IDENTIFIER):
+                continue
+            name, j = token.text.lower(), i
+            while j >= 2 and tokens[j - 1].token_type is TokenType.DOT:
+                j -= 2
+                name = f"{tokens[j].text.lower()}.{name}"
+            if name not in self.allowed and name not in defined and name not in _STRUCTURE:
+                raise RefusedQuery(f"function {name} is not allowed: {self._why(name)}")
+
+    def called(self, node: exp.Func) -> list[str]:
+        """What the node calls: its own calls, not its arguments' (they are nodes of their own);
+        sqlglot's name for a construct written without a call (CASE, NEXT VALUE FOR, ``->``);
+        nothing when it is written as its argument alone. Schema-qualified when qualified."""
+        qualifier = _qualifier(node, self.read)
+        if isinstance(node, exp.Anonymous) or qualifier:
+            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            return [f"{qualifier}{name.lower()}"]
+        written = self.written(node)
+        own = _call_words(written, self.read)
+        for child in node.iter_expressions():
+            own -= _call_words(self.written(child), self.read)
+        if own:
+            return sorted(own)
+        if isinstance(node.this, exp.Expr) and written == self.written(node.this):
+            return []
+        return [node.sql_name().lower()]
+
+    def written(self, node: exp.Expr) -> str:
+        key = id(node)
+        if key not in self._written:
+            try:
+                self._written[key] = node.sql(
+                    dialect=self.read, comments=False, unsupported_level=ErrorLevel.RAISE
+                )
+            except Exception:  # arguments the generator cannot write back: refuse, never guess
+                raise RefusedQuery(f"{node.key.upper()} is used in a way the guard cannot verify") from None
+        return self._written[key]
+
+    @staticmethod
+    def _shown(name: str, node: exp.Func) -> str:
+        # sqlglot's name for a construct without a call, as words: NEXT VALUE FOR
+        return name.upper().replace("_", " ") if name == node.sql_name().lower() and "_" in name else name
+
+    @staticmethod
+    def _why(name: str) -> str:
+        if "." in name:
+            return (
+                "only the built-in functions on the allow list may be called, unqualified "
+                "(setting query_allowed_functions)"
+            )
+        return "it is not on the allow list of read-only functions (setting query_allowed_functions)"
+
+
+# words written before "(" that call nothing
+_STRUCTURE = {
+    "in",
+    "over",
+    "as",
+    "and",
+    "or",
+    "not",
+    "then",
+    "else",
+    "when",
+    "select",
+    "from",
+    "group",
+    "columns",
+}
+
+
+def _call_words(sql: str, read: str) -> set[str]:
+    """The words `sql` calls: each word right before "(" (a data type such as VARCHAR(MAX)
+    is a node of its own, so its words are its node's, not its parent's)."""
+    tokens = sqlglot.tokenize(sql, read=read)
+    return {
+        a.text.lower()
+        for a, b in itertools.pairwise(tokens)
+        if b.token_type is TokenType.L_PAREN
+        and a.token_type not in (TokenType.STRING, TokenType.IDENTIFIER)
+        and a.text.lower() not in _STRUCTURE
+    }
+
+
+def _qualifier(node: exp.Func, read: str) -> str:
+    """`schema.` when the query names the function with its schema, else empty."""
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and node.arg_key == "expression":
+        return f"{parent.this.sql(dialect=read).lower()}."
+    if isinstance(parent, exp.Table) and node.arg_key == "this" and parent.args.get("db"):
+        parts = (parent.args.get("catalog"), parent.args.get("db"))
+        return ".".join(p.name.lower() for p in parts if p) + "."
+    return ""
