@@ -184,6 +184,8 @@ CORPUS: list[tuple[tuple[str, ...], str, str]] = [
     (("sqlite",), "SELECT value FROM json_each('[1, 2]')", OK),
     (("tsql",), "SELECT DATEADD(day, 1, GETDATE()) AS d, LEN({N}) AS n, ISNULL({N}, '') AS x FROM {T}", OK),
     (("tsql",), "SELECT value FROM STRING_SPLIT('a,b', ',')", OK),
+    (("tsql",), "SELECT CONVERT(VARCHAR(10), {N}) AS v, CAST({N} AS NVARCHAR(20)) AS w FROM {T}", OK),
+    (("postgres",), "SELECT {N}::varchar(10) AS v, CAST(1 AS numeric(10, 2)) AS w FROM {T}", OK),
     (ALL, "", "empty"),
     (ALL, "   -- only a comment", "no statement"),
 ]

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
-from sqlglot.tokens import TokenType
+from sqlglot.parser import Parser
+from sqlglot.tokens import Token, TokenType
 
 from .policy import RefusedQuery
 
@@ -177,6 +179,10 @@ _DIALECT_WORDS = {
 }
 
 
+# arguments written as they are when a node is written alone: small, and some generators need them
+_SMALL = (exp.Literal, exp.DataType, exp.Var, exp.Identifier, exp.Column, exp.Null, exp.Boolean, exp.Star)
+
+
 def _is_call(node: exp.Func) -> bool:
     """Whether a function node calls something: AND, OR, XOR and COLLATE do not, nor do a
     CASE's WHEN branches (If nodes)."""
@@ -230,25 +236,57 @@ class FunctionCalls:
         if isinstance(node, exp.Anonymous) or qualifier:
             name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
             return [f"{qualifier}{name.lower()}"]
+        own, bare = self._own_calls(node)
+        if own:
+            return sorted(own)
+        if bare:
+            return []
+        return [node.sql_name().lower()]
+
+    def _own_calls(self, node: exp.Func) -> tuple[set[str], bool]:
+        """The calls the node itself writes, and whether it is written as its first argument
+        alone. Written with its larger arguments as stand-in names, so checking a deeply
+        nested query costs its size, not its size times its depth; written whole, its
+        arguments' calls taken away, when the stand-ins confuse the generator."""
+        stand_ins: list[exp.Expr] = []
+
+        def stand_in(value: Any) -> Any:
+            if not isinstance(value, exp.Expr):
+                return value
+            if isinstance(value, _SMALL):
+                return value.copy()  # a copy: the node made below becomes its parent
+            stand_ins.append(exp.column(f"bpo2_arg_{len(stand_ins)}"))
+            return stand_ins[-1]
+
+        args = {
+            key: [stand_in(v) for v in value] if isinstance(value, list) else stand_in(value)
+            for key, value in node.args.items()
+        }
+        shallow = type(node)(**args)
+        try:
+            written = self._write(shallow)
+            first = shallow.this
+            bare = isinstance(first, exp.Expr) and written == self._write(first)
+            return _call_words(written, self.read), bare
+        except RefusedQuery:
+            pass
         written = self.written(node)
         own = _call_words(written, self.read)
         for child in node.iter_expressions():
             own -= _call_words(self.written(child), self.read)
-        if own:
-            return sorted(own)
-        if isinstance(node.this, exp.Expr) and written == self.written(node.this):
-            return []
-        return [node.sql_name().lower()]
+        first = node.this
+        return own, isinstance(first, exp.Expr) and written == self.written(first)
+
+    def _write(self, node: exp.Expr) -> str:
+        try:
+            return node.sql(dialect=self.read, comments=False, unsupported_level=ErrorLevel.RAISE)
+        except Exception:  # arguments the generator cannot write back: refuse, never guess
+            raise RefusedQuery(f"{node.key.upper()} is used in a way the guard cannot verify") from None
 
     def written(self, node: exp.Expr) -> str:
         key = id(node)
         if key not in self._written:
-            try:
-                self._written[key] = node.sql(
-                    dialect=self.read, comments=False, unsupported_level=ErrorLevel.RAISE
-                )
-            except Exception:  # arguments the generator cannot write back: refuse, never guess
-                raise RefusedQuery(f"{node.key.upper()} is used in a way the guard cannot verify") from None
+            self._written[key] = self._write(node)
         return self._written[key]
 
     @staticmethod
@@ -285,16 +323,28 @@ _STRUCTURE = {
 
 
 def _call_words(sql: str, read: str) -> set[str]:
-    """The words `sql` calls: each word right before "(" (a data type such as VARCHAR(MAX)
-    is a node of its own, so its words are its node's, not its parent's)."""
+    """The words `sql` calls: each word right before "(", but for a data type with its size
+    (CAST(x AS VARCHAR(MAX)), x::NUMERIC(10, 2), CONVERT(VARCHAR(10), x))."""
     tokens = sqlglot.tokenize(sql, read=read)
-    return {
-        a.text.lower()
-        for a, b in itertools.pairwise(tokens)
-        if b.token_type is TokenType.L_PAREN
-        and a.token_type not in (TokenType.STRING, TokenType.IDENTIFIER)
-        and a.text.lower() not in _STRUCTURE
-    }
+    words = set()
+    for i, (a, b) in enumerate(itertools.pairwise(tokens)):
+        if b.token_type is not TokenType.L_PAREN or a.token_type in (TokenType.STRING, TokenType.IDENTIFIER):
+            continue
+        if a.token_type in Parser.TYPE_TOKENS and i > 0 and _is_type_position(tokens, i):
+            continue
+        if a.text.lower() not in _STRUCTURE:
+            words.add(a.text.lower())
+    return words
+
+
+def _is_type_position(tokens: list[Token], i: int) -> bool:
+    before = tokens[i - 1]
+    if before.token_type in (TokenType.ALIAS, TokenType.DCOLON):
+        return True
+    return before.token_type is TokenType.L_PAREN and i > 1 and tokens[i - 2].text.lower() in _CONVERTS
+
+
+_CONVERTS = {"convert", "try_convert"}  # T-SQL: the data type comes first
 
 
 def _qualifier(node: exp.Func, read: str) -> str:
