@@ -103,6 +103,8 @@ def _calls(name: str) -> list[str]:
         return [f"SELECT {name} AS v"]
     if name == "case":
         return ["SELECT CASE WHEN 1 = 1 THEN 2 END AS v"]
+    if name == "match":
+        return ["SELECT MATCH(x) AGAINST ('a') AS v"]
     return [f"SELECT {name}({args}) AS v" for args in ARGUMENTS]
 
 

@@ -81,8 +81,8 @@ POSTGRES = _names(
     """abs acos asin atan atan2 cbrt ceil ceiling cos cot degrees div exp factorial floor gcd lcm
     ln log log10 mod pi power radians random round scale sign sin sqrt tan trunc width_bucket
     to_number greatest least""",
-    # arrays, JSON, ranges
-    """array_length array_lower array_upper array_position array_positions array_remove
+    # arrays, rows, JSON, ranges
+    """array row array_length array_lower array_upper array_position array_positions array_remove
     array_replace array_append array_prepend array_cat array_dims array_ndims cardinality
     unnest json_build_array json_build_object jsonb_build_array jsonb_build_object
     json_array_length jsonb_array_length json_extract_path json_extract_path_text
@@ -109,7 +109,7 @@ MYSQL = _names(
     ltrim make_set mid oct octet_length ord position quote regexp_instr regexp_like
     regexp_replace regexp_substr repeat replace reverse right rpad rtrim soundex space strcmp
     substr substring substring_index to_base64 trim ucase unhex upper md5 sha sha1 sha2 crc32
-    natural_sort_key""",
+    natural_sort_key match""",
     # date and time
     """if adddate addtime convert_tz curdate curtime current_date current_time date date_add
     date_format date_sub datediff day dayname dayofmonth dayofweek dayofyear from_days
@@ -319,6 +319,7 @@ _STRUCTURE = {
     "from",
     "group",
     "columns",
+    "against",
 }
 
 
