@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import sqlite3
 
 import pytest
 import sqlglot
@@ -198,13 +199,10 @@ def _calls_in(draw: st.DrawFn) -> tuple[str, str, str]:
     return dialect, name, f"SELECT {expression} AS v"
 
 
-@hsettings(max_examples=600, deadline=None)
-@given(case=_calls_in())
-def test_fuzz_only_functions_on_the_allow_list_run(case: tuple[str, str, str]) -> None:
-    """Random names from each dialect's function list (and made-up ones), nested in allowed
-    functions: a name off the list is refused (or rewritten by the parser into a name on it);
-    whatever is accepted calls only names on the list; a listed name is never refused as such."""
-    dialect, name, sql = case
+def _assert_sound(dialect: str, name: str, sql: str) -> None:
+    """The property: a name off the list is refused (or rewritten by the parser into a name
+    on it); whatever is accepted calls only names on the list; a listed name is never refused
+    as such."""
     allowed = ALLOWED[dialect]
     try:
         normalized = check_sql(sql, dialect)
@@ -217,6 +215,43 @@ def test_fuzz_only_functions_on_the_allow_list_run(case: tuple[str, str, str]) -
     assert called <= allowed, (sql, normalized, called - allowed)
     if name not in allowed:
         assert name not in called, (sql, normalized)
+
+
+@hsettings(max_examples=600, deadline=None)
+@given(case=_calls_in())
+def test_fuzz_only_functions_on_the_allow_list_run(case: tuple[str, str, str]) -> None:
+    """Random names from each dialect's function list (and made-up ones), nested in allowed
+    functions."""
+    _assert_sound(*case)
+
+
+def _sqlite_catalog() -> list[str]:
+    with sqlite3.connect(":memory:") as conn:
+        return sorted({row[0].lower() for row in conn.execute("SELECT name FROM pragma_function_list")})
+
+
+def test_every_function_sqlite_has_is_refused_unless_listed() -> None:
+    """The engine's own catalog of functions, every one of them, called as a query would."""
+    names = _sqlite_catalog()
+    assert len(names) > 100 and "load_extension" in names
+    for name in names:
+        for args in ARGUMENTS[:4]:
+            _assert_sound("sqlite", name, f"SELECT {name}({args}) AS v")
+
+
+def test_every_function_postgresql_has_is_refused_unless_listed(fresh_database) -> None:
+    engine = create_engine(fresh_database("postgresql"))
+    with engine.connect() as conn:
+        names = sorted(conn.execute(text("SELECT DISTINCT lower(proname) FROM pg_proc")).scalars())
+    engine.dispose()
+    assert len(names) > 1000 and "query_to_xml" in names
+    refused = 0
+    for name in names:
+        for args in ARGUMENTS[:2]:
+            _assert_sound("postgres", name, f"SELECT {name}({args}) AS v")
+        if name not in ALLOWED["postgres"]:
+            refused += 1
+    assert refused > len(names) * 0.8
 
 
 def test_the_setting_adds_functions_per_engine_or_for_all(make_settings) -> None:
