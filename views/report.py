@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from bpo2_bridge import crm
 from bpo2_bridge.report import mailer
 from bpo2_bridge.report.figures import Report, ReportNotFound, load_report
+from bpo2_bridge.report.payload import report_payload
 from bpo2_bridge.report.render import pdf_filename, render_body, render_pdf
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.grid_page import wants_json
 
 bp = Blueprint("report", __name__)
 
@@ -70,6 +72,8 @@ def _default_form(report: Report) -> dict[str, str]:
 @bp.get("/contracts/<contract_no>/report")
 def view(contract_no: str) -> Any:
     report = _report(contract_no)
+    if wants_json():  # ?format=json or Accept: application/json: the figures, no page
+        return jsonify(report_payload(report))
     return _page(report, _default_form(report))
 
 
