@@ -19,6 +19,9 @@ from .customers import back_url, here, load_customer
 
 bp = Blueprint("contracts", __name__)
 TABS = (("all", "Contracts"), ("expired", "Expired Contracts"), ("expiring", "Expiring Contracts"))
+# each tab's order without a sort parameter: the manual lists the Contracts tab by Contract No;
+# the newest expiries first among the expired, the soonest first among the expiring
+DEFAULT_SORTS = {"all": "contract_no", "expired": "-expiry_date", "expiring": "expiry_date"}
 
 
 def report_link(row: Any) -> str:
@@ -59,12 +62,12 @@ def _columns(with_customer: bool) -> list[GridColumn]:
 
 
 CUSTOMER_CONTRACTS = Grid(
-    "contracts", _columns(with_customer=False), default_sort="expiry_date", key=("contract_id",)
+    "contracts", _columns(with_customer=False), default_sort="contract_no", key=("contract_id",)
 )
 ALL_CONTRACTS = Grid(
     "contracts",
     _columns(with_customer=True),
-    default_sort="expiry_date",
+    default_sort="contract_no",
     key=("contract_id",),
     # contract_row's (status, expiry_date) index: a status's contracts by expiry, walked in order
     sorted_within={"status": ("expiry_date",)},
@@ -127,6 +130,7 @@ def _contracts_page(
         where=listed.where,
         equivalents=crm.contract_equivalents(conn, bridge, listed.base, today),
         search=search_index.TextSearch(conn, search_index.CONTRACTS) if customer_id is None else None,
+        default_sort=DEFAULT_SORTS[tab],
     )
     counts = {}
     if _wants_html():

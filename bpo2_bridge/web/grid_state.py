@@ -54,7 +54,9 @@ class GridState:
         return ("-" if self.desc else "") + self.sort_key
 
     @classmethod
-    def parse(cls, grid: Grid, args: MultiDict[str, str], max_page_size: int) -> GridState:
+    def parse(
+        cls, grid: Grid, args: MultiDict[str, str], max_page_size: int, default_sort: str | None = None
+    ) -> GridState:
         def arg(name: str) -> str:
             value = args.get(name, "") or ""
             if len(value) > MAX_PARAM_LENGTH:
@@ -70,7 +72,7 @@ class GridState:
             state.page = _whole(arg("page"), "page", 1) if arg("page").strip() else 1
         size = _whole(arg("page_size"), "page_size", 1) if arg("page_size").strip() else grid.page_size
         state.page_size = min(size, max_page_size)
-        sort = arg("sort").strip() or grid.default_sort
+        sort = arg("sort").strip() or default_sort or grid.default_sort
         state.desc, state.sort_key = sort.startswith("-"), sort.removeprefix("-")
         column = grid.by_key.get(state.sort_key)
         if state.sort_key not in grid.key and (column is None or not column.sortable):

@@ -1,0 +1,55 @@
+"""The grids as a user used to the old DevExpress grids meets them, in a real browser (headless
+Debian chromium): the order a list opens in, where empty values go, and how they show."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
+
+from .test_browser_walk import column_texts, walk_customer
+from .test_grid_fit_browser import sign_in_as
+
+EMPTY = "—"
+
+
+def _dates(texts: list[str]) -> list[dt.date]:
+    return [dt.date.fromisoformat(t) for t in texts]
+
+
+def test_contract_tabs_open_in_the_manuals_order(demo_bridge, live_server, browser_page) -> None:
+    """Contracts by Contract No, Expired newest expiry first, Expiring soonest first; for one
+    customer and across customers, with no blank Expiry Date on top."""
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    account_no = walk_customer(demo_bridge)["account_no"]
+    for path in (f"/customers/{account_no}/contracts", "/contracts"):
+        page.goto(f"{live_server}{path}?tab=all")
+        numbers = column_texts(page, "Contract No")
+        assert len(numbers) > 1 and numbers == sorted(numbers), path
+        assert page.locator("th[aria-sort=ascending]").inner_text().startswith("Contract No")
+
+        page.goto(f"{live_server}{path}?tab=expired")
+        expired = _dates(column_texts(page, "Expiry Date"))
+        assert len(expired) > 1 and expired == sorted(expired, reverse=True), path
+
+        page.goto(f"{live_server}{path}?tab=expiring")
+        expiring = _dates(column_texts(page, "Expiry Date"))
+        assert expiring and expiring == sorted(expiring), path
+
+
+def test_empty_values_sort_last_both_ways_and_show_a_dash(live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    for sort in ("expiry_date", "-expiry_date", "months_remaining", "-months_remaining"):
+        page.goto(f"{live_server}/contracts?tab=all&sort={sort}&page_size=200")
+        expiries = column_texts(page, "Expiry Date")
+        dated = [d for d in expiries if d != EMPTY]
+        assert dated and len(dated) < len(expiries), "the demo has contracts without an expiry date"
+        assert expiries == dated + [EMPTY] * (len(expiries) - len(dated)), sort
+        assert _dates(dated) == sorted(_dates(dated), reverse=sort.startswith("-")), sort
+        months = column_texts(page, "Months Remaining")
+        assert months[len(dated) :] == [EMPTY] * (len(expiries) - len(dated))
+        # page 1 of a short page size shows dated rows only, whichever way
+        page.goto(f"{live_server}/contracts?tab=all&sort={sort}&page_size=10")
+        assert EMPTY not in column_texts(page, "Expiry Date"), sort
