@@ -50,6 +50,10 @@ def test_every_page_template_renders_strictly(demo_bridge, copied_demo, login):
             f"/customers/{account}",
             f"/customers/{account}/contracts?tab=expired",
             "/contracts?tab=expiring",
+            "/cases",
+            f"/customers/{account}/cases?tab=all",
+            "/activities?tab=recent",
+            f"/customers/{account}/activities?tab=all",
             f"/contracts/{BENCH_CONTRACT_NO}/report",
             "/customers?f_account_no=%3E%3E",  # a bad filter: the grid's 400 page
             "/customers/NO-SUCH-ACCOUNT",  # 404 page

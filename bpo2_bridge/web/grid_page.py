@@ -87,6 +87,11 @@ class GridPage:
         return f"Page {self.page:,} of {self.pages:,}{more} ({self.total:,}{more} {noun})"
 
     @property
+    def reference_count(self) -> str:
+        """The rows the list has, as a tab's badge says it: "2,391", or "10,000+" when capped."""
+        return f"{self.total:,}+" if self.capped else f"{self.total:,}"
+
+    @property
     def first_row(self) -> int:
         return (self.page - 1) * self.page_size + 1 if self.rows else 0
 
@@ -164,6 +169,14 @@ class GridPage:
     @property
     def cleared_cells(self) -> dict[str, None]:
         return {f"f_{key}": None for key in self.grid.kinds}
+
+    def tab_url(self, tab: str, *drop: str) -> str:
+        """This page's URL on another tab of its grid: the search, Filter Row, filter, page size
+        and a chosen sort carry over (they apply there too), save the parameters in ``drop``;
+        the page starts again at 1."""
+        skip = {"tab", "page", "after", "before", "format", *BUILDER_PARAMS, *drop}
+        params = [("tab", tab)] + [(k, v) for k, vs in self._request_args() for v in vs if k not in skip]
+        return request.script_root + request.path + "?" + urlencode(params)
 
     def export_url(self, fmt: str) -> str:
         return self.url(format=fmt, page=None)
