@@ -4,6 +4,7 @@ Debian chromium): the order a list opens in, where empty values go, and how they
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 
@@ -53,3 +54,40 @@ def test_empty_values_sort_last_both_ways_and_show_a_dash(live_server, browser_p
         # page 1 of a short page size shows dated rows only, whichever way
         page.goto(f"{live_server}/contracts?tab=all&sort={sort}&page_size=10")
         assert EMPTY not in column_texts(page, "Expiry Date"), sort
+
+
+def test_switching_tab_keeps_the_filter_sort_and_page_size(demo_bridge, live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    page.goto(f"{live_server}/contracts?tab=all&page=2&page_size=10")
+    page.fill("input[name=f_contract_type]", "Rental")
+    page.press("input[name=f_contract_type]", "Enter")
+    page.wait_for_url(re.compile(r"f_contract_type=Rental"))
+    page.click("th a:text('Start Date')")
+    page.wait_for_url(re.compile(r"sort=start_date"))
+    page.fill("#grid-contracts-q", "CPC")
+    page.press("#grid-contracts-q", "Enter")
+    page.wait_for_url(re.compile(r"q=CPC"))
+    for tab in ("expired", "expiring", "all"):
+        page.click(f"a[data-tab={tab}]")
+        page.wait_for_url(re.compile(rf"tab={tab}"))
+        assert "page=" not in page.url.replace("page_size", "")
+        assert page.input_value("input[name=f_contract_type]") == "Rental", tab
+        assert page.input_value("#grid-contracts-q") == "CPC", tab
+        assert page.locator("th[aria-sort=ascending]").inner_text().startswith("Start Date"), tab
+        assert page.locator(".grid-size select").input_value() == "10", tab
+        types = column_texts(page, "Contract Type")
+        assert all(t == "Rental" for t in types), tab
+        starts = _dates([d for d in column_texts(page, "Start Date") if d != EMPTY])
+        assert starts == sorted(starts), tab
+
+    # the Activities tabs keep theirs too
+    page.goto(f"{live_server}/activities?tab=open&page_size=10")
+    page.fill("input[name=f_activity_type]", "Phone")
+    page.press("input[name=f_activity_type]", "Enter")
+    page.wait_for_url(re.compile(r"f_activity_type=Phone"))
+    page.click("a[data-tab=all]")
+    page.wait_for_url(re.compile(r"tab=all"))
+    assert page.input_value("input[name=f_activity_type]") == "Phone"
+    assert set(column_texts(page, "Type")) == {"Phone Call"}
+    assert page.locator(".grid-size select").input_value() == "10"

@@ -79,13 +79,10 @@ def _tab() -> str:
     return tab if tab in dict(TABS) else "all"
 
 
-def _tab_links(endpoint: str, counts: dict[str, RowCount], **values: Any) -> list[tuple[str, str, str, str]]:
-    # a tab keeps Back but starts its own grid state (a filter on one tab may not fit another)
-    back = request.args.get("back")
-    extra = {"back": back} if back else {}
-    return [
-        (key, label, url_for(endpoint, tab=key, **values, **extra), counts[key].text()) for key, label in TABS
-    ]
+def _tab_links(page: GridPage, counts: dict[str, RowCount]) -> list[tuple[str, str, str, str]]:
+    # a tab keeps Back, the search, filters, page size and a chosen sort; the Window filter is
+    # what the tabs themselves choose
+    return [(key, label, page.tab_url(key, "f_window"), counts[key].text()) for key, label in TABS]
 
 
 @bp.get("/customers/<account_no>/contracts")
@@ -103,7 +100,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         as_of=state.as_of,
         customer=customer,
         tab=tab,
-        tabs=_tab_links("contracts.for_customer", counts, account_no=account_no) if counts else [],
+        tabs=_tab_links(page, counts) if counts else [],
         back=back_url(dashboard),
         dashboard=dashboard,
         here=here(),
@@ -196,6 +193,6 @@ def index():  # type: ignore[no-untyped-def]
         template="contracts/index.html",
         as_of=state.as_of,
         tab=tab,
-        tabs=_tab_links("contracts.index", counts) if counts else [],
+        tabs=_tab_links(page, counts) if counts else [],
         back=back_url(url_for("home.index")),
     )
