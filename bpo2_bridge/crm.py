@@ -261,19 +261,21 @@ def customer_tiles(conn: Connection, bridge: Bridge, customer_id: int) -> dict[s
 
 
 def month_starts(today: dt.date, months: int = 12) -> list[dt.date]:
-    """First days of the `months` months ending with today's month, oldest first."""
+    """First days of the `months` whole months before today's, oldest first."""
     first = today.replace(day=1)
-    return [windows.add_months(first, -i) for i in range(months - 1, -1, -1)]
+    return [windows.add_months(first, -i) for i in range(months, 0, -1)]
 
 
 def revenue_history(conn: Connection, customer_id: int, today: dt.date) -> list[tuple[dt.date, Decimal]]:
-    """12 Months Sales History: revenue per month, months without invoices as zero."""
+    """12 Months Sales History: revenue per month of the 12 whole months before this one (this
+    month, billed at its end, would be an empty bar), months without invoices as zero."""
     months = month_starts(today)
+    until = today.replace(day=1) - dt.timedelta(days=1)
     clause = _sql(conn.dialect, "crm_customer_revenue").bindparams(
         bindparam("since", type_=Date()), bindparam("until", type_=Date())
     )
     found: dict[dt.date, Decimal] = {}
-    for row in _rows(conn, clause, customer_id=customer_id, since=months[0], until=today):
+    for row in _rows(conn, clause, customer_id=customer_id, since=months[0], until=until):
         month = row["month"]
         if isinstance(month, str):
             month = dt.date.fromisoformat(month[:10])

@@ -109,4 +109,6 @@ def dashboard(account_no: str):  # type: ignore[no-untyped-def]
         chart=chart,
         here=here(),
         back=back_url(url_for("customers.index")),
+        # the statuses never expired or expiring (Cancelled by default), as the tile names them
+        excluded_label=" / ".join(bridge.settings.excluded_statuses).lower(),
     )

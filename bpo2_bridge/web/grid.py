@@ -86,6 +86,8 @@ class GridColumn:
     # another column whose order is this one's (Months Remaining: the expiry date), so the sort
     # walks that column's index
     sort_by: str | None = None
+    # how a cell shows a value (a size in bytes as "1.2 MB"); JSON, CSV and XLSX keep the value
+    display: Callable[[Any], str] | None = None
 
     def __post_init__(self) -> None:
         if self.type not in KINDS:
@@ -107,6 +109,8 @@ class GridColumn:
         """The value as a cell shows it; an empty value as "—", as the report shows it."""
         if value is None:
             return EMPTY
+        if self.display is not None:
+            return self.display(value)
         if self.type == "bool":
             return "Yes" if value else "No"
         if isinstance(value, dt.datetime):

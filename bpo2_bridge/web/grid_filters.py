@@ -38,12 +38,31 @@ OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains", "startswith")
 TEXT_ONLY = ("contains", "startswith")
 
 
+# what a page calls the grid's URL parameters (a Filter Row cell: its column's label, grid_state)
+LABELS = {
+    "page": "Page",
+    "page_size": "Rows per page",
+    "sort": "Sort",
+    "q": "Search",
+    "filter": "Filter",
+    "format": "Format",
+    "after": "Next page link",
+    "before": "Previous page link",
+    "fb_column": "Column",
+    "fb_op": "Operator",
+    "fb_value": "Value",
+    "fb_join": "Join",
+}
+
+
 class GridError(BadRequest):
     """Bad grid input; answered as 400 with a message naming the parameter."""
 
     def __init__(self, param: str, message: str) -> None:
         self.param = param
         self.message = message
+        # what the page calls the parameter; a Filter Row cell's column label set by GridState.parse
+        self.label = LABELS.get(param, param)
         super().__init__(description=f"{param}: {message}")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement, False_
 from werkzeug.datastructures import MultiDict
 
 from .filter_builder import Node, condition, filter_sql, junction, parse_filter, render_filter
-from .grid_filters import GridError, cell_conditions, compare
+from .grid_filters import LABELS, GridError, cell_conditions, compare
 
 if TYPE_CHECKING:
     from ..search_index import TextSearch
@@ -23,6 +23,7 @@ MAX_PARAM_LENGTH = 2000
 FORMATS = ("html", "json", "csv", "xlsx")
 BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
 MAX_SEARCH_TERMS = 10
+MAX_WHOLE = 10**9  # a page or page size past this is taken as this (the last page, the largest size)
 # text tests whose matches hold the value itself: a search index over the column narrows them
 NARROWED = ("contains", "startswith", "=")
 
@@ -56,6 +57,16 @@ class GridState:
     @classmethod
     def parse(
         cls, grid: Grid, args: MultiDict[str, str], max_page_size: int, default_sort: str | None = None
+    ) -> GridState:
+        try:
+            return cls._parse(grid, args, max_page_size, default_sort)
+        except GridError as exc:
+            exc.label = label_of(grid, exc.param)
+            raise
+
+    @classmethod
+    def _parse(
+        cls, grid: Grid, args: MultiDict[str, str], max_page_size: int, default_sort: str | None
     ) -> GridState:
         def arg(name: str) -> str:
             value = args.get(name, "") or ""
@@ -172,11 +183,18 @@ class GridState:
         return out
 
 
+def label_of(grid: Grid, param: str) -> str:
+    """What the page calls a URL parameter: a Filter Row cell by its column's label."""
+    column = grid.by_key.get(param[2:]) if param.startswith("f_") else None
+    return f"{column.label} filter" if column is not None else LABELS.get(param, param)
+
+
 def _whole(text: str, name: str, lowest: int) -> int:
+    """A whole number; one past any list's end stands for "the last" (MAX_WHOLE)."""
     text = text.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
+    if not text.isascii() or not text.isdigit():
         raise GridError(name, f"{text!r} is not a whole number")
-    number = int(text)
+    number = min(int(text), MAX_WHOLE)
     if number < lowest:
         raise GridError(name, f"must be at least {lowest}")
     return number

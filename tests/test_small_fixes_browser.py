@@ -1,0 +1,97 @@
+"""Small things a user notices, each in a real browser (headless Debian chromium)."""
+
+from __future__ import annotations
+
+import re
+
+from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
+
+from .test_browser_walk import cache_rows, column_texts, walk_customer
+from .test_grid_fit_browser import sign_in_as
+
+
+def _lightness(css_color: str) -> float:
+    red, green, blue = (int(v) for v in re.findall(r"\d+", css_color)[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def test_a_greyed_rows_account_no_is_as_grey_as_the_rest(live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    page.goto(live_server + "/?tab=recent&who=all")
+    row = page.locator("#panel-recent tr.activity.other").first
+    account = row.locator(".account-no").evaluate("e => getComputedStyle(e).color")
+    subject = row.locator("td").nth(2).evaluate("e => getComputedStyle(e).color")
+    name = row.locator("a.customer").evaluate("e => getComputedStyle(e).color")
+    assert account == subject == name
+    # in the user's own rows the account no stays quieter than the name
+    own = page.locator("#panel-recent tr.activity:not(.other)").first
+    quiet = own.locator(".account-no").evaluate("e => getComputedStyle(e).color")
+    ink = own.locator("td").nth(2).evaluate("e => getComputedStyle(e).color")
+    assert _lightness(quiet) > _lightness(ink)
+
+
+def test_sales_history_leaves_out_the_month_not_yet_billed(demo_bridge, live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    page.goto(f"{live_server}/customers/{walk_customer(demo_bridge)['account_no']}")
+    chart = page.locator(".history svg").inner_html()
+    assert "Oct 26" in chart and "Nov 26" not in chart and "Nov 25" in chart  # today: 2026-11-22
+    page.click(".history summary")
+    months = page.locator(".history tbody td:first-child").all_inner_texts()
+    assert months[0] == "November 2025" and months[-1] == "October 2026" and len(months) == 12
+
+
+def test_file_sizes_read_as_people_read_them(demo_bridge, live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    page.goto(f"{live_server}/customers/{walk_customer(demo_bridge)['account_no']}/files")
+    sizes = column_texts(page, "Size")
+    assert sizes and all(re.fullmatch(r"\d+ B|\d+\.\d (KB|MB|GB)", s) for s in sizes), sizes
+    # the JSON keeps the bytes
+    raw = page.request.get(page.url + "?format=json").json()["rows"]
+    assert all(isinstance(r["file_size"], int) for r in raw)
+
+
+def test_a_bad_filter_names_the_column_not_the_url_parameter(demo_bridge, live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    account = walk_customer(demo_bridge)["account_no"]
+    response = page.goto(f"{live_server}/customers/{account}/contracts?tab=all&f_months_remaining=soon")
+    assert response is not None and response.status == 400
+    message = page.locator(".grid-error").inner_text()
+    assert "Months Remaining filter" in message and "f_months_remaining" not in message
+    page.click("text=Show the list without the Months Remaining filter")
+    page.wait_for_url(re.compile(r"/contracts\?tab=all$"))
+
+
+def test_a_huge_page_number_shows_the_last_page(live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    response = page.goto(f"{live_server}/contracts?tab=all&page=1000000000000")
+    assert response is not None and response.status == 200
+    reference = page.locator(".grid-reference").inner_text()
+    last = re.match(r"Page ([\d,]+) of ([\d,]+)", reference)
+    assert last and last.group(1) == last.group(2)
+    assert page.locator("table.grid-table tbody tr:not(.grid-empty)").count() > 0
+
+
+def test_the_contracts_tile_note_adds_up_to_its_count(demo_bridge, live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    # customers with contracts without an expiry date or cancelled ones: the note must count those too
+    accounts = [
+        r["account_no"]
+        for r in cache_rows(
+            demo_bridge,
+            "SELECT DISTINCT c.account_no FROM customer c JOIN contract k ON k.customer_id = c.customer_id "
+            "WHERE k.expiry_date IS NULL OR k.status = 'Cancelled' ORDER BY 1 LIMIT 4",
+        )
+    ]
+    assert accounts
+    for account in accounts:
+        page.goto(f"{live_server}/customers/{account}")
+        total = int(page.locator("a.tile-contracts .tile-value").inner_text().replace(",", ""))
+        note = page.locator("a.tile-contracts .contracts-split").inner_text()
+        parts = [int(n.replace(",", "")) for n in re.findall(r"([\d,]+) [a-z/ -]+", note)]
+        assert sum(parts) == total, (account, note, total)
