@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
+from sqlalchemy import insert
+
+from bpo2_bridge.demo.content import BENCH_CONTRACT_NO, DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
+from bpo2_bridge.store import email_log
+from bpo2_bridge.web.app import create_app
 
 from .test_browser_walk import cache_rows, column_texts, walk_customer
 from .test_grid_fit_browser import sign_in_as
@@ -95,3 +100,53 @@ def test_the_contracts_tile_note_adds_up_to_its_count(demo_bridge, live_server, 
         note = page.locator("a.tile-contracts .contracts-split").inner_text()
         parts = [int(n.replace(",", "")) for n in re.findall(r"([\d,]+) [a-z/ -]+", note)]
         assert sum(parts) == total, (account, note, total)
+
+
+def test_ops_read_the_email_log_as_a_grid(copied_demo, serve, browser_page) -> None:
+    bridge = copied_demo()
+    sent = dt.datetime(2026, 11, 21, 10, 30)
+    with bridge.store.begin() as conn:  # what the mailer writes for each attempt
+        conn.execute(
+            insert(email_log),
+            [
+                dict(
+                    sent_at=sent,
+                    user_login="sales1",
+                    contract_no=BENCH_CONTRACT_NO,
+                    to_addr="a@example.com",
+                    cc_addr=None,
+                    subject="Report",
+                    outcome="sent",
+                    error=None,
+                ),
+                dict(
+                    sent_at=sent + dt.timedelta(minutes=5),
+                    user_login="sales2",
+                    contract_no=BENCH_CONTRACT_NO,
+                    to_addr="b@example.com",
+                    cc_addr="c@example.com",
+                    subject="Report",
+                    outcome="failed",
+                    error="SMTP server unreachable",
+                ),
+            ],
+        )
+    base = serve(create_app(bridge=bridge))
+    page = browser_page
+    sign_in_as(page, base, "ops")
+    page.goto(base + "/status")
+    page.click("a.email-log")
+    page.wait_for_url(re.compile(r"/status/email-log"))
+    assert column_texts(page, "To") == ["b@example.com", "a@example.com"]  # newest first
+    assert column_texts(page, "Error") == ["SMTP server unreachable", "—"]
+    page.fill("input[name=f_outcome]", "failed")
+    page.press("input[name=f_outcome]", "Enter")
+    page.wait_for_url(re.compile(r"f_outcome=failed"))
+    assert column_texts(page, "User") == ["sales2"]
+    csv = page.request.get(base + "/status/email-log?format=csv").text()
+    assert "SMTP server unreachable" in csv
+
+    page.context.clear_cookies()
+    sign_in_as(page, base, DEMO_SALESMAN_LOGIN)
+    response = page.goto(base + "/status/email-log")
+    assert response is not None and response.status == 403
