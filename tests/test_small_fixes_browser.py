@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from pypdf import PdfReader
 from sqlalchemy import insert
 
 from bpo2_bridge.demo.content import BENCH_CONTRACT_NO, DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
@@ -150,3 +151,40 @@ def test_ops_read_the_email_log_as_a_grid(copied_demo, serve, browser_page) -> N
     sign_in_as(page, base, DEMO_SALESMAN_LOGIN)
     response = page.goto(base + "/status/email-log")
     assert response is not None and response.status == 403
+
+
+MONTH_ROW = re.compile(r"[A-Z][a-z]{2} \d{4} [\d ]+\.\d\d ")
+
+
+def _rows_after_header(page_text: str) -> list[int]:
+    """For each header of the month-by-month table on a PDF page, how many of its rows follow it
+    on that page."""
+    lines = page_text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Month Revenue")]
+    return [sum(1 for line in lines[i + 1 :] if MONTH_ROW.match(line)) for i in starts]
+
+
+def test_the_pdf_never_leaves_a_table_header_at_the_foot_of_a_page(
+    demo_bridge, live_server, browser_page
+) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    # the contracts with the most machines: long tables that cross pages
+    numbers = [
+        r["contract_no"]
+        for r in cache_rows(
+            demo_bridge, "SELECT contract_no FROM contract_row ORDER BY machines DESC, contract_no LIMIT 4"
+        )
+    ]
+    for number in numbers:
+        page.goto(f"{live_server}/contracts/{number}/report")
+        with page.expect_download() as info:
+            page.click("a.button.download")
+        reader = PdfReader(info.value.path())
+        assert len(reader.pages) > 1
+        headers = 0
+        for i, pdf_page in enumerate(reader.pages):
+            following = _rows_after_header(pdf_page.extract_text())
+            assert all(n >= 3 for n in following), (number, i + 1, following)
+            headers += len(following)
+        assert headers >= 1
