@@ -440,7 +440,7 @@ def test_every_grid_link_and_form_keeps_unrelated_parameters(lite) -> None:
     assert links and all("tab=expired" in h and "back=%2Fhome" in h for h in links)
     assert all(h.startswith("/customers/A-1/things") for h in links)
     forms = re.findall(r"<form[^>]*>(.*?)</form>", section, re.S)
-    assert len(forms) == 6
+    assert len(forms) == 7  # search, builder (2), column chooser, Filter Row, jump, page size
     assert all('name="tab" value="expired"' in f for f in forms)
     assert '<a href="/things/' in section and 'class="col-number negative"' in section
 

@@ -91,3 +91,83 @@ def test_switching_tab_keeps_the_filter_sort_and_page_size(demo_bridge, live_ser
     assert page.input_value("input[name=f_activity_type]") == "Phone"
     assert set(column_texts(page, "Type")) == {"Phone Call"}
     assert page.locator(".grid-size select").input_value() == "10"
+
+
+def test_numbered_page_buttons_beside_first_previous_next_last(live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    page.goto(f"{live_server}/contracts?tab=all&page_size=10")
+    reference = page.locator(".grid-reference").inner_text()
+    pages = int(re.match(r"Page 1 of (\d+)", reference).group(1))
+    assert pages >= 5
+    buttons = page.locator(".grid-pages a.grid-page, .grid-pages .grid-page-current")
+    assert buttons.all_inner_texts() == ["1", "2", "3", str(pages)]
+    assert page.locator(".grid-pages .grid-gap").count() == 1
+    assert page.locator(".grid-page-current").get_attribute("aria-current") == "page"
+    first_of_page_4 = None
+    page.click(".grid-pages a.grid-page:text-is('3')")
+    page.wait_for_url(re.compile(r"page=3"))
+    assert page.locator(".grid-reference").inner_text().startswith(f"Page 3 of {pages}")
+    assert page.locator(".grid-pages a.grid-page:text-is('4')").count() == 1
+    page.click(".grid-pages a.grid-page:text-is('4')")
+    page.wait_for_url(re.compile(r"page=4"))
+    first_of_page_4 = column_texts(page, "Contract No")[0]
+    # the same rows as Next from page 3
+    page.go_back()
+    page.click("a[rel=next]")
+    page.wait_for_url(re.compile(r"page=4"))
+    assert column_texts(page, "Contract No")[0] == first_of_page_4
+    page.click(f".grid-pages a.grid-page:text-is('{pages}')")
+    page.wait_for_url(re.compile(rf"page={pages}"))
+    assert page.locator(".grid-page-current").inner_text() == str(pages)
+
+
+def test_column_chooser_hides_and_orders_columns_and_keeps_them_in_the_url(live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    page.goto(f"{live_server}/contracts?tab=all")
+    page.click(".grid-columns summary")
+    page.uncheck(".grid-columns input[value=machines]")
+    page.uncheck(".grid-columns input[value=window]")
+    page.click(".grid-columns button[type=submit]")
+    page.wait_for_url(re.compile(r"cols="))
+    headers = [
+        h.strip(" ▲▼") for h in page.locator("table.grid-table thead tr:first-child th").all_inner_texts()
+    ]
+    assert "Machines" not in headers and "Window" not in headers and headers[0] == "Contract No"
+    assert page.locator("input[name=f_machines]").count() == 0
+    # move Status left of Contract Type
+    page.click(".grid-columns summary")
+    page.click(".grid-columns a[aria-label='Move Status left']")
+    page.wait_for_url(re.compile(r"cols="))
+    headers = [
+        h.strip(" ▲▼") for h in page.locator("table.grid-table thead tr:first-child th").all_inner_texts()
+    ]
+    assert headers.index("Status") == headers.index("Contract Type") - 1
+    chosen = page.url
+    # the choice survives sorting, filtering and a tab switch
+    page.click("th a:text('Start Date')")
+    page.wait_for_url(re.compile(r"sort=start_date"))
+    page.click("a[data-tab=expired]")
+    page.wait_for_url(re.compile(r"tab=expired"))
+    assert "cols=" in page.url
+    again = [
+        h.strip(" ▲▼") for h in page.locator("table.grid-table thead tr:first-child th").all_inner_texts()
+    ]
+    assert again == headers
+    assert len(page.locator("table.grid-table tbody tr").first.locator("td").all()) == len(headers)
+    assert chosen != page.url
+
+
+def test_search_matches_are_highlighted(live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    page.goto(f"{live_server}/customers?q=medical")
+    marks = page.locator("table.grid-table tbody mark").all_inner_texts()
+    assert marks and all(m.lower() == "medical" for m in marks)
+    names = column_texts(page, "Customer Name")
+    assert len(marks) >= len(names)
+    # without a search nothing is marked, and marked text is still the plain name
+    assert all("medical" in n.lower() for n in names)
+    page.goto(f"{live_server}/customers")
+    assert page.locator("table.grid-table tbody mark").count() == 0

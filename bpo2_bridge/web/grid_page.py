@@ -4,6 +4,7 @@ response in the format the URL asks for (HTML, JSON, CSV, XLSX) or a 400 naming 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -62,6 +63,31 @@ class GridPage:
         return self.state.format
 
     @property
+    def columns(self) -> list[GridColumn]:
+        """The columns the page shows, in the column chooser's order (all when none chosen)."""
+        if not self.state.shown:
+            return self.grid.columns
+        return [self.grid.by_key[k] for k in self.state.shown]
+
+    @property
+    def column_choices(self) -> list[tuple[GridColumn, bool, str | None, str | None]]:
+        """(column, shown, URL moving it left, URL moving it right) for the column chooser:
+        the shown columns in their order, then the hidden ones."""
+        shown = [c.key for c in self.columns]
+        out: list[tuple[GridColumn, bool, str | None, str | None]] = []
+        for i, key in enumerate(shown):
+            left = right = None
+            if i > 0:
+                order = [*shown[: i - 1], key, shown[i - 1], *shown[i + 1 :]]
+                left = self.url(cols=",".join(order))
+            if i < len(shown) - 1:
+                order = [*shown[:i], shown[i + 1], key, *shown[i + 2 :]]
+                right = self.url(cols=",".join(order))
+            out.append((self.grid.by_key[key], True, left, right))
+        out += [(c, False, None, None) for c in self.grid.columns if c.key not in shown]
+        return out
+
+    @property
     def filter_text(self) -> str:
         node = self.state.filter
         return render_filter(node, self.grid.kinds) if node is not None else ""
@@ -112,15 +138,21 @@ class GridPage:
     def body_rows(self) -> list[Markup]:
         """Each row's ``<td>`` cells as escaped HTML, formatted here in one pass: through the
         template, the per-cell calls (text, link, css) cost as much as the query."""
-        columns = [(c.key, f"col-{c.type}", c.css, c.link, c.text) for c in self.grid.columns]
+        words = self.q.split()
+        # the search box's words marked where they show (in the columns it searches)
+        found = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
+        columns = [
+            (c.key, f"col-{c.type}", c.css, c.link, c.text, found if c.is_searchable else None)
+            for c in self.columns
+        ]
         out = []
         for row in self.rows:
             cells = []
-            for key, cls, css_of, link_of, text_of in columns:
+            for key, cls, css_of, link_of, text_of, marks in columns:
                 css = css_of(row) if css_of else None
                 href = link_of(row) if link_of else None
                 klass = f"{cls} {_html(css)}" if css else cls
-                text = _html(text_of(row[key]))
+                text = _marked(text_of(row[key]), marks) if marks else _html(text_of(row[key]))
                 if href:
                     cells.append(f'\n        <td class="{klass}"><a href="{_html(href)}">{text}</a></td>')
                 else:
@@ -131,7 +163,7 @@ class GridPage:
     def headers(self) -> list[tuple[GridColumn, str, str | None, str]]:
         """(column, aria-sort, sort link or None, sort mark) for each header cell."""
         out = []
-        for c in self.grid.columns:
+        for c in self.columns:
             mark = ""
             if c.key == self.sort_key:
                 mark = " ▼" if self.sort_desc else " ▲"
@@ -164,7 +196,8 @@ class GridPage:
 
     @property
     def row_hidden(self) -> list[tuple[str, str]]:
-        return self.hidden(*(f"f_{key}" for key in self.grid.kinds))
+        # a hidden column's Filter Row cell is not on the page: its filter rides along
+        return self.hidden(*(f"f_{c.key}" for c in self.columns if c.filterable))
 
     @property
     def cleared_cells(self) -> dict[str, None]:
@@ -196,6 +229,23 @@ class GridPage:
             return self.page_url(self.page - 1)
         return self.url(page=self.page - 1, before=self.cursor_of(self.rows[0]))
 
+    @property
+    def page_links(self) -> list[tuple[int | None, str | None]]:
+        """The numbered page buttons, (number, URL): the first, the last (when the count is
+        exact), the current page and two either side; (None, None) for a gap ("…")."""
+        last = self.pages
+        numbers = {1, *range(self.page - 2, self.page + 3)}
+        if not self.capped:
+            numbers.add(last)
+        out: list[tuple[int | None, str | None]] = []
+        before = 0
+        for number in sorted(n for n in numbers if 1 <= n <= max(last, self.page)):
+            if number - before > 1:
+                out.append((None, None))
+            out.append((number, self.page_url(number)))
+            before = number
+        return out
+
     def page_url(self, number: int) -> str:
         return self.url(page=number if number > 1 else None)
 
@@ -216,6 +266,17 @@ class GridPage:
             "next": self.next_url,
             "as_of": as_of.isoformat() if as_of is not None else None,
         }
+
+
+def _marked(text: str, found: re.Pattern[str]) -> str:
+    """``text`` escaped, each match of ``found`` in a <mark>."""
+    out, start = [], 0
+    for match in found.finditer(text):
+        if match.end() > match.start():
+            out += [_html(text[start : match.start()]), "<mark>", _html(match.group()), "</mark>"]
+            start = match.end()
+    out.append(_html(text[start:]))
+    return "".join(out)
 
 
 def _html(value: Any) -> str:

@@ -49,6 +49,7 @@ class GridState:
     format: str = "html"
     max_page_size: int = 200
     redirect: dict[str, str | None] | None = None
+    shown: tuple[str, ...] = ()  # the column chooser's columns, in order (empty: all, as declared)
 
     @property
     def sort_spec(self) -> str:
@@ -106,6 +107,7 @@ class GridState:
                     cell_conditions(grid.kinds[key], arg(name), name)  # checks the syntax now
                     state.cells[key] = arg(name).strip()
         state.filter = parse_filter(arg("filter"), grid.kinds)
+        state.shown = _shown(grid, args.getlist("cols"))
         state.after, state.before = arg("after").strip() or None, arg("before").strip() or None
         if state.after and state.before:
             raise GridError("after", "give after or before, not both")
@@ -181,6 +183,20 @@ class GridState:
             others = [o for o in others if not isinstance(o, False_)]
             out.append(or_(word, *others) if others else word)
         return out
+
+
+def _shown(grid: Grid, given: list[str]) -> tuple[str, ...]:
+    """The column chooser's ``cols`` (repeated, or one comma-separated list): known keys, each once."""
+    keys: list[str] = []
+    for text in given:
+        if len(text) > MAX_PARAM_LENGTH:
+            raise GridError("cols", f"too long (at most {MAX_PARAM_LENGTH} characters)")
+        for key in (k.strip() for k in text.split(",")):
+            if key and key not in grid.by_key:
+                raise GridError("cols", f"no column {key!r} (columns: {', '.join(grid.by_key)})")
+            if key and key not in keys:
+                keys.append(key)
+    return tuple(keys)
 
 
 def label_of(grid: Grid, param: str) -> str:
