@@ -68,10 +68,12 @@ def shot(page, folder: Path, name: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def column_texts(page, label: str) -> list[str]:  # type: ignore[no-untyped-def]
-    headers = [
-        h.strip().rstrip("▲▼ ").strip()
-        for h in page.locator("table.grid-table thead tr:first-child th").all_inner_texts()
-    ]
+    # a header's own text, without its values drop-down
+    texts = page.locator("table.grid-table thead tr:first-child th").evaluate_all(
+        "ths => ths.map(th => { const c = th.cloneNode(true);"
+        " c.querySelectorAll('details').forEach(d => d.remove()); return c.textContent; })"
+    )
+    headers = [h.strip().rstrip("▲▼ ").strip() for h in texts]
     index = headers.index(label)
     cells = page.locator(f"table.grid-table tbody tr:not(.grid-empty) td:nth-child({index + 1})")
     return [t.strip() for t in cells.all_inner_texts()]

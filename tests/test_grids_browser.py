@@ -8,10 +8,18 @@ import re
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 
-from .test_browser_walk import column_texts, walk_customer
+from .test_browser_walk import cache_rows, column_texts, walk_customer
 from .test_grid_fit_browser import sign_in_as
 
 EMPTY = "—"
+
+
+def _headers(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The grid's header labels, without sort marks and value drop-downs."""
+    return page.locator("table.grid-table thead tr:first-child th").evaluate_all(
+        "ths => ths.map(th => { const c = th.cloneNode(true);"
+        " c.querySelectorAll('details, .sort-mark').forEach(d => d.remove()); return c.textContent.trim(); })"
+    )
 
 
 def _dates(texts: list[str]) -> list[dt.date]:
@@ -131,18 +139,14 @@ def test_column_chooser_hides_and_orders_columns_and_keeps_them_in_the_url(live_
     page.uncheck(".grid-columns input[value=window]")
     page.click(".grid-columns button[type=submit]")
     page.wait_for_url(re.compile(r"cols="))
-    headers = [
-        h.strip(" ▲▼") for h in page.locator("table.grid-table thead tr:first-child th").all_inner_texts()
-    ]
+    headers = _headers(page)
     assert "Machines" not in headers and "Window" not in headers and headers[0] == "Contract No"
     assert page.locator("input[name=f_machines]").count() == 0
     # move Status left of Contract Type
     page.click(".grid-columns summary")
     page.click(".grid-columns a[aria-label='Move Status left']")
     page.wait_for_url(re.compile(r"cols="))
-    headers = [
-        h.strip(" ▲▼") for h in page.locator("table.grid-table thead tr:first-child th").all_inner_texts()
-    ]
+    headers = _headers(page)
     assert headers.index("Status") == headers.index("Contract Type") - 1
     chosen = page.url
     # the choice survives sorting, filtering and a tab switch
@@ -151,9 +155,7 @@ def test_column_chooser_hides_and_orders_columns_and_keeps_them_in_the_url(live_
     page.click("a[data-tab=expired]")
     page.wait_for_url(re.compile(r"tab=expired"))
     assert "cols=" in page.url
-    again = [
-        h.strip(" ▲▼") for h in page.locator("table.grid-table thead tr:first-child th").all_inner_texts()
-    ]
+    again = _headers(page)
     assert again == headers
     assert len(page.locator("table.grid-table tbody tr").first.locator("td").all()) == len(headers)
     assert chosen != page.url
@@ -171,3 +173,47 @@ def test_search_matches_are_highlighted(live_server, browser_page) -> None:
     assert all("medical" in n.lower() for n in names)
     page.goto(f"{live_server}/customers")
     assert page.locator("table.grid-table tbody mark").count() == 0
+
+
+def test_header_drop_downs_tick_values_with_their_counts(demo_bridge, live_server, _browser) -> None:
+    """Without JavaScript too: the drop-down is a plain <details> with a GET form."""
+    context = _browser.new_context(viewport={"width": 1366, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+        page.goto(f"{live_server}/contracts?tab=all&page_size=200")
+        expected = {
+            r["status"]: r["n"]
+            for r in cache_rows(demo_bridge, "SELECT status, COUNT(*) AS n FROM contract_row GROUP BY status")
+        }
+        status = page.locator("th", has_text="Status").locator("details.grid-choices")
+        status.locator("summary").click()
+        labels = status.locator("label").all_inner_texts()
+        shown = {
+            m.group(1): int(m.group(2)) for m in (re.match(r"(.+) \((\d+)\)", t.strip()) for t in labels)
+        }
+        assert shown == expected
+        status.locator("input[value=Active]").check()
+        status.locator("input[value=Expired]").check()
+        status.locator("button[type=submit]").click()
+        page.wait_for_url(re.compile(r"in_status=Active&in_status=Expired"))
+        assert set(column_texts(page, "Status")) == {"Active", "Expired"}
+        total = int(re.search(r"\((\d+) rows\)", page.locator(".grid-reference").inner_text()).group(1))
+        assert total == expected["Active"] + expected["Expired"]
+        # ticked values stay ticked, survive a tab switch and combine with the Filter Row
+        page.click("a[data-tab=expired]")
+        page.wait_for_url(re.compile(r"tab=expired"))
+        assert "in_status=Active" in page.url
+        assert set(column_texts(page, "Status")) <= {"Active", "Expired"}
+
+        page.goto(f"{live_server}/customers?page_size=200")
+        site = page.locator("th", has_text="Site").locator("details.grid-choices")
+        site.locator("summary").click()
+        first = site.locator("input[type=checkbox]").first
+        value = first.get_attribute("value")
+        first.check()
+        site.locator("button[type=submit]").click()
+        page.wait_for_url(re.compile(r"in_site_name="))
+        assert set(column_texts(page, "Site")) == {value}
+    finally:
+        context.close()

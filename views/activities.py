@@ -33,7 +33,7 @@ def _columns(with_customer: bool) -> list[GridColumn]:
     columns = [
         GridColumn("scheduled_for", "Scheduled", type="datetime", css=greyed),
         GridColumn("modified_date", "Changed", type="datetime", css=greyed),
-        GridColumn("activity_type", "Type", css=greyed),
+        GridColumn("activity_type", "Type", choices=True, css=greyed),
         GridColumn("subject", "Subject", css=greyed),
     ]
     if with_customer:

@@ -39,8 +39,8 @@ def _columns(with_customer: bool) -> list[GridColumn]:
         GridColumn("case_no", "Case No", link=case_link, css=greyed),
         GridColumn("case_date", "Date", type="datetime", css=greyed),
         GridColumn("subject", "Subject", css=greyed),
-        GridColumn("case_type", "Case Type", css=greyed),
-        GridColumn("status", "Status", css=greyed),
+        GridColumn("case_type", "Case Type", choices=True, css=greyed),
+        GridColumn("status", "Status", choices=True, css=greyed),
     ]
     if with_customer:
         columns += [

@@ -45,8 +45,8 @@ def _columns(with_customer: bool) -> list[GridColumn]:
             GridColumn("customer_name", "Customer Name", link=customer_link),
         ]
     columns += [
-        GridColumn("contract_type", "Contract Type"),
-        GridColumn("status", "Status"),
+        GridColumn("contract_type", "Contract Type", choices=True),
+        GridColumn("status", "Status", choices=True),
         GridColumn("start_date", "Start Date", type="date"),
         GridColumn("expiry_date", "Expiry Date", type="date"),
         # in the order of the expiry date (monotonic in it): the sort walks its index

@@ -37,7 +37,7 @@ FILES = Grid(
         GridColumn("file_name", "File Name", link=download_link),
         GridColumn("case_no", "Case No"),
         GridColumn("case_subject", "Case Subject"),
-        GridColumn("case_status", "Case Status"),
+        GridColumn("case_status", "Case Status", choices=True),
         GridColumn("uploaded_date", "Uploaded", type="datetime"),
         GridColumn("uploaded_by", "Uploaded By"),
         GridColumn("file_size", "Size", type="number", display=filesize),

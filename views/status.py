@@ -34,7 +34,7 @@ EMAIL_LOG = Grid(
         GridColumn("to_addr", "To"),
         GridColumn("cc_addr", "Cc"),
         GridColumn("subject", "Subject"),
-        GridColumn("outcome", "Outcome", css=lambda row: f"outcome-{row['outcome']}"),
+        GridColumn("outcome", "Outcome", choices=True, css=lambda row: f"outcome-{row['outcome']}"),
         GridColumn("error", "Error"),
     ],
     default_sort="-sent_at",

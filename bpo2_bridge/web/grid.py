@@ -41,7 +41,7 @@ from .. import time_limit
 from ..row_counts import RowCount, count_rows
 from ..search_index import TextSearch
 from . import grid_cursor
-from .grid_filters import HELP, KINDS, OPERATORS, GridError
+from .grid_filters import HELP, KINDS, OPERATORS, GridError, value_counts
 from .grid_page import GridPage, Row, grid_response, register_grid_errors, wants_json
 from .grid_state import PAGE_SIZES, Equivalents, GridState
 
@@ -88,10 +88,14 @@ class GridColumn:
     sort_by: str | None = None
     # how a cell shows a value (a size in bytes as "1.2 MB"); JSON, CSV and XLSX keep the value
     display: Callable[[Any], str] | None = None
+    # a few-valued column (a status, a type, a site): its header offers its values to tick, with counts
+    choices: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in KINDS:
             raise ValueError(f"column {self.key}: type must be one of {KINDS}, not {self.type!r}")
+        if self.choices and self.type != "text":
+            raise ValueError(f"column {self.key}: only a text column offers values to tick")
 
     @property
     def is_searchable(self) -> bool:
@@ -218,12 +222,27 @@ class Grid:
             page.truncated = len(rows) > self.export_cap
             page.rows = rows[: self.export_cap]
             return page
+        if state.format == "html":
+            page.choices = self._choices(conn, source, list(where), count_seconds)
         if planned is filters:
             page.rows = self._page_rows(conn, query, order, state, page)
         else:
             page.rows = self._walked_rows(conn, query, select(source).where(*filters), order, state, page)
         page.cursor_of = lambda row: grid_cursor.encode(state.sort_spec, [row[c.name] for c, _ in order])
         return page
+
+    def _choices(
+        self, conn: Connection, source: FromClause, where: list[ColumnElement[bool]], seconds: float
+    ) -> dict[str, list[tuple[Any, int | None]]]:
+        """The header drop-downs' values and counts over the list (its tab, customer, what the
+        user may see), before the user's own filters."""
+        out = {}
+        for c in self.columns:
+            if c.choices:
+                counts = value_counts(conn, source, where, source.c[c.key], seconds)
+                if counts is not None:
+                    out[c.key] = counts
+        return out
 
     def _walked_rows(
         self,

@@ -38,6 +38,8 @@ class GridPage:
         self.truncated = False
         self.redirect_params: dict[str, str | None] | None = None
         self.cursor_of: Callable[[Row], str] | None = None
+        # column -> (value, rows holding it or None) for the header drop-downs (Grid.fetch)
+        self.choices: dict[str, list[tuple[Any, int | None]]] = {}
         # the request's own parameters, read once per page: every link and form starts from them
         self._args: list[tuple[str, list[str]]] | None = None
 
@@ -85,6 +87,17 @@ class GridPage:
                 right = self.url(cols=",".join(order))
             out.append((self.grid.by_key[key], True, left, right))
         out += [(c, False, None, None) for c in self.grid.columns if c.key not in shown]
+        return out
+
+    def choice_items(self, key: str) -> list[tuple[str, str, str, bool]]:
+        """(value, text, count text, ticked) of a column's header drop-down."""
+        picked = set(self.state.picked.get(key, ()))
+        column = self.grid.by_key[key]
+        out = []
+        for value, count in self.choices.get(key, ()):
+            raw = "" if value is None else str(value)
+            counted = "" if count is None else f"{count:,}"
+            out.append((raw, column.text(value), counted, raw in picked))
         return out
 
     @property
@@ -201,7 +214,8 @@ class GridPage:
 
     @property
     def cleared_cells(self) -> dict[str, None]:
-        return {f"f_{key}": None for key in self.grid.kinds}
+        picked = {f"in_{c.key}": None for c in self.grid.columns if c.choices}
+        return {**{f"f_{key}": None for key in self.grid.kinds}, **picked}
 
     def tab_url(self, tab: str, *drop: str) -> str:
         """This page's URL on another tab of its grid: the search, Filter Row, filter, page size

@@ -49,6 +49,7 @@ class GridState:
     format: str = "html"
     max_page_size: int = 200
     redirect: dict[str, str | None] | None = None
+    picked: dict[str, list[str]] = field(default_factory=dict)  # in_<key>: values ticked in its header
     shown: tuple[str, ...] = ()  # the column chooser's columns, in order (empty: all, as declared)
 
     @property
@@ -107,6 +108,16 @@ class GridState:
                     cell_conditions(grid.kinds[key], arg(name), name)  # checks the syntax now
                     state.cells[key] = arg(name).strip()
         state.filter = parse_filter(arg("filter"), grid.kinds)
+        for name in args:
+            if name.startswith("in_"):
+                column = grid.by_key.get(name[3:])
+                if column is None or not column.choices:
+                    offered = ", ".join(f"in_{c.key}" for c in grid.columns if c.choices) or "none"
+                    raise GridError(name, f"no column with values to tick {name[3:]!r} (offered: {offered})")
+                values = args.getlist(name)
+                if len(values) > 100 or any(len(v) > MAX_PARAM_LENGTH or "\x00" in v for v in values):
+                    raise GridError(name, "too many or too long values")
+                state.picked[column.key] = list(dict.fromkeys(values))
         state.shown = _shown(grid, args.getlist("cols"))
         state.after, state.before = arg("after").strip() or None, arg("before").strip() or None
         if state.after and state.before:
@@ -167,6 +178,9 @@ class GridState:
                 out.append(one(key, op, value))
         if self.filter is not None:
             out.append(filter_sql(self.filter, one))
+        for key, values in self.picked.items():
+            # an empty value stands for the rows without one ("—")
+            out.append(or_(*(one(key, "=", v) if v else columns[key].is_(None) for v in values)))
         searchable = [c for c in grid.columns if c.is_searchable]
         for term in self.q.split():
             if search is None:
@@ -201,6 +215,8 @@ def _shown(grid: Grid, given: list[str]) -> tuple[str, ...]:
 
 def label_of(grid: Grid, param: str) -> str:
     """What the page calls a URL parameter: a Filter Row cell by its column's label."""
+    if param.startswith("in_") and param[3:] in grid.by_key:
+        return f"{grid.by_key[param[3:]].label} values"
     column = grid.by_key.get(param[2:]) if param.startswith("f_") else None
     return f"{column.label} filter" if column is not None else LABELS.get(param, param)
 
