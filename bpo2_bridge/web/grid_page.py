@@ -165,11 +165,16 @@ class GridPage:
                 css = css_of(row) if css_of else None
                 href = link_of(row) if link_of else None
                 klass = f"{cls} {_html(css)}" if css else cls
-                text = _marked(text_of(row[key]), marks) if marks else _html(text_of(row[key]))
+                plain = text_of(row[key])
+                text = _marked(plain, marks) if marks else _html(plain)
+                # a text cell may end in "…" on screen: its tooltip holds all of it
+                tip = f' title="{_html(plain)}"' if cls == "col-text" and len(plain) > 12 else ""
                 if href:
-                    cells.append(f'\n        <td class="{klass}"><a href="{_html(href)}">{text}</a></td>')
+                    cells.append(
+                        f'\n        <td class="{klass}"{tip}><a href="{_html(href)}">{text}</a></td>'
+                    )
                 else:
-                    cells.append(f'\n        <td class="{klass}">{text}</td>')
+                    cells.append(f'\n        <td class="{klass}"{tip}>{text}</td>')
             out.append(Markup("".join(cells)))
         return out
 
