@@ -404,7 +404,7 @@ def test_create_filter_expressions_match_python(db) -> None:
         payload = all_json(client, filter=text)
         assert ids(payload) == [r["id"] for r in rows if pred(r)]
         html = client.get("/things", query_string={"filter": text}).get_data(as_text=True)
-        assert 'class="grid-active-filter"' in html and "Clear</a>" in html
+        assert 'class="grid-active-filter"' in html and "Clear all</a>" in html
 
     check()
 
@@ -422,7 +422,8 @@ def test_builder_form_appends_conditions_and_redirects(lite) -> None:
     expected = '(amount < 0 OR status = "Active") AND name contains "ac"'
     assert f'name="filter" value="{escape(expected)}"' in html
     removable = re.findall(r'<span class="grid-cond"><code>([^<]*)</code>', html)
-    assert removable == [escape('(amount < 0 OR status = "Active")'), escape('name contains "ac"')]
+    # shown with the columns' labels
+    assert removable == [escape('(Amount < 0 OR Status = "Active")'), escape('Name contains "ac"')]
     bad = client.get("/things?fb_column=amount&fb_op=contains&fb_value=1")
     assert bad.status_code == 400 and "contains applies to text columns" in bad.get_data(as_text=True)
 

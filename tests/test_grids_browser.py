@@ -217,3 +217,45 @@ def test_header_drop_downs_tick_values_with_their_counts(demo_bridge, live_serve
         assert set(column_texts(page, "Site")) == {value}
     finally:
         context.close()
+
+
+def test_active_filters_show_as_labelled_removable_chips(live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    page.goto(f"{live_server}/contracts?tab=all")
+    page.click(".grid-builder summary")
+    page.select_option("select[name=fb_column]", "months_remaining")
+    page.select_option("select[name=fb_op]", "<")
+    page.fill("input[name=fb_value]", "-20")
+    page.click(".grid-builder-add button[type=submit]")
+    page.wait_for_url(re.compile(r"filter="))
+    chips = page.locator(".grid-active-filter .grid-cond code").all_inner_texts()
+    assert chips == ["Months Remaining < -20"]
+    # a search and a Filter Row cell join them, each removable on its own
+    page.fill("input[name=f_contract_type]", "Rental")
+    page.press("input[name=f_contract_type]", "Enter")
+    page.wait_for_url(re.compile(r"f_contract_type=Rental"))
+    chips = page.locator(".grid-active-filter .grid-cond code").all_inner_texts()
+    assert chips == ["Contract Type: Rental", "Months Remaining < -20"]
+    page.click(".grid-cond:has-text('Months Remaining') a")
+    page.wait_for_url(re.compile(r"^(?!.*filter=).*f_contract_type=Rental"))
+    assert page.locator(".grid-active-filter .grid-cond code").all_inner_texts() == ["Contract Type: Rental"]
+    page.click(".grid-active-filter a.grid-clear")
+    page.wait_for_url(re.compile(r"/contracts\?tab=all$"))
+    assert page.locator(".grid-active-filter").count() == 0
+
+    # each grid's example speaks of its own columns
+    page.goto(f"{live_server}/customers")
+    example = page.get_attribute("input[name=filter]", "placeholder")
+    keys = set(re.findall(r"\b([a-z]+(?:_[a-z]+)*) (?:=|>|<|>=|contains)", example))
+    assert keys and keys <= {
+        "account_no",
+        "customer_name",
+        "site_name",
+        "main_salesman",
+        "tel",
+        "status",
+        "active_contracts",
+        "expiring_contracts",
+    }
+    assert "months_remaining" not in example

@@ -13,8 +13,8 @@ from flask import Flask, Response, redirect, render_template, request
 from markupsafe import Markup, escape
 
 from . import grid_export
-from .filter_builder import Condition, Node, junction, render_filter
-from .grid_filters import GridError
+from .filter_builder import Condition, describe_filter, junction, render_filter
+from .grid_filters import GridError, render_value
 from .grid_state import BUILDER_PARAMS, FORMATS, PAGE_SIZES, GridState
 
 if TYPE_CHECKING:
@@ -107,17 +107,60 @@ class GridPage:
 
     @property
     def filter_parts(self) -> list[tuple[str, str]]:
-        """(text, URL without it) for each top-level AND condition, so one can be removed."""
+        """(text with column labels, URL without it) for each top-level AND condition of the
+        filter, so one can be removed; an OR group is one part."""
         node = self.state.filter
-        if node is None or (not isinstance(node, Condition) and node.op == "OR"):
+        if node is None:
             return []
-        parts: list[Node] = [node] if isinstance(node, Condition) else list(node.parts)
+        labels = {c.key: c.label for c in self.grid.columns}
+        if isinstance(node, Condition) or node.op == "OR":
+            return [(describe_filter(node, self.grid.kinds, labels), self.url(filter=None, page=None))]
+        parts = list(node.parts)
         out = []
         for i, part in enumerate(parts):
             rest = parts[:i] + parts[i + 1 :]
             left = render_filter(junction("AND", rest), self.grid.kinds) if rest else None
-            out.append((render_filter(part, self.grid.kinds, nested=True), self.url(filter=left, page=None)))
+            text = describe_filter(part, self.grid.kinds, labels, nested=True)
+            out.append((text, self.url(filter=left, page=None)))
         return out
+
+    @property
+    def chips(self) -> list[tuple[str, str]]:
+        """(what, URL without it) for every condition narrowing the list: the search, each Filter
+        Row cell, each header drop-down's ticked values and each part of the filter."""
+        out = []
+        if self.q:
+            out.append((f'Search "{self.q}"', self.url(q=None, page=None)))
+        for key, text in self.cells.items():
+            out.append((f"{self.grid.by_key[key].label}: {text}", self.url(page=None, **{f"f_{key}": None})))
+        for key, values in self.state.picked.items():
+            column = self.grid.by_key[key]
+            shown = ", ".join(v or "—" for v in values)
+            out.append((f"{column.label}: {shown}", self.url(page=None, **{f"in_{key}": None})))
+        return out + self.filter_parts
+
+    @property
+    def clear_all_url(self) -> str:
+        return self.url(q=None, filter=None, page=None, **self.cleared_cells)
+
+    @property
+    def filter_example(self) -> str:
+        """A Create Filter example made of this grid's own columns and values."""
+        texts = [c for c in self.grid.filterable if c.type == "text"]
+        picked = next((c for c in texts if c.choices), texts[0] if texts else None)
+        others = [c for c in self.grid.filterable if c.type in ("number", "date", "datetime")]
+        parts = []
+        if picked is not None:
+            values = [v for v, _ in self.choices.get(picked.key, ()) if v]
+            parts.append(f"{picked.key} = {render_value('text', str(values[0]) if values else 'text')}")
+        if others:
+            other = others[0]
+            parts.append(f"{other.key} > 0" if other.type == "number" else f"{other.key} >= 2026-01-01")
+        if len(texts) > 1 and texts[-1] is not picked:
+            parts.append(f'{texts[-1].key} contains "a"')
+        if len(parts) >= 3:
+            return f"{parts[0]} AND ({parts[1]} OR {parts[2]})"
+        return " AND ".join(parts)
 
     @property
     def reference(self) -> str:
