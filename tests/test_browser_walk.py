@@ -133,11 +133,13 @@ def test_customers_to_contracts_refresh_report_and_back(
 
     # Refresh after a change made in BPO2: the expiring contract becomes expired
     target = column_texts(page, "Contract No")[0]
+    old_expiry = column_texts(page, "Expiry Date")[0]
     change_expiry_in_source(bridge, target, dt.date(2020, 1, 31))
     assert target in column_texts(page, "Contract No")
     page.click("button.refresh")
     page.wait_for_selector(".flash")
-    assert "Changed: contract: 1 changed" in page.locator(".flash").inner_text()
+    # the contract named, and what changed in it
+    assert f"Changed: {target}: Expiry Date {old_expiry} → 2020-01-31" in page.locator(".flash").inner_text()
     assert "tab=expiring" in page.url
     assert target not in column_texts(page, "Contract No")
     shot(page, artifacts_dir, "08_contracts_refreshed")

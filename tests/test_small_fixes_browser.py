@@ -188,3 +188,31 @@ def test_the_pdf_never_leaves_a_table_header_at_the_foot_of_a_page(
             assert all(n >= 3 for n in following), (number, i + 1, following)
             headers += len(following)
         assert headers >= 1
+
+
+def test_status_lists_refresh_runs_with_their_changes(
+    copied_demo, change_expiry_in_source, serve, browser_page
+) -> None:
+    bridge = copied_demo()
+    customer = walk_customer(bridge)
+    number = cache_rows(
+        bridge,
+        "SELECT contract_no FROM contract_row WHERE customer_id = :c AND expiry_date IS NOT NULL ORDER BY 1 LIMIT 1",
+        c=customer["customer_id"],
+    )[0]["contract_no"]
+    base = serve(create_app(bridge=bridge))
+    page = browser_page
+    sign_in_as(page, base, DEMO_SALESMAN_LOGIN)
+    page.goto(f"{base}/customers/{customer['account_no']}/contracts?tab=all")
+    change_expiry_in_source(bridge, number, dt.date(2031, 3, 31))
+    page.click("button.refresh")
+    page.wait_for_selector(".flash")
+    assert f"{number}: Expiry Date" in page.locator(".flash").inner_text()
+    assert "→ 2031-03-31" in page.locator(".flash").inner_text()
+
+    page.context.clear_cookies()
+    sign_in_as(page, base, "ops")
+    page.goto(base + "/status")
+    run = page.locator("table.syncs tbody tr", has_text=customer["account_no"]).first
+    assert "customer" in run.inner_text()
+    assert "contract: 1 changed" in run.locator("td.changes").inner_text()

@@ -151,15 +151,35 @@ def refresh(account_no: str):  # type: ignore[no-untyped-def]
     (the app's SourceError handler) while the cache keeps serving."""
     bridge = current_bridge()
     with bridge.cache.connect() as conn:
-        load_customer(conn, account_no)
+        customer_id = load_customer(conn, account_no)["customer_id"]
+        before = crm.contract_facts(conn, customer_id)
     if wants_json():
         return _refresh_json(account_no)
     target = safe_next(
         request.form.get("next"), url_for("contracts.for_customer", account_no=account_no, tab="all")
     )
     outcome = refresh_customer(bridge, account_no)
-    flash(outcome.message, "refresh-error" if outcome.failed else "refresh")
+    message = outcome.message
+    if not outcome.failed:
+        with bridge.cache.connect() as conn:
+            named = crm.contract_changes(before, crm.contract_facts(conn, customer_id))
+        message = _named(outcome.message, outcome.changes, named)
+    flash(message, "refresh-error" if outcome.failed else "refresh")
     return redirect(target)
+
+
+def _named(message: str, changes: dict[str, dict[str, int]], named: list[str]) -> str:
+    """The Refresh sentence with each changed contract named and what changed in it; other
+    entities by their counts."""
+    if not named:
+        return message
+    head = message.split(". ", 1)[0] + "."
+    others = [
+        f"{entity.replace('_', ' ')}: {', '.join(f'{n} {what}' for what, n in counts.items() if n)}"
+        for entity, counts in sorted(changes.items())
+        if entity not in ("contract", "contract_item") and any(counts.values())
+    ]
+    return f"{head} Changed: {'; '.join([*named, *others])}."
 
 
 def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
