@@ -190,7 +190,7 @@ def test_the_pdf_never_leaves_a_table_header_at_the_foot_of_a_page(
         assert headers >= 1
 
 
-def test_status_lists_refresh_runs_with_their_changes(
+def test_refresh_updates_the_freshness_line_and_status_lists_its_changes(
     copied_demo, change_expiry_in_source, serve, browser_page
 ) -> None:
     bridge = copied_demo()
@@ -209,6 +209,9 @@ def test_status_lists_refresh_runs_with_their_changes(
     page.wait_for_selector(".flash")
     assert f"{number}: Expiry Date" in page.locator(".flash").inner_text()
     assert "→ 2031-03-31" in page.locator(".flash").inner_text()
+    # the freshness line says this customer's data is newer than the last sync
+    line = page.locator(".freshness").inner_text()
+    assert re.search(rf"{re.escape(customer['customer_name'])} refreshed from BPO2 at \d\d:\d\d", line), line
 
     page.context.clear_cookies()
     sign_in_as(page, base, "ops")

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, jsonify, redirect, request, url_for
 
 from bpo2_bridge import crm, search_index
 from bpo2_bridge.cache_state import cache_state
-from bpo2_bridge.customer_refresh import refresh_customer
+from bpo2_bridge.customer_refresh import last_refresh, refresh_customer
 from bpo2_bridge.row_counts import RowCount
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
@@ -93,6 +93,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         customer = load_customer(conn, account_no)
         page, counts = _contracts_page(conn, bridge, user, tab, CUSTOMER_CONTRACTS, customer["customer_id"])
     dashboard = url_for("customers.dashboard", account_no=account_no)
+    refreshed = last_refresh(bridge, account_no)
     return grid_response(
         CUSTOMER_CONTRACTS,
         page,
@@ -104,6 +105,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         back=back_url(dashboard),
         dashboard=dashboard,
         here=here(),
+        refreshed=refreshed if refreshed and (state.as_of is None or refreshed > state.as_of) else None,
     )
 
 
