@@ -259,3 +259,30 @@ def test_active_filters_show_as_labelled_removable_chips(live_server, browser_pa
         "expiring_contracts",
     }
     assert "months_remaining" not in example
+
+
+def test_create_filter_adds_a_group_with_and_or_without_typing(live_server, browser_page) -> None:
+    page = browser_page
+    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    page.goto(f"{live_server}/contracts?tab=all&page_size=200")
+
+    def add(column: str, op: str, value: str, join: str | None = None, target: str | None = None) -> None:
+        page.locator(".grid-builder").evaluate("d => d.open = true")
+        if join:
+            page.select_option("select[name=fb_join]", join)
+        if target:
+            page.select_option("select[name=fb_target]", target)
+        page.select_option("select[name=fb_column]", column)
+        page.select_option("select[name=fb_op]", op)
+        page.fill("input[name=fb_value]", value)
+        with page.expect_navigation():
+            page.click(".grid-builder-add button[type=submit]")
+
+    add("status", "=", "Active")
+    add("contract_type", "=", "Rental", join="AND", target="filter")
+    add("contract_type", "=", "Service", join="OR", target="last")
+    chips = page.locator(".grid-active-filter .grid-cond code").all_inner_texts()
+    assert chips == ['Status = "Active"', '(Contract Type = "Rental" OR Contract Type = "Service")']
+    assert set(column_texts(page, "Status")) == {"Active"}
+    assert set(column_texts(page, "Contract Type")) <= {"Rental", "Service"}
+    assert len(set(column_texts(page, "Contract Type"))) == 2

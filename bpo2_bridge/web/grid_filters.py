@@ -52,6 +52,7 @@ LABELS = {
     "fb_op": "Operator",
     "fb_value": "Value",
     "fb_join": "Join",
+    "fb_target": "Add to",
     "cols": "Columns",
 }
 

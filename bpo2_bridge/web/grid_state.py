@@ -11,7 +11,7 @@ from sqlalchemy import and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement, False_
 from werkzeug.datastructures import MultiDict
 
-from .filter_builder import Node, condition, filter_sql, junction, parse_filter, render_filter
+from .filter_builder import Junction, Node, condition, filter_sql, junction, parse_filter, render_filter
 from .grid_filters import LABELS, GridError, cell_conditions, compare
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 PAGE_SIZES = (10, 20, 50, 100, 200)
 MAX_PARAM_LENGTH = 2000
 FORMATS = ("html", "json", "csv", "xlsx")
-BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
+BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join", "fb_target")
 MAX_SEARCH_TERMS = 10
 MAX_WHOLE = 10**9  # a page or page size past this is taken as this (the last page, the largest size)
 # text tests whose matches hold the value itself: a search index over the column narrows them
@@ -136,7 +136,18 @@ class GridState:
             raise GridError("fb_join", "choose AND or OR")
         op = form["fb_op"].strip().lower() or "="
         added: Node = condition(key, grid.kinds[key], op, form["fb_value"], "fb_value")
-        node = added if self.filter is None else junction(join, [self.filter, added])
+        target = form["fb_target"].strip().lower() or "filter"
+        if target not in ("filter", "last"):
+            raise GridError("fb_target", "choose the whole filter or its last condition")
+        current = self.filter
+        if current is None:
+            node = added
+        elif target == "last" and isinstance(current, Junction) and current.op != join:
+            # a group: the new condition joins the filter's last part only ("A AND (B OR new)")
+            last = junction(join, [current.parts[-1], added])
+            node = Junction(current.op, (*current.parts[:-1], last))
+        else:
+            node = junction(join, [current, added])
         return {"filter": render_filter(node, grid.kinds), "page": None}
 
     def conditions(
