@@ -42,6 +42,26 @@ TAB = {
     "schema": {"type": "string", "enum": ["all", "expired", "expiring"], "default": "all"},
 }
 
+CASE_TAB = {
+    "name": "tab",
+    "in": "query",
+    "description": "Open Cases (open) or All Cases (all); anything else shows the open ones.",
+    "schema": {"type": "string", "enum": ["open", "all"], "default": "open"},
+}
+ACTIVITY_TAB = {
+    "name": "tab",
+    "in": "query",
+    "description": "Today (scheduled today), Recent (changed in the last 14 days), Open (not done) "
+    "or All; anything else shows the open ones.",
+    "schema": {"type": "string", "enum": ["today", "recent", "open", "all"], "default": "open"},
+}
+WHO = {
+    "name": "who",
+    "in": "query",
+    "description": "mine: only the user's own activities; all (the default): every one the user may see.",
+    "schema": {"type": "string", "enum": ["mine", "all"]},
+}
+
 PATH_DESCRIPTIONS = {
     "account_no": "Account No of a customer the user may see (404 for any other, existing or not).",
     "name": "Name of a canned SQL check.",
@@ -98,6 +118,27 @@ GRID_ENDPOINTS: tuple[GridEndpoint, ...] = (
         "Customer Files: every case attachment; file_id names its download, /files/{file_id}",
         _attr("files", "FILES"),
         json_extra=_attr("files", "JSON_EXTRA"),
+    ),
+    GridEndpoint(
+        "cases.index",
+        "Cases of the customers the user may see",
+        _attr("cases", "ALL_CASES"),
+        extra=(CASE_TAB,),
+    ),
+    GridEndpoint(
+        "cases.for_customer", "Cases of one customer", _attr("cases", "CUSTOMER_CASES"), extra=(CASE_TAB,)
+    ),
+    GridEndpoint(
+        "activities.index",
+        "Activities of the customers the user may see",
+        _attr("activities", "ALL_ACTIVITIES"),
+        extra=(ACTIVITY_TAB, WHO),
+    ),
+    GridEndpoint(
+        "activities.for_customer",
+        "Activities of one customer",
+        _attr("activities", "CUSTOMER_ACTIVITIES"),
+        extra=(ACTIVITY_TAB, WHO),
     ),
     GridEndpoint(
         "checks.show",
