@@ -104,6 +104,26 @@ SETTINGS: tuple[Setting, ...] = (
         as_list,
         "Contract statuses shown only on the Contracts tab, never as expired or expiring.",
     ),
+    # -- Renewals: the flags on contracts expiring soon (views/renewals.py)
+    Setting(
+        "renewal_margin_percent",
+        20,
+        as_int(-1000, 100),
+        "Renewals flag a contract unprofitable when its last 12 months' margin is below this percent.",
+    ),
+    Setting(
+        "renewal_volume_trend_percent",
+        -20,
+        as_int(-100, 1000),
+        "Renewals flag a contract's volume as falling when its volume trend is below this percent.",
+    ),
+    Setting(
+        "renewal_cost_rising_percent",
+        10,
+        as_int(0, 1000),
+        "Renewals flag a contract's cost as rising when its last 3 full months' cost per copy is "
+        "more than this percent above its last 12 months'.",
+    ),
     # -- source access and sync
     Setting("statement_timeout", 30, as_int(1, 3600), "Seconds any single source statement may run."),
     Setting(

@@ -70,6 +70,9 @@ COLUMNS: dict[str, Any] = {
     "volume_12m": BigInteger(),
     "cost_per_copy_12m": Numeric(18, 4),
     "volume_trend": Numeric(18, 1),
+    # for the Renewals flags (renewals.py)
+    "last_billed": Date(),
+    "cost_per_copy_3m": Numeric(18, 4),
 }
 PROFIT_COLUMNS = (
     "revenue_12m",

@@ -57,6 +57,8 @@ SELECT
     c.volume_12m AS volume_12m,
     c.cost_per_copy_12m AS cost_per_copy_12m,
     c.volume_trend AS volume_trend,
+    c.last_billed AS last_billed,
+    c.cost_per_copy_3m AS cost_per_copy_3m,
     c.search_text AS search_text
 FROM contract_row c
 {%- else %}
