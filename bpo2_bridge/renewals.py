@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Date, and_, case, false, literal, or_, select, true
+from sqlalchemy import Connection, Date, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from . import crm, windows
-from .row_counts import RowCount, count_rows
+from .row_counts import RowCount
 
 if TYPE_CHECKING:
     from .bridge import Bridge
@@ -51,7 +50,7 @@ def billed_from(today: dt.date) -> dt.date:
 
 def flag_conditions(c: Any, settings: Any, today: dt.date) -> dict[str, ColumnElement[bool]]:
     """Each flag as a condition on the contract list's columns ``c``."""
-    rising = Decimal(100 + int(settings.renewal_cost_rising_percent)) / 100
+    rising = 100 + int(settings.renewal_cost_rising_percent)  # whole numbers: no Decimal to bind
     return {
         "unprofitable": c.margin_12m < int(settings.renewal_margin_percent),
         "volume_falling": c.volume_trend < int(settings.renewal_volume_trend_percent),
@@ -61,7 +60,7 @@ def flag_conditions(c: Any, settings: Any, today: dt.date) -> dict[str, ColumnEl
         "cost_rising": and_(
             c.cost_per_copy_3m.is_not(None),
             c.cost_per_copy_12m.is_not(None),
-            c.cost_per_copy_3m > c.cost_per_copy_12m * rising,
+            c.cost_per_copy_3m * 100 > c.cost_per_copy_12m * rising,
         ),
     }
 
@@ -98,21 +97,23 @@ def renewal_list(conn: Connection, bridge: Bridge, user: Viewer, horizon: int, t
     return RenewalList(base, flags, today, horizon)
 
 
-def flag_counts(
-    conn: Connection, renewals: RenewalList, limit: int | None, seconds: float
-) -> dict[str, RowCount]:
-    """Rows of each flag, and of any flag (``any``), counted up to ``limit`` (row_counts)."""
-    counts = {
-        key: count_rows(conn, renewals.base, [cond], limit, seconds) for key, cond in renewals.flags.items()
-    }
-    counts["any"] = count_rows(conn, renewals.base, [renewals.any_flag], limit, seconds)
-    return counts
+def flag_counts(conn: Connection, renewals: RenewalList, limit: int | None) -> dict[str, RowCount]:
+    """Rows of each flag, and of any flag (``any``), in one pass over the list: over its first
+    ``limit`` rows when it has more (each count then a lower bound, "+")."""
+    conditions = {**renewals.flags, "any": renewals.any_flag}
+    marks = select(*(case((cond, 1), else_=0).label(key) for key, cond in conditions.items()))
+    rows = marks.select_from(renewals.base)
+    if limit is not None:
+        rows = rows.limit(limit + 1)
+    listed = rows.subquery("flagged")
+    sums = [func.coalesce(func.sum(listed.c[key]), 0) for key in conditions]
+    total, *counts = conn.execute(select(func.count(), *sums)).one()
+    more = limit is not None and total > limit
+    return {key: RowCount(int(n), more) for key, n in zip(conditions, counts)}
 
 
 def to_review(conn: Connection, bridge: Bridge, user: Viewer) -> RowCount:
     """The Home tile's number: contracts expiring within the expiring window with any flag."""
     settings = bridge.settings
     renewals = renewal_list(conn, bridge, user, int(settings.expiring_window_months), bridge.today())
-    return count_rows(
-        conn, renewals.base, [renewals.any_flag], settings.grid_count_limit, settings.grid_count_seconds
-    )
+    return flag_counts(conn, renewals, settings.grid_count_limit)["any"]

@@ -27,8 +27,8 @@ def _columns() -> list[GridColumn]:
         GridColumn("contract_no", "Contract No", link=report_link),
         GridColumn("account_no", "Account No", link=customer_link),
         GridColumn("customer_name", "Customer Name", link=customer_link),
-        GridColumn("contract_type", "Contract Type", choices=True, hidden=True),
-        GridColumn("status", "Status", choices=True, hidden=True),
+        GridColumn("contract_type", "Contract Type", hidden=True),
+        GridColumn("status", "Status", hidden=True),
         GridColumn("expiry_date", "Expiry Date", type="date"),
         GridColumn(
             "months_remaining", "Months Remaining", type="number", css=months_css, sort_by="expiry_date"
@@ -76,9 +76,7 @@ def index():  # type: ignore[no-untyped-def]
         )
         counts = {}
         if page.format == "html" and not wants_json():
-            counts = renewals.flag_counts(
-                conn, listed, settings.grid_count_limit, settings.grid_count_seconds
-            )
+            counts = renewals.flag_counts(conn, listed, settings.grid_count_limit)
     flags = [
         (key, label, counts[key].text(), page.url(page=None, **{f"f_{key}": "yes"}))
         for key, label in renewals.FLAGS
