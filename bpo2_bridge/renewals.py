@@ -35,6 +35,8 @@ FLAGS = (
     ("no_recent_billing", "No recent billing"),
     ("cost_rising", "Cost rising"),
 )
+# Create Filter's text for the rows with any flag: what Home's tile counts and opens
+ANY_FLAG_FILTER = " OR ".join(f"{key} = yes" for key, _ in FLAGS)
 BILLED_MONTHS = 2  # "recent billing": this month so far and the one before
 
 

@@ -222,5 +222,9 @@ def test_home_tile_counts_the_flagged_renewals_and_links_there(renewal_bridge, r
     flagged = sum(any(r[f] for f in FLAGS) for r in rows)
     html = client.get("/").get_data(as_text=True)
     tile = html.split('class="tile tile-renewals"', 1)[1].split("</a>", 1)[0]
-    assert 'href="/renewals"' in tile and "Renewals to review" in tile
+    assert 'href="/renewals?filter=' in tile and "Renewals to review" in tile
     assert f'<span class="tile-value">{flagged}</span>' in tile
+    # it opens the renewals with any flag
+    href = tile.split('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    opened = client.get(href + "&format=json&page_size=500").get_json()
+    assert opened["total"] == flagged and all(any(r[f] for f in FLAGS) for r in opened["rows"])

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
+from bpo2_bridge.renewals import FLAGS as FLAGS_AND_LABELS
 from bpo2_bridge.web.app import create_app
 
 from .test_browser_walk import column_texts
@@ -21,6 +22,12 @@ def test_a_salesman_reviews_his_renewals_from_home(renewal_bridge, serve, browse
     page = browser_page
     sign_in_as(page, base, DEMO_SALESMAN_LOGIN)
     page.click("a.tile-renewals")
+    page.wait_for_url(re.compile(r"/renewals\?filter="))
+    # the tile opens the renewals with a flag
+    labels = [label for _, label in FLAGS_AND_LABELS]
+    marks = list(zip(*(column_texts(page, label) for label in labels)))
+    assert marks and all("Yes" in row for row in marks)
+    page.click("nav.mainnav a:text('Renewals')")
     page.wait_for_url(re.compile(r"/renewals$"))
     headers = _headers(page)
     assert {

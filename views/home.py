@@ -32,6 +32,7 @@ def index():  # type: ignore[no-untyped-def]
         "home/index.html",
         tiles=tiles,
         to_review=to_review,
+        any_flag_filter=renewals.ANY_FLAG_FILTER,
         lists=lists,
         tab=tab,
         who=who,
