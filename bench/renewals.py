@@ -49,6 +49,10 @@ QUESTIONS = (
         "/contracts?tab=all&filter=margin_12m%20%3C%2020%20AND%20window%20%3D%20%22expiring%22",
     ),
     ("admin", "Renewals, unprofitable", "/renewals?f_unprofitable=yes"),
+    # the grid's own query without the page's tab counts and header drop-downs
+    ("admin", "JSON: every contract by margin_12m", "/contracts?tab=all&sort=margin_12m&format=json"),
+    ("admin", "JSON: unprofitable + expiring", "/contracts?tab=expiring&f_margin_12m=%3C20&format=json"),
+    ("admin", "baseline JSON: expiring contracts", "/contracts?tab=expiring&format=json"),
     ("sales1", "Renewals page (salesman)", "/renewals"),
     ("sales1", "Renewals page 12 months (salesman)", "/renewals?horizon=12"),
     ("sales1", "Home with the Renewals tile (salesman)", "/"),
