@@ -145,6 +145,10 @@ def test_digest_arrives_with_both_parts_and_links_that_open_for_the_salesman(
     ]
     assert logged[0]["to_addr"].endswith("<sales1@copierdealer.co.za>")
     assert user_options.last_digest(bridge.store, SALESMAN) is not None
+    ops = create_app(bridge=bridge).test_client()
+    login(ops, "ops")
+    log_page = ops.get("/status/email-log").get_data(as_text=True)
+    assert ">digest<" in log_page and "/contracts/digest/report" not in log_page
 
 
 def test_sections_count_from_the_last_digest_kept_in_the_store(copied_demo) -> None:
