@@ -162,10 +162,15 @@ def recipient(bridge: Bridge, account: Account) -> Recipient:
     )
 
 
-def recipient_for_login(bridge: Bridge, login: str) -> Recipient:
+def recipient_for_login(bridge: Bridge, login: str, *, header_user: bool = False) -> Recipient:
+    """The user of this login; DigestError when there is no such account, unless
+    `header_user`: in header sign-in mode a login without an account signs in as a user linked
+    to the BPO2 employee of the same login (as web.auth builds him)."""
     account = get_user(bridge.store, login)
     if account is None:
-        raise DigestError(f"no user {login!r}")
+        if not header_user:
+            raise DigestError(f"no user {login!r}")
+        account = Account(login=login, role="user", employee_login=login, session_version=0, has_password=False)
     return recipient(bridge, account)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 
 from bpo2_bridge import user_options
 from bpo2_bridge.store import user_options as options_table
+from bpo2_bridge.users import remove_user
 from bpo2_bridge.web.app import create_app
 from bpo2_bridge.windows import add_months
 
@@ -37,7 +38,9 @@ def new_link(client: Any) -> str:
     # under public_url when set, else as the request reached the bridge
     match = re.fullmatch(r"(https?://[^/]+)(/calendar/[A-Za-z0-9_-]{43}\.ics)", url)
     assert match, url
-    assert match.group(1) == (client.application.extensions["bpo2_bridge"].settings.public_url or "http://localhost")
+    assert match.group(1) == (
+        client.application.extensions["bpo2_bridge"].settings.public_url or "http://localhost"
+    )
     return match.group(2)
 
 
@@ -164,3 +167,14 @@ def test_new_link_replaces_the_old_revoked_and_unknown_ones_are_404(copied_demo,
     assert feed.get("/calendar/nope.ics").status_code == 404
     # making a link needs the form token
     assert client.post("/me/calendar/new", data={}).status_code == 400
+
+
+def test_header_sign_in_user_without_an_account_gets_his_feed(copied_demo) -> None:
+    """In header mode a BPO2 salesman signs in without an account in the store; his link works."""
+    bridge = copied_demo(auth_mode="header", trusted_proxies=["127.0.0.1"])
+    client = create_app(bridge=bridge).test_client()
+    client.environ_base["HTTP_X_REMOTE_USER"] = "CORP\\" + OTHER.upper()
+    remove_user(bridge.store, OTHER)  # no account: the header alone signs him in
+    path = new_link(client)
+    found = events(create_app(bridge=bridge).test_client().get(path).data)
+    assert {contract_of(e) for e in found} == expected(bridge, OTHER, 12)

@@ -321,3 +321,27 @@ def test_my_settings_saves_the_opt_out_with_a_form_token(copied_demo, login) -> 
     assert "will not receive" in answer.get_data(as_text=True)
     assert user_options.digest_opted_out(bridge.store, SALESMAN)
     assert not user_options.digest_opted_out(bridge.store, OTHER)
+
+
+def test_digest_and_feed_read_a_postgresql_cache_alike(copied_demo, fresh_database) -> None:
+    from bpo2_bridge import calendar_feed
+    from bpo2_bridge.sync.full import full_sync
+
+    def lists(bridge: Any) -> tuple[Any, ...]:
+        who = digest.recipient_for_login(bridge, SALESMAN)
+        user_options.record_digest(bridge.store, SALESMAN, dt.datetime(2026, 11, 1, 7, 0))
+        built = digest.build(bridge, who)
+        feed = calendar_feed.feed(bridge, who, "x").decode()
+        return (
+            [(c.contract_no, c.expiry_date, c.flags, c.margin_12m, c.volume_trend) for c in built.expired],
+            [(c.contract_no, c.expiry_date, c.flags) for c in built.entering],
+            [(c.contract_no, c.expiry_date, c.flags) for c in built.flagged],
+            sorted(re.findall(r"UID:(\S+)", feed)),
+        )
+
+    on_sqlite = lists(copied_demo(**FLAGGING))
+    url = fresh_database("postgresql").render_as_string(hide_password=False)
+    on_postgresql = copied_demo(cache_url=url, **FLAGGING)
+    full_sync(on_postgresql)
+    assert lists(on_postgresql) == on_sqlite
+    assert all(on_sqlite)

@@ -20,8 +20,9 @@ def feed(token: str) -> Response:
     if login is None:
         abort(404)
     try:
-        who = digest.recipient_for_login(bridge, login)
-    except digest.DigestError:
+        header_mode = bridge.settings.auth_mode == "header"
+        who = digest.recipient_for_login(bridge, login, header_user=header_mode)
+    except digest.DigestError:  # the account was removed: its link goes with it
         abort(404)
     body = calendar_feed.feed(bridge, who, who.full_name)
     return Response(
