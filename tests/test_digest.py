@@ -345,3 +345,16 @@ def test_digest_and_feed_read_a_postgresql_cache_alike(copied_demo, fresh_databa
     full_sync(on_postgresql)
     assert lists(on_postgresql) == on_sqlite
     assert all(on_sqlite)
+
+
+def test_failed_send_is_logged_and_the_next_run_covers_the_same_days(copied_demo) -> None:
+    bridge = copied_demo(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout=5, **FLAGGING)
+    user_options.record_digest(bridge.store, SALESMAN, dt.datetime(2026, 11, 1, 7, 0))
+    outcomes = digest.send_digests(bridge, login=SALESMAN)
+    assert [o.outcome for o in outcomes] == ["failed"]
+    assert "could not be reached" in outcomes[0].detail
+    with bridge.store.connect() as conn:
+        logged = conn.execute(select(email_log)).mappings().all()
+    assert [(r["contract_no"], r["outcome"]) for r in logged] == [("digest", "failed")]
+    assert logged[0]["error"]
+    assert user_options.last_digest(bridge.store, SALESMAN) == dt.datetime(2026, 11, 1, 7, 0)
