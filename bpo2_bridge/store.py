@@ -39,7 +39,7 @@ users = Table(
     Column("role", String(10), nullable=False),  # user | admin | ops
     Column("employee_login", String(100)),  # BPO2 employee login the user maps to
     Column("created_at", DateTime, nullable=False),
-    Column("session_version", Integer, nullable=False, default=0),  # bump to end sessions
+    Column("session_version", Integer, nullable=False, default=0),  # generation; moved on to end sessions
 )
 
 sync_runs = Table(

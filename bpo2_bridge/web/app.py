@@ -65,7 +65,7 @@ def create_app(
     )
     app.extensions[EXTENSION_KEY] = bridge
     metrics.init_app(app)  # first: its clock starts before sign-in checks
-    security.init_app(app)
+    security.init_app(app, cookie_secure=settings.session_cookie_secure)
     auth.init_app(app)
     register_filters(app)
     register_grid_errors(app)
