@@ -34,6 +34,9 @@ def run_all():  # type: ignore[no-untyped-def]
     results = run_checks(current_bridge(), None, triggered_by=_who())
     failed = sum(1 for r in results if r.failed)
     flash(f"Ran {len(results)} checks: {len(results) - failed} passed, {failed} found rows or failed.")
+    for result in results:
+        if result.status == "error":  # each check that could not run says why, alone
+            flash(f"{result.name}: {result.error}", "error")
     return redirect(url_for("checks.index"), code=303)
 
 
