@@ -127,29 +127,38 @@ def as_networks(value: Any) -> list[str]:
     return entries
 
 
-def as_database_url(value: Any) -> str:
-    """Empty, or a SQLAlchemy database URL whose dialect and driver are installed."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+def as_database_url(*backends: str) -> Callable[[Any], str]:
+    """Empty, or a SQLAlchemy database URL whose dialect and driver are installed (and, when
+    `backends` are named, of one of them)."""
 
-    text = as_str(value).strip()
-    if not text:
+    def parse(value: Any) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        text = as_str(value).strip()
+        if not text:
+            return text
+        try:
+            url = make_url(text)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a valid database URL (dialect+driver://user@host:port/database, or sqlite:///path)"
+            ) from None
+        if backends and url.get_backend_name() not in backends:
+            raise ValueError(
+                f"{url.get_backend_name()!r} is not supported here (use {' or '.join(backends)})"
+            )
+        try:
+            dialect = url.get_dialect()
+        except NoSuchModuleError:
+            raise ValueError(f"no database dialect or driver {url.drivername!r} is installed") from None
+        try:
+            dialect.import_dbapi()
+        except ImportError as exc:
+            raise ValueError(f"the driver of {url.drivername!r} is not installed ({exc})") from None
         return text
-    try:
-        url = make_url(text)
-    except (ArgumentError, ValueError):
-        raise ValueError(
-            "not a valid database URL (dialect+driver://user@host:port/database, or sqlite:///path)"
-        ) from None
-    try:
-        dialect = url.get_dialect()
-    except NoSuchModuleError:
-        raise ValueError(f"no database dialect or driver {url.drivername!r} is installed") from None
-    try:
-        dialect.import_dbapi()
-    except ImportError as exc:
-        raise ValueError(f"the driver of {url.drivername!r} is not installed ({exc})") from None
-    return text
+
+    return parse
 
 
 def as_existing_file_or_empty(value: Any) -> str:

@@ -52,7 +52,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "source_url",
         "",
-        as_database_url,
+        as_database_url(),
         "SQLAlchemy URL of the BPO2 database (read-only). Empty: the demo source in data_dir.",
     ),
     Setting(
@@ -65,13 +65,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cache_url",
         "",
-        as_database_url,
+        as_database_url("sqlite", "postgresql"),
         "SQLAlchemy URL of the cache. Empty: SQLite files under data_dir/cache. PostgreSQL for several web hosts.",
     ),
     Setting(
         "store_url",
         "",
-        as_database_url,
+        as_database_url(),
         "SQLAlchemy URL of the application store (users, sync history, email log, check results). Empty: data_dir/store.sqlite.",
     ),
     Setting(

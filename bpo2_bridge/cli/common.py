@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..bridge import Bridge
 from ..mapping import MappingError
 from ..settings import Settings, SettingsError, load_settings
 
@@ -80,6 +81,19 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+def open_bridge(app: AppContext, *, mapping: bool = True) -> Bridge:
+    """A Bridge on the command's settings. With `mapping`, the mapping file is read now, so a
+    bad one stops the command at start (one line, exit 2) before any work is done or recorded."""
+    bridge = Bridge(app.settings)
+    if mapping:
+        try:
+            bridge.mapping  # noqa: B018 - read for its check
+        except MappingError as exc:
+            bridge.dispose()
+            fail(f"setting 'mapping_file': {exc}")
+    return bridge
 
 
 def fail(message: str, code: int = 2) -> None:

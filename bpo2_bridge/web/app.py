@@ -50,6 +50,7 @@ def create_app(
     if bridge is None:
         bridge = Bridge(settings or load_settings())
     settings = bridge.settings
+    bridge.mapping  # noqa: B018 - a bad mapping file stops the start, not the first sync
     app = Flask(
         "bpo2_bridge",
         static_folder=str(TEMPLATES / "static"),
