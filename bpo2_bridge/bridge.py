@@ -6,6 +6,7 @@ Views, commands and jobs receive a Bridge; nothing hangs off module globals.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 class Bridge:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # set when the process is stopping (serve after SIGTERM): a running sync ends at its
+        # next batch, leaving nothing half-written
+        self.stopping = threading.Event()
 
     @cached_property
     def mapping(self) -> Mapping:

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, make_url,
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 
+from . import search_index
 from . import store as app_store
 from .cache_engines import builder_engine, pool_sizes, reader_engine, writer_engine
 from .cache_schema import CACHE
@@ -58,8 +59,10 @@ class CacheMissing(RuntimeError):
 
 
 def schema_fingerprint() -> str:
-    """Changes whenever the cached tables or columns change, so old snapshots get rebuilt."""
+    """Changes whenever the cached tables, columns or search indexes change, so old snapshots
+    get rebuilt."""
     parts = [f"{t.name}:{c.name}:{c.type!r}:{c.primary_key}" for t in CACHE.sorted_tables for c in t.columns]
+    parts += [statement for searched in search_index.SEARCHED for statement in searched.sqlite_ddl()]
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -167,6 +170,24 @@ class Cache:
                 # not deletable)
                 conn.invalidate()
             conn.close()
+
+    def check(self) -> None:
+        """Read one small row of the serving snapshot; raises CacheMissing (no snapshot, or its
+        file or schema is gone) or the driver's error (a damaged file). For /healthz: a host
+        whose snapshot cannot be read must leave the load balancer's rotation."""
+        name = self.current()
+        # a pooled SQLite connection keeps reading a deleted file: the next start would not
+        if name is not None and self._pg is None and not self._snapshot_exists(name):
+            raise CacheMissing(f"cache snapshot {name} is missing: run `bpo2-bridge sync --full`")
+        with self.connect() as conn:
+            try:
+                conn.exec_driver_sql(f"SELECT value FROM {META_TABLE} WHERE key = 'fingerprint'").all()
+            except Exception as exc:
+                if name is not None and self._pg is not None and not self._snapshot_exists(name):
+                    raise CacheMissing(
+                        f"cache snapshot {name} is missing: run `bpo2-bridge sync --full`"
+                    ) from exc
+                raise
 
     def as_of(self) -> dt.datetime | None:
         """When the last successful sync that produced or updated the current snapshot finished."""

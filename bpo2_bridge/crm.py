@@ -57,12 +57,12 @@ class Viewer(Protocol):
 
 
 def _sql(dialect: Dialect, name: str, **context: Any) -> TextClause:
-    return text(_rendered(dialect.name, name, tuple(sorted(context.items()))))
+    return _statement(dialect.name, name, tuple(sorted(context.items())))
 
 
-@functools.cache  # rendered once per form: the screens run these on every request
-def _rendered(dialect: str, name: str, context: tuple[tuple[str, Any], ...]) -> str:
-    return sqlfiles.render(name, dialect, **dict(context))
+@functools.cache  # rendered and parsed once per form: the screens run these on every request
+def _statement(dialect: str, name: str, context: tuple[tuple[str, Any], ...]) -> TextClause:
+    return text(sqlfiles.render(name, dialect, **dict(context)))
 
 
 def _rows(conn: Connection, clause: TextClause | TextualSelect, **values: Any) -> list[dict[str, Any]]:

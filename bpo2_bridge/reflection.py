@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Inspector
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeEngine
 
 from .mapping import EntityMap, Mapping
@@ -350,11 +352,41 @@ def _reflect_table(metadata: MetaData, found: _Resolved) -> Table:
 # -- source statements the sync plans build on ----------------------------------------------------
 
 
+class SourceUtcNow(FunctionElement[Any]):
+    """The source server's own current time in UTC (each engine spells it differently)."""
+
+    type = sqltypes.DateTime()
+    inherit_cache = True
+
+
+@compiles(SourceUtcNow)
+def _utc_now_default(element: SourceUtcNow, compiler: Any, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"  # PostgreSQL: a timestamp with time zone
+
+
+@compiles(SourceUtcNow, "mssql")
+def _utc_now_mssql(element: SourceUtcNow, compiler: Any, **kw: Any) -> str:
+    return "SYSUTCDATETIME()"
+
+
+@compiles(SourceUtcNow, "mysql")
+@compiles(SourceUtcNow, "mariadb")
+def _utc_now_mysql(element: SourceUtcNow, compiler: Any, **kw: Any) -> str:
+    return "UTC_TIMESTAMP(6)"
+
+
+@compiles(SourceUtcNow, "sqlite")
+def _utc_now_sqlite(element: SourceUtcNow, compiler: Any, **kw: Any) -> str:
+    return "STRFTIME('%Y-%m-%d %H:%M:%f', 'now')"  # CURRENT_TIMESTAMP drops the fraction
+
+
 def select_watermark(schema: SourceSchema, entity_name: str) -> Select[Any]:
     """The value to remember for the next incremental read of the entity; take it before reading.
 
     A SQL Server rowversion uses MIN_ACTIVE_ROWVERSION(): everything below it is committed, so no
     row still in flight can later appear under the watermark (@@DBTS does not promise that).
+    A date-time column comes with the source's own clock (column ``source_now``, UTC), so a
+    change value stamped in the future cannot carry the watermark past it.
     """
     col = schema.change_column(entity_name)
     if col is None:
@@ -362,7 +394,9 @@ def select_watermark(schema: SourceSchema, entity_name: str) -> Select[Any]:
     em = schema.mapping[entity_name]
     if em.change_kind == "rowversion":
         return select(func.MIN_ACTIVE_ROWVERSION().label("watermark"))
-    return select(func.max(col).label("watermark")).select_from(schema.table(entity_name))
+    return select(func.max(col).label("watermark"), SourceUtcNow().label("source_now")).select_from(
+        schema.table(entity_name)
+    )
 
 
 def for_customer(schema: SourceSchema, entity_name: str, customer_id: Any) -> ColumnElement[bool]:

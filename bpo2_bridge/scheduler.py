@@ -24,6 +24,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .jobs import JOBS, Job
+from .sync.full import SyncStopped, clean_abandoned
 from .sync.lease import Lease
 from .sync.results import SyncBusy
 
@@ -44,6 +45,7 @@ class Leadership:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler-lease", daemon=True)
+        self.busy = threading.Lock()  # held while a job runs in this process
 
     def start(self) -> None:
         self.ensure()
@@ -112,9 +114,13 @@ def _guarded(
             log.info("job %s: another process runs the scheduled jobs", job.name)
             return
         try:
-            job.func(bridge)
+            with leadership.busy:
+                job.func(bridge)
         except SyncBusy as exc:
             log.info("job %s skipped: %s", job.name, exc)
+            return
+        except SyncStopped:
+            log.info("job %s stopped: the process is stopping", job.name)
             return
         except Exception:
             log.exception("job %s failed", job.name)  # syncs also record it in the store
@@ -151,6 +157,29 @@ def _retry_later(
     )
 
 
+def stop_scheduler(scheduler: BaseScheduler, seconds: float) -> bool:
+    """Start no more jobs and give the running one ``seconds`` to end (a sync ends at its next
+    batch once the bridge is stopping); False when it is still running then."""
+    scheduler.shutdown(wait=False)
+    busy: threading.Lock = scheduler.leadership.busy
+    if busy.acquire(timeout=max(0.0, seconds)):
+        busy.release()
+        return True
+    return False
+
+
+def clean_at_start(bridge: Bridge) -> None:
+    """Delete what a killed full sync left half-written (unless a sync runs now somewhere);
+    a store that cannot be reached only delays it to the next sync."""
+    try:
+        gone = clean_abandoned(bridge)
+    except Exception:
+        log.warning("could not clean up after syncs that were killed: store unreachable", exc_info=True)
+        return
+    if gone:
+        log.info("deleted %d snapshot(s) left by a killed sync: %s", len(gone), ", ".join(gone))
+
+
 def start_scheduler(
     bridge: Bridge,
     background: bool = True,
@@ -159,6 +188,7 @@ def start_scheduler(
 ) -> BaseScheduler:
     """Schedule `jobs` and start; background=False blocks until shutdown (standalone process)."""
     settings = bridge.settings
+    clean_at_start(bridge)
     leadership = Leadership(Lease(bridge.store, LEASE_NAME, settings.scheduler_lock_seconds))
     options: dict[str, Any] = {
         "executors": {"default": ThreadPoolExecutor(max_workers=1)},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,21 @@ def as_list(value: Any) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     raise ValueError("expected a list of text values (comma-separated in the environment)")
+
+
+_FUNCTION = re.compile(r"((mssql|postgresql|mysql|mariadb|sqlite):)?([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*")
+
+
+def as_function_names(value: Any) -> list[str]:
+    """Function names, each `name`, `schema.name` or `engine:name` (mssql, postgresql, mysql,
+    mariadb, sqlite); lower case."""
+    names = [name.lower() for name in as_list(value)]
+    for name in names:
+        if not _FUNCTION.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not a function name (name, schema.name, or mssql:/postgresql:/mysql:/sqlite: before it)"
+            )
+    return names
 
 
 def as_choice(*options: str) -> Callable[[Any], str]:

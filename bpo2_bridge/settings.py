@@ -22,6 +22,7 @@ from .setting_values import (
     as_database_url,
     as_date_or_empty,
     as_existing_file_or_empty,
+    as_function_names,
     as_hhmm,
     as_int,
     as_list,
@@ -138,7 +139,39 @@ SETTINGS: tuple[Setting, ...] = (
         as_int(1, 1_000_000),
         "Default row cap of ad-hoc SQL (CLI --max-rows and the checks page).",
     ),
-    Setting("query_timeout", 30, as_int(1, 3600), "Default seconds an ad-hoc SQL query may run."),
+    Setting(
+        "query_timeout",
+        30,
+        as_int(1, 3600),
+        "Default seconds an ad-hoc SQL query may run, end to end (executing and fetching every row).",
+    ),
+    Setting(
+        "query_allowed_functions",
+        [],
+        as_function_names,
+        "Functions ad-hoc SQL may call beyond the built-in allow list of read-only functions: "
+        "`name` for every engine, `mssql:name` (or postgresql:, mysql:, sqlite:) for one, "
+        "`schema.name` for a schema-qualified function. Add only functions that change nothing.",
+    ),
+    Setting(
+        "query_max_chars",
+        20_000,
+        as_int(100, 1_000_000),
+        "Longest ad-hoc SQL text accepted, in characters; longer text is refused before it is parsed.",
+    ),
+    Setting(
+        "query_max_depth",
+        32,
+        as_int(2, 200),
+        "Deepest bracket nesting accepted in ad-hoc SQL; deeper text is refused before it is parsed.",
+    ),
+    Setting(
+        "query_max_mb",
+        64,
+        as_int(1, 4096),
+        "Megabytes of row data an ad-hoc query may bring back (all its rows together); on SQLite "
+        "also the largest string or blob it may build.",
+    ),
     # -- web
     Setting("host", "127.0.0.1", as_str, "Address the web server listens on."),
     Setting("port", 8080, as_int(1, 65535), "Port the web server listens on."),

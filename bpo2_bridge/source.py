@@ -44,11 +44,13 @@ def open_source(settings: Settings, timeout: float | None = None) -> Engine:
     return open_readonly(source_url(settings), timeout or settings.statement_timeout)
 
 
-def open_readonly(url: URL | str, timeout: float) -> Engine:
+def open_readonly(url: URL | str, timeout: float, *, max_value_bytes: int | None = None) -> Engine:
+    """A read-only engine on `url` whose statements stop after `timeout` seconds; on SQLite no
+    string or blob may grow past `max_value_bytes` (ad-hoc SQL: memory per query stays bounded)."""
     url = make_url(url) if isinstance(url, str) else url
     backend = url.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_readonly(url, timeout)
+        return _sqlite_readonly(url, timeout, max_value_bytes)
     if backend == "postgresql":
         options = f"-c default_transaction_read_only=on -c statement_timeout={max(1, int(timeout * 1000))}"
         given = url.query.get("options")
@@ -99,7 +101,7 @@ def _mssql_read_intent(url: URL) -> URL:
     return url.set(query=query)
 
 
-def _sqlite_readonly(url: URL, timeout: float) -> Engine:
+def _sqlite_readonly(url: URL, timeout: float, max_value_bytes: int | None = None) -> Engine:
     database = url.database or ""
     if not database or database == ":memory:":
         raise SourceError("a SQLite source must be a file")
@@ -113,6 +115,10 @@ def _sqlite_readonly(url: URL, timeout: float) -> Engine:
         # reads stream or seek by key: the OS file cache serves them, and a page cache of the
         # default 2 MB in every pooled connection would only hold copies of it
         conn.execute(f"PRAGMA cache_size = -{SOURCE_PAGE_CACHE_KB}")
+        if max_value_bytes is not None:
+            # randomblob(999999999), zeroblob or printf('%.*c', …) fail at once instead of
+            # allocating a gigabyte
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_value_bytes)
         return conn
 
     # the file URL (not "sqlite://") so the engine pools per file, not one connection per thread

@@ -12,7 +12,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Engine, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, String, bindparam, delete, func, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .store import login_attempts, users
@@ -99,8 +99,12 @@ def add_user(
 
 def get_user(store: Engine, login: str) -> Account | None:
     with store.connect() as conn:
-        row = conn.execute(select(users).where(func.lower(users.c.login) == login.strip().lower())).first()
+        row = conn.execute(_BY_LOGIN, {"login": login.strip().lower()}).first()
     return _account(row) if row else None
+
+
+# built once: every signed-in request runs it
+_BY_LOGIN = select(users).where(func.lower(users.c.login) == bindparam("login", type_=String()))
 
 
 def list_users(store: Engine) -> list[Account]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, false, func, select
+from sqlalchemy import Connection, false, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Column
 
@@ -22,6 +22,7 @@ from sqlalchemy.sql.schema import Column
 # SQLite's LIKE and lower() fold ASCII letters alone)
 _TESTS: dict[str, Callable[[str, str], bool]] = {
     "=": lambda stored, value: stored == value,
+    "!=": lambda stored, value: stored != value,
     "contains": lambda stored, value: value in stored,
     "startswith": lambda stored, value: stored.startswith(value),
 }
@@ -56,6 +57,8 @@ def listed(
             return None  # case folding beyond ASCII differs between engines: the grid's own test
         wanted = value.lower()
         passing = [v for v in values if test(v.lower(), wanted)]
-        return shown.in_(passing) if passing else false()
+        listed = shown.in_(passing) if passing else false()
+        # "differs" keeps empty cells, as on every grid column
+        return or_(listed, shown.is_(None)) if op == "!=" and column.nullable else listed
 
     return rewrite

@@ -202,9 +202,16 @@ def contracts_query(
     `customer_id` limits it to one customer, `employee_id` to the customers whose salesmen
     include that employee; both values are bound into the statement.
     """
-    sql = render_sql(
-        dialect, tab=tab, by_customer=customer_id is not None, by_employee=employee_id is not None
-    )
+    _check_tab(tab)
+    query = _typed_query(dialect.name, tab, customer_id is not None, employee_id is not None)
+    scope = {"customer_id": customer_id, "employee_id": employee_id}
+    values = {k: v for k, v in scope.items() if v is not None}
+    return query.bindparams(**values) if values else query
+
+
+@functools.cache  # the screens ask for it on every request: parsed and typed once per form
+def _typed_query(dialect: str, tab: str, by_customer: bool, by_employee: bool) -> TextualSelect:
+    sql = _render(dialect, tab, by_customer, by_employee, ":excluded", True)
     binds: list[BindParameter[Any]] = [
         bindparam("today", type_=Date()),
         bindparam("window_end", type_=Date()),
@@ -212,10 +219,10 @@ def contracts_query(
         bindparam("today_day", type_=Integer()),
         bindparam("excluded", type_=String(), expanding=True),
     ]
-    if customer_id is not None:
-        binds.append(bindparam("customer_id", customer_id, type_=Integer()))
-    if employee_id is not None:
-        binds.append(bindparam("employee_id", employee_id, type_=Integer()))
+    if by_customer:
+        binds.append(bindparam("customer_id", type_=Integer()))
+    if by_employee:
+        binds.append(bindparam("employee_id", type_=Integer()))
     clause: TextClause = TextClause(sql).bindparams(*binds)
     return clause.columns(**COLUMNS, search_text=String())
 

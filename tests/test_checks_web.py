@@ -132,6 +132,16 @@ def test_adhoc_limits_never_exceed_the_settings(ops, ops_app) -> None:
     assert f'value="{cap}"' in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "1e308", "-5", "0", "soon"])
+def test_adhoc_absurd_time_limit_is_a_400_naming_it(ops, ops_app, value) -> None:
+    response = _post(ops, "/checks/query", {"sql": "SELECT 1 AS x", "timeout": value})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Time limit must be between 0.1 and 3600 seconds" in html or "Time limit expected" in html
+    fractional = _post(ops, "/checks/query", {"sql": "SELECT 1 AS x", "timeout": "2.5"})
+    assert fractional.status_code == 200
+
+
 def test_plain_user_and_anonymous_are_refused(ops_app, login) -> None:
     anonymous = ops_app.test_client()
     assert anonymous.get("/checks").status_code in (302, 303)

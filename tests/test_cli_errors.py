@@ -56,7 +56,7 @@ def _runs(bridge) -> int:  # type: ignore[no-untyped-def]
         (["--nope"], "No such option '--nope'"),
         (["nosuch"], "No such command 'nosuch'"),
         (["sql", "--nope"], "No such option '--nope'"),
-        (["sql", "--timeout", "soon", "SELECT 1"], "'--timeout'"),
+        (["sql", "--max-rows", "many", "SELECT 1"], "'--max-rows'"),
         (["sync", "--format", "xml"], "'--format'"),
         (["report"], "Missing argument 'CONTRACT_NO'"),
         (["users", "add", "x", "--role", "boss"], "'--role'"),

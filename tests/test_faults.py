@@ -1,5 +1,6 @@
 """Faults a user or ops would notice: BPO2 down at start or lost while serving, the cache
-missing or damaged, SMTP down, an incremental sync killed, and midnight passing without a sync.
+missing or damaged (pages and /healthz), SMTP down, a PDF worker dying, serve stopped while busy,
+an incremental sync killed, and midnight passing without a sync.
 
 Faults already covered elsewhere are not repeated here: a full sync cut or killed
 (test_sync_faults), Refresh and downloads as pages with BPO2 down (test_web_refresh), SMTP down
@@ -10,27 +11,39 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
+import requests
 from click.testing import CliRunner
-from sqlalchemy import MetaData, create_engine, func, select, update
+from sqlalchemy import MetaData, create_engine, func, select, text, update
 
 from bpo2_bridge import derived_rows
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.cache_schema import cache_table
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
+from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.jobs import BY_NAME
 from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.report.render import make_pdf
 from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.store import email_log, sync_runs, users
 from bpo2_bridge.sync import full_sync, incremental_sync
 from bpo2_bridge.sync.history import INTERRUPTED
+from bpo2_bridge.users import DEMO_PASSWORD, create_demo_users
 from bpo2_bridge.web.app import create_app
 from bpo2_bridge.windows import add_months
 
@@ -305,6 +318,46 @@ def test_cache_missing_or_corrupt_gives_a_clear_page_and_the_next_sync_rebuilds_
     assert after["sync_runs"][: len(kept["sync_runs"])] == kept["sync_runs"]
 
 
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (_delete_snapshot, "missing"),
+        (_corrupt_snapshot, "cannot be read"),
+        (_drop_schema, "missing"),
+    ],
+    ids=["sqlite-missing", "sqlite-corrupt", "postgresql-dropped"],
+)
+def test_healthz_takes_the_host_out_while_the_snapshot_is_missing_or_corrupt(
+    copied_demo, fresh_database, damage, said
+) -> None:
+    if damage is _drop_schema:
+        bridge = copied_demo(cache_url=fresh_database("postgresql").render_as_string(hide_password=False))
+        full_sync(bridge)
+    else:
+        bridge = copied_demo()
+    client = create_app(bridge=bridge).test_client()  # a load balancer signs in as nobody
+    healthy = client.get("/healthz")
+    assert healthy.status_code == 200 and healthy.get_json()["status"] == "ok"
+
+    damage(bridge)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable" and said in body["reason"], body
+    assert "Traceback" not in body["reason"]
+
+    incremental_sync(bridge)  # the scheduler rebuilds the cache: the host comes back
+    assert client.get("/healthz").status_code == 200
+
+
+def test_healthz_is_unavailable_before_the_first_sync(make_settings) -> None:
+    bridge = Bridge(make_settings())
+    response = create_app(bridge=bridge).test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "cache is empty" in response.get_json()["reason"]
+    bridge.dispose()
+
+
 def _store_contents(bridge: Bridge) -> dict[str, list[tuple[Any, ...]]]:
     with bridge.store.connect() as conn:
         return {
@@ -342,6 +395,187 @@ def test_smtp_down_report_email_from_the_command_line_fails_clearly_and_is_logge
     with bridge.store.connect() as conn:
         logged = conn.execute(select(email_log.c.outcome, email_log.c.contract_no, email_log.c.error)).all()
     assert [(r.outcome, r.contract_no) for r in logged] == [("failed", contract_no)] and logged[0].error
+
+
+# -- a PDF worker dies -----------------------------------------------------------------------
+
+
+def test_a_dead_pdf_worker_does_not_fail_the_next_download(copied_demo, login) -> None:
+    bridge = copied_demo()
+    client = _signed_in(bridge, login)
+    rows = client.get("/contracts?format=json&sort=contract_no").get_json()["rows"]
+    first, second = rows[0]["contract_no"], rows[1]["contract_no"]
+    make_pdf.use_workers(1, warm=False)
+    try:
+        make_pdf.clear()
+        assert client.get(f"/contracts/{first}/report.pdf").status_code == 200
+        worker = make_pdf.worker_pid()
+        assert worker is not None and worker != os.getpid()
+        psutil.Process(worker).kill()  # out of memory, or an operator's kill, while nobody downloads
+        # reaped: the pool has noticed its worker died, and refuses new documents from now on
+        _wait_for(lambda: not psutil.pid_exists(worker), 30, "the killed PDF worker to be reaped")
+
+        pdf = client.get(f"/contracts/{second}/report.pdf")
+        assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+        assert pdf.data.startswith(b"%PDF")
+        assert make_pdf.worker_pid() not in (None, worker)  # a new worker took over by itself
+        make_pdf.clear()
+        assert client.get(f"/contracts/{first}/report.pdf").status_code == 200
+    finally:
+        make_pdf.use_workers(0)
+
+
+# -- serve stopped while busy ----------------------------------------------------------------
+
+CLI = str(Path(sys.executable).with_name("bpo2-bridge"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _blocked_on_a_lock(admin: Any, database: str) -> int:
+    """How many sessions on ``database`` wait for a lock (BPO2 busy with a long transaction)."""
+    with admin.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d AND wait_event_type = 'Lock'"),
+                {"d": database},
+            ).scalar_one()
+        )
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_2(copied_demo) -> None:
+    bridge = copied_demo()
+    env = {
+        **os.environ,
+        "BPO2_BRIDGE_DATA_DIR": bridge.settings.data_dir,
+        "BPO2_BRIDGE_TODAY": bridge.settings.today,
+        "BPO2_BRIDGE_SECRET_KEY": "x" * 32,
+        "BPO2_BRIDGE_PDF_WORKERS": "1",
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "cannot listen" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and "leaked" not in done.stderr
+
+
+def _quietly(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except requests.RequestException:
+        pass  # the server went away with the request in flight
+
+
+def test_serve_stops_soon_after_sigterm_while_a_sync_waits_on_bpo2(
+    fresh_database, make_settings, tmp_path
+) -> None:
+    url = fresh_database("postgresql")
+    source_url = url.render_as_string(hide_password=False)
+    overrides = {"source_url": source_url, "statement_timeout": 120}
+    bridge = Bridge(make_settings(**overrides))
+    build_demo(
+        url,
+        size="tiny",
+        seed=3,
+        today=bridge.settings.today_date(),
+        mapping=bridge.mapping,
+        share_root=tmp_path / "share",
+    )
+    serving = full_sync(bridge).snapshot
+    create_demo_users(bridge.store)
+    writer = create_engine(url)
+    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    tables = bridge.mapping.physical_metadata().tables
+    contract = tables[bridge.mapping["contract"].qualified_table]
+    files = tables[bridge.mapping["case_attachment"].qualified_table]
+    with writer.connect() as conn:
+        file_id = conn.execute(select(func.min(files.c.file_id)).where(files.c.content.is_not(None))).scalar()
+    assert file_id is not None
+    locked = writer.connect()
+    # a long BPO2 transaction holds the contract and attachment tables: the sync's read and a
+    # file download wait (up to 120 s)
+    for table in (contract, files):
+        locked.exec_driver_sql(f"LOCK TABLE {writer.dialect.identifier_preparer.format_table(table)}")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "BPO2_BRIDGE_DATA_DIR": bridge.settings.data_dir,
+        "BPO2_BRIDGE_TODAY": bridge.settings.today,
+        "BPO2_BRIDGE_SOURCE_URL": source_url,
+        "BPO2_BRIDGE_STATEMENT_TIMEOUT": "120",
+        "BPO2_BRIDGE_SECRET_KEY": "x" * 32,
+        "BPO2_BRIDGE_PDF_WORKERS": "1",
+    }
+    proc = subprocess.Popen(
+        [CLI, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # the start-up incremental sync runs, and waits on BPO2's lock
+        _wait_for(lambda: proc.poll() is not None or _blocked_on_a_lock(admin, url.database), 60, "the sync")
+        assert proc.poll() is None
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert response.status == 200
+        # and a user's download waits on BPO2 too
+        base = f"http://127.0.0.1:{port}"
+        session = requests.Session()
+        page = session.get(f"{base}/login", timeout=10).text
+        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        signed_in = session.post(
+            f"{base}/login",
+            data={"login": DEMO_ADMIN_LOGIN, "password": DEMO_PASSWORD, "csrf_token": token},
+            timeout=10,
+        )
+        assert signed_in.status_code == 200
+        download = threading.Thread(
+            target=lambda: _quietly(lambda: session.get(f"{base}/files/{file_id}", timeout=30)), daemon=True
+        )
+        download.start()
+        _wait_for(lambda: _blocked_on_a_lock(admin, url.database) >= 2, 60, "the download")
+
+        proc.send_signal(signal.SIGTERM)  # a service manager's stop
+        # a generous bound: "a few seconds", not a speed measurement
+        proc.wait(timeout=5)
+        _, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        locked.rollback()
+        locked.close()
+        writer.dispose()
+        admin.dispose()
+    assert proc.returncode == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    assert "Traceback" not in err
+    noise = [line for line in err.splitlines() if line.strip() and not line.startswith(("{", "Serving on"))]
+    assert noise == [], err  # every line a log record (no warnings of leaked resources either)
+    assert not [r for r in records if r["level"] in ("error", "critical") or "exc" in r], err
+    assert any("abandon" in r["message"] for r in records), err  # the log says what it left
+
+    # abandoned cleanly: the snapshot still serves, and the next sync runs at once
+    assert bridge.cache.current() == serving
+    after = incremental_sync(bridge)
+    assert after.kind == "incremental" and after.snapshot == serving
+    bridge.dispose()
 
 
 # -- an incremental sync killed --------------------------------------------------------------

@@ -4,14 +4,19 @@ counts past grid_count_limit say so ("100+") and page=last still finds the end."
 
 from __future__ import annotations
 
+import itertools
+import time
+from urllib.parse import quote
+
 import pytest
 
-from bpo2_bridge import row_counts
+from bpo2_bridge import row_counts, search_index, time_limit, value_lists
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.web import grid
 from bpo2_bridge.web.app import create_app
 
+PRESENT = search_index.present
 URLS = [
     "/contracts?tab=all&sort=start_date",
     "/contracts?tab=all&sort=-expiry_date",
@@ -21,6 +26,9 @@ URLS = [
     "/contracts?tab=all&f_status==Expired&sort=-expiry_date",
     "/contracts?tab=all&f_status=activ&sort=months_remaining",
     "/contracts?tab=all&q=BULK-01&sort=-contract_no",
+    # words in more rows than search_index.DENSE_MATCHES: counted and sorted through the index
+    "/contracts?tab=all&q=BULK&sort=start_date",
+    "/contracts?tab=expiring&q=bulk+BULK-0&sort=-machines",
     "/contracts?tab=all&f_months_remaining=>3&sort=customer_name",
 ]
 
@@ -41,8 +49,11 @@ def test_walked_sorted_and_planned_pages_are_the_same(crowded_demo, login, monke
     client = create_app(bridge=crowded_demo).test_client()  # counts never cut short by time
     login(client, login_name)
     monkeypatch.setattr(grid, "WALK_FROM", 10**9)  # the planner's own plan, always
+    monkeypatch.setattr(search_index, "present", lambda _conn, _searched: False)  # each row tested
     planned = {url: _page(client, url) for url in URLS}
     following = {url: _next(client, planned[url]) for url in URLS if planned[url]["next"]}
+    monkeypatch.setattr(search_index, "present", PRESENT)  # searches read through the index
+    assert {url: _page(client, url) for url in URLS} == planned
     monkeypatch.setattr(grid, "WALK_FROM", 0)  # walked along the sort order's index
     for url in URLS:
         assert _page(client, url) == planned[url], url
@@ -88,3 +99,48 @@ def test_a_count_past_the_limit_says_so_and_the_last_page_is_still_found(
     monkeypatch.setattr(row_counts, "clock", iter(range(0, 10**6, 1)).__next__)  # a second a look
     found = timed.get("/contracts?format=json&page_size=5&sort=contract_no").get_json()
     assert found["capped"] and found["total"] == 7 and len(found["rows"]) == 5
+
+
+def test_a_count_whose_rows_sit_far_down_the_table_stops_at_its_time_limit(
+    crowded_demo, login, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The bulk contracts come last in the table: a count of them reads every other contract
+    before its first row, and is stopped by the statement's own deadline, not left to run on."""
+    client = create_app(bridge=Bridge(crowded_demo.settings.replace(grid_count_seconds=0.5))).test_client()
+    login(client, DEMO_ADMIN_LOGIN)
+    monkeypatch.setattr(search_index, "present", lambda _conn, _searched: False)  # each row tested
+    url = "/contracts?format=json&page_size=5&sort=contract_no&f_contract_no=BULK-059"
+    assert client.get(url).get_json()["total"] == 100  # in time: exact
+    # a second for each look at the clock (every 10,000 SQLite instructions, about 3,000 rows
+    # here): the count's 0.5 s end at its first look, the page's 10 s at its tenth
+    monkeypatch.setattr(time_limit, "clock", itertools.count().__next__)
+    found = client.get(url).get_json()
+    assert found["capped"] and found["total"] == 0, "nothing counted before the deadline"
+    assert [r["contract_no"] for r in found["rows"]] == [f"BULK-0590{i}" for i in range(5)]
+    monkeypatch.setattr(time_limit, "clock", time.monotonic)
+    assert client.get(url).get_json()["total"] == 100  # the next request counts again
+
+
+@pytest.mark.parametrize("column", ["status", "contract_type"])
+def test_text_tests_on_few_valued_columns_read_as_value_lists_answer_as_the_grid_own_test(
+    crowded_demo, login, monkeypatch, column: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A Filter Row test on Status or Contract Type becomes the list of values that pass
+    (value_lists), read through the column's index; every operator it rewrites keeps exactly
+    the rows the grid's own test keeps, empty cells included for "differs"."""
+    client = create_app(bridge=crowded_demo).test_client()
+    login(client, DEMO_ADMIN_LOGIN)
+    values = {r[column] for r in _page(client, "/contracts?tab=all&sort=contract_no", page=1)["rows"]}
+    words = sorted(v for v in values if v)
+    cells = [f"{op}{v}" for v in words for op in ("=", "!=", "")]  # equals, differs, contains
+    cells += [c for v in words for c in (f"!={v.lower()}", f"{v.upper()[:3]}*", v[1:4].upper(), f"=x{v}")]
+    urls = [
+        f"/contracts?tab={tab}&sort=-start_date&f_{column}={quote(cell)}"
+        for tab in ("all", "expired")
+        for cell in cells
+    ]
+    listed = {url: _page(client, url, page=1) for url in urls}
+    monkeypatch.setattr(value_lists, "listed", lambda *_: lambda _op, _value: None)
+    for url in urls:
+        assert _page(client, url, page=1) == listed[url], url
+    assert any(answer["total"] for answer in listed.values())

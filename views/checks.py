@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from bpo2_bridge.checks.adhoc import TARGETS, QueryFailed, QueryResult, run_adhoc
+from bpo2_bridge.checks.adhoc import TARGETS, QueryFailed, QueryResult, parse_timeout, run_adhoc
 from bpo2_bridge.checks.canned import UnknownCheck, get_check, history, last_results, list_checks, run_checks
 from bpo2_bridge.checks.sample import ROW_KEY, column_kinds, rows_table
 from bpo2_bridge.web.auth import current_user, role_required
@@ -82,6 +82,9 @@ def query():  # type: ignore[no-untyped-def]
     form = _query_form(request.form if request.method == "POST" else {})
     if request.method == "GET":
         return render_template("checks/query.html", form=form, result=None, error=None)
+    if form["invalid"]:
+        html = render_template("checks/query.html", form=form, result=None, error=form["invalid"])
+        return Response(html, status=400, mimetype="text/html")
     try:
         result = run_adhoc(
             current_bridge(),
@@ -131,26 +134,47 @@ def _grid(name: str, columns: list[str], rows: list[tuple[Any, ...]]) -> Grid:
 
 
 def _query_form(data: Any) -> dict[str, Any]:
-    """The ad-hoc form's values: the settings bound the time limit and the row cap."""
+    """The ad-hoc form's values: the settings bound the time limit and the row cap; a value
+    that is no number of seconds or rows (nan, inf, 0, -5, text) is named in `invalid`."""
     settings = current_bridge().settings
     target = data.get("target", "source")
+    timeout, bad_timeout = _seconds(data.get("timeout"), settings.query_timeout)
+    max_rows, bad_rows = _rows(data.get("max_rows"), settings.query_max_rows)
     return {
         "sql": data.get("sql", ""),
         "target": target if target in TARGETS else "source",
         "targets": TARGETS,
-        "timeout": _bounded(data.get("timeout"), settings.query_timeout, settings.query_timeout),
-        "max_rows": _bounded(data.get("max_rows"), settings.query_max_rows, settings.query_max_rows),
+        "timeout": timeout,
+        "max_rows": max_rows,
         "timeout_limit": settings.query_timeout,
         "max_rows_limit": settings.query_max_rows,
+        "invalid": bad_timeout or bad_rows,
     }
 
 
-def _bounded(raw: Any, default: int, highest: int) -> int:
+def _seconds(raw: Any, highest: int) -> tuple[float, str]:
+    """The time limit asked for, at most the setting's; the default when none was given."""
+    text = str(raw or "").strip()
+    if not text:
+        return highest, ""
     try:
-        value = int(str(raw).strip())
-    except (TypeError, ValueError):
-        return default
-    return max(1, min(value, highest))
+        seconds = parse_timeout(text)
+    except ValueError as exc:
+        return highest, f"Time limit {exc}."
+    return min(seconds, highest), ""
+
+
+def _rows(raw: Any, highest: int) -> tuple[int, str]:
+    text = str(raw or "").strip()
+    if not text:
+        return highest, ""
+    try:
+        value = int(text)
+    except ValueError:
+        return highest, f"Row cap must be a whole number, got {text[:40]!r}."
+    if value < 1:
+        return highest, f"Row cap must be at least 1, got {value}."
+    return min(value, highest), ""
 
 
 def _csv(result: QueryResult) -> Response:

@@ -15,7 +15,10 @@ Data, reused when present:
 - BPO2_BENCH_BRIDGE: the `bpo2-bridge` executable to measure (default: this venv's), e.g. an older
   checkout's with its own BPO2_BENCH_WEB;
 - BPO2_BENCH_SNAPSHOT: the snapshot file the bare endpoint and Datasette read, and the questions
-  are drawn from (default: the newest in BPO2_BENCH_WEB/cache; it must have the derived tables).
+  are drawn from (default: the newest in BPO2_BENCH_WEB/cache; it must have the derived tables);
+- BPO2_BENCH_CACHE_URL: a PostgreSQL database for the bridge's cache (synced there once), e.g.
+  postgresql+psycopg://postgres@127.0.0.1:5432/bpo2_bench_questions (create it first), with
+  BPO2_BENCH_SNAPSHOT naming a SQLite snapshot of the same demo for the other two.
 BPO2_BENCH_COLD (300) questions are asked cold, BPO2_BENCH_QUESTIONS (12000) drawn per workload;
 BPO2_BENCH_ONLY=a,c runs only those workloads. Server logs stay in a folder the run names.
 

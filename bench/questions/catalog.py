@@ -38,15 +38,15 @@ CUSTOMER_SORTS = (
     "expiring_contracts",
 )
 NO_COUNT = (("_nocount", "1"), ("_nofacet", "1"))
-# the search box as a Datasette user writes it: the trigram index finds the candidates, LIKE
-# decides (as the bridge's search does), in the grid's default order. :fts holds every trigram of
-# the words, all required (the index keeps no positions: detail=none, as the bridge builds it),
-# :w0, :w1... the words themselves for LIKE
+# the search box as a Datasette user writes it (as Datasette's own _search does): the trigram
+# index finds the rows, LIKE decides (as the bridge's search does), in the grid's default order.
+# :fts holds each word as a phrase (the index keeps positions: detail=full, as the bridge builds
+# it), :w0, :w1... the words themselves for LIKE
 SEARCH_SQL = (
     "select contract_id, contract_no, account_no, customer_name, contract_type, status,"
     " start_date, expiry_date, machines from contract_row"
-    " where contract_id in (select rowid from contract_row_search_text_trigrams"
-    " where contract_row_search_text_trigrams match :fts) and {likes}"
+    " where contract_id in (select rowid from contract_row_search_text_fts"
+    " where contract_row_search_text_fts match :fts) and {likes}"
     f" order by expiry_date, contract_id limit {PAGE_SIZE}"
 )
 
@@ -186,9 +186,8 @@ def filtered(snap: Snapshot, rng: random.Random, count: int) -> list[Question]:
 
 
 def fts_query(terms: list[str]) -> str:
-    """An FTS5 query for rows holding every trigram of every word (a superset LIKE then decides)."""
-    trigrams = sorted({t[i : i + 3] for t in terms for i in range(len(t) - 2)})
-    return " AND ".join('"' + g.replace('"', '""') + '"' for g in trigrams)
+    """An FTS5 query for rows holding every word (each a phrase of its trigrams)."""
+    return " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 def search(snap: Snapshot, words: Iterator[str], count: int, column: str = "") -> list[Question]:
@@ -241,7 +240,7 @@ def customers(snap: Snapshot, rng: random.Random, count: int) -> list[Question]:
         ds = [
             ("_search", fts_query(q.split())),
             ("_searchmode", "raw"),
-            ("_fts_table", "customer_row_search_text_trigrams"),
+            ("_fts_table", "customer_row_search_text_fts"),
             ("_fts_pk", "customer_id"),
             _ds_sort(sort),
         ]

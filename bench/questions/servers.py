@@ -48,7 +48,7 @@ bridge.dispose()
 
 
 def bridge_environment(data_dir: Path) -> dict[str, str]:
-    settings = {
+    settings: dict[str, object] = {
         "data_dir": data_dir,
         "source_url": f"sqlite:///{DEMO}",
         "share_root": DEMO.parent / "share",
@@ -58,6 +58,8 @@ def bridge_environment(data_dir: Path) -> dict[str, str]:
         "login_attempts_per_minute": 1000,
         "statement_timeout": 3600,  # the one-off full sync streams millions of rows
     }
+    if os.environ.get("BPO2_BENCH_CACHE_URL"):  # the bridge's cache on PostgreSQL
+        settings["cache_url"] = os.environ["BPO2_BENCH_CACHE_URL"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("BPO2_BRIDGE_")}
     return {
         **env,
@@ -68,7 +70,7 @@ def bridge_environment(data_dir: Path) -> dict[str, str]:
 
 def prepare_bridge(data_dir: Path) -> None:
     """The bridge's cache synced from the large demo when it has none, and the demo users."""
-    if not any((data_dir / "cache").glob("cache-*.sqlite")):
+    if os.environ.get("BPO2_BENCH_CACHE_URL") or not any((data_dir / "cache").glob("cache-*.sqlite")):
         from bench.sync import ensure_demo
 
         ensure_demo("large")

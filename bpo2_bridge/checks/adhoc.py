@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, make_url
@@ -12,15 +12,22 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import TextClause
 
+from ..cache_schema import CACHE
+from ..setting_values import as_seconds
+from ..settings import Settings
 from ..source import SourceError, first_line, is_timeout, open_readonly, source_session, source_url
-from ..time_limit import arm, disarm
-from .guard import RefusedQuery, check_sql
+from ..time_limit import arm, disarm, pg_statement_timeout
+from .guard import Policy, RefusedQuery, check_sql
 
 if TYPE_CHECKING:
     from ..bridge import Bridge
 
 FETCH_BATCH = 500
 TARGETS = ("source", "cache")
+MB = 1024 * 1024
+# what a time limit may be, wherever it comes from (CLI, the page, a caller): finite seconds
+MIN_TIMEOUT, MAX_TIMEOUT = 0.1, 3600.0
+parse_timeout = as_seconds(MIN_TIMEOUT, MAX_TIMEOUT)
 
 
 class QueryFailed(RuntimeError):
@@ -53,29 +60,49 @@ def run_adhoc(
     max_rows: int | None = None,
 ) -> QueryResult:
     """Ad-hoc SQL as ops run it (CLI and page): guarded, on a read-only engine of `target`
-    (BPO2, or the current cache snapshot) whose statements stop after `timeout` seconds."""
+    (BPO2, or the current cache snapshot, of which it sees only the cache tables) that stops
+    the whole query, fetching included, after `timeout` seconds."""
     settings = bridge.settings
-    timeout = float(timeout or settings.query_timeout)
+    try:
+        timeout = parse_timeout(settings.query_timeout if timeout is None else timeout)
+    except ValueError as exc:
+        raise QueryFailed(f"timeout {exc}") from None
     max_rows = int(max_rows or settings.query_max_rows)
+    policy = query_policy(settings, max_rows)
     if target == "source":
         url = source_url(settings)
         prelude: tuple[str, ...] = ()
     elif target == "cache":
         url, prelude = _cache_target(bridge)
+        policy = replace(policy, tables=frozenset(CACHE.tables))
     else:
         raise QueryFailed(f"unknown target {target!r} (use {' or '.join(TARGETS)})")
+    max_bytes = settings.query_max_mb * MB
     try:
-        engine = open_readonly(url, timeout)
+        engine = open_readonly(url, timeout, max_value_bytes=max_bytes)
     except SourceError as exc:
         raise QueryFailed(str(exc)) from None
     try:
         try:
-            statement = check_sql(sql, engine.dialect.name)
+            statement = check_sql(sql, engine.dialect.name, policy)
         except RefusedQuery as exc:
             raise QueryFailed(f"Refused: {exc}") from None
-        return run_statement(engine, statement, max_rows=max_rows, timeout=timeout, prelude=prelude)
+        return run_statement(
+            engine, statement, max_rows=max_rows, timeout=timeout, prelude=prelude, max_bytes=max_bytes
+        )
     finally:
         engine.dispose()
+
+
+def query_policy(settings: Settings, max_rows: int) -> Policy:
+    """The guard's rules for ad-hoc SQL from the settings; one row past the cap tells a
+    truncated result from a complete one."""
+    return Policy(
+        max_chars=settings.query_max_chars,
+        max_depth=settings.query_max_depth,
+        functions=tuple(settings.query_allowed_functions),
+        max_rows=max_rows + 1,
+    )
 
 
 def _cache_target(bridge: Bridge) -> tuple[URL, tuple[str, ...]]:
@@ -90,27 +117,32 @@ def _cache_target(bridge: Bridge) -> tuple[URL, tuple[str, ...]]:
     return make_url(bridge.settings.cache_url), (f"SET LOCAL search_path TO {quoted}",)
 
 
-def run_query(engine: Engine, sql: str, *, max_rows: int, timeout: float) -> QueryResult:
+def run_query(
+    engine: Engine, sql: str, *, max_rows: int, timeout: float, policy: Policy | None = None
+) -> QueryResult:
     """Guard `sql` for the engine's dialect and run it; QueryFailed with a one-line reason otherwise.
 
     The statement runs without bind processing, so a ':word' or '%' inside a string literal
     stays text.
     """
+    policy = policy or Policy(max_rows=max_rows + 1)
     try:
-        statement = check_sql(sql, engine.dialect.name)
+        statement = check_sql(sql, engine.dialect.name, policy)
     except RefusedQuery as exc:
         raise QueryFailed(f"Refused: {exc}") from None
     return run_statement(engine, statement, max_rows=max_rows, timeout=timeout)
 
 
-def run_on_url(url: URL | str, sql: str, *, max_rows: int, timeout: float) -> QueryResult:
+def run_on_url(
+    url: URL | str, sql: str, *, max_rows: int, timeout: float, policy: Policy | None = None
+) -> QueryResult:
     """Guard and run `sql` on a fresh read-only engine whose statements stop after `timeout`."""
     try:
         engine = open_readonly(url, timeout)
     except SourceError as exc:
         raise QueryFailed(str(exc)) from None
     try:
-        return run_query(engine, sql, max_rows=max_rows, timeout=timeout)
+        return run_query(engine, sql, max_rows=max_rows, timeout=timeout, policy=policy)
     finally:
         engine.dispose()
 
@@ -125,13 +157,19 @@ def run_statement(
     keep: Callable[[dict[str, Any]], bool] | None = None,
     count_all: bool = False,
     prelude: tuple[str, ...] = (),
+    max_bytes: int | None = None,
 ) -> QueryResult:
     """Run a statement the product trusts (already guarded, or a canned check) in a read-only,
     rolled-back session. `keep` drops rows in Python; `count_all` reads every row to count them
-    while keeping only the first `max_rows`."""
+    while keeping only the first `max_rows`; `max_bytes` bounds the row data kept.
+
+    `timeout` covers the whole statement: the engine's own limit stops each round trip, and a
+    wall clock around the fetch loop stops the rows of a query that, batch by batch, would
+    each stay under it (PostgreSQL applies statement_timeout to every FETCH on its own)."""
     started = time.monotonic()
+    deadline = started + timeout
     rows: list[tuple[Any, ...]] = []
-    total = 0
+    total = size = 0
     try:
         with source_session(engine) as conn:
             for setup in prelude:
@@ -146,6 +184,7 @@ def run_statement(
             try:
                 columns = list(result.keys())
                 while True:
+                    _before_fetch(conn, deadline, timeout)
                     batch = result.fetchmany(FETCH_BATCH)
                     if not batch:
                         break
@@ -155,6 +194,12 @@ def run_statement(
                         total += 1
                         if len(rows) <= max_rows:
                             rows.append(tuple(row))
+                            size += sum(_size(v) for v in row)
+                    if max_bytes is not None and size > max_bytes:
+                        raise QueryFailed(
+                            f"Stopped: the rows came to more than {max_bytes // MB} MB (query_max_mb); "
+                            "select fewer rows or narrower columns"
+                        )
                     if not count_all and len(rows) > max_rows:
                         break
                 result.close()
@@ -164,12 +209,37 @@ def run_statement(
         raise QueryFailed(str(exc)) from None
     except SQLAlchemyError as exc:
         if is_timeout(exc):
-            raise QueryFailed(f"Stopped: the query ran longer than the {timeout:g} s time limit") from None
+            raise QueryFailed(_too_long(timeout)) from None
+        if max_bytes is not None and "too big" in first_line(exc).lower():
+            raise QueryFailed(
+                f"Stopped: a value grew past {max_bytes // MB} MB, the largest a query may build (query_max_mb)"
+            ) from None
         raise QueryFailed(f"Failed: {first_line(exc)}") from None
     elapsed = int((time.monotonic() - started) * 1000)
     truncated = len(rows) > max_rows
     sql = statement if isinstance(statement, str) else statement.text
     return QueryResult(columns, rows[:max_rows], truncated, elapsed, sql, total)
+
+
+def _too_long(timeout: float) -> str:
+    return f"Stopped: the query ran longer than the {timeout:g} s time limit"
+
+
+def _before_fetch(conn: Connection, deadline: float, timeout: float) -> None:
+    """Stop once the wall clock passes the deadline; on PostgreSQL the next FETCH gets only
+    the time that is left as its statement_timeout."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise QueryFailed(_too_long(timeout))
+    if conn.dialect.name == "postgresql":  # a plain cursor: the rows' own cursor is a named one
+        conn.exec_driver_sql(pg_statement_timeout(left), execution_options={"stream_results": False})
+
+
+def _size(value: Any) -> int:
+    """Roughly what a value costs to keep: its length for text and bytes, a word otherwise."""
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        return len(value)
+    return 16
 
 
 def _keep_deadline(conn: Connection, seconds_left: float) -> None:

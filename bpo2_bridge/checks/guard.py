@@ -1,10 +1,13 @@
 """The guard in front of ad-hoc SQL: exactly one read-only SELECT, or a one-line refusal.
 
-The text is parsed with sqlglot for the target's dialect and every node of the tree is
-inspected. What runs afterwards is the statement regenerated from that tree without its
-comments, so what the database executes is what the guard has seen (no comment or quoting
-trick can smuggle a second statement past it). The guard is a second layer: the source
-session is read-only and time-limited on its own.
+The text is first measured (length, then nesting depth from its tokens), so oversized input is
+refused before parsing costs anything; then it is parsed with sqlglot for the target's dialect
+and every node of the tree is inspected: only functions on the dialect's allow list
+(functions.py), and on the cache only the cache's own tables. What runs afterwards is the
+statement regenerated from that tree without its comments, with the row cap as its outermost
+LIMIT (TOP on SQL Server), so what the database executes is what the guard has seen (no comment
+or quoting trick can smuggle a second statement past it). The guard is a second layer: the
+source session is read-only and time-limited on its own.
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ import logging
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.errors import ErrorLevel, ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
+
+from .functions import FunctionCalls, allowed_functions
+from .policy import Policy, RefusedQuery
+
+__all__ = ["DIALECTS", "Policy", "RefusedQuery", "check_sql", "sqlglot_dialect"]
 
 # SQLAlchemy dialect names (and sqlglot's own) -> sqlglot dialect
 DIALECTS = {
@@ -29,57 +37,6 @@ DIALECTS = {
 
 # T-SQL table hints that take no locks (or fewer); every other hint is a locking request.
 _READ_HINTS = {"NOLOCK", "READUNCOMMITTED", "NOEXPAND", "FORCESEEK", "FORCESCAN", "INDEX"}
-
-# Functions that change state, take locks, or reach outside the database (files, other servers).
-_DENIED_FUNCTIONS = {
-    # PostgreSQL
-    "nextval",
-    "setval",
-    "set_config",
-    "pg_terminate_backend",
-    "pg_cancel_backend",
-    "pg_reload_conf",
-    "pg_rotate_logfile",
-    "pg_switch_wal",
-    "pg_create_restore_point",
-    "pg_promote",
-    "pg_read_file",
-    "pg_read_binary_file",
-    "pg_ls_dir",
-    "pg_stat_file",
-    "pg_notify",
-    "lo_import",
-    "lo_export",
-    "lo_unlink",
-    "lo_create",
-    "lo_from_bytea",
-    "lo_put",
-    "dblink",
-    "dblink_exec",
-    "dblink_connect",
-    "dblink_send_query",
-    "txid_current",
-    "pg_current_xact_id",
-    # MySQL / MariaDB
-    "load_file",
-    "get_lock",
-    "release_lock",
-    "release_all_locks",
-    "sys_exec",
-    "sys_eval",
-    "master_pos_wait",
-    # SQLite
-    "load_extension",
-    "writefile",
-    "readfile",
-    "edit",
-    "fts3_tokenizer",
-    # SQL Server
-    "openrowset",
-    "opendatasource",
-    "openquery",
-}
-_DENIED_PREFIXES = ("pg_advisory", "pg_try_advisory", "xp_", "sp_")
 
 # T-SQL lock hints, also in the old `FROM t (HOLDLOCK)` form that parses as a function call.
 _LOCK_HINTS = {
@@ -130,12 +87,8 @@ _STATEMENTS: tuple[tuple[type[exp.Expr], str], ...] = (
 )
 
 
-class RefusedQuery(ValueError):
-    """The SQL is not exactly one read-only SELECT; the message says why, on one line."""
-
-    def __init__(self, reason: str) -> None:
-        text = " ".join(reason.split())
-        super().__init__(text if len(text) <= 240 else text[:239] + "…")
+_OPENING = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
+_CLOSING = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
 
 
 class _QuietFallback(logging.Filter):
@@ -155,11 +108,14 @@ def sqlglot_dialect(dialect: str) -> str:
         raise RefusedQuery(f"no SQL guard for database dialect {dialect!r}") from None
 
 
-def check_sql(sql: str, dialect: str) -> str:
-    """The single SELECT in `sql`, normalized for `dialect`; RefusedQuery when it is anything else."""
+def check_sql(sql: str, dialect: str, policy: Policy | None = None) -> str:
+    """The single SELECT in `sql`, normalized for `dialect`; RefusedQuery when it is anything
+    else or breaks the `policy` (defaults: Policy())."""
+    policy = policy or Policy()
     read = sqlglot_dialect(dialect)
     if not sql or not sql.strip():
         raise RefusedQuery("the query is empty")
+    _check_size(sql, read, policy)
     try:
         parsed = sqlglot.parse(sql, read=read)
     except (ParseError, TokenError) as exc:
@@ -177,12 +133,22 @@ def check_sql(sql: str, dialect: str) -> str:
     _check_root(root, sql, read)
     if read == "tsql":
         _check_lock_hints(sql)
+    functions = FunctionCalls(read, allowed_functions(read, policy.functions))
+    tables = None if policy.tables is None else {t.lower() for t in policy.tables}
     for node in root.walk():
         _check_node(node, read)
+        if isinstance(node, exp.Func):
+            functions.check(node)
+        if tables is not None and isinstance(node, exp.Table) and not isinstance(node.this, exp.Func):
+            _check_table(node, tables)
+    if policy.max_rows is not None:
+        root = _capped(root, policy.max_rows, read)
     try:
-        return root.sql(dialect=read, comments=False)
+        statement = root.sql(dialect=read, comments=False, unsupported_level=ErrorLevel.RAISE)
     except Exception as exc:  # a construct the generator cannot write back: refuse, never guess
         raise RefusedQuery(f"the query uses a construct the guard cannot verify: {exc}") from None
+    functions.check_statement(statement, root)
+    return statement
 
 
 def _check_root(root: exp.Expr, sql: str, read: str) -> None:
@@ -213,21 +179,94 @@ def _check_node(node: exp.Expr, read: str) -> None:
     if isinstance(node, exp.Command):
         raise RefusedQuery(f"{_describe(node)} inside the query is not allowed: the query must only read")
     # MySQL `SELECT @v := x`, T-SQL `SELECT @v = x`: the statement writes a variable, not rows
-    assigns = exp.PropertyEQ if read != "tsql" else (exp.PropertyEQ, exp.EQ)
+    # (`:=` assigns wherever it stands, COALESCE(@v := x) too; T-SQL's `=` only in the projection)
     in_projection = isinstance(node.parent, exp.Select) and node.arg_key == "expressions"
-    if isinstance(node, assigns) and isinstance(node.this, exp.Parameter) and in_projection:
+    assigns = isinstance(node, exp.PropertyEQ) or (
+        read == "tsql" and isinstance(node, exp.EQ) and in_projection
+    )
+    if assigns and isinstance(node.this, exp.Parameter):
         raise RefusedQuery("assigning variables in a SELECT is not allowed")
     for kind, words in _STATEMENTS:
         if isinstance(node, kind):
             where = "" if node.parent is None else " inside the query"
             raise RefusedQuery(f"{words}{where} is not allowed: the query must only read")
-    if isinstance(node, exp.Func):
-        name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-        if name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES):
-            raise RefusedQuery(f"function {name}() is not allowed: it changes state or reaches outside")
     for comment in node.comments or ():
         if comment.lstrip().startswith("!"):
             raise RefusedQuery("executable comments (/*! … */) are not allowed")
+
+
+def _check_size(sql: str, read: str, policy: Policy) -> None:
+    """Refuse input too long or too deeply nested before the parser spends time and memory on it."""
+    if len(sql) > policy.max_chars:
+        raise RefusedQuery(
+            f"the query is {len(sql):,} characters long; the limit is {policy.max_chars:,} (query_max_chars)"
+        )
+    try:
+        tokens: list[Token] = sqlglot.tokenize(sql, read=read)
+    except TokenError as exc:
+        raise RefusedQuery(f"not a single valid {read} SELECT: {_parse_message(exc)}") from None
+    depth = deepest = 0
+    for token in tokens:
+        if token.token_type in _OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > policy.max_depth:
+                raise RefusedQuery(
+                    f"the query nests brackets more than {policy.max_depth} deep (query_max_depth)"
+                )
+        elif token.token_type in _CLOSING:
+            depth -= 1
+
+
+def _check_table(node: exp.Table, tables: set[str]) -> None:
+    """On the cache: only its own tables, unqualified (another schema may be the store's)."""
+    if node.args.get("db") or node.args.get("catalog"):
+        raise RefusedQuery(
+            f"table {node.sql()} is not allowed: only the cache's own tables may be read, unqualified"
+        )
+    name = node.name.lower()
+    if name not in tables and name not in _visible_ctes(node):
+        raise RefusedQuery(f"table {node.name} is not a cache table: only the cache's own tables may be read")
+
+
+def _visible_ctes(node: exp.Expr) -> set[str]:
+    """Names of the WITH queries `node` can see: every enclosing WITH's earlier queries, all of
+    them for a RECURSIVE one, all of them from its main query."""
+    names: set[str] = set()
+    cte: exp.Expr | None = None  # the WITH query the walk up came through last
+    parent: exp.Expr | None = node
+    while parent is not None:
+        if isinstance(parent, exp.CTE):
+            cte = parent
+        with_ = parent.args.get("with_") or parent.args.get("with")
+        if isinstance(with_, exp.With):
+            ctes = list(with_.expressions)
+            inside = next((i for i, c in enumerate(ctes) if c is cte), None)
+            visible = ctes if inside is None or with_.args.get("recursive") else ctes[:inside]
+            names.update(c.alias.lower() for c in visible)
+            cte = None
+        parent = parent.parent
+    return names
+
+
+def _capped(root: exp.Expr, cap: int, read: str) -> exp.Expr:
+    """The query with at most `cap` rows: its outermost LIMIT (TOP in T-SQL) lowered or added,
+    so the database never sends, and no driver buffers, more than the cap."""
+    node = root.unnest() if isinstance(root, exp.Subquery) else root
+    if node.args.get("fetch") is not None:
+        return root  # FETCH FIRST n ROWS: left as written; rows are still read in batches
+    limit = node.args.get("limit")
+    if limit is None:
+        if read == "tsql" and not isinstance(node, exp.Select):
+            return root  # TOP over a UNION needs a derived table, which unnamed columns break
+        node.set("limit", exp.Limit(expression=exp.Literal.number(cap)))
+        return root
+    count = limit.args.get("expression")
+    options = limit.args.get("limit_options")
+    plain = options is None or not (options.args.get("percent") or options.args.get("with_ties"))
+    if isinstance(count, exp.Literal) and count.is_int and plain and int(count.this) > cap:
+        limit.set("expression", exp.Literal.number(cap))
+    return root
 
 
 def _describe(node: exp.Expr, sql: str = "", read: str = "sqlite") -> str:

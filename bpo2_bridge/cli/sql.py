@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import click
 
 from ..bridge import Bridge
-from ..checks.adhoc import TARGETS, QueryFailed, run_adhoc
+from ..checks.adhoc import TARGETS, QueryFailed, parse_timeout, run_adhoc
 from .common import AppContext, fail, output_options, pass_app
 from .common import print_rows as _print_rows
 
@@ -33,8 +33,9 @@ from .common import print_rows as _print_rows
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
-    help="Seconds the query may run, enforced by the database. Default: the query_timeout setting.",
+    metavar="SECONDS",
+    help="Seconds the query may run, executing and fetching together (0.1 to 3600). "
+    "Default: the query_timeout setting.",
 )
 @click.option(
     "--max-rows",
@@ -48,7 +49,7 @@ def sql(
     query: str | None,
     query_file: TextIO | None,
     target: str,
-    timeout: float | None,
+    timeout: str | None,
     max_rows: int | None,
     fmt: str,
 ) -> None:
@@ -61,6 +62,12 @@ def sql(
     """
     if query_file is not None and query is not None:
         fail("give the query as an argument or with -f FILE, not both")
+    seconds = None
+    if timeout is not None:
+        try:  # nan, inf, 1e308, 0 and negatives would mean no limit or none at all
+            seconds = parse_timeout(timeout)
+        except ValueError as exc:
+            fail(f"--timeout {exc}")
     if query_file is not None:
         text = _read_query_file(query_file)
     elif query == "-" or query is None:
@@ -71,7 +78,7 @@ def sql(
         text = query
     bridge = Bridge(app.settings)
     try:
-        result = run_adhoc(bridge, text, target=target, timeout=timeout, max_rows=max_rows)
+        result = run_adhoc(bridge, text, target=target, timeout=seconds, max_rows=max_rows)
     except QueryFailed as exc:
         fail(str(exc))
     finally:

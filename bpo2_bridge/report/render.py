@@ -35,6 +35,7 @@ from .formatting import NumberFormat, install_filters
 # leaving at its limit while documents wait can leave them waiting forever (CPython gh-115634,
 # unfixed in 3.11 and 3.12)
 PDF_WORKER_TASKS = 500
+PDF_WORKER_EXIT_SECONDS = 1.0  # for an ended worker to be reaped by its pool
 _LOGO_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
 
@@ -239,15 +240,25 @@ class _PdfMaker:
 
     def _submit(self, document: str) -> tuple[ProcessPoolExecutor, Future[bytes]]:
         """Give ``document`` to the workers, renewing them every PDF_WORKER_TASKS documents."""
-        retired = None
+        retired = broken = None
         with self._lock:  # held while submitting: no other request retires the pool in between
             if self._pool is not None and self._pool_tasks >= PDF_WORKER_TASKS * self._workers:
                 retired, self._pool = self._pool, None
             pool = self._current_pool()
             self._pool_tasks += 1
-            future = pool.submit(_render_in_worker, document)
+            try:
+                future = pool.submit(_render_in_worker, document)
+            except BrokenProcessPool:
+                # a worker died while the pool was idle (killed, out of memory): the pool takes
+                # nothing more, so a new one gets the document
+                broken, self._pool = pool, None
+                pool = self._current_pool()
+                self._pool_tasks += 1
+                future = pool.submit(_render_in_worker, document)
         if retired is not None:
             retired.shutdown(wait=False)  # its workers finish what they were given, then leave
+        if broken is not None:
+            broken.shutdown(wait=False, cancel_futures=True)
         return pool, future
 
     def __call__(self, document: str) -> bytes:
@@ -285,13 +296,30 @@ class _PdfMaker:
         with self._lock:
             self._recent.clear()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
         """Stop the worker processes and wait for them (the web server's exit): queued documents
-        are dropped, and nothing of the pool is left for the interpreter's exit to clean up."""
+        are dropped, and nothing of the pool is left for the interpreter's exit to clean up.
+        Documents being rendered get ``timeout`` seconds (None: as long as they take); then
+        their workers are ended."""
         with self._lock:
             pool, self._pool, self._workers = self._pool, None, 0
-        if pool is not None:
+        if pool is None:
+            return
+        if timeout is None:
             pool.shutdown(wait=True, cancel_futures=True)
+            return
+        # the pool's own manager thread and processes (ProcessPoolExecutor.terminate_workers
+        # comes only with Python 3.14)
+        manager: threading.Thread | None = getattr(pool, "_executor_manager_thread", None)
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        if manager is None:
+            return
+        manager.join(max(0.0, timeout))
+        if manager.is_alive():
+            for process in processes:
+                process.terminate()
+            manager.join(PDF_WORKER_EXIT_SECONDS)
 
 
 make_pdf = _PdfMaker()

@@ -1,6 +1,6 @@
 """Sync from BPO2 into the cache: full, incremental, per customer."""
 
-from .full import full_sync
+from .full import clean_abandoned, full_sync
 from .incremental import incremental_sync
 from .progress import LineProgress, NoProgress, Progress
 from .refresh import refresh_customer
@@ -15,6 +15,7 @@ __all__ = [
     "SyncFailed",
     "SyncResult",
     "UnknownCustomer",
+    "clean_abandoned",
     "full_sync",
     "incremental_sync",
     "refresh_customer",

@@ -8,6 +8,7 @@ serves unchanged.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,17 +42,71 @@ def sync_lock(bridge: Bridge) -> Iterator[Heartbeat]:
         who = f" ({info[0]}, until {info[1]:%H:%M:%S} UTC)" if info else ""
         raise SyncBusy(f"another sync is running{who}")
     try:
-        history.mark_interrupted(bridge.store, bridge.settings.now())
+        _clear_abandoned(bridge)
         with Heartbeat(lease) as beat:
             yield beat
     finally:
         lease.release()
 
 
+def clean_abandoned(bridge: Bridge) -> list[str]:
+    """At start (serve, scheduler): delete snapshots a killed full sync left half-written, and
+    mark its run interrupted; returns the snapshots deleted.
+
+    Only while no sync runs anywhere: the sync lease is taken for the moment it takes (it is
+    free, expired, or held by a process of this host that no longer exists). Held by a live
+    sync, here or on another host, nothing is touched: that one may be writing a snapshot.
+    The serving snapshot and the previous one (readers may still be on it) always stay."""
+    lease = sync_lease(bridge.store, bridge.settings.scheduler_lock_seconds)
+    if not lease.acquire():
+        return []
+    try:
+        return _clear_abandoned(bridge)
+    finally:
+        lease.release()
+
+
+def _clear_abandoned(bridge: Bridge) -> list[str]:
+    # the caller holds the sync lease: no sync is running, so whatever is not published is left over
+    history.mark_interrupted(bridge.store, bridge.settings.now())
+    return bridge.cache.clean()
+
+
+class SyncStopped(SyncFailed):
+    """The process is stopping: the sync ended at its next batch and kept nothing half-written."""
+
+
+class _StopWhenAsked:
+    """Progress that ends the sync (SyncStopped) at its next entity or batch once the bridge is
+    stopping; a batch is bounded by the statement timeout, so the sync ends soon."""
+
+    def __init__(self, progress: Progress, stopping: threading.Event) -> None:
+        self.progress, self.stopping = progress, stopping
+
+    def _check(self) -> None:
+        if self.stopping.is_set():
+            raise SyncStopped("interrupted: the process was stopping")
+
+    def start(self, entity: str) -> None:
+        self._check()
+        self.progress.start(entity)
+
+    def advance(self, entity: str, rows: int) -> None:
+        self._check()
+        self.progress.advance(entity, rows)
+
+    def done(self, entity: str, rows: int, seconds: float) -> None:
+        self.progress.done(entity, rows, seconds)
+
+
+def stoppable(bridge: Bridge, progress: Progress | None) -> Progress:
+    return _StopWhenAsked(progress or NoProgress(), bridge.stopping)
+
+
 def full_sync(bridge: Bridge, progress: Progress | None = None) -> SyncResult:
     """Build a new snapshot from BPO2 and switch readers to it; raises SyncFailed or SyncBusy."""
     with sync_lock(bridge) as beat:
-        return run_full(bridge, progress or NoProgress(), beat)
+        return run_full(bridge, stoppable(bridge, progress), beat)
 
 
 def describe(exc: BaseException) -> str:
@@ -115,7 +170,9 @@ def _write_snapshot(
             began = time.monotonic()
             if plan.change is not None:
                 with reading(f"the watermark of {plan.name}"):
-                    meta[f"watermark.{plan.name}"] = dump_watermark(take_watermark(src, plan))
+                    # a fresh value from BPO2: whatever an earlier snapshot stored is left behind
+                    mark = take_watermark(src, plan, settings.tz)
+                    meta[f"watermark.{plan.name}"] = dump_watermark(mark.value)
             count = 0
             with engine.begin() as conn:
                 for batch in read_batches(src, plan, plan.select_rows(), settings.sync_batch_size, plan.name):

@@ -11,6 +11,8 @@ full sync instead.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,7 @@ from ..reflection import reflect_source
 from ..source import source_session
 from . import history
 from .diff import Changes, merge
-from .full import describe, run_full, sync_lock
+from .full import describe, run_full, stoppable, sync_lock
 from .keys import differing_ranges, single_integer_key
 from .lease import Heartbeat
 from .plan import (
@@ -35,20 +37,21 @@ from .plan import (
     load_watermark,
     take_watermark,
 )
-from .progress import NoProgress, Progress
+from .progress import Progress
 from .results import SyncFailed, SyncResult
 from .transfer import limit_batches, read_all, read_batches, reading
 
 if TYPE_CHECKING:
     from ..bridge import Bridge
 
+log = logging.getLogger(__name__)
 CACHE_PAGES_KB = 65_536  # SQLite page cache of the sync's cache connection, as for a full sync
 CACHE_MAP_BYTES = 1 << 40  # map the whole snapshot (SQLite caps it at its compile-time limit)
 
 
 def incremental_sync(bridge: Bridge, progress: Progress | None = None) -> SyncResult:
     """Apply BPO2's changes to the current snapshot; raises SyncFailed or SyncBusy."""
-    progress = progress or NoProgress()
+    progress = stoppable(bridge, progress)
     with sync_lock(bridge) as beat:
         if not _current_snapshot_usable(bridge):
             return run_full(bridge, progress, beat)
@@ -87,7 +90,7 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
                 began = time.monotonic()
                 diff = Changes(conn, plan, settings.sync_batch_size, touched=touched)
                 rows[plan.name] = _sync_entity(
-                    src, conn, plan, diff, meta, settings.sync_batch_size, progress
+                    src, conn, plan, diff, meta, settings.sync_batch_size, progress, settings.tz
                 )
                 diff.flush()
                 changes[plan.name] = diff.counts
@@ -137,14 +140,26 @@ def _sync_entity(
     meta: dict[str, Any],
     batch: int,
     progress: Progress,
+    tz: dt.tzinfo,
 ) -> int:
     """Bring one entity up to date; returns the rows read from BPO2."""
     key = f"watermark.{plan.name}"
     if plan.change is None:
         return _compare_all(src, conn, plan, diff, batch, progress)
     with reading(f"the watermark of {plan.name}"):
-        new_mark = take_watermark(src, plan)  # before reading: nothing committed meanwhile is lost
+        mark = take_watermark(src, plan, tz)  # before reading: nothing committed meanwhile is lost
+    new_mark = mark.value
     old_mark = load_watermark(meta.get(key))
+    if old_mark is not None and mark.in_future(old_mark):
+        # stored before watermarks were capped at BPO2's clock: changes since were missed
+        log.warning(
+            "stored watermark of %s (%s) is later than BPO2's clock (%s): comparing every row",
+            plan.name,
+            old_mark,
+            mark.clock,
+            extra={"entity": plan.name},
+        )
+        old_mark = None
     if old_mark is None:
         count = _compare_all(src, conn, plan, diff, batch, progress)
     else:

@@ -12,6 +12,7 @@ later raw read returns, so comparing rows is comparing tuples.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -26,6 +27,7 @@ from ..model import ENTITIES, Entity, Parent
 from ..reflection import SourceSchema, for_customer, select_watermark
 
 Row = tuple[Any, ...]
+log = logging.getLogger(__name__)
 KEY_CHUNK = 400  # keys per IN list: well under every engine's parameter limit
 
 
@@ -276,14 +278,57 @@ def cache_scope(plans: dict[str, EntityPlan], name: str) -> str:
 DATETIME_OVERLAP = dt.timedelta(minutes=15)  # a transaction open this long still gets seen
 
 
-def take_watermark(conn: Connection, plan: EntityPlan) -> Any:
+@dataclass(frozen=True)
+class Watermark:
+    value: Any  # what the next incremental sync reads from
+    clock: dt.datetime | None  # the source's current time as BPO2 stores times (date-time columns)
+
+    def in_future(self, stored: Any) -> bool:
+        """Whether a stored watermark lies later than the source's clock (written before the cap)."""
+        if self.clock is None or not isinstance(stored, dt.date):
+            return False
+        return bool(stored > _clock_for(stored, self.clock))
+
+
+def take_watermark(conn: Connection, plan: EntityPlan, tz: dt.tzinfo) -> Watermark:
     """The change value from which the next incremental sync must read, taken before reading.
 
     SQL Server rowversion: MIN_ACTIVE_ROWVERSION(), the lowest value still uncommitted, so a
     row committed later always carries a value at or above it (never @@DBTS). Elsewhere, the
     highest value present; datetime columns are read back with an overlap (DATETIME_OVERLAP).
+    A date-time value later than the source's own clock (one row stamped in 2030) would carry
+    the watermark past every change to come: the watermark stops at the clock (in ``tz``, as
+    BPO2 stores times), and that row is read again each time until the clock passes it.
     """
-    return conn.execute(select_watermark(plan.schema, plan.name)).scalar()
+    row = conn.execute(select_watermark(plan.schema, plan.name)).one()
+    value = row[0]
+    if len(row) < 2 or row[1] is None:
+        return Watermark(value, None)
+    clock = _local_time(row[1], tz)
+    if isinstance(value, dt.date) and value > _clock_for(value, clock):
+        cap = _clock_for(value, clock)
+        log.warning(
+            "watermark of %s capped at BPO2's clock %s: a row carries the change value %s, later"
+            " than BPO2's own time; such rows are read again at every sync until then",
+            plan.name,
+            cap,
+            value,
+            extra={"entity": plan.name, "change_value": str(value), "source_now": str(cap)},
+        )
+        value = cap
+    return Watermark(value, clock)
+
+
+def _local_time(utc: Any, tz: dt.tzinfo) -> dt.datetime:
+    """The source's UTC clock reading as a naive local time in ``tz`` (how BPO2 stores times)."""
+    if isinstance(utc, str):  # a driver that hands the expression back as text
+        utc = dt.datetime.fromisoformat(utc)
+    moment: dt.datetime = utc.astimezone(dt.UTC) if utc.tzinfo is not None else utc.replace(tzinfo=dt.UTC)
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
+def _clock_for(value: dt.date, clock: dt.datetime) -> dt.date:
+    return clock if isinstance(value, dt.datetime) else clock.date()
 
 
 def changed_since(plan: EntityPlan, watermark: Any) -> Any:

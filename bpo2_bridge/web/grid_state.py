@@ -133,23 +133,25 @@ class GridState:
                 return rewritten
             return compare(columns[key], grid.kinds[key], op, value, like_ignores_case=like_ignores_case)
 
-        def narrowed(condition: ColumnElement[bool], term: str, column: bool) -> ColumnElement[bool]:
+        def narrowed(
+            condition: ColumnElement[bool], term: str, column: bool, alone: bool
+        ) -> ColumnElement[bool]:
             # a covered column holding the text means the row's search text holds it too
             assert search is not None
             text = columns[search.column] if column else None
-            extra = search.narrowing(term, columns[search.key], text)
+            extra = search.narrowing(term, columns[search.key], text, alone=alone)
             return condition if extra is None else and_(extra, condition)
 
-        def one(key: str, op: str, value: Any) -> ColumnElement[bool]:
+        def one(key: str, op: str, value: Any, alone: bool = False) -> ColumnElement[bool]:
             condition = test(key, op, value)
             if key in covered and key not in equivalents and op in NARROWED and isinstance(value, str):
-                return narrowed(condition, value, column=True)
+                return narrowed(condition, value, column=True, alone=alone)
             return condition
 
         out = []
         for key, text in self.cells.items():
             for op, value in cell_conditions(grid.kinds[key], text, f"f_{key}"):
-                out.append(one(key, op, value))
+                out.append(one(key, op, value, alone=True))
         if self.filter is not None:
             out.append(filter_sql(self.filter, one))
         searchable = [c for c in grid.columns if c.is_searchable]
@@ -158,14 +160,15 @@ class GridState:
                 out.append(or_(false(), *(test(c.key, "contains", term) for c in searchable)))
                 continue
             text = columns[search.column]
+            # a word no value of such a column can hold ("CPC0" in a window) leaves the plan as it is
+            others = [test(c.key, "contains", term) for c in searchable if c.key not in covered]
+            others = [o for o in others if not isinstance(o, False_)]
             word = narrowed(
                 compare(text, "text", "contains", term, like_ignores_case=like_ignores_case),
                 term,
                 column=False,
+                alone=not others,
             )
-            # a word no value of such a column can hold ("CPC0" in a window) leaves the plan as it is
-            others = [test(c.key, "contains", term) for c in searchable if c.key not in covered]
-            others = [o for o in others if not isinstance(o, False_)]
             out.append(or_(word, *others) if others else word)
         return out
 

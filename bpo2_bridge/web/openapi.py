@@ -207,7 +207,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         paths[openapi_path(rule)] = {
             "get": {
                 "operationId": "health_healthz",
-                "summary": "Health for the load balancer: 200 while the cache answers (no sign-in)",
+                "summary": "Health for the load balancer: 200 while the serving snapshot can be read (no sign-in)",
                 "tags": ["operations"],
                 "security": [],
                 "responses": {
@@ -216,7 +216,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
                         "content": {"application/json": {"schema": HEALTH_SCHEMA}},
                     },
                     "503": {
-                        "description": "no cache to serve from",
+                        "description": "the serving snapshot is missing or cannot be read (reason given)",
                         "content": {"application/json": {"schema": HEALTH_SCHEMA}},
                     },
                 },

@@ -81,6 +81,7 @@ HEALTH_SCHEMA = {
     "properties": {
         "status": {"type": "string", "enum": ["ok", "unavailable"]},
         "as_of": {"type": "string", "nullable": True, "pattern": DATETIME_PATTERN},
+        "reason": {"type": "string", "description": "why the host cannot serve (503 only)"},
     },
     "required": ["status"],
 }
