@@ -6,7 +6,7 @@ Table and column names are the logical ones, so SQL files in sql/ read the cache
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, Numeric, String, Table, Text
 
 from .model import ENTITIES, Entity
 
@@ -29,8 +29,8 @@ def _table(entity: Entity, metadata: MetaData) -> Table:
 
 # Derived rows: what a grid shows, sorts, filters or searches, stored so that a request reads
 # it through an index instead of working it out per row. Values that depend on today (Months
-# Remaining, the window) are not stored; the customers' contract counts are, with the day they
-# were counted for (derived_rows.COUNTS_DAY).
+# Remaining, the window) are not stored; the customers' contract counts and the contracts'
+# last-12-months profitability are, with the day they were computed for (derived_rows.COUNTS_DAY).
 def _contract_row(metadata: MetaData) -> Table:
     table = Table(
         "contract_row",
@@ -50,6 +50,14 @@ def _contract_row(metadata: MetaData) -> Table:
         Column("machines", Integer(), nullable=False),
         Column("main_salesman", String(100)),
         Column("search_text", Text(), nullable=False),
+        # last 12 months as the Contract Performance report counts them (sql/_profitability.sql)
+        Column("revenue_12m", Numeric(18, 2), nullable=False),
+        Column("cost_12m", Numeric(18, 2), nullable=False),
+        Column("gross_profit_12m", Numeric(18, 2), nullable=False),
+        Column("margin_12m", Numeric(18, 1)),  # percent of revenue; none without revenue
+        Column("volume_12m", BigInteger(), nullable=False),  # billed copies (Meter lines)
+        Column("cost_per_copy_12m", Numeric(18, 4)),  # none without volume
+        Column("volume_trend", Numeric(18, 1)),  # percent, last 3 full months against the 3 before
     )
     # one per sortable column with the tie-break key: a page is a walk along one of them
     for i, key in enumerate(
@@ -69,6 +77,10 @@ def _contract_row(metadata: MetaData) -> Table:
     _index(table, 8, ("customer_id", "expiry_date"))
     # the renewal questions: contracts of a status by expiry (Active ones expiring or expired)
     _index(table, 9, ("status", "expiry_date", "contract_id"))
+    # profitability: sorting by margin, and the renewal flags' ranges (margin below a setting,
+    # volume trend below a setting), each with the tie-break key
+    _index(table, 10, ("margin_12m", "contract_id"))
+    _index(table, 11, ("volume_trend", "contract_id"))
     return table
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     TextClause,
     TextualSelect,
     bindparam,
+    false,
     select,
     text,
 )
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
     from sqlalchemy.types import TypeEngine
 
-ACTIVITY_ROWS = 200  # the Home tabs show at most this many activities
 RECENT_DAYS = 14
 # a contract list this long is searched row by row (about 3 us a row); a longer one through the
 # search indexes, which find a selective word's few contracts among a million in milliseconds
@@ -112,39 +112,104 @@ def dashboard_tiles(conn: Connection, bridge: Bridge, user: Viewer) -> dict[str,
     return {k: int(v or 0) for k, v in row.items()}
 
 
-def activities(
-    conn: Connection, bridge: Bridge, user: Viewer, kind: str, only_mine: bool, max_rows: int = ACTIVITY_ROWS
-) -> list[dict[str, Any]]:
-    """Today: scheduled today; Recent: changed in the last 14 days. Newest first for Recent."""
-    if kind not in ("today", "recent"):
-        raise ValueError(kind)
-    today = bridge.today()
-    start = dt.datetime.combine(today, dt.time())
-    times = (
-        {"start": start, "end": start + dt.timedelta(days=1)}
-        if kind == "today"
-        else {"since": start - dt.timedelta(days=RECENT_DAYS)}
-    )
-    clause = _sql(conn.dialect, "crm_activities", kind=kind).bindparams(
-        *(bindparam(name, type_=DateTime()) for name in times)
-    )
-    typed = clause.columns(
-        activity_id=Integer(),
-        scheduled_for=DateTime(),
-        modified_date=DateTime(),
-        completed=Boolean(),
-    )
-    rows = _rows(
-        conn,
-        typed,
-        **visibility(user),
-        only_mine=1 if only_mine else 0,
-        max_rows=max_rows,
-        **times,
-    )
-    for row in rows:
-        row["is_mine"] = user.employee_id is not None and row["salesman_id"] == user.employee_id
-    return rows
+@dataclass(frozen=True)
+class Listed:
+    """A list's rows for a grid: ``base`` and the conditions that make it this list (its tab,
+    "only mine"), kept apart so the grid plans the page as a whole (``Grid.fetch(where=)``)."""
+
+    base: Subquery
+    where: tuple[ColumnElement[bool], ...]
+
+
+CASE_TABS = ("open", "all")
+ACTIVITY_TABS = ("today", "recent", "open", "all")
+
+CASE_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "case_id": Integer(),
+    "case_no": String(),
+    "case_date": DateTime(),
+    "subject": String(),
+    "case_type": String(),
+    "status": String(),
+    "account_no": String(),
+    "customer_name": String(),
+    "salesman": String(),
+    "salesman_id": Integer(),
+    "other_salesman": Integer(),
+}
+ACTIVITY_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "activity_id": Integer(),
+    "scheduled_for": DateTime(),
+    "modified_date": DateTime(),
+    "activity_type": String(),
+    "subject": String(),
+    "account_no": String(),
+    "customer_name": String(),
+    "case_no": String(),
+    "case_status": String(),
+    "salesman": String(),
+    "salesman_id": Integer(),
+    "completed": Boolean(),
+    "other_salesman": Integer(),
+}
+
+
+def _scoped(
+    conn: Connection, name: str, user: Viewer, customer_id: int | None, columns: dict[str, TypeEngine[Any]]
+) -> Subquery:
+    """One of the CRM lists (crm_case_list, crm_activity_list) of the customers the user may
+    see, or of one of them."""
+    binds = [bindparam("see_all", type_=Integer()), bindparam("employee_id", type_=Integer())]
+    values = visibility(user)
+    if customer_id is not None:
+        binds.append(bindparam("customer_id", type_=Integer()))
+        values["customer_id"] = customer_id
+    clause = _sql(conn.dialect, name, one_customer=customer_id is not None).bindparams(*binds)
+    return clause.bindparams(**values).columns(**columns).subquery(name.removeprefix("crm_"))
+
+
+def case_list(conn: Connection, user: Viewer, tab: str, customer_id: int | None = None) -> Listed:
+    """Cases of the customers the user may see (or of one): the open ones, or all."""
+    if tab not in CASE_TABS:
+        raise ValueError(f"tab must be one of {', '.join(CASE_TABS)}, got {tab!r}")
+    base = _scoped(conn, "crm_case_list", user, customer_id, CASE_COLUMNS)
+    return Listed(base, (base.c.status == "Open",) if tab == "open" else ())
+
+
+def activity_list(
+    conn: Connection,
+    bridge: Bridge,
+    user: Viewer,
+    tab: str,
+    only_mine: bool = False,
+    customer_id: int | None = None,
+    today: dt.date | None = None,
+) -> Listed:
+    """Activities of the customers the user may see (or of one): scheduled for today (Today),
+    changed in the last RECENT_DAYS days (Recent), not completed (Open), or all; with
+    ``only_mine`` only the user's own."""
+    if tab not in ACTIVITY_TABS:
+        raise ValueError(f"tab must be one of {', '.join(ACTIVITY_TABS)}, got {tab!r}")
+    base = _scoped(conn, "crm_activity_list", user, customer_id, ACTIVITY_COLUMNS)
+    start = dt.datetime.combine(today or bridge.today(), dt.time())
+    where: list[ColumnElement[bool]] = []
+    if tab == "today":
+        where += [base.c.scheduled_for >= start, base.c.scheduled_for < start + dt.timedelta(days=1)]
+    elif tab == "recent":
+        where.append(base.c.modified_date >= start - dt.timedelta(days=RECENT_DAYS))
+    elif tab == "open":
+        where.append(base.c.completed == false())
+    if only_mine:
+        # a user linked to no employee has no activities of their own
+        where.append(base.c.salesman_id == (user.employee_id if user.employee_id is not None else -1))
+    return Listed(base, tuple(where))
+
+
+def list_counts(
+    conn: Connection, lists: dict[str, Listed], limit: int | None, seconds: float
+) -> dict[str, RowCount]:
+    """Rows of each list (a grid's tabs), counted up to ``limit`` (row_counts)."""
+    return {key: count_rows(conn, listed.base, listed.where, limit, seconds) for key, listed in lists.items()}
 
 
 # -- Customers ---------------------------------------------------------------------------
@@ -196,19 +261,21 @@ def customer_tiles(conn: Connection, bridge: Bridge, customer_id: int) -> dict[s
 
 
 def month_starts(today: dt.date, months: int = 12) -> list[dt.date]:
-    """First days of the `months` months ending with today's month, oldest first."""
+    """First days of the `months` whole months before today's, oldest first."""
     first = today.replace(day=1)
-    return [windows.add_months(first, -i) for i in range(months - 1, -1, -1)]
+    return [windows.add_months(first, -i) for i in range(months, 0, -1)]
 
 
 def revenue_history(conn: Connection, customer_id: int, today: dt.date) -> list[tuple[dt.date, Decimal]]:
-    """12 Months Sales History: revenue per month, months without invoices as zero."""
+    """12 Months Sales History: revenue per month of the 12 whole months before this one (this
+    month, billed at its end, would be an empty bar), months without invoices as zero."""
     months = month_starts(today)
+    until = today.replace(day=1) - dt.timedelta(days=1)
     clause = _sql(conn.dialect, "crm_customer_revenue").bindparams(
         bindparam("since", type_=Date()), bindparam("until", type_=Date())
     )
     found: dict[dt.date, Decimal] = {}
-    for row in _rows(conn, clause, customer_id=customer_id, since=months[0], until=today):
+    for row in _rows(conn, clause, customer_id=customer_id, since=months[0], until=until):
         month = row["month"]
         if isinstance(month, str):
             month = dt.date.fromisoformat(month[:10])
@@ -285,6 +352,48 @@ def customer_equivalents(conn: Connection, base: Subquery) -> dict[str, Any]:
         key: value_lists.listed(conn, rows.c[key], base.c[key])
         for key in ("site_name", "status", "main_salesman")
     }
+
+
+# what a Refresh names when a contract changed: (column, label)
+CONTRACT_FACTS = (
+    ("contract_type", "Contract Type"),
+    ("status", "Status"),
+    ("start_date", "Start Date"),
+    ("expiry_date", "Expiry Date"),
+    ("machines", "Machines"),
+)
+
+
+def contract_facts(conn: Connection, customer_id: int) -> dict[str, dict[str, Any]]:
+    """One customer's contracts as the grids show them, by contract no (before and after a Refresh)."""
+    rows = cache_table("contract_row")
+    keys = [rows.c[key] for key, _ in CONTRACT_FACTS]
+    query = select(rows.c.contract_no, *keys).where(rows.c.customer_id == customer_id)
+    return {r["contract_no"]: dict(r) for r in conn.execute(query).mappings()}
+
+
+def contract_changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[str]:
+    """What a Refresh changed, contract by contract: "CPC0000059: Expiry Date 2026-12-17 → 2027-06-30"."""
+
+    def shown(value: Any) -> str:
+        return "—" if value is None else value.isoformat() if isinstance(value, dt.date) else str(value)
+
+    out = []
+    for number in sorted(before.keys() | after.keys()):
+        old, new = before.get(number), after.get(number)
+        if old is None:
+            out.append(f"{number}: new")
+        elif new is None:
+            out.append(f"{number}: no longer in BPO2")
+        else:
+            moved = [
+                f"{label} {shown(old[key])} → {shown(new[key])}"
+                for key, label in CONTRACT_FACTS
+                if shown(old[key]) != shown(new[key])
+            ]
+            if moved:
+                out.append(f"{number}: {', '.join(moved)}")
+    return out
 
 
 def contract_tab_counts(

@@ -3,10 +3,14 @@ what changed, or why nothing could be pulled (the cached data keeps serving)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
+
 from .source import SourceError
+from .store import sync_runs
 from .sync.refresh import refresh_customer as run_refresh
 from .sync.results import UnknownCustomer
 
@@ -51,3 +55,17 @@ def refresh_customer(bridge: Bridge, account_no: str) -> RefreshOutcome:
     if described:
         return RefreshOutcome(f"Refreshed from BPO2 at {now:%H:%M}. Changed: {described}.", False, changes)
     return RefreshOutcome(f"Refreshed from BPO2 at {now:%H:%M}. No changes.", False, changes)
+
+
+def last_refresh(bridge: Bridge, account_no: str) -> dt.datetime | None:
+    """When this customer's data was last pulled from BPO2 by a Refresh that worked (the
+    freshness line of its pages says so when it is newer than the last sync)."""
+    query = select(func.max(sync_runs.c.finished_at)).where(
+        sync_runs.c.kind == "customer",
+        sync_runs.c.target == account_no,
+        sync_runs.c.status == "ok",
+        sync_runs.c.snapshot == bridge.cache.current(),
+    )
+    with bridge.store.connect() as conn:
+        value = conn.execute(query).scalar()
+    return value if isinstance(value, dt.datetime) else None

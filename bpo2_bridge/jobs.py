@@ -84,10 +84,10 @@ def run_full(bridge: Bridge) -> Any:
 
 
 def run_counts(bridge: Bridge) -> Any:
-    from .derived_rows import count_contracts_now
+    from .derived_rows import recount_now
 
-    count_contracts_now(bridge)
-    log.info("contract counts counted for %s", bridge.today())
+    recount_now(bridge)
+    log.info("contract counts and profitability computed for %s", bridge.today())
 
 
 def run_checks(bridge: Bridge) -> Any:
@@ -123,11 +123,15 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "contract_counts",
-        # just after local midnight: the customers' Active and Expiring counts move with the date
+        # just after local midnight: the customers' Active and Expiring counts and the contracts'
+        # last-12-months profitability move with the date
         lambda s: CronTrigger(hour=0, minute=1, timezone=s.tz),
         run_counts,
         misfire_grace_time=lambda s: 23 * 3600,
-        help="Count every customer's active and expiring contracts again for the new day, after local midnight.",
+        help=(
+            "Count every customer's active and expiring contracts and compute every contract's "
+            "last-12-months profitability again for the new day, after local midnight."
+        ),
     ),
     Job(
         "sql_checks",

@@ -2,11 +2,14 @@
 from the cache's entity rows: after a full sync, after an incremental sync and after a Refresh,
 whatever changed in BPO2 (a contract moved to another customer, a customer renamed, a machine
 added or removed, a salesman renamed, a contract type renamed ...), on SQLite and PostgreSQL
-caches. And the contract counts that depend on today follow the date without a sync."""
+caches. The stored profitability also equals the Contract Performance report's "Last 12
+months" of every contract after each sync, whatever changed in its invoice lines and service
+calls. And the contract counts that depend on today follow the date without a sync."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from bpo2_bridge import derived_rows
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.cache_schema import DERIVED, cache_table
 from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.report.figures import load_report
 from bpo2_bridge.sync import full_sync, incremental_sync, refresh_customer
 
 HYPO = settings(
@@ -39,10 +43,42 @@ def _stored_and_fresh(bridge: Bridge, name: str) -> tuple[list[tuple[Any, ...]],
     return stored, fresh
 
 
+PROFIT = (
+    "revenue_12m",
+    "cost_12m",
+    "gross_profit_12m",
+    "margin_12m",
+    "volume_12m",
+    "cost_per_copy_12m",
+    "volume_trend",
+)
+
+
+def assert_profitability_equals_the_report(bridge: Bridge) -> None:
+    """Every contract's stored profitability is its report's "Last 12 months" (and trend)."""
+    table = cache_table("contract_row")
+    with bridge.cache.connect() as conn:
+        rows = conn.execute(select(table.c.contract_no, *(table.c[c] for c in PROFIT))).all()
+        for row in rows:
+            report = load_report(conn, row[0], bridge.today())
+            f = report.last_12
+            expected = (
+                f.revenue_total,
+                f.cost_total,
+                f.gross_profit,
+                f.margin,
+                f.volume_total,
+                f.cost_per_copy,
+                report.volume_trend,
+            )
+            assert tuple(row[1:]) == expected, row[0]
+
+
 def assert_derived_rows_fresh(bridge: Bridge) -> None:
     for name in DERIVED:
         stored, fresh = _stored_and_fresh(bridge, name)
         assert stored == fresh, name
+    assert_profitability_equals_the_report(bridge)
 
 
 # -- changes a BPO2 user makes ----------------------------------------------------------------
@@ -122,6 +158,14 @@ CHANGES = st.lists(
                 "rename salesman",
                 "rename contract type",
                 "rename site",
+                "add invoice line",
+                "invoice amount",
+                "move invoice line",
+                "delete invoice line",
+                "add call cost",
+                "call cost",
+                "move service call",
+                "service call date",
             ]
         ),
         st.integers(0, 10_000),
@@ -216,7 +260,126 @@ def apply_change(source: Source, change: tuple[str, int, int], serial: int) -> s
         sites = source.ids("site", "site_id")
         source.update("site", "site_id", sites[b % len(sites)], site_name=f"Site {serial}")
         return set()
+    elif kind in PROFIT_CHANGES:
+        return PROFIT_CHANGES[kind](source, contract, a, b, serial)
     return {source.customer_of(contract)}
+
+
+# -- changes to what the profitability sums: invoice lines, service calls, their costs ----------
+
+TODAY = dt.date(2026, 11, 22)  # the demo's pinned today
+
+
+def _day(b: int) -> dt.date:
+    """From 460 days before today (outside the 12 months) to 9 days after (not yet earned)."""
+    return TODAY + dt.timedelta(days=b % 470 - 460)
+
+
+def _amount(b: int) -> Decimal:
+    """Any amount to the cent, credits (negative) included."""
+    return Decimal(b - 3000) / 100
+
+
+def _pick(source: Source, entity: str, key: str, b: int) -> int:
+    ids = source.ids(entity, key)
+    return ids[b % len(ids)]
+
+
+def _contract_of(source: Source, entity: str, key: str, value: int) -> int | None:
+    table = source.table(entity)
+    with source.engine.connect() as conn:
+        return conn.execute(select(table.c.contract_id).where(table.c[key] == value)).scalar()
+
+
+def _owners(source: Source, *contracts: int | None) -> set[int]:
+    return {source.customer_of(c) for c in contracts if c is not None}
+
+
+def _add_invoice_line(source: Source, contract: int, a: int, b: int, serial: int) -> set[int]:
+    line_type = ("Meter", "Fee", "MinBilling", "Meter")[a % 4]
+    source.insert(
+        "invoice_line",
+        invoice_line_id=9_100_000 + serial,
+        contract_id=contract,
+        invoice_date=_day(b),
+        line_type=line_type,
+        meter_type=("Mono", "Colour")[b % 2] if line_type == "Meter" else None,
+        volume=b % 7000 if line_type == "Meter" else 0,
+        amount=_amount(a),
+    )
+    return _owners(source, contract)
+
+
+def _invoice_amount(source: Source, contract: int, a: int, b: int, serial: int) -> set[int]:
+    line = _pick(source, "invoice_line", "invoice_line_id", a)
+    source.update("invoice_line", "invoice_line_id", line, amount=_amount(b), volume=b % 5000)
+    return _owners(source, _contract_of(source, "invoice_line", "invoice_line_id", line))
+
+
+def _move_invoice_line(source: Source, contract: int, a: int, b: int, serial: int) -> set[int]:
+    line = _pick(source, "invoice_line", "invoice_line_id", b)
+    old = _contract_of(source, "invoice_line", "invoice_line_id", line)
+    source.update("invoice_line", "invoice_line_id", line, contract_id=contract, invoice_date=_day(a))
+    return _owners(source, old, contract)
+
+
+def _delete_invoice_line(source: Source, contract: int, a: int, b: int, serial: int) -> set[int]:
+    line = _pick(source, "invoice_line", "invoice_line_id", b)
+    old = _contract_of(source, "invoice_line", "invoice_line_id", line)
+    source.delete("invoice_line", "invoice_line_id", line)
+    return _owners(source, old)
+
+
+def _add_call_cost(source: Source, contract: int, a: int, b: int, serial: int) -> set[int]:
+    call = _pick(source, "service_call", "call_id", a)
+    source.insert(
+        "call_cost",
+        call_cost_id=9_200_000 + serial,
+        call_id=call,
+        cost_type=("Part", "Toner", "Labour", "Travel", "Other")[b % 5],
+        quantity=Decimal(1),
+        cost_amount=_amount(b) + 30,
+    )
+    return _owners(source, _contract_of(source, "service_call", "call_id", call))
+
+
+def _call_cost(source: Source, contract: int, a: int, b: int, serial: int) -> set[int]:
+    cost = _pick(source, "call_cost", "call_cost_id", a)
+    source.update("call_cost", "call_cost_id", cost, cost_amount=_amount(b))
+    costs, calls = source.table("call_cost"), source.table("service_call")
+    with source.engine.connect() as conn:
+        owner = conn.execute(
+            select(calls.c.contract_id)
+            .join(costs, costs.c.call_id == calls.c.call_id)
+            .where(costs.c.call_cost_id == cost)
+        ).scalar()
+    return _owners(source, owner)
+
+
+def _move_service_call(source: Source, contract: int, a: int, b: int, serial: int) -> set[int]:
+    call = _pick(source, "service_call", "call_id", b)
+    old = _contract_of(source, "service_call", "call_id", call)
+    source.update("service_call", "call_id", call, contract_id=contract)
+    return _owners(source, old, contract)
+
+
+def _service_call_date(source: Source, contract: int, a: int, b: int, serial: int) -> set[int]:
+    call = _pick(source, "service_call", "call_id", a)
+    logged = dt.datetime.combine(_day(b), dt.time(9, 30))
+    source.update("service_call", "call_id", call, logged_date=logged)
+    return _owners(source, _contract_of(source, "service_call", "call_id", call))
+
+
+PROFIT_CHANGES = {
+    "add invoice line": _add_invoice_line,
+    "invoice amount": _invoice_amount,
+    "move invoice line": _move_invoice_line,
+    "delete invoice line": _delete_invoice_line,
+    "add call cost": _add_call_cost,
+    "call cost": _call_cost,
+    "move service call": _move_service_call,
+    "service call date": _service_call_date,
+}
 
 
 def _run(copied_demo, make_cache_url, changes, how: str) -> None:  # type: ignore[no-untyped-def]
@@ -304,7 +467,7 @@ def test_counts_and_windows_follow_the_date_without_a_sync(copied_demo, login) -
     ).get_json()["rows"]
     assert rows and all(r["window"] == "expired" and r["months_remaining"] == -1 for r in rows)
     # the job after midnight counts them again for the new day, and stores them
-    derived_rows.count_contracts_now(later)
+    derived_rows.recount_now(later)
     with later.cache.connect() as conn:
         assert derived_rows.counts_day(conn) == later.today()
     assert _customers(client) == {k: v for k, v in _live_counts(later).items() if k in _customers(client)}

@@ -101,6 +101,35 @@ def test_report_viewer_in_browser(copied_demo, serve, browser_page, artifacts_di
         assert "Email this report" not in printed
         page.emulate_media(media="screen")
 
+        # the report uses the page's width; Email opens a panel beside it, next to the buttons
+        preview = page.locator(".report-preview").bounding_box()
+        paper = page.locator("#report").bounding_box()
+        assert paper["width"] >= 0.85 * preview["width"]
+        page.click("a.button.email")
+        assert page.evaluate("document.activeElement.id") == "email-to"
+        preview = page.locator(".report-preview").bounding_box()
+        panel = page.locator("#report-email").bounding_box()
+        buttons = page.locator(".actions a.button.email").bounding_box()
+        assert panel["x"] >= preview["x"] + preview["width"] - 1, "the panel is not beside the report"
+        assert panel["y"] - (buttons["y"] + buttons["height"]) < 120, "the panel is far below the buttons"
+        # a contact picked, a bad Cc: the message beside the field, the report's URL kept
+        contact = page.locator(".report-contacts input[name=pick]").first
+        picked = contact.get_attribute("value")
+        contact.check()
+        page.fill("#email-to", "")
+        page.fill("#email-cc", "not an address")
+        page.click("#report-email button[type=submit]")
+        page.wait_for_selector("#email-cc-error")
+        assert f"/contracts/{contract_no}/report" in page.url and "/email" not in page.url
+        assert "not a valid email address" in page.locator("#email-cc-error").inner_text()
+        cc_box = page.locator("#email-cc").bounding_box()
+        message_box = page.locator("#email-cc-error").bounding_box()
+        assert 0 <= message_box["y"] - (cc_box["y"] + cc_box["height"]) < 40
+        assert page.input_value("#email-to") == picked
+        assert page.locator("#report-email").get_attribute("open") is not None
+        page.screenshot(path=str(artifacts_dir / "report-email-field-error.png"))
+        page.fill("#email-cc", "")
+
         page.fill("#email-to", "ops.manager@dealer.test")
         page.fill("#email-subject", "Performance of your contract")
         page.click("#report-email button[type=submit]")
@@ -112,12 +141,14 @@ def test_report_viewer_in_browser(copied_demo, serve, browser_page, artifacts_di
         assert contract_no in attached.pages[0].extract_text()
 
         controller.stop()
+        page.click("a.button.email")
         page.fill("#email-to", "ops.manager@dealer.test")
         page.fill("#email-subject", "Second try")
         page.fill("#email-message", "Message kept after a failure")
         page.click("#report-email button[type=submit]")
         page.wait_for_selector(".report-message.error")
         assert "The email was not sent" in page.locator(".report-message.error").inner_text()
+        assert f"/contracts/{contract_no}/report" in page.url and "/email" not in page.url
         assert page.input_value("#email-subject") == "Second try"
         assert page.input_value("#email-message") == "Message kept after a failure"
         assert page.input_value("#email-to") == "ops.manager@dealer.test"

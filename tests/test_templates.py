@@ -50,6 +50,10 @@ def test_every_page_template_renders_strictly(demo_bridge, copied_demo, login):
             f"/customers/{account}",
             f"/customers/{account}/contracts?tab=expired",
             "/contracts?tab=expiring",
+            "/cases",
+            f"/customers/{account}/cases?tab=all",
+            "/activities?tab=recent",
+            f"/customers/{account}/activities?tab=all",
             f"/contracts/{BENCH_CONTRACT_NO}/report",
             "/customers?f_account_no=%3E%3E",  # a bad filter: the grid's 400 page
             "/customers/NO-SUCH-ACCOUNT",  # 404 page
@@ -69,7 +73,7 @@ def test_every_page_template_renders_strictly(demo_bridge, copied_demo, login):
         assert client.get(f"/cases/{case_no}").status_code == 200
         ops = app.test_client()
         login(ops, "ops")
-        for url in ("/status", "/checks", "/checks/contract_without_machines"):
+        for url in ("/status", "/status/email-log", "/checks", "/checks/contract_without_machines"):
             assert ops.get(url).status_code == 200, url
         assert ops.post("/checks/query", data={"sql": "DELETE FROM contract"}).status_code in (200, 400)
         assert ops.get("/checks/query").status_code == 200

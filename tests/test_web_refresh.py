@@ -55,7 +55,8 @@ def test_refresh_shows_a_change_made_in_bpo2(change_expiry_in_source, copied_dem
     )
     assert response.status_code == 302 and response.headers["Location"] == page
     html = client.get(page).get_data(as_text=True)
-    assert re.search(r"Refreshed from BPO2 at \d\d:\d\d\. Changed: contract: 1 changed", html)
+    named = f"{row['contract_no']}: Expiry Date {row['expiry_date'] or '—'} → 2020-01-31"
+    assert re.search(r"Refreshed from BPO2 at \d\d:\d\d\. Changed: " + re.escape(named), html)
     after = client.get(page + "&format=json").get_json()["rows"]
     changed = next(r for r in after if r["contract_no"] == row["contract_no"])
     assert changed["expiry_date"] == "2020-01-31" and changed["months_remaining"] < 0

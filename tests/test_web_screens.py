@@ -241,8 +241,9 @@ def test_dashboard_revenue_reconciles_with_invoice_lines(demo_bridge, client, lo
            JOIN customer c ON c.customer_id = k.customer_id
            WHERE c.account_no = :a AND il.invoice_date >= :since AND il.invoice_date <= :until""",
         a=account,
-        since="2025-12-01",
-        until=TODAY.isoformat(),
+        # the 12 whole months before this one
+        since="2025-11-01",
+        until="2026-10-31",
     )[0]["s"]
     figures = re.findall(r'<td class="num">R ([\d ]+\.\d\d)</td>', html)
     assert len(figures) == 12

@@ -117,7 +117,15 @@ class Target:
                 n: md.tables[n] for n in ("customer", "contract_type", "contract", "contract_item")
             }
             # the screens read the contract rows the sync derives from these
-            for name in ("site", "employee", "customer_salesman", *DERIVED):
+            for name in (
+                "site",
+                "employee",
+                "customer_salesman",
+                "invoice_line",
+                "service_call",
+                "call_cost",
+                *DERIVED,
+            ):
                 md.tables[name].create(engine)
             with engine.begin() as conn:
                 conn.exec_driver_sql(f"CREATE TABLE {META_TABLE} (key VARCHAR(200) PRIMARY KEY, value TEXT)")

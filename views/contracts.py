@@ -8,7 +8,7 @@ from flask import Blueprint, flash, jsonify, redirect, request, url_for
 
 from bpo2_bridge import crm, search_index
 from bpo2_bridge.cache_state import cache_state
-from bpo2_bridge.customer_refresh import refresh_customer
+from bpo2_bridge.customer_refresh import last_refresh, refresh_customer
 from bpo2_bridge.row_counts import RowCount
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
@@ -19,6 +19,9 @@ from .customers import back_url, here, load_customer
 
 bp = Blueprint("contracts", __name__)
 TABS = (("all", "Contracts"), ("expired", "Expired Contracts"), ("expiring", "Expiring Contracts"))
+# each tab's order without a sort parameter: the manual lists the Contracts tab by Contract No;
+# the newest expiries first among the expired, the soonest first among the expiring
+DEFAULT_SORTS = {"all": "contract_no", "expired": "-expiry_date", "expiring": "expiry_date"}
 
 
 def report_link(row: Any) -> str:
@@ -42,8 +45,8 @@ def _columns(with_customer: bool) -> list[GridColumn]:
             GridColumn("customer_name", "Customer Name", link=customer_link),
         ]
     columns += [
-        GridColumn("contract_type", "Contract Type"),
-        GridColumn("status", "Status"),
+        GridColumn("contract_type", "Contract Type", choices=True),
+        GridColumn("status", "Status", choices=True),
         GridColumn("start_date", "Start Date", type="date"),
         GridColumn("expiry_date", "Expiry Date", type="date"),
         # in the order of the expiry date (monotonic in it): the sort walks its index
@@ -59,12 +62,12 @@ def _columns(with_customer: bool) -> list[GridColumn]:
 
 
 CUSTOMER_CONTRACTS = Grid(
-    "contracts", _columns(with_customer=False), default_sort="expiry_date", key=("contract_id",)
+    "contracts", _columns(with_customer=False), default_sort="contract_no", key=("contract_id",)
 )
 ALL_CONTRACTS = Grid(
     "contracts",
     _columns(with_customer=True),
-    default_sort="expiry_date",
+    default_sort="contract_no",
     key=("contract_id",),
     # contract_row's (status, expiry_date) index: a status's contracts by expiry, walked in order
     sorted_within={"status": ("expiry_date",)},
@@ -76,13 +79,10 @@ def _tab() -> str:
     return tab if tab in dict(TABS) else "all"
 
 
-def _tab_links(endpoint: str, counts: dict[str, RowCount], **values: Any) -> list[tuple[str, str, str, str]]:
-    # a tab keeps Back but starts its own grid state (a filter on one tab may not fit another)
-    back = request.args.get("back")
-    extra = {"back": back} if back else {}
-    return [
-        (key, label, url_for(endpoint, tab=key, **values, **extra), counts[key].text()) for key, label in TABS
-    ]
+def _tab_links(page: GridPage, counts: dict[str, RowCount]) -> list[tuple[str, str, str, str]]:
+    # a tab keeps Back, the search, filters, page size and a chosen sort; the Window filter is
+    # what the tabs themselves choose
+    return [(key, label, page.tab_url(key, "f_window"), counts[key].text()) for key, label in TABS]
 
 
 @bp.get("/customers/<account_no>/contracts")
@@ -93,6 +93,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         customer = load_customer(conn, account_no)
         page, counts = _contracts_page(conn, bridge, user, tab, CUSTOMER_CONTRACTS, customer["customer_id"])
     dashboard = url_for("customers.dashboard", account_no=account_no)
+    refreshed = last_refresh(bridge, account_no)
     return grid_response(
         CUSTOMER_CONTRACTS,
         page,
@@ -100,10 +101,11 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         as_of=state.as_of,
         customer=customer,
         tab=tab,
-        tabs=_tab_links("contracts.for_customer", counts, account_no=account_no) if counts else [],
+        tabs=_tab_links(page, counts) if counts else [],
         back=back_url(dashboard),
         dashboard=dashboard,
         here=here(),
+        refreshed=refreshed if refreshed and (state.as_of is None or refreshed > state.as_of) else None,
     )
 
 
@@ -127,6 +129,7 @@ def _contracts_page(
         where=listed.where,
         equivalents=crm.contract_equivalents(conn, bridge, listed.base, today),
         search=search_index.TextSearch(conn, search_index.CONTRACTS) if customer_id is None else None,
+        default_sort=DEFAULT_SORTS[tab],
     )
     counts = {}
     if _wants_html():
@@ -150,15 +153,35 @@ def refresh(account_no: str):  # type: ignore[no-untyped-def]
     (the app's SourceError handler) while the cache keeps serving."""
     bridge = current_bridge()
     with bridge.cache.connect() as conn:
-        load_customer(conn, account_no)
+        customer_id = load_customer(conn, account_no)["customer_id"]
+        before = crm.contract_facts(conn, customer_id)
     if wants_json():
         return _refresh_json(account_no)
     target = safe_next(
         request.form.get("next"), url_for("contracts.for_customer", account_no=account_no, tab="all")
     )
     outcome = refresh_customer(bridge, account_no)
-    flash(outcome.message, "refresh-error" if outcome.failed else "refresh")
+    message = outcome.message
+    if not outcome.failed:
+        with bridge.cache.connect() as conn:
+            named = crm.contract_changes(before, crm.contract_facts(conn, customer_id))
+        message = _named(outcome.message, outcome.changes, named)
+    flash(message, "refresh-error" if outcome.failed else "refresh")
     return redirect(target)
+
+
+def _named(message: str, changes: dict[str, dict[str, int]], named: list[str]) -> str:
+    """The Refresh sentence with each changed contract named and what changed in it; other
+    entities by their counts."""
+    if not named:
+        return message
+    head = message.split(". ", 1)[0] + "."
+    others = [
+        f"{entity.replace('_', ' ')}: {', '.join(f'{n} {what}' for what, n in counts.items() if n)}"
+        for entity, counts in sorted(changes.items())
+        if entity not in ("contract", "contract_item") and any(counts.values())
+    ]
+    return f"{head} Changed: {'; '.join([*named, *others])}."
 
 
 def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
@@ -192,6 +215,6 @@ def index():  # type: ignore[no-untyped-def]
         template="contracts/index.html",
         as_of=state.as_of,
         tab=tab,
-        tabs=_tab_links("contracts.index", counts) if counts else [],
+        tabs=_tab_links(page, counts) if counts else [],
         back=back_url(url_for("home.index")),
     )

@@ -35,10 +35,10 @@ CUSTOMERS = Grid(
     [
         GridColumn("account_no", "Account No", link=dashboard_link),
         GridColumn("customer_name", "Customer Name", link=dashboard_link),
-        GridColumn("site_name", "Site"),
+        GridColumn("site_name", "Site", choices=True),
         GridColumn("main_salesman", "Main Salesman"),
         GridColumn("tel", "Tel"),
-        GridColumn("status", "Status"),
+        GridColumn("status", "Status", choices=True),
         GridColumn("active_contracts", "Active contracts", type="number"),
         GridColumn("expiring_contracts", "Expiring", type="number"),
         GridColumn(
@@ -109,4 +109,6 @@ def dashboard(account_no: str):  # type: ignore[no-untyped-def]
         chart=chart,
         here=here(),
         back=back_url(url_for("customers.index")),
+        # the statuses never expired or expiring (Cancelled by default), as the tile names them
+        excluded_label=" / ".join(bridge.settings.excluded_statuses).lower(),
     )

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 from bpo2_bridge import crm
 from bpo2_bridge.attachments import AttachmentMissing, attachment_content
 from bpo2_bridge.web.auth import current_user
-from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.context import current_bridge, filesize
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
 from bpo2_bridge.web.grid_export import json_response, json_value
 from bpo2_bridge.web.links import row_link
@@ -38,10 +38,10 @@ FILES = Grid(
         GridColumn("file_name", "File Name", link=download_link),
         GridColumn("case_no", "Case No"),
         GridColumn("case_subject", "Case Subject"),
-        GridColumn("case_status", "Case Status"),
+        GridColumn("case_status", "Case Status", choices=True),
         GridColumn("uploaded_date", "Uploaded", type="datetime"),
         GridColumn("uploaded_by", "Uploaded By"),
-        GridColumn("file_size", "Size", type="number"),
+        GridColumn("file_size", "Size", type="number", display=filesize),
         GridColumn(
             "case_info",
             "Case Information",

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from bpo2_bridge import crm
 from bpo2_bridge.report import mailer
 from bpo2_bridge.report.figures import Report, ReportNotFound, load_report
+from bpo2_bridge.report.payload import report_payload
 from bpo2_bridge.report.render import pdf_filename, render_body, render_pdf
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.grid_page import wants_json
 
 bp = Blueprint("report", __name__)
 
@@ -35,7 +37,14 @@ def _back(report: Report) -> str:
     return safe_next(request.values.get("back"), default)
 
 
-def _page(report: Report, form: dict[str, str], *, status: int = 200, error: str | None = None) -> Any:
+def _page(
+    report: Report,
+    form: dict[str, str],
+    *,
+    status: int = 200,
+    error: str | None = None,
+    field_errors: dict[str, str] | None = None,
+) -> Any:
     bridge = current_bridge()
     back = _back(report)
     here = url_for("report.view", contract_no=report.contract_no, back=back)
@@ -46,6 +55,8 @@ def _page(report: Report, form: dict[str, str], *, status: int = 200, error: str
             body=render_body(report, bridge.settings),
             form=form,
             error=error,
+            field_errors=field_errors or {},
+            email_open=status != 200,
             back=back,
             here=here,
             pdf_url=url_for("report.pdf", contract_no=report.contract_no),
@@ -70,6 +81,8 @@ def _default_form(report: Report) -> dict[str, str]:
 @bp.get("/contracts/<contract_no>/report")
 def view(contract_no: str) -> Any:
     report = _report(contract_no)
+    if wants_json():  # ?format=json or Accept: application/json: the figures, no page
+        return jsonify(report_payload(report))
     return _page(report, _default_form(report))
 
 
@@ -84,20 +97,33 @@ def pdf(contract_no: str) -> Response:
     return response
 
 
+@bp.post("/contracts/<contract_no>/report")
 @bp.post("/contracts/<contract_no>/report/email")
 def email(contract_no: str) -> Any:
+    """Send the report. The form posts to the report's own URL, so a refused or failed send
+    answers there (the address bar keeps the report), with the form as it was typed."""
     report = _report(contract_no)
     bridge = current_bridge()
     form = {key: request.form.get(key, "") for key in ("to", "cc", "subject", "message")}
-    try:
-        outgoing = mailer.Outgoing(
-            to=mailer.parse_addresses(form["to"], "To", required=True),
-            cc=mailer.parse_addresses(form["cc"], "Cc", required=False),
-            subject=form["subject"].strip() or mailer.default_subject(report, bridge.settings),
-            message=form["message"],
-        )
-    except mailer.InvalidAddress as exc:
-        return _page(report, form, status=400, error=str(exc))
+    # contacts ticked in the panel join the typed To addresses
+    picked = [p.strip() for p in request.form.getlist("pick") if p.strip()]
+    typed = [a.strip() for a in form["to"].replace(";", ",").split(",") if a.strip()]
+    form["to"] = ", ".join(dict.fromkeys([*typed, *picked]))
+    addresses: dict[str, list[str]] = {}
+    field_errors: dict[str, str] = {}
+    for key, label, required in (("to", "To", True), ("cc", "Cc", False)):
+        try:
+            addresses[key] = mailer.parse_addresses(form[key], label, required=required)
+        except mailer.InvalidAddress as exc:
+            field_errors[key] = str(exc)
+    if field_errors:
+        return _page(report, form, status=400, field_errors=field_errors)
+    outgoing = mailer.Outgoing(
+        to=addresses["to"],
+        cc=addresses["cc"],
+        subject=form["subject"].strip() or mailer.default_subject(report, bridge.settings),
+        message=form["message"],
+    )
     try:
         done = mailer.send_report(
             bridge.settings,

@@ -1,20 +1,45 @@
-"""Status (ops): syncs, next runs, cache size, source reachability, schema check."""
+"""Status (ops): syncs, next runs, cache size, source reachability, schema check, and the
+email log (every report email sent, failed or refused) as a grid."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from bpo2_bridge.reflection import check_schema
 from bpo2_bridge.source import SourceError
+from bpo2_bridge.store import email_log
 from bpo2_bridge.sync.full import full_sync as run_full_sync
 from bpo2_bridge.sync.history import recent
 from bpo2_bridge.web.auth import role_required
 from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.links import row_link
 
 bp = Blueprint("status", __name__)
+
+
+def _report_link(row: Any) -> str:
+    return row_link("report.view", "contract_no", row["contract_no"])
+
+
+EMAIL_LOG = Grid(
+    "email_log",
+    [
+        GridColumn("sent_at", "Sent", type="datetime"),
+        GridColumn("user_login", "User"),
+        GridColumn("contract_no", "Contract No", link=_report_link),
+        GridColumn("to_addr", "To"),
+        GridColumn("cc_addr", "Cc"),
+        GridColumn("subject", "Subject"),
+        GridColumn("outcome", "Outcome", choices=True, css=lambda row: f"outcome-{row['outcome']}"),
+        GridColumn("error", "Error"),
+    ],
+    default_sort="-sent_at",
+    key=("id",),
+)
 
 
 def _next_runs() -> list[tuple[str, Any]]:
@@ -49,6 +74,16 @@ def index():  # type: ignore[no-untyped-def]
         problems=problems,
         running=_running(),
     )
+
+
+@bp.get("/status/email-log")
+@role_required("ops")
+def email_log_grid():  # type: ignore[no-untyped-def]
+    """The application store's email log: who sent which report to whom, and how it went."""
+    bridge = current_bridge()
+    with bridge.store.connect() as conn:
+        page = EMAIL_LOG.fetch(conn, email_log, request.args)
+    return grid_response(EMAIL_LOG, page, template="status/email_log.html")
 
 
 def _running() -> bool:

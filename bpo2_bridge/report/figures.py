@@ -14,7 +14,12 @@ Definitions (also the report's footnote):
 - revenue (cost) per copy = revenue (cost) / volume (blank without volume);
 - contract to date: everything dated up to and including today;
 - last 12 months: invoice_date / logged_date within [first day of the month 11 months before
-  today's month, today] — the current month so far and the 11 months before it.
+  today's month, today] — the current month so far and the 11 months before it;
+- volume trend: percent change of the billed volume of the last 3 full months against the 3
+  months before them (blank unless both have billed volume).
+
+The derived contract rows store the last-12-months figures and the volume trend for every
+contract (sql/_profitability.sql, with these windows); the report stays the reference they equal.
 """
 
 from __future__ import annotations
@@ -54,6 +59,21 @@ def months_remaining(today: dt.date, expiry: dt.date | None) -> int | None:
     while add_months(today, m + 1) <= expiry:
         m += 1
     return m
+
+
+def last_12_from(today: dt.date) -> dt.date:
+    """The first day of "last 12 months": the month 11 months before today's month."""
+    return add_months(today.replace(day=1), -11)
+
+
+TREND_MONTHS = 3
+
+
+def trend_periods(today: dt.date) -> tuple[dt.date, dt.date, dt.date]:
+    """First days of the volume trend's months: the earlier 3 from the first, the last 3 full
+    months from the second, until the third (today's month, not yet full)."""
+    this_month = today.replace(day=1)
+    return add_months(this_month, -2 * TREND_MONTHS), add_months(this_month, -TREND_MONTHS), this_month
 
 
 def _ratio(numerator: Decimal, denominator: Decimal | int, places: str) -> Decimal | None:
@@ -146,6 +166,17 @@ class Report:
     def contract_no(self) -> str:
         return str(self.contract["contract_no"])
 
+    @property
+    def volume_trend(self) -> Decimal | None:
+        """Percent change of the last 3 full months' billed volume against the 3 before, one
+        decimal; None unless both have billed volume."""
+        prior_from, recent_from, this_month = trend_periods(self.today)
+        recent = sum(m.figures.volume_total for m in self.months if recent_from <= m.start < this_month)
+        prior = sum(m.figures.volume_total for m in self.months if prior_from <= m.start < recent_from)
+        if recent <= 0 or prior <= 0:
+            return None
+        return _ratio(Decimal(recent - prior) * 100, prior, "0.1")
+
 
 # -- reading -------------------------------------------------------------------------------
 
@@ -221,7 +252,7 @@ def load_report(
     contract["months_remaining"] = months_remaining(today, contract["expiry_date"])
     contract_id = contract["contract_id"]
     day_after = dt.datetime.combine(today + dt.timedelta(days=1), dt.time())
-    last_12_from = add_months(today.replace(day=1), -11)
+    last_12_from_day = last_12_from(today)
 
     to_date, last_12, unassigned = Figures(), Figures(), Figures()
     by_month: dict[dt.date, Figures] = defaultdict(Figures)
@@ -234,7 +265,7 @@ def load_report(
     def targets(row: dict[str, Any]) -> list[Figures]:
         month = dt.date(int(row["yr"]), int(row["mon"]), 1)
         out = [to_date, by_month[month], by_asset.get(row["asset_id"], unassigned)]
-        if month >= last_12_from:
+        if month >= last_12_from_day:
             out.append(last_12)
         return out
 
@@ -260,7 +291,7 @@ def load_report(
     return Report(
         contract=contract,
         today=today,
-        last_12_from=last_12_from,
+        last_12_from=last_12_from_day,
         to_date=to_date,
         last_12=last_12,
         months=months,

@@ -75,12 +75,13 @@ def time(value: Any) -> str:
 
 
 def filesize(value: Any) -> str:
+    """A size in bytes as people read it: "783 B", "1.2 KB", "3.4 MB"."""
     if value is None:
         return ""
     size = float(value)
-    for unit in ("bytes", "KB", "MB", "GB"):
+    for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
-            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return str(value)
 

@@ -181,6 +181,16 @@ def render_filter(node: Node, kinds: Mapping[str, str], nested: bool = False) ->
     return f"({text})" if nested else text
 
 
+def describe_filter(
+    node: Node, kinds: Mapping[str, str], labels: Mapping[str, str], nested: bool = False
+) -> str:
+    """An expression as the page shows it: columns by their labels (``Months Remaining < -20``)."""
+    if isinstance(node, Condition):
+        return f"{labels[node.column]} {node.op} {render_value(kinds[node.column], node.value)}"
+    text = f" {node.op} ".join(describe_filter(part, kinds, labels, nested=True) for part in node.parts)
+    return f"({text})" if nested else text
+
+
 def filter_sql(
     node: Node, condition_sql: Callable[[str, str, Any], ColumnElement[bool]]
 ) -> ColumnElement[bool]:

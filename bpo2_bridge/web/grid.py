@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from markupsafe import Markup
-from sqlalchemy import Boolean, Connection, Select, select
+from sqlalchemy import Boolean, Connection, Select, literal_column, select, true, union_all
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import FromClause, operators, visitors
 from sqlalchemy.sql.elements import BooleanClauseList, ColumnClause, ColumnElement, UnaryExpression
@@ -41,7 +41,7 @@ from .. import time_limit
 from ..row_counts import RowCount, count_rows
 from ..search_index import TextSearch
 from . import grid_cursor
-from .grid_filters import HELP, KINDS, OPERATORS, GridError
+from .grid_filters import HELP, KINDS, OPERATORS, GridError, value_counts
 from .grid_page import GridPage, Row, grid_response, register_grid_errors, wants_json
 from .grid_state import PAGE_SIZES, Equivalents, GridState
 
@@ -61,7 +61,9 @@ COUNT_SECONDS = 0.015  # time a count may take before the pager says what it fou
 WALK_FROM = 5_000  # rows past which a page walks its sort order's index (see _planned)
 WALK_SECONDS = 0.03  # a walk that finds no page in this time gives way to the planner's plan
 WALK_SECONDS_CAPPED = 0.12  # the same past grid_count_limit rows, whose sort costs far more
-NULLS_HIGH = ("postgresql", "oracle")  # engines that sort NULL after every value
+
+PART = "grid_part"  # which of a page's parts a row came from (_parts_page)
+EMPTY = "—"  # what a cell without a value shows
 
 PLACEHOLDERS = {
     "text": "contains…",
@@ -85,10 +87,16 @@ class GridColumn:
     # another column whose order is this one's (Months Remaining: the expiry date), so the sort
     # walks that column's index
     sort_by: str | None = None
+    # how a cell shows a value (a size in bytes as "1.2 MB"); JSON, CSV and XLSX keep the value
+    display: Callable[[Any], str] | None = None
+    # a few-valued column (a status, a type, a site): its header offers its values to tick, with counts
+    choices: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in KINDS:
             raise ValueError(f"column {self.key}: type must be one of {KINDS}, not {self.type!r}")
+        if self.choices and self.type != "text":
+            raise ValueError(f"column {self.key}: only a text column offers values to tick")
 
     @property
     def is_searchable(self) -> bool:
@@ -103,9 +111,11 @@ class GridColumn:
         return PLACEHOLDERS[self.type]
 
     def text(self, value: Any) -> str:
-        """The value as a cell shows it."""
+        """The value as a cell shows it; an empty value as "—", as the report shows it."""
         if value is None:
-            return ""
+            return EMPTY
+        if self.display is not None:
+            return self.display(value)
         if self.type == "bool":
             return "Yes" if value else "No"
         if isinstance(value, dt.datetime):
@@ -171,6 +181,7 @@ class Grid:
         where: Sequence[ColumnElement[bool]] = (),
         equivalents: Equivalents | None = None,
         search: TextSearch | None = None,
+        default_sort: str | None = None,
     ) -> GridPage:
         """The rows the URL asks for; GridError (a 400) naming any bad parameter.
 
@@ -179,9 +190,10 @@ class Grid:
         ``equivalents`` writes the conditions on a computed column as the same conditions on
         stored, indexed columns: ``{key: lambda op, value: condition}``. ``search`` answers the
         search box from the base's stored search text instead of testing each text column.
+        ``default_sort``: the order without a ``sort`` parameter where it is not the grid's (a tab's).
         """
         source = _as_from(base)
-        state = GridState.parse(self, args, max_page_size or _max_page_size())
+        state = GridState.parse(self, args, max_page_size or _max_page_size(), default_sort)
         page = GridPage(self, state)
         if state.redirect is not None:
             page.redirect_params = state.redirect
@@ -209,11 +221,13 @@ class Grid:
         ]
         planned = _planned(conn, filters, order[0][0], counted, self.sorted_within)
         if state.format in ("csv", "xlsx"):
-            query = select(source).where(*read_all).order_by(*_order_by(order)).limit(self.export_cap + 1)
-            rows = _rows(conn, query)
+            query = select(source).where(*read_all)
+            rows = _read_parts(conn, query, order, _null_parts(order), self.export_cap + 1)
             page.truncated = len(rows) > self.export_cap
             page.rows = rows[: self.export_cap]
             return page
+        if state.format == "html":
+            page.choices = self._choices(conn, source, list(where), count_seconds)
         if planned is filters:
             page.rows = self._page_rows(conn, select(source).where(*read_all), order, state, page)
         else:
@@ -225,6 +239,19 @@ class Grid:
             page.rows = self._walked_rows(conn, walking, sorting, order, state, page, seconds)
         page.cursor_of = lambda row: grid_cursor.encode(state.sort_spec, [row[c.name] for c, _ in order])
         return page
+
+    def _choices(
+        self, conn: Connection, source: FromClause, where: list[ColumnElement[bool]], seconds: float
+    ) -> dict[str, list[tuple[Any, int | None]]]:
+        """The header drop-downs' values and counts over the list (its tab, customer, what the
+        user may see), before the user's own filters."""
+        out = {}
+        for c in self.columns:
+            if c.choices:
+                counts = value_counts(conn, source, where, source.c[c.key], seconds)
+                if counts is not None:
+                    out[c.key] = counts
+        return out
 
     def _walked_rows(
         self,
@@ -270,7 +297,7 @@ class Grid:
             values = grid_cursor.decode(cursor, state.sort_spec, seek, param)
             query = query.order_by(*_order_by([(c, d) for c, d, _ in seek], sort))
             rows: list[dict[str, Any]] = []
-            for part in grid_cursor.seek(seek, values, conn.dialect.name in NULLS_HIGH):
+            for part in grid_cursor.seek(seek, values, nulls_last=not flip):
                 if len(rows) < size:
                     rows += _rows(conn, query.where(part).limit(size - len(rows)))
             return rows[::-1] if flip else rows
@@ -278,11 +305,9 @@ class Grid:
             # the far half is read backwards, so the last pages cost what the first ones do
             back = [(c, not d) for c, d in order]
             limit = max(0, min(size, page.total - offset))
-            query = (
-                query.order_by(*_order_by(back, sort)).offset(max(0, page.total - offset - size)).limit(limit)
-            )
-            return _rows(conn, query)[::-1]
-        return _rows(conn, query.order_by(*_order_by(order, sort)).offset(offset).limit(size))
+            parts, start = _null_parts(order, sort)[::-1], max(0, page.total - offset - size)
+            return _parts_page(conn, query, back, parts, start, limit, sort)[::-1]
+        return _parts_page(conn, query, order, _null_parts(order, sort), offset, size, sort)
 
     def _kind(self, column: ColumnElement[Any]) -> str:
         grid_column = self.by_key.get(column.name)
@@ -352,6 +377,64 @@ def _order_by(order: list[tuple[ColumnElement[Any], bool]], sort: bool = False) 
         _unindexed(c) if sort and i == 0 else c for i, (c, _) in enumerate(order)
     ]
     return [t.desc() if d else t.asc() for t, (_, d) in zip(terms, order)]
+
+
+def _null_parts(
+    order: list[tuple[ColumnElement[Any], bool]], sort: bool = False
+) -> list[ColumnElement[bool]]:
+    """The rows with a sort value, then those without: empty values last in either direction,
+    whichever end of an index the engine keeps NULLs at. Each part is a range of the sort
+    column's index (or, with ``sort``, kept from choosing it, as ``_order_by`` does)."""
+    column = order[0][0]
+    if not getattr(column, "nullable", True):
+        return [true()]
+    parts: list[ColumnElement[bool]] = [column.is_not(None), column.is_(None)]
+    return [_unindexed(p) for p in parts] if sort else parts
+
+
+def _read_parts(
+    conn: Connection,
+    query: Select[Any],
+    order: list[tuple[ColumnElement[Any], bool]],
+    parts: list[ColumnElement[bool]],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The first ``limit`` rows of ``parts`` read one after the other, each in ``order`` (an export)."""
+    ordered = query.order_by(*_order_by(order))
+    rows: list[dict[str, Any]] = []
+    for part in parts:
+        if len(rows) < limit:
+            rows += _rows(conn, ordered.where(part).limit(limit - len(rows)))
+    return rows
+
+
+def _parts_page(
+    conn: Connection,
+    query: Select[Any],
+    order: list[tuple[ColumnElement[Any], bool]],
+    parts: list[ColumnElement[bool]],
+    offset: int,
+    limit: int,
+    sort: bool = False,
+) -> list[dict[str, Any]]:
+    """``limit`` rows from ``offset`` of ``parts`` taken one after the other, each in ``order``,
+    in one statement: each part is read along its index for at most ``offset + limit`` rows
+    (what OFFSET reads anyway) and only those few rows are put in order."""
+    ordered = query.order_by(*_order_by(order, sort))
+    if len(parts) == 1:
+        return _rows(conn, ordered.where(parts[0]).offset(offset).limit(limit))
+    members = [
+        select(
+            ordered.where(p).add_columns(literal_column(str(i)).label(PART)).limit(offset + limit).subquery()
+        )
+        for i, p in enumerate(parts)
+    ]
+    both = union_all(*members).subquery("grid_parts")
+    outer = select(both).order_by(both.c[PART], *_order_by([(both.c[c.name], d) for c, d in order]))
+    rows = _rows(conn, outer.offset(offset).limit(limit))
+    for row in rows:
+        del row[PART]
+    return rows
 
 
 def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:

@@ -87,9 +87,7 @@ def _value(text: str | None, column: ColumnElement[Any], kind: str, param: str) 
     return value
 
 
-def _after(column: ColumnElement[Any], desc: bool, kind: str, value: Any, nulls_high: bool) -> Any:
-    # NULLs sort last when the engine ranks them high and the order is ascending (or the reverse)
-    nulls_last = nulls_high != desc
+def _after(column: ColumnElement[Any], desc: bool, kind: str, value: Any, nulls_last: bool) -> Any:
     if value is None:
         return false() if nulls_last else column.is_not(None)
     bound = bind_value(kind, value)
@@ -101,24 +99,24 @@ def _equal(column: ColumnElement[Any], kind: str, value: Any) -> Any:
     return column.is_(None) if value is None else column == bind_value(kind, value)
 
 
-def _strictly_after(order: Order, values: list[Any], nulls_high: bool) -> ColumnElement[bool]:
+def _strictly_after(order: Order, values: list[Any], nulls_last: bool) -> ColumnElement[bool]:
     if not order:
         return false()
     terms = []
     for i, (column, desc, kind) in enumerate(order):
         equal = [_equal(c, k, v) for (c, _, k), v in zip(order[:i], values[:i])]
-        terms.append(and_(*equal, _after(column, desc, kind, values[i], nulls_high)))
+        terms.append(and_(*equal, _after(column, desc, kind, values[i], nulls_last)))
     return or_(*terms)
 
 
-def seek(order: Order, values: list[Any], nulls_high: bool) -> list[ColumnElement[bool]]:
+def seek(order: Order, values: list[Any], nulls_last: bool = True) -> list[ColumnElement[bool]]:
     """Conditions for the rows strictly after ``values`` in ``order``, as disjoint parts to be
     read one after the other. Each part is a plain range on the leading column, so the engine
     seeks through its index; the NULLs of that column, which no range holds, are a part of
-    their own (NULLs placed as the engine places them)."""
+    their own. A grid puts NULLs last in either direction; ``nulls_last`` False is that order
+    read backwards (a Previous link)."""
     (column, desc, kind), value = order[0], values[0]
-    nulls_last = nulls_high != desc
-    tail = _strictly_after(order[1:], values[1:], nulls_high)
+    tail = _strictly_after(order[1:], values[1:], nulls_last)
     if value is None:
         ties = and_(column.is_(None), tail)
         return [ties] if nulls_last else [ties, column.is_not(None)]

@@ -38,12 +38,33 @@ OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains", "startswith")
 TEXT_ONLY = ("contains", "startswith")
 
 
+# what a page calls the grid's URL parameters (a Filter Row cell: its column's label, grid_state)
+LABELS = {
+    "page": "Page",
+    "page_size": "Rows per page",
+    "sort": "Sort",
+    "q": "Search",
+    "filter": "Filter",
+    "format": "Format",
+    "after": "Next page link",
+    "before": "Previous page link",
+    "fb_column": "Column",
+    "fb_op": "Operator",
+    "fb_value": "Value",
+    "fb_join": "Join",
+    "fb_target": "Add to",
+    "cols": "Columns",
+}
+
+
 class GridError(BadRequest):
     """Bad grid input; answered as 400 with a message naming the parameter."""
 
     def __init__(self, param: str, message: str) -> None:
         self.param = param
         self.message = message
+        # what the page calls the parameter; a Filter Row cell's column label set by GridState.parse
+        self.label = LABELS.get(param, param)
         super().__init__(description=f"{param}: {message}")
 
 
@@ -248,3 +269,39 @@ def cell_conditions(kind: str, text: str, param: str) -> list[tuple[str, Any]]:
         return [(op, parse_value(kind, match.group(2), param))]
     except GridError as exc:
         raise GridError(param, f"{exc.message} (use {HELP[kind]})") from None
+
+
+# -- header filter drop-downs (parameter ``in_<column>``, repeated: rows holding any of the values)
+
+MAX_CHOICES = 30  # a column with more values than this gets no drop-down
+
+
+def value_counts(
+    conn: Any, source: Any, where: list[ColumnElement[bool]], column: ColumnElement[Any], seconds: float
+) -> list[tuple[Any, int | None]] | None:
+    """The values of a few-valued column in a list, with how many rows hold each (None as the
+    count where counting would take longer than ``seconds``: the values are still listed); None
+    when the column has more than MAX_CHOICES values, or listing them too would take longer
+    (SQLite; a list that long keeps its Filter Row cell)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
+
+    from .. import time_limit
+
+    counted = select(column, func.count()).select_from(source).where(*where).group_by(column).order_by(column)
+    try:
+        with time_limit.budget(conn, seconds):
+            rows = conn.execute(counted.limit(MAX_CHOICES + 1)).all()
+        pairs: list[tuple[Any, int | None]] = [(value, int(n)) for value, n in rows]
+    except DBAPIError as exc:
+        if not time_limit.is_time_limit(exc):
+            raise
+        listed = select(column).select_from(source).where(*where).distinct().order_by(column)
+        try:
+            with time_limit.budget(conn, seconds):
+                pairs = [(value, None) for value in conn.execute(listed.limit(MAX_CHOICES + 1)).scalars()]
+        except DBAPIError as again:
+            if not time_limit.is_time_limit(again):
+                raise
+            return None
+    return None if len(pairs) > MAX_CHOICES else pairs

@@ -4,6 +4,7 @@ response in the format the URL asks for (HTML, JSON, CSV, XLSX) or a 400 naming 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -12,8 +13,8 @@ from flask import Flask, Response, redirect, render_template, request
 from markupsafe import Markup, escape
 
 from . import grid_export
-from .filter_builder import Condition, Node, junction, render_filter
-from .grid_filters import GridError
+from .filter_builder import Condition, describe_filter, junction, render_filter
+from .grid_filters import GridError, render_value
 from .grid_state import BUILDER_PARAMS, FORMATS, PAGE_SIZES, GridState
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class GridPage:
         self.truncated = False
         self.redirect_params: dict[str, str | None] | None = None
         self.cursor_of: Callable[[Row], str] | None = None
+        # column -> (value, rows holding it or None) for the header drop-downs (Grid.fetch)
+        self.choices: dict[str, list[tuple[Any, int | None]]] = {}
         # the request's own parameters, read once per page: every link and form starts from them
         self._args: list[tuple[str, list[str]]] | None = None
 
@@ -62,29 +65,113 @@ class GridPage:
         return self.state.format
 
     @property
+    def columns(self) -> list[GridColumn]:
+        """The columns the page shows, in the column chooser's order (all when none chosen)."""
+        if not self.state.shown:
+            return self.grid.columns
+        return [self.grid.by_key[k] for k in self.state.shown]
+
+    @property
+    def column_choices(self) -> list[tuple[GridColumn, bool, str | None, str | None]]:
+        """(column, shown, URL moving it left, URL moving it right) for the column chooser:
+        the shown columns in their order, then the hidden ones."""
+        shown = [c.key for c in self.columns]
+        out: list[tuple[GridColumn, bool, str | None, str | None]] = []
+        for i, key in enumerate(shown):
+            left = right = None
+            if i > 0:
+                order = [*shown[: i - 1], key, shown[i - 1], *shown[i + 1 :]]
+                left = self.url(cols=",".join(order))
+            if i < len(shown) - 1:
+                order = [*shown[:i], shown[i + 1], key, *shown[i + 2 :]]
+                right = self.url(cols=",".join(order))
+            out.append((self.grid.by_key[key], True, left, right))
+        out += [(c, False, None, None) for c in self.grid.columns if c.key not in shown]
+        return out
+
+    def choice_items(self, key: str) -> list[tuple[str, str, str, bool]]:
+        """(value, text, count text, ticked) of a column's header drop-down."""
+        picked = set(self.state.picked.get(key, ()))
+        column = self.grid.by_key[key]
+        out = []
+        for value, count in self.choices.get(key, ()):
+            raw = "" if value is None else str(value)
+            counted = "" if count is None else f"{count:,}"
+            out.append((raw, column.text(value), counted, raw in picked))
+        return out
+
+    @property
     def filter_text(self) -> str:
         node = self.state.filter
         return render_filter(node, self.grid.kinds) if node is not None else ""
 
     @property
     def filter_parts(self) -> list[tuple[str, str]]:
-        """(text, URL without it) for each top-level AND condition, so one can be removed."""
+        """(text with column labels, URL without it) for each top-level AND condition of the
+        filter, so one can be removed; an OR group is one part."""
         node = self.state.filter
-        if node is None or (not isinstance(node, Condition) and node.op == "OR"):
+        if node is None:
             return []
-        parts: list[Node] = [node] if isinstance(node, Condition) else list(node.parts)
+        labels = {c.key: c.label for c in self.grid.columns}
+        if isinstance(node, Condition) or node.op == "OR":
+            return [(describe_filter(node, self.grid.kinds, labels), self.url(filter=None, page=None))]
+        parts = list(node.parts)
         out = []
         for i, part in enumerate(parts):
             rest = parts[:i] + parts[i + 1 :]
             left = render_filter(junction("AND", rest), self.grid.kinds) if rest else None
-            out.append((render_filter(part, self.grid.kinds, nested=True), self.url(filter=left, page=None)))
+            text = describe_filter(part, self.grid.kinds, labels, nested=True)
+            out.append((text, self.url(filter=left, page=None)))
         return out
+
+    @property
+    def chips(self) -> list[tuple[str, str]]:
+        """(what, URL without it) for every condition narrowing the list: the search, each Filter
+        Row cell, each header drop-down's ticked values and each part of the filter."""
+        out = []
+        if self.q:
+            out.append((f'Search "{self.q}"', self.url(q=None, page=None)))
+        for key, text in self.cells.items():
+            out.append((f"{self.grid.by_key[key].label}: {text}", self.url(page=None, **{f"f_{key}": None})))
+        for key, values in self.state.picked.items():
+            column = self.grid.by_key[key]
+            shown = ", ".join(v or "—" for v in values)
+            out.append((f"{column.label}: {shown}", self.url(page=None, **{f"in_{key}": None})))
+        return out + self.filter_parts
+
+    @property
+    def clear_all_url(self) -> str:
+        return self.url(q=None, filter=None, page=None, **self.cleared_cells)
+
+    @property
+    def filter_example(self) -> str:
+        """A Create Filter example made of this grid's own columns and values."""
+        texts = [c for c in self.grid.filterable if c.type == "text"]
+        picked = next((c for c in texts if c.choices), texts[0] if texts else None)
+        others = [c for c in self.grid.filterable if c.type in ("number", "date", "datetime")]
+        parts = []
+        if picked is not None:
+            values = [v for v, _ in self.choices.get(picked.key, ()) if v]
+            parts.append(f"{picked.key} = {render_value('text', str(values[0]) if values else 'text')}")
+        if others:
+            other = others[0]
+            parts.append(f"{other.key} > 0" if other.type == "number" else f"{other.key} >= 2026-01-01")
+        if len(texts) > 1 and texts[-1] is not picked:
+            parts.append(f'{texts[-1].key} contains "a"')
+        if len(parts) >= 3:
+            return f"{parts[0]} AND ({parts[1]} OR {parts[2]})"
+        return " AND ".join(parts)
 
     @property
     def reference(self) -> str:
         noun = "row" if self.total == 1 else "rows"
         more = "+" if self.capped else ""
         return f"Page {self.page:,} of {self.pages:,}{more} ({self.total:,}{more} {noun})"
+
+    @property
+    def reference_count(self) -> str:
+        """The rows the list has, as a tab's badge says it: "2,391", or "10,000+" when capped."""
+        return f"{self.total:,}+" if self.capped else f"{self.total:,}"
 
     @property
     def first_row(self) -> int:
@@ -107,26 +194,37 @@ class GridPage:
     def body_rows(self) -> list[Markup]:
         """Each row's ``<td>`` cells as escaped HTML, formatted here in one pass: through the
         template, the per-cell calls (text, link, css) cost as much as the query."""
-        columns = [(c.key, f"col-{c.type}", c.css, c.link, c.text) for c in self.grid.columns]
+        words = self.q.split()
+        # the search box's words marked where they show (in the columns it searches)
+        found = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
+        columns = [
+            (c.key, f"col-{c.type}", c.css, c.link, c.text, found if c.is_searchable else None)
+            for c in self.columns
+        ]
         out = []
         for row in self.rows:
             cells = []
-            for key, cls, css_of, link_of, text_of in columns:
+            for key, cls, css_of, link_of, text_of, marks in columns:
                 css = css_of(row) if css_of else None
                 href = link_of(row) if link_of else None
                 klass = f"{cls} {_html(css)}" if css else cls
-                text = _html(text_of(row[key]))
+                plain = text_of(row[key])
+                text = _marked(plain, marks) if marks else _html(plain)
+                # a text cell may end in "…" on screen: its tooltip holds all of it
+                tip = f' title="{_html(plain)}"' if cls == "col-text" and len(plain) > 12 else ""
                 if href:
-                    cells.append(f'\n        <td class="{klass}"><a href="{_html(href)}">{text}</a></td>')
+                    cells.append(
+                        f'\n        <td class="{klass}"{tip}><a href="{_html(href)}">{text}</a></td>'
+                    )
                 else:
-                    cells.append(f'\n        <td class="{klass}">{text}</td>')
+                    cells.append(f'\n        <td class="{klass}"{tip}>{text}</td>')
             out.append(Markup("".join(cells)))
         return out
 
     def headers(self) -> list[tuple[GridColumn, str, str | None, str]]:
         """(column, aria-sort, sort link or None, sort mark) for each header cell."""
         out = []
-        for c in self.grid.columns:
+        for c in self.columns:
             mark = ""
             if c.key == self.sort_key:
                 mark = " ▼" if self.sort_desc else " ▲"
@@ -159,11 +257,21 @@ class GridPage:
 
     @property
     def row_hidden(self) -> list[tuple[str, str]]:
-        return self.hidden(*(f"f_{key}" for key in self.grid.kinds))
+        # a hidden column's Filter Row cell is not on the page: its filter rides along
+        return self.hidden(*(f"f_{c.key}" for c in self.columns if c.filterable))
 
     @property
     def cleared_cells(self) -> dict[str, None]:
-        return {f"f_{key}": None for key in self.grid.kinds}
+        picked = {f"in_{c.key}": None for c in self.grid.columns if c.choices}
+        return {**{f"f_{key}": None for key in self.grid.kinds}, **picked}
+
+    def tab_url(self, tab: str, *drop: str) -> str:
+        """This page's URL on another tab of its grid: the search, Filter Row, filter, page size
+        and a chosen sort carry over (they apply there too), save the parameters in ``drop``;
+        the page starts again at 1."""
+        skip = {"tab", "page", "after", "before", "format", *BUILDER_PARAMS, *drop}
+        params = [("tab", tab)] + [(k, v) for k, vs in self._request_args() for v in vs if k not in skip]
+        return request.script_root + request.path + "?" + urlencode(params)
 
     def export_url(self, fmt: str) -> str:
         return self.url(format=fmt, page=None)
@@ -182,6 +290,23 @@ class GridPage:
         if self.page == 2 or not self.rows or self.cursor_of is None:
             return self.page_url(self.page - 1)
         return self.url(page=self.page - 1, before=self.cursor_of(self.rows[0]))
+
+    @property
+    def page_links(self) -> list[tuple[int | None, str | None]]:
+        """The numbered page buttons, (number, URL): the first, the last (when the count is
+        exact), the current page and two either side; (None, None) for a gap ("…")."""
+        last = self.pages
+        numbers = {1, *range(self.page - 2, self.page + 3)}
+        if not self.capped:
+            numbers.add(last)
+        out: list[tuple[int | None, str | None]] = []
+        before = 0
+        for number in sorted(n for n in numbers if 1 <= n <= max(last, self.page)):
+            if number - before > 1:
+                out.append((None, None))
+            out.append((number, self.page_url(number)))
+            before = number
+        return out
 
     def page_url(self, number: int) -> str:
         return self.url(page=number if number > 1 else None)
@@ -203,6 +328,17 @@ class GridPage:
             "next": self.next_url,
             "as_of": as_of.isoformat() if as_of is not None else None,
         }
+
+
+def _marked(text: str, found: re.Pattern[str]) -> str:
+    """``text`` escaped, each match of ``found`` in a <mark>."""
+    out, start = [], 0
+    for match in found.finditer(text):
+        if match.end() > match.start():
+            out += [_html(text[start : match.start()]), "<mark>", _html(match.group()), "</mark>"]
+            start = match.end()
+    out.append(_html(text[start:]))
+    return "".join(out)
 
 
 def _html(value: Any) -> str:

@@ -11,8 +11,8 @@ from sqlalchemy import and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement, False_
 from werkzeug.datastructures import MultiDict
 
-from .filter_builder import Node, condition, filter_sql, junction, parse_filter, render_filter
-from .grid_filters import GridError, cell_conditions, compare
+from .filter_builder import Junction, Node, condition, filter_sql, junction, parse_filter, render_filter
+from .grid_filters import LABELS, GridError, cell_conditions, compare
 
 if TYPE_CHECKING:
     from ..search_index import TextSearch
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 PAGE_SIZES = (10, 20, 50, 100, 200)
 MAX_PARAM_LENGTH = 2000
 FORMATS = ("html", "json", "csv", "xlsx")
-BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join")
+BUILDER_PARAMS = ("fb_column", "fb_op", "fb_value", "fb_join", "fb_target")
 MAX_SEARCH_TERMS = 10
+MAX_WHOLE = 10**9  # a page or page size past this is taken as this (the last page, the largest size)
 # text tests whose matches hold the value itself: a search index over the column narrows them
 NARROWED = ("contains", "startswith", "=")
 
@@ -48,13 +49,27 @@ class GridState:
     format: str = "html"
     max_page_size: int = 200
     redirect: dict[str, str | None] | None = None
+    picked: dict[str, list[str]] = field(default_factory=dict)  # in_<key>: values ticked in its header
+    shown: tuple[str, ...] = ()  # the column chooser's columns, in order (empty: all, as declared)
 
     @property
     def sort_spec(self) -> str:
         return ("-" if self.desc else "") + self.sort_key
 
     @classmethod
-    def parse(cls, grid: Grid, args: MultiDict[str, str], max_page_size: int) -> GridState:
+    def parse(
+        cls, grid: Grid, args: MultiDict[str, str], max_page_size: int, default_sort: str | None = None
+    ) -> GridState:
+        try:
+            return cls._parse(grid, args, max_page_size, default_sort)
+        except GridError as exc:
+            exc.label = label_of(grid, exc.param)
+            raise
+
+    @classmethod
+    def _parse(
+        cls, grid: Grid, args: MultiDict[str, str], max_page_size: int, default_sort: str | None
+    ) -> GridState:
         def arg(name: str) -> str:
             value = args.get(name, "") or ""
             if len(value) > MAX_PARAM_LENGTH:
@@ -70,7 +85,7 @@ class GridState:
             state.page = _whole(arg("page"), "page", 1) if arg("page").strip() else 1
         size = _whole(arg("page_size"), "page_size", 1) if arg("page_size").strip() else grid.page_size
         state.page_size = min(size, max_page_size)
-        sort = arg("sort").strip() or grid.default_sort
+        sort = arg("sort").strip() or default_sort or grid.default_sort
         state.desc, state.sort_key = sort.startswith("-"), sort.removeprefix("-")
         column = grid.by_key.get(state.sort_key)
         if state.sort_key not in grid.key and (column is None or not column.sortable):
@@ -93,6 +108,17 @@ class GridState:
                     cell_conditions(grid.kinds[key], arg(name), name)  # checks the syntax now
                     state.cells[key] = arg(name).strip()
         state.filter = parse_filter(arg("filter"), grid.kinds)
+        for name in args:
+            if name.startswith("in_"):
+                column = grid.by_key.get(name[3:])
+                if column is None or not column.choices:
+                    offered = ", ".join(f"in_{c.key}" for c in grid.columns if c.choices) or "none"
+                    raise GridError(name, f"no column with values to tick {name[3:]!r} (offered: {offered})")
+                values = args.getlist(name)
+                if len(values) > 100 or any(len(v) > MAX_PARAM_LENGTH or "\x00" in v for v in values):
+                    raise GridError(name, "too many or too long values")
+                state.picked[column.key] = list(dict.fromkeys(values))
+        state.shown = _shown(grid, args.getlist("cols"))
         state.after, state.before = arg("after").strip() or None, arg("before").strip() or None
         if state.after and state.before:
             raise GridError("after", "give after or before, not both")
@@ -110,7 +136,18 @@ class GridState:
             raise GridError("fb_join", "choose AND or OR")
         op = form["fb_op"].strip().lower() or "="
         added: Node = condition(key, grid.kinds[key], op, form["fb_value"], "fb_value")
-        node = added if self.filter is None else junction(join, [self.filter, added])
+        target = form["fb_target"].strip().lower() or "filter"
+        if target not in ("filter", "last"):
+            raise GridError("fb_target", "choose the whole filter or its last condition")
+        current = self.filter
+        if current is None:
+            node = added
+        elif target == "last" and isinstance(current, Junction) and current.op != join:
+            # a group: the new condition joins the filter's last part only ("A AND (B OR new)")
+            last = junction(join, [current.parts[-1], added])
+            node = Junction(current.op, (*current.parts[:-1], last))
+        else:
+            node = junction(join, [current, added])
         return {"filter": render_filter(node, grid.kinds), "page": None}
 
     def conditions(
@@ -154,6 +191,9 @@ class GridState:
                 out.append(one(key, op, value, alone=True))
         if self.filter is not None:
             out.append(filter_sql(self.filter, one))
+        for key, values in self.picked.items():
+            # an empty value stands for the rows without one ("—")
+            out.append(or_(*(one(key, "=", v) if v else columns[key].is_(None) for v in values)))
         searchable = [c for c in grid.columns if c.is_searchable]
         for term in self.q.split():
             if search is None:
@@ -173,11 +213,34 @@ class GridState:
         return out
 
 
+def _shown(grid: Grid, given: list[str]) -> tuple[str, ...]:
+    """The column chooser's ``cols`` (repeated, or one comma-separated list): known keys, each once."""
+    keys: list[str] = []
+    for text in given:
+        if len(text) > MAX_PARAM_LENGTH:
+            raise GridError("cols", f"too long (at most {MAX_PARAM_LENGTH} characters)")
+        for key in (k.strip() for k in text.split(",")):
+            if key and key not in grid.by_key:
+                raise GridError("cols", f"no column {key!r} (columns: {', '.join(grid.by_key)})")
+            if key and key not in keys:
+                keys.append(key)
+    return tuple(keys)
+
+
+def label_of(grid: Grid, param: str) -> str:
+    """What the page calls a URL parameter: a Filter Row cell by its column's label."""
+    if param.startswith("in_") and param[3:] in grid.by_key:
+        return f"{grid.by_key[param[3:]].label} values"
+    column = grid.by_key.get(param[2:]) if param.startswith("f_") else None
+    return f"{column.label} filter" if column is not None else LABELS.get(param, param)
+
+
 def _whole(text: str, name: str, lowest: int) -> int:
+    """A whole number; one past any list's end stands for "the last" (MAX_WHOLE)."""
     text = text.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
+    if not text.isascii() or not text.isdigit():
         raise GridError(name, f"{text!r} is not a whole number")
-    number = int(text)
+    number = min(int(text), MAX_WHOLE)
     if number < lowest:
         raise GridError(name, f"must be at least {lowest}")
     return number

@@ -5,7 +5,8 @@ Every grid URL answers JSON (``?format=json`` or ``Accept: application/json``) w
 client with ``{"error": ...}`` (401, 403, 404, 400, 503). The document is made from the same
 ``Grid`` objects the views use and from the app's URL map, so a renamed column, a new
 filterable column or a moved URL changes the document with it. The one form POST a JSON
-client may use, the per-customer Refresh, is described as well.
+client may use, the per-customer Refresh, and the Contract Performance report's JSON
+(:mod:`.openapi_report`) are described as well.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from werkzeug.routing import Rule
 
 from .. import __version__
 from .grid import Grid, GridColumn
+from .openapi_report import report_operation
 from .openapi_responses import (
     NOT_SIGNED_IN,
     SIGN_IN_REDIRECT,
@@ -40,9 +42,30 @@ TAB = {
     "schema": {"type": "string", "enum": ["all", "expired", "expiring"], "default": "all"},
 }
 
+CASE_TAB = {
+    "name": "tab",
+    "in": "query",
+    "description": "Open Cases (open) or All Cases (all); anything else shows the open ones.",
+    "schema": {"type": "string", "enum": ["open", "all"], "default": "open"},
+}
+ACTIVITY_TAB = {
+    "name": "tab",
+    "in": "query",
+    "description": "Today (scheduled today), Recent (changed in the last 14 days), Open (not done) "
+    "or All; anything else shows the open ones.",
+    "schema": {"type": "string", "enum": ["today", "recent", "open", "all"], "default": "open"},
+}
+WHO = {
+    "name": "who",
+    "in": "query",
+    "description": "mine: only the user's own activities; all (the default): every one the user may see.",
+    "schema": {"type": "string", "enum": ["mine", "all"]},
+}
+
 PATH_DESCRIPTIONS = {
     "account_no": "Account No of a customer the user may see (404 for any other, existing or not).",
     "name": "Name of a canned SQL check.",
+    "contract_no": "Contract No of a contract of a customer the user may see (404 for any other).",
 }
 
 
@@ -95,6 +118,27 @@ GRID_ENDPOINTS: tuple[GridEndpoint, ...] = (
         "Customer Files: every case attachment; file_id names its download, /files/{file_id}",
         _attr("files", "FILES"),
         json_extra=_attr("files", "JSON_EXTRA"),
+    ),
+    GridEndpoint(
+        "cases.index",
+        "Cases of the customers the user may see",
+        _attr("cases", "ALL_CASES"),
+        extra=(CASE_TAB,),
+    ),
+    GridEndpoint(
+        "cases.for_customer", "Cases of one customer", _attr("cases", "CUSTOMER_CASES"), extra=(CASE_TAB,)
+    ),
+    GridEndpoint(
+        "activities.index",
+        "Activities of the customers the user may see",
+        _attr("activities", "ALL_ACTIVITIES"),
+        extra=(ACTIVITY_TAB, WHO),
+    ),
+    GridEndpoint(
+        "activities.for_customer",
+        "Activities of one customer",
+        _attr("activities", "CUSTOMER_ACTIVITIES"),
+        extra=(ACTIVITY_TAB, WHO),
     ),
     GridEndpoint(
         "checks.show",
@@ -238,6 +282,8 @@ def build_openapi(app: Flask) -> dict[str, Any]:
                 },
             }
         }
+    for rule in _rules(app, "report.view"):
+        paths[openapi_path(rule)] = {"get": report_operation(path_parameters(rule, {}))}
     for rule in app.url_map.iter_rules("contracts.refresh"):
         paths.setdefault(openapi_path(rule), {})["post"] = refresh_operation(path_parameters(rule, {}))
     return {
@@ -248,7 +294,8 @@ def build_openapi(app: Flask) -> dict[str, Any]:
             "description": "The CRM grids as JSON (read-only). Every grid URL answers JSON with "
             "`?format=json` or `Accept: application/json`; the same URL gives the page, CSV and XLSX. "
             'A JSON client gets every error as `{"error": ...}` with its status (401 when not signed in). '
-            "The per-customer Refresh is the one form POST described.",
+            "The per-customer Refresh is the one form POST described. The Contract Performance "
+            "report answers JSON the same way (`/contracts/{contract_no}/report?format=json`).",
         },
         "paths": dict(sorted(paths.items())),
         "components": {"securitySchemes": schemes},
