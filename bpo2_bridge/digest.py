@@ -170,7 +170,9 @@ def recipient_for_login(bridge: Bridge, login: str, *, header_user: bool = False
     if account is None:
         if not header_user:
             raise DigestError(f"no user {login!r}")
-        account = Account(login=login, role="user", employee_login=login, session_version=0, has_password=False)
+        account = Account(
+            login=login, role="user", employee_login=login, session_version=0, has_password=False
+        )
     return recipient(bridge, account)
 
 

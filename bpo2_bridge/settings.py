@@ -20,11 +20,14 @@ from .setting_values import (
     as_base_url,
     as_bool,
     as_choice,
+    as_database_url,
     as_date_or_empty,
+    as_existing_file_or_empty,
     as_function_names,
     as_hhmm,
     as_int,
     as_list,
+    as_networks,
     as_number,
     as_seconds,
     as_str,
@@ -53,7 +56,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "source_url",
         "",
-        as_str,
+        as_database_url(),
         "SQLAlchemy URL of the BPO2 database (read-only). Empty: the demo source in data_dir.",
     ),
     Setting(
@@ -66,19 +69,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cache_url",
         "",
-        as_str,
+        as_database_url("sqlite", "postgresql"),
         "SQLAlchemy URL of the cache. Empty: SQLite files under data_dir/cache. PostgreSQL for several web hosts.",
     ),
     Setting(
         "store_url",
         "",
-        as_str,
+        as_database_url(),
         "SQLAlchemy URL of the application store (users, sync history, email log, check results). Empty: data_dir/store.sqlite.",
     ),
     Setting(
         "mapping_file",
         "",
-        as_str,
+        as_existing_file_or_empty,
         "TOML file mapping logical entities to BPO2 tables and columns. Empty: the packaged default (config/mapping.toml).",
     ),
     Setting("data_dir", "data", as_str, "Folder for the SQLite cache, application store and demo source."),
@@ -217,7 +220,26 @@ SETTINGS: tuple[Setting, ...] = (
         as_str,
         "Header carrying the login in header mode (IIS Windows authentication, nginx).",
     ),
-    Setting("trusted_proxies", ["127.0.0.1"], as_list, "Addresses whose auth_header is honoured."),
+    Setting(
+        "trusted_proxies",
+        ["127.0.0.1"],
+        as_networks,
+        "Addresses and networks (10.0.0.5, 10.0.0.0/24, ::1) whose auth_header is honoured.",
+    ),
+    Setting(
+        "header_password_sign_in",
+        False,
+        as_bool,
+        "Break-glass for header mode: also accept local passwords on the sign-in page (for when "
+        "the front proxy's sign-in is down). Off: in header mode no password is accepted.",
+    ),
+    Setting(
+        "session_cookie_secure",
+        False,
+        as_bool,
+        "Send the session cookie only over HTTPS (its Secure flag). Turn on when browsers reach "
+        "the bridge over HTTPS, e.g. behind IIS or nginx; leave off for plain HTTP.",
+    ),
     Setting("ops_logins", [], as_list, "Logins given the ops role (Status and SQL checks pages)."),
     Setting(
         "screen_query_timeout",

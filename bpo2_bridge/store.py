@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 metadata = MetaData()
 
@@ -39,7 +39,7 @@ users = Table(
     Column("role", String(10), nullable=False),  # user | admin | ops
     Column("employee_login", String(100)),  # BPO2 employee login the user maps to
     Column("created_at", DateTime, nullable=False),
-    Column("session_version", Integer, nullable=False, default=0),  # bump to end sessions
+    Column("session_version", Integer, nullable=False, default=0),  # generation; moved on to end sessions
 )
 
 sync_runs = Table(
@@ -140,7 +140,14 @@ def open_store(settings: Settings) -> Engine:
     """The store engine, with its tables created when missing."""
     url = make_url(store_url(settings))
     if url.get_backend_name() == "sqlite" and url.database:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            key = "store_url" if settings.store_url else "data_dir"
+            raise SettingsError(
+                f"setting {key!r}: cannot create the folder {folder}: {exc.strerror}"
+            ) from None
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
