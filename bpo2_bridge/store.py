@@ -1,7 +1,8 @@
 """The application store: what must survive a cache rebuild.
 
 Users and their own options (digest, calendar feed), sync history, the email log, check
-results, login throttling, the scheduler lock and small key/value state live here, apart from the disposable cache.
+results, login throttling, the scheduler lock and small key/value state live here, apart from
+the disposable cache.
 """
 
 from __future__ import annotations

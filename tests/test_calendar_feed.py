@@ -178,3 +178,18 @@ def test_header_sign_in_user_without_an_account_gets_his_feed(copied_demo) -> No
     path = new_link(client)
     found = events(create_app(bridge=bridge).test_client().get(path).data)
     assert {contract_of(e) for e in found} == expected(bridge, OTHER, 12)
+
+
+def test_removing_the_account_kills_its_link_even_when_the_login_comes_back(copied_demo, login) -> None:
+    from bpo2_bridge.users import add_user
+
+    bridge = copied_demo()
+    client = create_app(bridge=bridge).test_client()
+    login(client, SALESMAN)
+    path = new_link(client)
+    feed = create_app(bridge=bridge).test_client()
+    assert feed.get(path).status_code == 200
+    remove_user(bridge.store, SALESMAN)
+    assert feed.get(path).status_code == 404
+    add_user(bridge.store, SALESMAN, "another-pass-1", "user", SALESMAN)
+    assert feed.get(path).status_code == 404
