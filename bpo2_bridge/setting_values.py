@@ -115,6 +115,23 @@ def as_hhmm(value: Any) -> str:
     return text
 
 
+def as_number(lo: float, hi: float) -> Callable[[Any], float]:
+    """A number, whole or with a fraction (12.5), between `lo` and `hi`."""
+
+    def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+        if not lo <= number <= hi:  # also refuses nan
+            raise ValueError(f"must be between {lo:g} and {hi:g}, got {value!r}")
+        return number
+
+    return parse
+
+
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
@@ -129,6 +146,21 @@ def as_bool(value: Any) -> bool:
     if text in _FALSE:
         return False
     raise ValueError(f"expected true or false, got {value!r}")
+
+
+def as_base_url(value: Any) -> str:
+    """An http(s) URL without a query or fragment (the trailing slash dropped), or empty."""
+    from urllib.parse import urlsplit
+
+    text = str(value).strip().rstrip("/")
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"expected an http:// or https:// address such as https://crm.example.local, got {value!r}"
+        )
+    return text
 
 
 def as_networks(value: Any) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .setting_values import (
+    as_base_url,
     as_bool,
     as_choice,
     as_database_url,
@@ -27,12 +28,14 @@ from .setting_values import (
     as_int,
     as_list,
     as_networks,
+    as_number,
     as_seconds,
     as_str,
     as_timezone,
 )
 
 ENV_PREFIX = "BPO2_BRIDGE_"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class SettingsError(ValueError):
@@ -291,6 +294,48 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_timeout", 20, as_int(1, 600), "Seconds to wait for the SMTP server."),
     Setting("mail_from", "crm@localhost", as_str, "From address of report emails."),
     Setting("email_hourly_limit", 30, as_int(1, 10_000), "Report emails one user may send per hour."),
+    Setting(
+        "public_url",
+        "",
+        as_base_url,
+        "Address users open the bridge at (e.g. https://crm.example.local), for the links in digest "
+        "emails and calendar events. Empty: http://<host>:<port> of the web server settings.",
+    ),
+    # -- renewals: the expiry digest and the calendar feed
+    Setting(
+        "renewal_margin_below",
+        20,
+        as_number(-1000, 1000),
+        "A renewal is flagged unprofitable when its last-12-months margin (percent) is below this.",
+    ),
+    Setting(
+        "renewal_trend_below",
+        -20,
+        as_number(-100, 1000),
+        "A renewal is flagged volume falling when its volume trend (percent, last 3 full months "
+        "against the 3 before) is below this.",
+    ),
+    Setting(
+        "digest_enabled",
+        False,
+        as_bool,
+        "Email every salesman the weekly expiry digest on digest_day at digest_time. Off until "
+        "an administrator turns it on; `bpo2-bridge digest` sends it by hand either way.",
+    ),
+    Setting("digest_day", "monday", as_choice(*WEEKDAYS), "Day of the week the digest is sent."),
+    Setting("digest_time", "07:00", as_hhmm, "Local time the digest is sent (HH:MM)."),
+    Setting(
+        "calendar_horizon_months",
+        12,
+        as_int(1, 120),
+        "Months ahead the calendar feed lists expiring contracts.",
+    ),
+    Setting(
+        "calendar_alarm_days",
+        30,
+        as_int(0, 365),
+        "Days before a contract's expiry its calendar event reminds (0: on the day).",
+    ),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -349,6 +394,11 @@ class Settings:
     def now(self) -> dt.datetime:
         """Local wall-clock time (naive), matching how BPO2 stores datetimes."""
         return dt.datetime.now(self.tz).replace(tzinfo=None)
+
+    @property
+    def base_url(self) -> str:
+        """Where users open the bridge, for links that leave it (emails, calendar events)."""
+        return self._values["public_url"] or f"http://{self._values['host']}:{self._values['port']}"
 
     @property
     def demo_source_path(self) -> Path:

@@ -1,7 +1,8 @@
 """The application store: what must survive a cache rebuild.
 
-Users, sync history, the email log, check results, login throttling, the scheduler lock and
-small key/value state live here, apart from the disposable cache.
+Users and their own options (digest, calendar feed), sync history, the email log, check
+results, login throttling, the scheduler lock and small key/value state live here, apart from
+the disposable cache.
 """
 
 from __future__ import annotations
@@ -107,6 +108,20 @@ locks = Table(
     Column("name", String(100), primary_key=True),
     Column("holder", String(200), nullable=False),
     Column("expires_at", DateTime, nullable=False),
+)
+
+# What each user chose for themselves, apart from the accounts table so stores made before it
+# get it by create_all: the digest opt-out, when their last digest went out (what "since the
+# last digest" counts from, whatever happens to the cache), and the hash of their calendar
+# feed token (the token itself is shown once and never stored).
+user_options = Table(
+    "user_options",
+    metadata,
+    Column("login", String(100), primary_key=True),  # users.login in lower case
+    Column("digest_opt_out", Boolean, nullable=False, default=False),
+    Column("digest_sent_at", DateTime),
+    Column("calendar_token_hash", String(64), unique=True),
+    Column("calendar_token_at", DateTime),
 )
 
 state = Table(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Engine, String, bindparam, delete, func, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .store import login_attempts, users
+from .store import login_attempts, user_options, users
 
 ROLES = ("user", "admin", "ops")
 # generations stay below 2**30 so that the step below never overflows a 32-bit column
@@ -115,6 +115,8 @@ def list_users(store: Engine) -> list[Account]:
 def remove_user(store: Engine, login: str) -> None:
     with store.begin() as conn:
         result = conn.execute(delete(users).where(func.lower(users.c.login) == login.strip().lower()))
+        # the user's own options go too: a login added again must not find the old calendar link
+        conn.execute(delete(user_options).where(user_options.c.login == login.strip().lower()))
     if result.rowcount == 0:
         raise UserError(f"no user {login!r}")
 

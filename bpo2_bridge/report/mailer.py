@@ -241,3 +241,26 @@ def send_report(
     recipients = ", ".join(outgoing.to + outgoing.cc)
     done = f"The report for {contract_no} was emailed to {recipients}."
     return f"{done} Some recipients were {note}." if note else done
+
+
+def send_logged(
+    settings: Settings, store: Engine, msg: EmailMessage, *, user_login: str, what: str, now: dt.datetime
+) -> None:
+    """Send a message the bridge composed itself (the weekly digest) and log it as `what` in the
+    contract column; SendFailed (logged too) when the server did not take it."""
+    entry = {
+        "sent_at": now,
+        "user_login": user_login,
+        "contract_no": what,
+        "to_addr": str(msg["To"]),
+        "cc_addr": None,
+        "subject": str(msg["Subject"]),
+    }
+    try:
+        refused = _deliver(settings, msg)
+    except (smtplib.SMTPException, OSError) as exc:
+        reason = _reason(exc, settings)
+        _log(store, **entry, outcome="failed", error=reason)
+        raise SendFailed(reason) from exc
+    note = f"refused by the server: {', '.join(sorted(refused))}" if refused else None
+    _log(store, **entry, outcome="sent", error=note)

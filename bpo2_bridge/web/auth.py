@@ -22,8 +22,8 @@ from .context import current_bridge
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# endpoints reachable without signing in
-PUBLIC_ENDPOINTS = {"static", "auth.login", "health.healthz", "health.metrics"}
+# endpoints reachable without signing in (the calendar feed: its secret token is the key)
+PUBLIC_ENDPOINTS = {"static", "auth.login", "health.healthz", "health.metrics", "calendar.feed"}
 
 
 @dataclass(frozen=True)
