@@ -12,7 +12,9 @@ per job:
 - ``misfire_grace_time``: how late a run may still start. Incremental sync: half its interval
   (a later run would nearly meet the next one anyway). Nightly full sync: 3 hours (a host
   rebooted at 02:00 still gets its full sync before the working day). Checks: 1 hour.
-  Pruning: 12 hours (it only keeps the store small; any time of the day will do).
+  Pruning: 12 hours (it only keeps the store small; any time of the day will do). Weekly
+  digest: 12 hours (the same day).
+- ``enabled``: the weekly digest is scheduled only while ``digest_enabled`` is on.
 - ``retry``: the incremental sync is retried after a failure (BPO2 unreachable at start or
   lost later) at 30 s, 60 s, 120 s … capped at its interval, so the cache catches up soon after
   BPO2 is back. A failed nightly full sync needs no retry: the previous snapshot keeps serving
@@ -50,6 +52,8 @@ class Job:
     run_at_start: bool = False  # also once when the scheduler starts (a fresh cache after restart)
     retry: bool = False  # after a failure, retry with backoff instead of waiting a whole interval
     help: str = ""
+    # scheduled only while this says so (a job an administrator switches on in the settings)
+    enabled: Callable[[Settings], bool] = lambda settings: True
 
 
 def _daily(setting: str) -> Callable[[Settings], BaseTrigger]:
@@ -58,6 +62,17 @@ def _daily(setting: str) -> Callable[[Settings], BaseTrigger]:
     def trigger(settings: Settings) -> BaseTrigger:
         hour, minute = _at(getattr(settings, setting))
         return CronTrigger(hour=hour, minute=minute, timezone=settings.tz)
+
+    return trigger
+
+
+def _weekly(day_setting: str, time_setting: str) -> Callable[[Settings], BaseTrigger]:
+    """A trigger factory firing once a week, on the day and at the HH:MM the settings hold."""
+
+    def trigger(settings: Settings) -> BaseTrigger:
+        hour, minute = _at(getattr(settings, time_setting))
+        day = getattr(settings, day_setting)[:3]  # monday -> mon, as cron spells it
+        return CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=settings.tz)
 
     return trigger
 
@@ -104,6 +119,12 @@ def run_prune(bridge: Bridge) -> Any:
     return result
 
 
+def run_digest(bridge: Bridge) -> Any:
+    from .digest import run_job
+
+    return run_job(bridge)
+
+
 JOBS: tuple[Job, ...] = (
     Job(
         "incremental_sync",
@@ -147,6 +168,15 @@ JOBS: tuple[Job, ...] = (
         misfire_grace_time=lambda s: 12 * 3600,
         help="Delete sync runs older than history_days and old sign-in attempts every day at prune_time.",
     ),
+    Job(
+        "expiry_digest",
+        _weekly("digest_day", "digest_time"),
+        run_digest,
+        # a host down at the hour still sends the week's digest the same day
+        misfire_grace_time=lambda s: 12 * 3600,
+        enabled=lambda s: bool(s.digest_enabled),
+        help="Email every salesman the weekly expiry digest on digest_day at digest_time, while digest_enabled is on.",
+    ),
 )
 
 BY_NAME: dict[str, Job] = {job.name: job for job in JOBS}
@@ -163,6 +193,8 @@ def next_runs(
     now = now or dt.datetime.now(settings.tz)
     out: dict[str, dt.datetime | None] = {}
     for job in jobs:
+        if not job.enabled(settings):
+            continue
         trigger = job.trigger(settings)
         if isinstance(trigger, IntervalTrigger):
             last = (last_started or {}).get(job.name)

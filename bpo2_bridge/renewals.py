@@ -3,8 +3,8 @@ last-12-months profitability and the flags an account manager reviews before ren
 
 Flags, each a condition on the contract row's stored columns (thresholds are settings):
 
-- ``unprofitable``: margin_12m below ``renewal_margin_percent`` (none without revenue);
-- ``volume_falling``: volume_trend below ``renewal_volume_trend_percent``;
+- ``unprofitable``: margin_12m below ``renewal_margin_below`` (none without revenue);
+- ``volume_falling``: volume_trend below ``renewal_trend_below``;
 - ``no_recent_billing``: no invoice line this month so far nor the month before (last_billed
   before the first day of last month, or none in the 12 months);
 - ``cost_rising``: the last 3 full months' cost per copy more than
@@ -54,8 +54,8 @@ def flag_conditions(c: Any, settings: Any, today: dt.date) -> dict[str, ColumnEl
     """Each flag as a condition on the contract list's columns ``c``."""
     rising = 100 + int(settings.renewal_cost_rising_percent)  # whole numbers: no Decimal to bind
     return {
-        "unprofitable": c.margin_12m < int(settings.renewal_margin_percent),
-        "volume_falling": c.volume_trend < int(settings.renewal_volume_trend_percent),
+        "unprofitable": c.margin_12m < settings.renewal_margin_below,
+        "volume_falling": c.volume_trend < settings.renewal_trend_below,
         "no_recent_billing": or_(
             c.last_billed.is_(None), c.last_billed < literal(billed_from(today), Date())
         ),

@@ -196,7 +196,7 @@ def start_scheduler(
     }
     scheduler: BaseScheduler = BackgroundScheduler(**options) if background else BlockingScheduler(**options)
     now = dt.datetime.now(settings.tz)
-    for job in jobs:
+    for job in (j for j in jobs if j.enabled(settings)):
         scheduler.add_job(
             _guarded(job, bridge, leadership, scheduler, retry_base_seconds),
             trigger=job.trigger(settings),

@@ -17,18 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from .setting_values import (
+    as_base_url,
+    as_bool,
     as_choice,
+    as_database_url,
     as_date_or_empty,
+    as_existing_file_or_empty,
     as_function_names,
     as_hhmm,
     as_int,
     as_list,
+    as_networks,
+    as_number,
     as_seconds,
     as_str,
     as_timezone,
 )
 
 ENV_PREFIX = "BPO2_BRIDGE_"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class SettingsError(ValueError):
@@ -49,7 +56,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "source_url",
         "",
-        as_str,
+        as_database_url(),
         "SQLAlchemy URL of the BPO2 database (read-only). Empty: the demo source in data_dir.",
     ),
     Setting(
@@ -62,19 +69,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cache_url",
         "",
-        as_str,
+        as_database_url("sqlite", "postgresql"),
         "SQLAlchemy URL of the cache. Empty: SQLite files under data_dir/cache. PostgreSQL for several web hosts.",
     ),
     Setting(
         "store_url",
         "",
-        as_str,
+        as_database_url(),
         "SQLAlchemy URL of the application store (users, sync history, email log, check results). Empty: data_dir/store.sqlite.",
     ),
     Setting(
         "mapping_file",
         "",
-        as_str,
+        as_existing_file_or_empty,
         "TOML file mapping logical entities to BPO2 tables and columns. Empty: the packaged default (config/mapping.toml).",
     ),
     Setting("data_dir", "data", as_str, "Folder for the SQLite cache, application store and demo source."),
@@ -103,26 +110,6 @@ SETTINGS: tuple[Setting, ...] = (
         ["Cancelled"],
         as_list,
         "Contract statuses shown only on the Contracts tab, never as expired or expiring.",
-    ),
-    # -- Renewals: the flags on contracts expiring soon (views/renewals.py)
-    Setting(
-        "renewal_margin_percent",
-        20,
-        as_int(-1000, 100),
-        "Renewals flag a contract unprofitable when its last 12 months' margin is below this percent.",
-    ),
-    Setting(
-        "renewal_volume_trend_percent",
-        -20,
-        as_int(-100, 1000),
-        "Renewals flag a contract's volume as falling when its volume trend is below this percent.",
-    ),
-    Setting(
-        "renewal_cost_rising_percent",
-        10,
-        as_int(0, 1000),
-        "Renewals flag a contract's cost as rising when its last 3 full months' cost per copy is "
-        "more than this percent above its last 12 months'.",
     ),
     # -- source access and sync
     Setting("statement_timeout", 30, as_int(1, 3600), "Seconds any single source statement may run."),
@@ -233,7 +220,26 @@ SETTINGS: tuple[Setting, ...] = (
         as_str,
         "Header carrying the login in header mode (IIS Windows authentication, nginx).",
     ),
-    Setting("trusted_proxies", ["127.0.0.1"], as_list, "Addresses whose auth_header is honoured."),
+    Setting(
+        "trusted_proxies",
+        ["127.0.0.1"],
+        as_networks,
+        "Addresses and networks (10.0.0.5, 10.0.0.0/24, ::1) whose auth_header is honoured.",
+    ),
+    Setting(
+        "header_password_sign_in",
+        False,
+        as_bool,
+        "Break-glass for header mode: also accept local passwords on the sign-in page (for when "
+        "the front proxy's sign-in is down). Off: in header mode no password is accepted.",
+    ),
+    Setting(
+        "session_cookie_secure",
+        False,
+        as_bool,
+        "Send the session cookie only over HTTPS (its Secure flag). Turn on when browsers reach "
+        "the bridge over HTTPS, e.g. behind IIS or nginx; leave off for plain HTTP.",
+    ),
     Setting("ops_logins", [], as_list, "Logins given the ops role (Status and SQL checks pages)."),
     Setting(
         "screen_query_timeout",
@@ -288,6 +294,55 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_timeout", 20, as_int(1, 600), "Seconds to wait for the SMTP server."),
     Setting("mail_from", "crm@localhost", as_str, "From address of report emails."),
     Setting("email_hourly_limit", 30, as_int(1, 10_000), "Report emails one user may send per hour."),
+    Setting(
+        "public_url",
+        "",
+        as_base_url,
+        "Address users open the bridge at (e.g. https://crm.example.local), for the links in digest "
+        "emails and calendar events. Empty: http://<host>:<port> of the web server settings.",
+    ),
+    # -- renewals: the expiry digest and the calendar feed
+    Setting(
+        "renewal_margin_below",
+        20,
+        as_number(-1000, 1000),
+        "A renewal is flagged unprofitable when its last-12-months margin (percent) is below this.",
+    ),
+    Setting(
+        "renewal_trend_below",
+        -20,
+        as_number(-100, 1000),
+        "A renewal is flagged volume falling when its volume trend (percent, last 3 full months "
+        "against the 3 before) is below this.",
+    ),
+    Setting(
+        "renewal_cost_rising_percent",
+        10,
+        as_int(0, 1000),
+        "Renewals flag a contract's cost as rising when its last 3 full months' cost per copy is "
+        "more than this percent above its last 12 months'.",
+    ),
+    Setting(
+        "digest_enabled",
+        False,
+        as_bool,
+        "Email every salesman the weekly expiry digest on digest_day at digest_time. Off until "
+        "an administrator turns it on; `bpo2-bridge digest` sends it by hand either way.",
+    ),
+    Setting("digest_day", "monday", as_choice(*WEEKDAYS), "Day of the week the digest is sent."),
+    Setting("digest_time", "07:00", as_hhmm, "Local time the digest is sent (HH:MM)."),
+    Setting(
+        "calendar_horizon_months",
+        12,
+        as_int(1, 120),
+        "Months ahead the calendar feed lists expiring contracts.",
+    ),
+    Setting(
+        "calendar_alarm_days",
+        30,
+        as_int(0, 365),
+        "Days before a contract's expiry its calendar event reminds (0: on the day).",
+    ),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -346,6 +401,11 @@ class Settings:
     def now(self) -> dt.datetime:
         """Local wall-clock time (naive), matching how BPO2 stores datetimes."""
         return dt.datetime.now(self.tz).replace(tzinfo=None)
+
+    @property
+    def base_url(self) -> str:
+        """Where users open the bridge, for links that leave it (emails, calendar events)."""
+        return self._values["public_url"] or f"http://{self._values['host']}:{self._values['port']}"
 
     @property
     def demo_source_path(self) -> Path:

@@ -1,7 +1,8 @@
 """The application store: what must survive a cache rebuild.
 
-Users, sync history, the email log, check results, login throttling, the scheduler lock and
-small key/value state live here, apart from the disposable cache.
+Users and their own options (digest, calendar feed), sync history, the email log, check
+results, login throttling, the scheduler lock and small key/value state live here, apart from
+the disposable cache.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 metadata = MetaData()
 
@@ -39,7 +40,7 @@ users = Table(
     Column("role", String(10), nullable=False),  # user | admin | ops
     Column("employee_login", String(100)),  # BPO2 employee login the user maps to
     Column("created_at", DateTime, nullable=False),
-    Column("session_version", Integer, nullable=False, default=0),  # bump to end sessions
+    Column("session_version", Integer, nullable=False, default=0),  # generation; moved on to end sessions
 )
 
 sync_runs = Table(
@@ -109,6 +110,20 @@ locks = Table(
     Column("expires_at", DateTime, nullable=False),
 )
 
+# What each user chose for themselves, apart from the accounts table so stores made before it
+# get it by create_all: the digest opt-out, when their last digest went out (what "since the
+# last digest" counts from, whatever happens to the cache), and the hash of their calendar
+# feed token (the token itself is shown once and never stored).
+user_options = Table(
+    "user_options",
+    metadata,
+    Column("login", String(100), primary_key=True),  # users.login in lower case
+    Column("digest_opt_out", Boolean, nullable=False, default=False),
+    Column("digest_sent_at", DateTime),
+    Column("calendar_token_hash", String(64), unique=True),
+    Column("calendar_token_at", DateTime),
+)
+
 state = Table(
     "state",
     metadata,
@@ -126,7 +141,14 @@ def open_store(settings: Settings) -> Engine:
     """The store engine, with its tables created when missing."""
     url = make_url(store_url(settings))
     if url.get_backend_name() == "sqlite" and url.database:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            key = "store_url" if settings.store_url else "data_dir"
+            raise SettingsError(
+                f"setting {key!r}: cannot create the folder {folder}: {exc.strerror}"
+            ) from None
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

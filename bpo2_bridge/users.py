@@ -1,20 +1,25 @@
 """Local user accounts in the application store, and sign-in throttling.
 
-Passwords are hashed with werkzeug.security; a changed password or a removed account
-bumps session_version so open sessions end.
+Passwords are hashed with werkzeug.security. Every session carries its account's generation
+(session_version); sign-out, a changed password or a changed role moves it on, so every cookie
+issued before is refused (the user row is read on each request anyway). A removed account takes
+its sessions with it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, String, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, String, bindparam, delete, func, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .store import login_attempts, users
+from .store import login_attempts, user_options, users
 
 ROLES = ("user", "admin", "ops")
+# generations stay below 2**30 so that the step below never overflows a 32-bit column
+GENERATIONS = 2**30
 
 
 class UserError(ValueError):
@@ -29,6 +34,13 @@ class Account:
     session_version: int
     has_password: bool
     created_at: dt.datetime | None = None
+
+
+def _next_generation() -> ColumnElement[int]:
+    """The column moved on by a random step: an account removed and added again does not
+    restart at a number an old cookie holds."""
+    step = 1 + secrets.randbelow(GENERATIONS - 1)
+    return (users.c.session_version + step) % GENERATIONS
 
 
 def _norm(login: str) -> str:
@@ -77,7 +89,7 @@ def add_user(
                 role=role,
                 employee_login=(employee_login or None),
                 created_at=dt.datetime.now(),
-                session_version=0,
+                session_version=secrets.randbelow(GENERATIONS),
             )
         )
     account = get_user(store, login)
@@ -103,6 +115,8 @@ def list_users(store: Engine) -> list[Account]:
 def remove_user(store: Engine, login: str) -> None:
     with store.begin() as conn:
         result = conn.execute(delete(users).where(func.lower(users.c.login) == login.strip().lower()))
+        # the user's own options go too: a login added again must not find the old calendar link
+        conn.execute(delete(user_options).where(user_options.c.login == login.strip().lower()))
     if result.rowcount == 0:
         raise UserError(f"no user {login!r}")
 
@@ -116,11 +130,34 @@ def set_password(store: Engine, login: str, password: str) -> None:
             .where(func.lower(users.c.login) == login.strip().lower())
             .values(
                 password_hash=generate_password_hash(password),
-                session_version=users.c.session_version + 1,
+                session_version=_next_generation(),
             )
         )
     if result.rowcount == 0:
         raise UserError(f"no user {login!r}")
+
+
+def set_role(store: Engine, login: str, role: str) -> None:
+    """Give LOGIN another role; its open sessions end (it signs in again under the new role)."""
+    _check_role(role)
+    with store.begin() as conn:
+        result = conn.execute(
+            update(users)
+            .where(func.lower(users.c.login) == login.strip().lower())
+            .values(role=role, session_version=_next_generation())
+        )
+    if result.rowcount == 0:
+        raise UserError(f"no user {login!r}")
+
+
+def end_sessions(store: Engine, login: str, generation: int | None = None) -> None:
+    """Sign LOGIN out everywhere; with `generation`, only if its sessions are still of that one
+    (a dead cookie signing out cannot end the sessions issued after it)."""
+    query = update(users).where(func.lower(users.c.login) == login.strip().lower())
+    if generation is not None:
+        query = query.where(users.c.session_version == generation)
+    with store.begin() as conn:
+        conn.execute(query.values(session_version=_next_generation()))
 
 
 def verify(store: Engine, login: str, password: str) -> Account | None:

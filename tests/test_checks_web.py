@@ -66,7 +66,7 @@ def test_run_now_records_results_shown_on_the_page(ops, ops_app, seed_expiry_bef
     exported = ops.get("/checks/contract_expiry_before_start?format=csv")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
-    assert [r["contract_no"] for r in rows] == ["SEED-EXP-START"]
+    assert [r["Contract no"] for r in rows] == ["SEED-EXP-START"]
     as_json = ops.get("/checks/contract_expiry_before_start?format=json").get_json()
     assert as_json["total"] == 1 and as_json["rows"][0]["expiry_date"] == "2026-04-30"
     filtered = ops.get("/checks/contract_expiry_before_start?format=json&q=nothing-like-this").get_json()

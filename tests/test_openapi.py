@@ -163,7 +163,13 @@ def test_json_grid_urls_outside_the_document_do_not_exist(app, login) -> None:
     client = app.test_client()
     login(client, DEMO_ADMIN_LOGIN)
     doc = client.get("/openapi.json").get_json()
-    values = {"account_no": "ACC00001", "contract_no": "CPC0000001", "case_no": "CS000001", "name": "x"}
+    values = {
+        "account_no": "ACC00001",
+        "contract_no": "CPC0000001",
+        "case_no": "CS000001",
+        "name": "x",
+        "token": "x",
+    }
     for rule in app.url_map.iter_rules():
         if "GET" not in (rule.methods or ()) or rule.endpoint == "static" or "int:" in rule.rule:
             continue

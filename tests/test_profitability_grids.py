@@ -63,12 +63,14 @@ def test_both_grids_answer_the_stored_figures_in_json_csv_and_xlsx(client, login
             csv.reader(io.StringIO(client.get(f"{path}?tab=all&format=csv").get_data().decode("utf-8-sig")))
         )
         header = table[0]
-        assert all(key in header for key in PROFIT_COLUMNS), header
+        # the header row is the column labels, as the XLSX's
+        assert all(LABELS[key] in header for key in PROFIT_COLUMNS), header
         for line in table[1:]:
             record = dict(zip(header, line))
             for key in PROFIT_COLUMNS:
-                want = stored[record["contract_no"]][key]
-                assert (None if record[key] == "" else Decimal(record[key])) == want, (path, key)
+                want = stored[record["Contract No"]][key]
+                cell = record[LABELS[key]]
+                assert (None if cell == "" else Decimal(cell)) == want, (path, key)
 
         book = openpyxl.load_workbook(io.BytesIO(client.get(f"{path}?tab=all&format=xlsx").data))
         sheet = list(book["contracts"].iter_rows(values_only=True))

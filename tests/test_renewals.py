@@ -13,6 +13,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from bpo2_bridge.views.renewals import RENEWALS
 from sqlalchemy import MetaData, create_engine, delete, select, text
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_SALESMAN_LOGIN
@@ -25,8 +26,8 @@ from bpo2_bridge.windows import add_months
 FLAGS = ("unprofitable", "volume_falling", "no_recent_billing", "cost_rising")
 # thresholds that split the tiny demo (its margins run from about 40 % to 100 %)
 OVERRIDES = {
-    "renewal_margin_percent": 90,
-    "renewal_volume_trend_percent": 40,
+    "renewal_margin_below": 90,
+    "renewal_trend_below": 40,
     "renewal_cost_rising_percent": 10,
 }
 
@@ -109,8 +110,8 @@ def oracle_flags(report: dict[str, Any], settings: Any, today: dt.date) -> dict[
     per_copy_3m = (cost / volume).quantize(Decimal("0.0001")) if volume else None
     rising = Decimal(100 + settings.renewal_cost_rising_percent) / 100
     return {
-        "unprofitable": margin is not None and margin < settings.renewal_margin_percent,
-        "volume_falling": trend is not None and trend < settings.renewal_volume_trend_percent,
+        "unprofitable": margin is not None and margin < settings.renewal_margin_below,
+        "volume_falling": trend is not None and trend < settings.renewal_trend_below,
         "no_recent_billing": not any(m["month"] >= recent_billing for m in billed),
         "cost_rising": per_copy_3m is not None and per_copy is not None and per_copy_3m > per_copy * rising,
     }
@@ -186,7 +187,7 @@ def test_a_salesman_sees_only_his_customers_renewals(renewal_bridge, login) -> N
                 io.StringIO(client.get("/renewals?horizon=12&format=csv").get_data().decode("utf-8-sig"))
             )
         )
-        assert {r["contract_no"] for r in csv_rows} == got, who
+        assert {r["Contract No"] for r in csv_rows} == got, who
     assert seen[DEMO_SALESMAN_LOGIN] and seen[DEMO_SALESMAN_LOGIN] < seen[DEMO_ADMIN_LOGIN]
     assert seen[DEMO_SALESMAN_LOGIN] != seen[DEMO_OTHER_SALESMAN_LOGIN]
     others_only = seen[DEMO_OTHER_SALESMAN_LOGIN] - set(_visible(bridge, DEMO_SALESMAN_LOGIN))
@@ -206,7 +207,8 @@ def test_json_csv_and_xlsx_carry_the_columns_and_flags(renewal_client, login) ->
     table = list(
         csv.reader(io.StringIO(client.get("/renewals?horizon=12&format=csv").get_data().decode("utf-8-sig")))
     )
-    assert table[0] == keys and len(table) == len(rows) + 1
+    # the CSV's header row is the column labels, as the XLSX's
+    assert table[0] == [RENEWALS.by_key[k].label for k in keys] and len(table) == len(rows) + 1
     assert [line[0] for line in table[1:]] == [r["contract_no"] for r in rows]
     flag_at = keys.index("cost_rising")
     assert [line[flag_at] for line in table[1:]] == ["yes" if r["cost_rising"] else "no" for r in rows]

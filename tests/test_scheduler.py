@@ -28,6 +28,7 @@ def test_registry_lists_each_job_with_deliberate_options(settings) -> None:
         "contract_counts",
         "sql_checks",
         "prune_history",
+        "expiry_digest",
     ]
     for job in JOBS:
         assert job.coalesce and job.max_instances == 1 and job.help
@@ -40,6 +41,7 @@ def test_registry_lists_each_job_with_deliberate_options(settings) -> None:
     assert runs["contract_counts"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 0, 1)
     assert runs["prune_history"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 3, 30)
     assert BY_NAME["incremental_sync"].run_at_start
+    assert "expiry_digest" not in runs  # off until an administrator turns it on
 
 
 def test_lease_has_one_holder_until_released_or_expired(settings) -> None:

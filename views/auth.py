@@ -1,11 +1,12 @@
-"""Sign in and sign out (local accounts; header mode signs in at the proxy)."""
+"""Sign in and sign out (local accounts; header mode signs in at the proxy, and its password
+form is off unless the break-glass setting header_password_sign_in is on)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from bpo2_bridge import users as accounts
-from bpo2_bridge.web.auth import optional_user, safe_next, sign_in, sign_out
+from bpo2_bridge.web.auth import optional_user, passwords_accepted, safe_next, sign_in, sign_out
 from bpo2_bridge.web.context import current_bridge
 
 bp = Blueprint("auth", __name__)
@@ -18,6 +19,10 @@ def login():  # type: ignore[no-untyped-def]
     target = safe_next(request.values.get("next"))
     if request.method == "GET" and optional_user() is not None:
         return redirect(target)
+    if not passwords_accepted():
+        # header mode: the front proxy signs people in; nobody types a password here
+        status = 403 if request.method == "POST" else 200
+        return render_template("auth/login.html", header_mode=True, error=None, next=target, login=""), status
     error = None
     status = 200
     login_name = ""
@@ -37,7 +42,7 @@ def login():  # type: ignore[no-untyped-def]
                 sign_in(account)
                 return redirect(target)
             error, status = "Wrong login or password.", 401
-    html = render_template("auth/login.html", error=error, next=target, login=login_name)
+    html = render_template("auth/login.html", header_mode=False, error=error, next=target, login=login_name)
     headers = {"Retry-After": str(THROTTLE_SECONDS)} if status == 429 else {}
     return html, status, headers
 

@@ -3,9 +3,7 @@ export, and an ad-hoc query box behind the same guard, time limit and row cap as
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -16,6 +14,7 @@ from bpo2_bridge.checks.sample import ROW_KEY, column_kinds, rows_table
 from bpo2_bridge.web.auth import current_user, role_required
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.grid import Grid, GridColumn, grid_response, wants_json
+from bpo2_bridge.web.grid_export import csv_download
 
 bp = Blueprint("checks", __name__)
 
@@ -35,6 +34,9 @@ def run_all():  # type: ignore[no-untyped-def]
     results = run_checks(current_bridge(), None, triggered_by=_who())
     failed = sum(1 for r in results if r.failed)
     flash(f"Ran {len(results)} checks: {len(results) - failed} passed, {failed} found rows or failed.")
+    for result in results:
+        if result.status == "error":  # each check that could not run says why, alone
+            flash(f"{result.name}: {result.error}", "error")
     return redirect(url_for("checks.index"), code=303)
 
 
@@ -176,22 +178,6 @@ def _rows(raw: Any, highest: int) -> tuple[int, str]:
 
 
 def _csv(result: QueryResult) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(result.columns)
-    for row in result.rows:
-        writer.writerow(["" if v is None else _text(v) for v in row])
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Response(
-        "\ufeff" + out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="query-{stamp}.csv"'},
-    )
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"<{len(value)} bytes>"
-    return str(value)
+    disposition = {"Content-Disposition": f'attachment; filename="query-{stamp}.csv"'}
+    return csv_download(result.columns, result.rows, disposition)

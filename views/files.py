@@ -19,6 +19,7 @@ from bpo2_bridge.web.security import download_name
 from .customers import back_url, here, load_customer
 
 bp = Blueprint("files", __name__)
+MAX_FILE_ID = 2**63 - 1  # the largest key any engine stores (BIGINT)
 
 
 def download_link(row: Any) -> str:
@@ -93,6 +94,8 @@ def _json_page(page: GridPage, as_of: Any) -> Response:
 @bp.get("/files/<int:file_id>")
 def download(file_id: int):  # type: ignore[no-untyped-def]
     """Stream the file with its name and type; 404 unless it belongs to the user's customer."""
+    if file_id > MAX_FILE_ID:
+        abort(404)  # no database integer is that large: no such file (not an overflow 500)
     bridge = current_bridge()
     with bridge.cache.connect() as conn:
         info = crm.file_info(conn, current_user(), file_id)

@@ -134,6 +134,8 @@ def email(contract_no: str) -> Any:
             pdf=render_pdf(report, bridge.settings),
             filename=pdf_filename(report),
         )
+    except mailer.InvalidInput as exc:
+        return _page(report, form, status=400, error=str(exc))
     except mailer.LimitReached as exc:
         return _page(report, form, status=429, error=str(exc))
     except mailer.SendFailed as exc:

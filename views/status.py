@@ -1,5 +1,5 @@
 """Status (ops): syncs, next runs, cache size, source reachability, schema check, and the
-email log (every report email sent, failed or refused) as a grid."""
+email log (every report email and weekly digest sent, failed or refused) as a grid."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from bpo2_bridge.digest import LOG_LABEL as DIGEST_LABEL
 from bpo2_bridge.reflection import check_schema
 from bpo2_bridge.source import SourceError
 from bpo2_bridge.store import email_log
@@ -21,7 +22,9 @@ from bpo2_bridge.web.links import row_link
 bp = Blueprint("status", __name__)
 
 
-def _report_link(row: Any) -> str:
+def _report_link(row: Any) -> str | None:
+    if row["contract_no"] == DIGEST_LABEL:  # a weekly digest: no one contract's report
+        return None
     return row_link("report.view", "contract_no", row["contract_no"])
 
 

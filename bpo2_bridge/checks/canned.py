@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ from .adhoc import QueryFailed, run_statement
 
 if TYPE_CHECKING:
     from ..bridge import Bridge
+
+log = logging.getLogger(__name__)
 
 FOLDER = "checks"
 SAMPLE_ROWS = 200  # rows kept with a run by default; run_checks keeps query_max_rows
@@ -141,6 +144,13 @@ def run_check(
     except (QueryFailed, sqlfiles.SqlFileError, KeyError) as exc:
         elapsed = int((time.monotonic() - started) * 1000)
         return CheckResult(check.name, check.title, "error", 0, error=str(exc), duration_ms=elapsed)
+    except Exception as exc:
+        # anything else (a BPO2 row no code expected, e.g. a file path holding a NUL) fails this
+        # check alone, with its reason; the other checks still run
+        log.warning("check %s could not run", check.name, exc_info=True, extra={"check": check.name})
+        elapsed = int((time.monotonic() - started) * 1000)
+        reason = f"{type(exc).__name__}: {exc}"
+        return CheckResult(check.name, check.title, "error", 0, error=reason, duration_ms=elapsed)
     status = "fail" if result.total else "pass"
     return CheckResult(
         check.name,

@@ -7,12 +7,14 @@ import pkgutil
 
 import click
 
-from .common import AppContext
+from .common import AppContext, CommandGroup
 
 _MODULES = [m.name for m in pkgutil.iter_modules(__path__) if m.name not in {"common"}]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.option(
     "--config",
     "config_file",

@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from ..bridge import Bridge
 from ..checks.canned import UnknownCheck, get_check, list_checks, run_checks
-from .common import AppContext, fail, output_options, pass_app
+from .common import AppContext, fail, open_bridge, output_options, pass_app
 from .common import print_rows as _print_rows
 
 
@@ -46,7 +45,7 @@ def run_command(app: AppContext, names: tuple[str, ...], show_rows: bool, fmt: s
             get_check(name)
     except UnknownCheck as exc:
         fail(str(exc))
-    bridge = Bridge(app.settings)
+    bridge = open_bridge(app)
     try:
         results = run_checks(bridge, list(names) or None, triggered_by="cli")
     finally:

@@ -12,9 +12,55 @@ from typing import Any, TypeVar
 
 import click
 
+from ..bridge import Bridge
+from ..mapping import MappingError
 from ..settings import Settings, SettingsError, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+# a group run without a command shows its help this way (click 8.2+): left as click prints it
+_HELP_NOT_ERROR: tuple[type[Exception], ...] = tuple(
+    getattr(click.exceptions, name) for name in ("NoArgsIsHelpError",) if hasattr(click.exceptions, name)
+)
+
+
+class OneLineError(click.ClickException):
+    """Printed as one line, "Error: ...", exit code 2 (bad usage or configuration)."""
+
+    exit_code = 2
+
+
+class CommandGroup(click.Group):
+    """The top command. Usage errors print one line with where help is, not click's usage block;
+    a setting or mapping found bad only once a command uses it stops the same way."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if isinstance(exc, _HELP_NOT_ERROR):
+                raise
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if isinstance(exc, _HELP_NOT_ERROR):
+                raise
+            raise _one_line(exc) from None
+        except (SettingsError, MappingError) as exc:
+            raise OneLineError(str(exc)) from None
+
+
+def _one_line(exc: click.UsageError) -> OneLineError:
+    message = exc.format_message().rstrip()
+    if exc.ctx is not None:
+        message += f" (see '{exc.ctx.command_path} --help')"
+    return OneLineError(" ".join(message.split()))
 
 
 class AppContext:
@@ -35,6 +81,19 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+def open_bridge(app: AppContext, *, mapping: bool = True) -> Bridge:
+    """A Bridge on the command's settings. With `mapping`, the mapping file is read now, so a
+    bad one stops the command at start (one line, exit 2) before any work is done or recorded."""
+    bridge = Bridge(app.settings)
+    if mapping:
+        try:
+            bridge.mapping  # noqa: B018 - read for its check
+        except MappingError as exc:
+            bridge.dispose()
+            fail(f"setting 'mapping_file': {exc}")
+    return bridge
 
 
 def fail(message: str, code: int = 2) -> None:

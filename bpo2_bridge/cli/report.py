@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ from ..report import mailer
 from ..report.figures import Report, ReportNotFound, load_report, source_statements
 from ..report.render import pdf_filename, render_document, render_pdf
 from ..source import SourceError, source_session
-from .common import AppContext, fail, output_options, pass_app, print_rows
+from .common import AppContext, fail, open_bridge, output_options, pass_app, print_rows
 
 
 def summary_rows(report: Report) -> list[list[Any]]:
@@ -94,7 +96,10 @@ def report(
     """
     if pdf_file and html_file:
         fail("choose one of --pdf and --html")
-    bridge = Bridge(app.settings)
+    for option, target in (("--pdf", pdf_file), ("--html", html_file)):
+        if target:
+            _check_writable(option, Path(target))
+    bridge = open_bridge(app, mapping=from_source or show_sql)
     if show_sql:
         for name, sql in source_statements(mssql.dialect(), bridge.mapping).items():
             comment = "\n".join(f"-- {line}" for line in sqlfiles.header(name).splitlines())
@@ -110,16 +115,37 @@ def report(
         fail(str(exc))
 
     if html_file:
-        Path(html_file).write_text(render_document(result, app.settings), encoding="utf-8")
+        _write("--html", Path(html_file), render_document(result, app.settings).encode("utf-8"))
         click.echo(f"Wrote {html_file}", err=True)
     if pdf_file:
-        Path(pdf_file).write_bytes(render_pdf(result, app.settings))
+        _write("--pdf", Path(pdf_file), render_pdf(result, app.settings))
         click.echo(f"Wrote {pdf_file}", err=True)
     if to:
         _email(bridge, result, to, cc, subject)
     if not (html_file or pdf_file or to):
         print_rows(["figure", "contract_to_date", "last_12_months"], summary_rows(result), fmt)
     bridge.dispose()
+
+
+def _check_writable(option: str, target: Path) -> None:
+    """Refuse a file that cannot be written before any work is done."""
+    folder = target.parent
+    if not folder.is_dir():
+        fail(f"{option} {target}: the folder {folder} does not exist")
+    if target.is_dir():
+        fail(f"{option} {target}: is a folder, not a file")
+
+
+def _write(option: str, target: Path, data: bytes) -> None:
+    """Write through a temporary file beside the target, so a failed write leaves no half file."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        fail(f"{option} {target}: cannot write: {exc.strerror or exc}")
 
 
 def _email(bridge: Bridge, result: Report, to: str, cc: str, subject: str) -> None:
@@ -143,6 +169,8 @@ def _email(bridge: Bridge, result: Report, to: str, cc: str, subject: str) -> No
             pdf=render_pdf(result, settings),
             filename=pdf_filename(result),
         )
+    except mailer.InvalidInput as exc:
+        fail(str(exc))
     except mailer.EmailError as exc:
         fail(str(exc), 1)
     click.echo(done, err=True)

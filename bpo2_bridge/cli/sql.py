@@ -69,7 +69,7 @@ def sql(
         except ValueError as exc:
             fail(f"--timeout {exc}")
     if query_file is not None:
-        text = query_file.read()
+        text = _read_query_file(query_file)
     elif query == "-" or query is None:
         if query is None and sys.stdin.isatty():
             fail("no query: give it as an argument, with -f FILE, or '-' to read standard input")
@@ -89,6 +89,20 @@ def sql(
     elif fmt == "table":
         count = len(result.rows)
         click.echo(f"({count} row{'' if count == 1 else 's'}, {result.elapsed_ms} ms)", err=True)
+
+
+def _read_query_file(stream: TextIO) -> str:
+    """The file's SQL text; a file that is not UTF-8 text (a binary file) is refused in one line."""
+    name = getattr(stream, "name", "the file")
+    try:
+        text = stream.read()
+    except UnicodeDecodeError as exc:
+        fail(f"{name} is not UTF-8 text (byte {exc.start}): give a file of SQL")
+    except OSError as exc:
+        fail(f"cannot read {name}: {exc.strerror or exc}")
+    if "\x00" in text:
+        fail(f"{name} holds NUL bytes, so it is not a SQL text file")
+    return text
 
 
 def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:

@@ -9,11 +9,10 @@ from typing import Any
 
 import click
 
-from ..bridge import Bridge
 from ..cache import CacheMissing
 from ..logs import configure_logging
 from ..source import SourceError
-from .common import AppContext, fail, output_options, pass_app, print_rows
+from .common import AppContext, fail, open_bridge, output_options, pass_app, print_rows
 
 
 def _json_default(value: Any) -> Any:
@@ -27,19 +26,25 @@ def _emit_json(data: Any) -> None:
 
 
 @click.command("sync")
-@click.option("--full", "mode", flag_value="full", help="Rebuild the cache from BPO2 into a new snapshot.")
+@click.option("--full", is_flag=True, help="Rebuild the cache from BPO2 into a new snapshot.")
 @click.option(
     "--incremental",
-    "mode",
-    flag_value="incremental",
-    default=True,
+    is_flag=True,
     help="Apply BPO2's changes to the current snapshot (the default; full when there is none).",
 )
 @click.option("--customer", "account_no", metavar="ACCOUNT_NO", help="Re-read one customer now (Refresh).")
 @output_options
 @pass_app
-def sync_command(app: AppContext, mode: str, account_no: str | None, fmt: str) -> None:
-    """Sync the cache from BPO2, with a progress line per entity on standard error."""
+def sync_command(app: AppContext, full: bool, incremental: bool, account_no: str | None, fmt: str) -> None:
+    """Sync the cache from BPO2, with a progress line per entity on standard error.
+
+    Give at most one of --full, --incremental and --customer.
+    """
+    chosen = [name for name, on in (("--full", full), ("--incremental", incremental)) if on]
+    chosen += ["--customer"] if account_no is not None else []
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join(chosen)} cannot be combined: choose one")
+    mode = "full" if full else "incremental"
     from ..sync import (
         LineProgress,
         SyncBusy,
@@ -51,7 +56,7 @@ def sync_command(app: AppContext, mode: str, account_no: str | None, fmt: str) -
     )
 
     configure_logging(app.settings)
-    bridge = Bridge(app.settings)
+    bridge = open_bridge(app)
     try:
         if account_no:
             refreshed = refresh_customer(bridge, account_no)
@@ -96,7 +101,7 @@ def status_command(app: AppContext, fmt: str) -> None:
     """Last syncs, rows per entity, next runs, cache size and whether BPO2 answers."""
     from ..sync.status import status_report
 
-    bridge = Bridge(app.settings)
+    bridge = open_bridge(app, mapping=False)  # status reports on a bad mapping too
     try:
         report = status_report(bridge)
     finally:
@@ -156,7 +161,7 @@ def cache_rebuild(app: AppContext, fmt: str) -> None:
     """Build a fresh snapshot from BPO2 and delete every other one."""
     from ..sync import LineProgress, SyncBusy, SyncFailed, full_sync
 
-    bridge = Bridge(app.settings)
+    bridge = open_bridge(app)
     try:
         result = full_sync(bridge, LineProgress() if fmt != "json" else None)
         bridge.cache.clean(keep_previous=False)
@@ -183,7 +188,7 @@ def scheduler_command(app: AppContext) -> None:
     from ..scheduler import start_scheduler
 
     configure_logging(app.settings)
-    bridge = Bridge(app.settings)
+    bridge = open_bridge(app)
     click.echo("scheduler running; Ctrl+C stops it", err=True)
     try:
         start_scheduler(bridge, background=False)

@@ -1,4 +1,4 @@
-"""`bpo2-bridge users add|list|remove|password`: local accounts in the application store."""
+"""`bpo2-bridge users add|list|remove|password|role`: local accounts in the application store."""
 
 from __future__ import annotations
 
@@ -87,6 +87,19 @@ def password(app: AppContext, login: str) -> None:
     except accounts.UserError as exc:
         fail(str(exc))
     click.echo(f"Password of {login} changed.", err=True)
+
+
+@users.command("role")
+@click.argument("login")
+@click.argument("role", type=click.Choice(accounts.ROLES), metavar="ROLE")
+@pass_app
+def role(app: AppContext, login: str, role: str) -> None:
+    """Give LOGIN the ROLE user, admin or ops; its open sessions end."""
+    try:
+        accounts.set_role(open_store(app.settings), login, role)
+    except accounts.UserError as exc:
+        fail(str(exc))
+    click.echo(f"{login} is now {role}.", err=True)
 
 
 COMMANDS = [users]

@@ -1,7 +1,8 @@
 """Emailing the report: address checks, the per-user hourly limit, SMTP, and the email log.
 
 Every attempt that gets past the address checks is written to the store's email_log with who,
-to whom, when, which contract and the outcome (sent, failed, refused). The hourly limit counts a
+to whom, when, which contract and the outcome (sent, failed, refused: a subject that could write
+headers of its own, or the hourly limit). The hourly limit counts a
 user's sent and failed attempts in the last hour, so a broken mail server cannot be hammered either.
 """
 
@@ -30,7 +31,15 @@ class EmailError(Exception):
     """The email was not sent; the message tells the user why."""
 
 
-class InvalidAddress(EmailError):
+class InvalidInput(EmailError):
+    """A field of the email was refused (400 on the web, exit 2 on the CLI)."""
+
+
+class InvalidAddress(InvalidInput):
+    pass
+
+
+class InvalidSubject(InvalidInput):
     pass
 
 
@@ -78,6 +87,21 @@ def parse_addresses(raw: str, label: str, *, required: bool) -> list[str]:
     if len(out) > MAX_RECIPIENTS:
         raise InvalidAddress(f"{label}: at most {MAX_RECIPIENTS} addresses.")
     return out
+
+
+MAX_SUBJECT = 250
+
+
+def subject_problem(subject: str) -> str | None:
+    """Why a subject cannot be sent, or None. A line break would let the text write headers of
+    its own (header injection); other control characters have no place in a subject either."""
+    if any(ch in subject for ch in "\r\n\x0b\x0c\x85\u2028\u2029"):
+        return "Subject: must be one line (no line breaks)."
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in subject):
+        return "Subject: must not contain control characters."
+    if len(subject) > MAX_SUBJECT:
+        return f"Subject: at most {MAX_SUBJECT} characters."
+    return None
 
 
 def default_recipient(report: Report) -> str:
@@ -195,6 +219,12 @@ def send_report(
         "cc_addr": ", ".join(outgoing.cc) or None,
         "subject": outgoing.subject,
     }
+    problem = subject_problem(outgoing.subject)
+    if problem is not None:
+        # recorded like every other attempt (who tried what); refused attempts do not count
+        # towards the hourly limit
+        _log(store, **entry, outcome="refused", error=problem)
+        raise InvalidSubject(problem)
     limit = settings.email_hourly_limit
     if attempts_in_last_hour(store, user_login, now) >= limit:
         message = f"You have reached the limit of {limit} report emails per hour. Please try again later."
@@ -211,3 +241,26 @@ def send_report(
     recipients = ", ".join(outgoing.to + outgoing.cc)
     done = f"The report for {contract_no} was emailed to {recipients}."
     return f"{done} Some recipients were {note}." if note else done
+
+
+def send_logged(
+    settings: Settings, store: Engine, msg: EmailMessage, *, user_login: str, what: str, now: dt.datetime
+) -> None:
+    """Send a message the bridge composed itself (the weekly digest) and log it as `what` in the
+    contract column; SendFailed (logged too) when the server did not take it."""
+    entry = {
+        "sent_at": now,
+        "user_login": user_login,
+        "contract_no": what,
+        "to_addr": str(msg["To"]),
+        "cc_addr": None,
+        "subject": str(msg["Subject"]),
+    }
+    try:
+        refused = _deliver(settings, msg)
+    except (smtplib.SMTPException, OSError) as exc:
+        reason = _reason(exc, settings)
+        _log(store, **entry, outcome="failed", error=reason)
+        raise SendFailed(reason) from exc
+    note = f"refused by the server: {', '.join(sorted(refused))}" if refused else None
+    _log(store, **entry, outcome="sent", error=note)

@@ -50,6 +50,7 @@ def create_app(
     if bridge is None:
         bridge = Bridge(settings or load_settings())
     settings = bridge.settings
+    bridge.mapping  # noqa: B018 - a bad mapping file stops the start, not the first sync
     app = Flask(
         "bpo2_bridge",
         static_folder=str(TEMPLATES / "static"),
@@ -65,7 +66,7 @@ def create_app(
     )
     app.extensions[EXTENSION_KEY] = bridge
     metrics.init_app(app)  # first: its clock starts before sign-in checks
-    security.init_app(app)
+    security.init_app(app, cookie_secure=settings.session_cookie_secure)
     auth.init_app(app)
     register_filters(app)
     register_grid_errors(app)

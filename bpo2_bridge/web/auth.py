@@ -8,7 +8,8 @@ administrator in BPO2, or role admin: sees every customer), ops (Status and SQL 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -21,8 +22,8 @@ from .context import current_bridge
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# endpoints reachable without signing in
-PUBLIC_ENDPOINTS = {"static", "auth.login", "health.healthz", "health.metrics"}
+# endpoints reachable without signing in (the calendar feed: its secret token is the key)
+PUBLIC_ENDPOINTS = {"static", "auth.login", "health.healthz", "health.metrics", "calendar.feed"}
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,30 @@ def build_user(login: str, stored_role: str, employee_login: str | None) -> User
     )
 
 
+def is_trusted(address: str | None, proxies: Iterable[str]) -> bool:
+    """Whether `address` is one of `proxies` (addresses and networks, checked at start)."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:
+        return False  # no address (a Unix socket) or not an IP: never a proxy
+    candidates = [ip]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        candidates.append(ip.ipv4_mapped)  # ::ffff:10.0.0.5 from a dual-stack listener
+    networks = [ipaddress.ip_network(entry) for entry in proxies]
+    return any(c in n for c in candidates for n in networks if c.version == n.version)
+
+
+def passwords_accepted() -> bool:
+    """Local passwords sign in: always in local mode; in header mode only with break-glass on."""
+    settings = current_bridge().settings
+    return settings.auth_mode != "header" or bool(settings.header_password_sign_in)
+
+
 def _header_login() -> str | None:
     settings = current_bridge().settings
     if settings.auth_mode != "header":
         return None
-    if request.remote_addr not in set(settings.trusted_proxies):
+    if not is_trusted(request.remote_addr, settings.trusted_proxies):
         return None  # anyone can send the header; only the front proxy is believed
     value = (request.headers.get(settings.auth_header) or "").strip()
     if "\\" in value:  # DOMAIN\login from IIS Windows authentication
@@ -101,8 +121,19 @@ def _resolve() -> User | None:
     login = session.get("login")
     if not login:
         return None
+    if not passwords_accepted():
+        # a session from a password sign-in (made before header mode, or under break-glass
+        # since switched off) is not a way around the proxy
+        session.clear()
+        return None
     account = accounts.get_user(bridge.store, login)
-    if account is None or account.session_version != session.get("ver"):
+    # sign-out, a new password, a new role or a removed account changed the generation: every
+    # cookie issued before, copies included, is dead
+    if (
+        account is None
+        or account.session_version != session.get("ver")
+        or account.role != session.get("role")
+    ):
         session.clear()
         return None
     return build_user(account.login, account.role, account.employee_login)
@@ -128,11 +159,17 @@ def sign_in(account: accounts.Account) -> None:
     session.clear()
     session["login"] = account.login
     session["ver"] = account.session_version
+    session["role"] = account.role
     session.permanent = True
     g.pop("bpo2_user", None)
 
 
 def sign_out() -> None:
+    """End the session on the server too: a signed cookie copied before sign-out (or kept by
+    another browser of the same user) no longer works, because its generation is gone."""
+    login = session.get("login")
+    if login and session.get("ver") is not None:
+        accounts.end_sessions(current_bridge().store, login, session.get("ver"))
     session.clear()
     g.pop("bpo2_user", None)
 
@@ -144,8 +181,8 @@ def safe_next(target: str | None, default: str = "/") -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
-    if "\\" in target:
-        return default
+    if "\\" in target or any(ch < " " or ch == "\x7f" for ch in target):
+        return default  # a CR/LF would split the Location header
     return target
 
 

@@ -1,7 +1,9 @@
 """A grid's filtered rows as JSON, CSV and XLSX.
 
 CSV and XLSX carry every filtered row in the grid's order up to the grid's export cap; when the
-cap cut rows off, the ``X-Export-Truncated`` header says so (and the XLSX "About" sheet).
+cap cut rows off, the ``X-Export-Truncated`` header says so (and the XLSX "About" sheet). Both
+head their columns with the labels the screen shows; CSV cells a spreadsheet would run as a
+formula are neutralised (XLSX cells are written as strings, never formulas).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import decimal
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
@@ -49,36 +51,51 @@ def _headers(grid: Grid, page: GridPage, ext: str) -> dict[str, str]:
     }
 
 
-def _csv_cell(value: Any) -> Any:
+# a spreadsheet runs a cell starting with one of these as a formula (OWASP, CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: numbers stay numbers (negative ones too); text a spreadsheet would
+    run as a formula gets a leading apostrophe, so it shows as the text it is."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return json_value(value)
+    if isinstance(value, (int, float, decimal.Decimal)):
+        return json_value(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    text = value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_lines(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator[str]:
+    """The CSV text in chunks: a BOM (so Excel reads UTF-8), the header row, then the rows;
+    every cell, header included, through csv_cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow([csv_cell(h) for h in header])
+    for start in range(0, len(rows), 1000):
+        for row in rows[start : start + 1000]:
+            writer.writerow([csv_cell(v) for v in row])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_download(header: Sequence[str], rows: Sequence[Sequence[Any]], headers: dict[str, str]) -> Response:
+    """A CSV download of `rows` under `header` (the one CSV writer of the web screens)."""
+    return Response(stream_with_context(csv_lines(header, rows)), mimetype="text/csv", headers=headers)
 
 
 def csv_response(grid: Grid, page: GridPage, as_of: Any) -> Response:
-    """Header row of column keys, then the rows; a BOM so Excel reads the text as UTF-8."""
+    """Header row of the column labels (as the XLSX has them), then the rows."""
     keys = [c.key for c in grid.columns]
-
-    def lines() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        buffer.write("\ufeff")
-        writer.writerow(keys)
-        for start in range(0, len(page.rows), 1000):
-            for row in page.rows[start : start + 1000]:
-                writer.writerow([_csv_cell(row[k]) for k in keys])
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(
-        stream_with_context(lines()),
-        mimetype="text/csv",
-        headers=_headers(grid, page, "csv"),
-    )
+    rows = [[row[k] for k in keys] for row in page.rows]
+    return csv_download([c.label for c in grid.columns], rows, _headers(grid, page, "csv"))
 
 
 def xlsx_response(grid: Grid, page: GridPage, as_of: Any) -> Response:
@@ -113,7 +130,10 @@ def xlsx_response(grid: Grid, page: GridPage, as_of: Any) -> Response:
         facts.append(("Note", f"Export stopped at {grid.export_cap:,} rows; narrow the filter for the rest."))
     for r, (name, value) in enumerate(facts):
         about.write_string(r, 0, name, bold)
-        about.write(r, 1, value)
+        if isinstance(value, str):
+            about.write_string(r, 1, value)  # a search for "=HYPERLINK(…)" stays text, not a formula
+        else:
+            about.write(r, 1, value)
     about.set_column(0, 0, 20)
     about.set_column(1, 1, 60)
     book.close()

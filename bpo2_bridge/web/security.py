@@ -36,9 +36,11 @@ def download_name(name: str | None, fallback: str = "download") -> str:
     return text or fallback
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, cookie_secure: bool = False) -> None:
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
+        # behind HTTPS (IIS, nginx) the cookie must never travel over plain HTTP
+        SESSION_COOKIE_SECURE=cookie_secure,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="bpo2_session",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
