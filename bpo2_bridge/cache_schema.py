@@ -58,6 +58,10 @@ def _contract_row(metadata: MetaData) -> Table:
         Column("volume_12m", BigInteger(), nullable=False),  # billed copies (Meter lines)
         Column("cost_per_copy_12m", Numeric(18, 4)),  # none without volume
         Column("volume_trend", Numeric(18, 1)),  # percent, last 3 full months against the 3 before
+        # for the Renewals flags: the latest invoice line's date in the 12 months (none without
+        # one), and the last 3 full months' cost per billed copy (none without volume)
+        Column("last_billed", Date()),
+        Column("cost_per_copy_3m", Numeric(18, 4)),
     )
     # one per sortable column with the tie-break key: a page is a walk along one of them
     for i, key in enumerate(

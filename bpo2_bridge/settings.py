@@ -316,6 +316,13 @@ SETTINGS: tuple[Setting, ...] = (
         "against the 3 before) is below this.",
     ),
     Setting(
+        "renewal_cost_rising_percent",
+        10,
+        as_int(0, 1000),
+        "Renewals flag a contract's cost as rising when its last 3 full months' cost per copy is "
+        "more than this percent above its last 12 months'.",
+    ),
+    Setting(
         "digest_enabled",
         False,
         as_bool,

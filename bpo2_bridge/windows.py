@@ -15,7 +15,21 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import BindParameter, Date, Integer, String, and_, bindparam, false, literal, not_, or_, true
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Date,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    bindparam,
+    false,
+    literal,
+    not_,
+    or_,
+    true,
+)
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement, TextClause
@@ -29,8 +43,9 @@ SQL_FILE = "contract_windows"
 Tab = Literal["all", "expired", "expiring"]
 TABS: tuple[str, ...] = ("all", "expired", "expiring")
 
-# Result columns of the query, typed so SQLite's text dates come back as dates.
-COLUMNS: dict[str, Any] = {
+# Result columns of the query, typed so SQLite's text dates come back as dates: those of both
+# forms (the cache's and the source's), then the profitability the cache's contract rows store.
+SHARED_COLUMNS: dict[str, Any] = {
     "contract_id": Integer(),
     "contract_no": String(),
     "customer_id": Integer(),
@@ -46,6 +61,28 @@ COLUMNS: dict[str, Any] = {
     "window": String(),
     "machines": Integer(),
 }
+COLUMNS: dict[str, Any] = {
+    **SHARED_COLUMNS,
+    "revenue_12m": Numeric(18, 2),
+    "cost_12m": Numeric(18, 2),
+    "gross_profit_12m": Numeric(18, 2),
+    "margin_12m": Numeric(18, 1),
+    "volume_12m": BigInteger(),
+    "cost_per_copy_12m": Numeric(18, 4),
+    "volume_trend": Numeric(18, 1),
+    # for the Renewals flags (renewals.py)
+    "last_billed": Date(),
+    "cost_per_copy_3m": Numeric(18, 4),
+}
+PROFIT_COLUMNS = (
+    "revenue_12m",
+    "cost_12m",
+    "gross_profit_12m",
+    "margin_12m",
+    "volume_12m",
+    "cost_per_copy_12m",
+    "volume_trend",
+)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -14,7 +14,8 @@
 -- (later), NULL without expiry or for an excluded status.
 -- Tab filters are plain comparisons on expiry_date (SARGable).
 -- derived: read the contract rows the sync derived (contract_row: customer, type and machines
---   stored and indexed), as the cache's screens do; otherwise the entity tables, as ops on BPO2.
+--   stored and indexed, with the last 12 months' profitability the sync stores), as the cache's
+--   screens do; otherwise the entity tables, as ops on BPO2 (no profitability columns there).
 -- Indexes relied on (cache): contract_row(customer_id, expiry_date), contract_row(<sort>,
 --   contract_id), customer_salesman(employee_id, customer_id).
 SELECT
@@ -49,6 +50,15 @@ SELECT
     END AS {{ q('window') }},
 {%- if derived %}
     c.machines AS machines,
+    c.revenue_12m AS revenue_12m,
+    c.cost_12m AS cost_12m,
+    c.gross_profit_12m AS gross_profit_12m,
+    c.margin_12m AS margin_12m,
+    c.volume_12m AS volume_12m,
+    c.cost_per_copy_12m AS cost_per_copy_12m,
+    c.volume_trend AS volume_trend,
+    c.last_billed AS last_billed,
+    c.cost_per_copy_3m AS cost_per_copy_3m,
     c.search_text AS search_text
 FROM contract_row c
 {%- else %}

@@ -17,7 +17,9 @@ UPDATE contract_row SET
     margin_12m = p.margin_12m,
     volume_12m = p.volume_12m,
     cost_per_copy_12m = p.cost_per_copy_12m,
-    volume_trend = p.volume_trend
+    volume_trend = p.volume_trend,
+    last_billed = p.last_billed,
+    cost_per_copy_3m = p.cost_per_copy_3m
 FROM (
     SELECT q.contract_id,
 {{ profit.columns('r', 'k') }}
@@ -34,4 +36,6 @@ WHERE p.contract_id = contract_row.contract_id
        OR contract_row.margin_12m {{ differs }} p.margin_12m
        OR contract_row.volume_12m {{ differs }} p.volume_12m
        OR contract_row.cost_per_copy_12m {{ differs }} p.cost_per_copy_12m
-       OR contract_row.volume_trend {{ differs }} p.volume_trend)
+       OR contract_row.volume_trend {{ differs }} p.volume_trend
+       OR contract_row.last_billed {{ differs }} p.last_billed
+       OR contract_row.cost_per_copy_3m {{ differs }} p.cost_per_copy_3m)

@@ -66,7 +66,7 @@ def test_every_tile_opens_a_list_that_counts_what_the_tile_says(
     page = browser_page
     sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
     tiles = page.locator(".tiles > *")
-    assert tiles.count() == 4
+    assert tiles.count() == 5
     assert all(t == "a" for t in tiles.evaluate_all("els => els.map(e => e.tagName.toLowerCase())"))
     for name, path in (("cases", r"/cases\?tab=open"), ("activities", r"/activities\?tab=open")):
         page.goto(live_server + "/")
@@ -75,6 +75,12 @@ def test_every_tile_opens_a_list_that_counts_what_the_tile_says(
         page.wait_for_url(re.compile(path))
         assert value > 0 and _reference_total(page) == value, name
         assert page.locator("a.tab.active").get_attribute("data-tab") == "open"
+    # Renewals to review: the renewals with any flag
+    page.goto(live_server + "/")
+    value = _tile_value(page, "renewals")
+    page.click("a.tile-renewals")
+    page.wait_for_url(re.compile(r"/renewals\?filter="))
+    assert value > 0 and _reference_total(page) == value
 
     customer = walk_customer(demo_bridge)
     dashboard = f"{live_server}/customers/{customer['account_no']}"

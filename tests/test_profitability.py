@@ -1,5 +1,6 @@
 """Every contract's stored last-12-months profitability (contract_row: revenue_12m, cost_12m,
-gross_profit_12m, margin_12m, volume_12m, cost_per_copy_12m, volume_trend) equals what the
+gross_profit_12m, margin_12m, volume_12m, cost_per_copy_12m, volume_trend, and for the Renewals
+flags last_billed and cost_per_copy_3m) equals what the
 Contract Performance report shows for the same contract and day: for every contract of the
 small demo on SQLite and PostgreSQL caches, and after the date moves (the job after midnight)."""
 
@@ -19,7 +20,7 @@ from bpo2_bridge import derived_rows
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.cache_schema import cache_table
 from bpo2_bridge.mapping import physical_table
-from bpo2_bridge.report.figures import load_report
+from bpo2_bridge.report.figures import load_report, trend_periods
 from bpo2_bridge.settings import load_settings
 from bpo2_bridge.sync import full_sync
 from bpo2_bridge.windows import add_months
@@ -33,21 +34,30 @@ COLUMNS = (
     "volume_12m",
     "cost_per_copy_12m",
     "volume_trend",
+    "last_billed",
+    "cost_per_copy_3m",
 )
 Figures = tuple[Any, ...]
 
 
 def stored(conn: Connection) -> dict[str, Figures]:
-    """Per contract number: the stored profitability, in COLUMNS order."""
+    """Per contract number: the stored profitability, in COLUMNS order (the last billing date
+    as its month: the report's months are what it is compared with)."""
     table = cache_table("contract_row")
     rows = conn.execute(select(table.c.contract_no, *(table.c[c] for c in COLUMNS))).all()
-    return {row[0]: tuple(row[1:]) for row in rows}
+    at = COLUMNS.index("last_billed") + 1
+    return {row[0]: (*row[1:at], row[at] and row[at].replace(day=1), *row[at + 1 :]) for row in rows}
 
 
 def reported(conn: Connection, contract_no: str, today: dt.date) -> Figures:
     """The report's "Last 12 months" figures of one contract, in COLUMNS order."""
     report = load_report(conn, contract_no, today)
     f = report.last_12
+    _, recent_from, this_month = trend_periods(today)
+    billed = [m.start for m in report.months if m.start >= report.last_12_from and m.figures.revenue]
+    recent = [m.figures for m in report.months if recent_from <= m.start < this_month]
+    cost = sum((m.cost_total for m in recent), Decimal("0.00"))
+    volume = sum(m.volume_total for m in recent)
     return (
         f.revenue_total,
         f.cost_total,
@@ -56,6 +66,8 @@ def reported(conn: Connection, contract_no: str, today: dt.date) -> Figures:
         f.volume_total,
         f.cost_per_copy,
         report.volume_trend,
+        max(billed, default=None),
+        (cost / volume).quantize(Decimal("0.0001")) if volume else None,
     )
 
 
@@ -115,6 +127,10 @@ def _assert_the_demo_has_every_case(rows: dict[str, Figures]) -> None:
     assert None in trends and any(t is not None and t > 0 for t in trends)
     assert any(t is not None and t < 0 for t in trends)
     assert all(r[2] == r[0] - r[1] for r in rows.values())
+    # billed lately and not, cost per copy in the last 3 months above and below the 12 months'
+    assert None in (r[7] for r in rows.values()) and len({r[7] for r in rows.values()}) > 2
+    rising = [r[8] > r[5] for r in rows.values() if r[8] is not None and r[5] is not None]
+    assert any(rising) and not all(rising)
 
 
 def test_every_contract_equals_its_report_on_sqlite(small_bridge: Bridge) -> None:

@@ -50,6 +50,7 @@ def test_every_page_template_renders_strictly(demo_bridge, copied_demo, login):
             f"/customers/{account}",
             f"/customers/{account}/contracts?tab=expired",
             "/contracts?tab=expiring",
+            "/renewals?horizon=12",
             "/cases",
             f"/customers/{account}/cases?tab=all",
             "/activities?tab=recent",

@@ -22,6 +22,9 @@ PAGES = (
     "/contracts?tab=expired&format=json&page_size=200&sort=contract_no",
     "/contracts?tab=expiring&format=json&page_size=200&sort=contract_no",
     "/contracts?tab=all&format=json&page_size=50&sort=-contract_no&q=Rental&f_months_remaining=<24",
+    "/contracts?tab=all&format=json&page_size=200&sort=margin_12m&f_volume_trend=>0",
+    "/renewals?horizon=12&format=json&page_size=200",
+    "/renewals?horizon=12&format=json&page_size=200&f_cost_rising=yes",
 )
 
 
@@ -39,7 +42,12 @@ def test_postgresql_cache_serves_the_same_screens(copied_demo, fresh_database, d
         assert got["rows"] == expected["rows"], page
         assert got["total"] == expected["total"]
     account = expected["rows"][0]["account_no"]
-    for page in ("/", f"/customers/{account}", f"/customers/{account}/contracts?tab=expired"):
+    for page in (
+        "/",
+        f"/customers/{account}",
+        f"/customers/{account}/contracts?tab=expired",
+        "/renewals?horizon=12",
+    ):
         a, b = (_main(c.get(page).get_data(as_text=True)) for c in (sqlite_client, pg_client))
         assert a == b, page
     pg_bridge.cache.dispose()

@@ -460,13 +460,15 @@ def test_same_rows_on_the_source_as_on_the_cache(fresh_database, make_settings, 
             cached = conn.execute(
                 windows.bound_contracts_query(bridge.cache.dialect, settings, tab=tab)
             ).all()
-        cached = [row[:-1] for row in cached]  # all but the search text, which the cache alone has
+        # the columns both forms have: not the profitability and search text the cache alone stores
+        cached = [row[: len(windows.SHARED_COLUMNS)] for row in cached]
         sql = windows.source_sql(
             bridge.source.dialect, bridge.mapping, excluded_statuses=settings.excluded_statuses, tab=tab
         )
         with bridge.source.connect() as conn:
             direct = conn.execute(
-                text(sql).columns(**windows.COLUMNS), {k: v for k, v in params.items() if k != "excluded"}
+                text(sql).columns(**windows.SHARED_COLUMNS),
+                {k: v for k, v in params.items() if k != "excluded"},
             ).all()
         assert sorted(cached) == sorted(direct) and cached, tab
     bridge.dispose()

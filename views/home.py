@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from bpo2_bridge import crm
+from bpo2_bridge import crm, renewals
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
 
@@ -26,7 +26,15 @@ def index():  # type: ignore[no-untyped-def]
     first = MultiDict({"page_size": str(HOME_ROWS)})
     with bridge.cache.connect() as conn:
         tiles = crm.dashboard_tiles(conn, bridge, user)
+        to_review = renewals.to_review(conn, bridge, user)
         lists = {kind: activities_page(conn, ALL_ACTIVITIES, first, kind, who) for kind in TABS}
     return render_template(
-        "home/index.html", tiles=tiles, lists=lists, tab=tab, who=who, today=bridge.today()
+        "home/index.html",
+        tiles=tiles,
+        to_review=to_review,
+        any_flag_filter=renewals.ANY_FLAG_FILTER,
+        lists=lists,
+        tab=tab,
+        who=who,
+        today=bridge.today(),
     )

@@ -91,6 +91,9 @@ class GridColumn:
     display: Callable[[Any], str] | None = None
     # a few-valued column (a status, a type, a site): its header offers its values to tick, with counts
     choices: bool = False
+    # left out of the page until the column chooser (``cols=``) picks it; JSON, CSV and XLSX
+    # carry it always
+    hidden: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in KINDS:

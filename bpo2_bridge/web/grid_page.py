@@ -66,9 +66,10 @@ class GridPage:
 
     @property
     def columns(self) -> list[GridColumn]:
-        """The columns the page shows, in the column chooser's order (all when none chosen)."""
+        """The columns the page shows, in the column chooser's order (when none chosen, those
+        not hidden by default)."""
         if not self.state.shown:
-            return self.grid.columns
+            return [c for c in self.grid.columns if not c.hidden]
         return [self.grid.by_key[k] for k in self.state.shown]
 
     @property

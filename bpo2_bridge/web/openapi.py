@@ -42,6 +42,15 @@ TAB = {
     "schema": {"type": "string", "enum": ["all", "expired", "expiring"], "default": "all"},
 }
 
+HORIZON = {
+    "name": "horizon",
+    "in": "query",
+    "description": "Months ahead a contract's expiry may be (by default the expiring window); "
+    "the flags are filters: f_unprofitable=yes, f_volume_falling=yes, f_no_recent_billing=yes, "
+    "f_cost_rising=yes.",
+    "schema": {"type": "string", "enum": ["3", "6", "12"]},
+}
+
 CASE_TAB = {
     "name": "tab",
     "in": "query",
@@ -112,6 +121,12 @@ GRID_ENDPOINTS: tuple[GridEndpoint, ...] = (
         "Contracts for one customer",
         _attr("contracts", "CUSTOMER_CONTRACTS"),
         extra=(TAB,),
+    ),
+    GridEndpoint(
+        "renewals.index",
+        "Renewals: contracts the user may see expiring within a horizon, soonest first, with flags",
+        _attr("renewals", "RENEWALS"),
+        extra=(HORIZON,),
     ),
     GridEndpoint(
         "files.for_customer",
