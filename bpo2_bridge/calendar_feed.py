@@ -56,7 +56,7 @@ def feed(bridge: Bridge, user: Viewer, name: str) -> bytes:
     today = bridge.today()
     last = add_months(today, settings.calendar_horizon_months)
     with bridge.cache.connect() as conn:
-        contracts = expiring_between(conn, settings, user, today, last)
+        contracts = expiring_between(conn, settings, user, today, last, today=today)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

@@ -1,6 +1,7 @@
 """The weekly expiry digest: per salesman, the contracts of his customers that expired since
 his last digest, those that entered the expiring window since then, and the renewals in the
-window that are flagged (unprofitable, volume falling), each with a link to its report.
+window that Renewals flags (unprofitable, volume falling, no recent billing, cost rising),
+each with a link to its report.
 
 "Since the last digest" counts from the day the user's previous digest went out, kept in the
 application store (user_options), so restarts and cache rebuilds change nothing; before a
@@ -208,9 +209,9 @@ def build(
     end = window_end(today, months)
     entering_from = max(window_end(since, months) + dt.timedelta(days=1), today)
     with bridge.cache.connect() as conn:
-        expired = expiring_between(conn, settings, who, since, today - dt.timedelta(days=1))
-        entering = expiring_between(conn, settings, who, entering_from, end)
-        flagged = expiring_between(conn, settings, who, today, end, flagged=True)
+        expired = expiring_between(conn, settings, who, since, today - dt.timedelta(days=1), today=today)
+        entering = expiring_between(conn, settings, who, entering_from, end, today=today)
+        flagged = expiring_between(conn, settings, who, today, end, today=today, flagged=True)
     return Digest(
         recipient=who,
         since=since,

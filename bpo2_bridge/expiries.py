@@ -1,10 +1,8 @@
 """Contracts a user may see expiring between two dates, with their renewal flags: what the
 weekly expiry digest and the calendar feed list (sql/renewal_contracts.sql).
 
-Two flags are worked out from the stored profitability: ``unprofitable`` (last-12-months
-margin below ``renewal_margin_below``) and ``volume_falling`` (volume trend below
-``renewal_trend_below``). A contract without revenue (no margin) or without both trend
-periods (no trend) is not flagged for it.
+The flags are the Renewals page's (``renewals.flag_conditions``, one definition for both): a
+digest's "flagged renewals" are the rows Renewals flags in the same window.
 """
 
 from __future__ import annotations
@@ -15,16 +13,46 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import BindParameter, Connection, Date, Float, Integer, String, TextClause, bindparam, text
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Date,
+    Integer,
+    String,
+    TextClause,
+    bindparam,
+    case,
+    column,
+    false,
+    or_,
+    select,
+    text,
+    true,
+)
 
-from . import sqlfiles
+from . import renewals, sqlfiles
 from .crm import Viewer
 from .settings import Settings
 
 SQL_FILE = "renewal_contracts"
 PATH_SAFE = "!$&'()*+,/:;=@"  # as werkzeug quotes a path segment (web/links.py)
-FLAGS = ("unprofitable", "volume_falling")
-FLAG_LABELS = {"unprofitable": "Unprofitable", "volume_falling": "Volume falling"}
+FLAGS = tuple(key for key, _ in renewals.FLAGS)
+# the SQL file's columns: the dates typed, so SQLite's text dates come back as dates
+TYPED = {"expiry_date": Date(), "last_billed": Date()}
+UNTYPED = (
+    "contract_id",
+    "contract_no",
+    "account_no",
+    "customer_name",
+    "contract_type",
+    "status",
+    "machines",
+    "margin_12m",
+    "volume_trend",
+    "cost_per_copy_3m",
+    "cost_per_copy_12m",
+)
+FLAG_LABELS = dict(renewals.FLAGS)
 
 
 @dataclass(frozen=True)
@@ -47,18 +75,8 @@ def report_url(base_url: str, contract_no: str) -> str:
     return f"{base_url.rstrip('/')}/contracts/{quote(contract_no, safe=PATH_SAFE)}/report"
 
 
-def flags_of(margin: float | None, trend: float | None, settings: Settings) -> tuple[str, ...]:
-    """The renewal flags of a contract with this margin and volume trend."""
-    out = []
-    if margin is not None and margin < settings.renewal_margin_below:
-        out.append("unprofitable")
-    if trend is not None and trend < settings.renewal_trend_below:
-        out.append("volume_falling")
-    return tuple(out)
-
-
 @functools.cache  # rendered and typed once per form
-def _statement(dialect: str, see_all: bool, flagged: bool) -> TextClause:
+def _statement(dialect: str, see_all: bool) -> TextClause:
     binds: list[BindParameter[Any]] = [
         bindparam("from_date", type_=Date()),
         bindparam("to_date", type_=Date()),
@@ -66,9 +84,7 @@ def _statement(dialect: str, see_all: bool, flagged: bool) -> TextClause:
     ]
     if not see_all:
         binds.append(bindparam("employee_id", type_=Integer()))
-    if flagged:
-        binds += [bindparam("margin_below", type_=Float()), bindparam("trend_below", type_=Float())]
-    sql = sqlfiles.render(SQL_FILE, dialect, see_all=see_all, flagged=flagged)
+    sql = sqlfiles.render(SQL_FILE, dialect, see_all=see_all)
     return text(sql).bindparams(*binds)
 
 
@@ -83,10 +99,12 @@ def expiring_between(
     first: dt.date,
     last: dt.date,
     *,
+    today: dt.date,
     flagged: bool = False,
 ) -> list[Expiring]:
     """Contracts of the customers `user` may see expiring from `first` to `last` (both
-    included), soonest first; excluded statuses left out; with `flagged` only flagged ones."""
+    included), soonest first; excluded statuses left out; their flags as of `today`; with
+    `flagged` only flagged ones."""
     if last < first:
         return []
     values: dict[str, Any] = {
@@ -97,16 +115,15 @@ def expiring_between(
     if not user.is_admin:
         # a user linked to no employee sees no customers
         values["employee_id"] = user.employee_id if user.employee_id is not None else -1
+    listed = _statement(conn.dialect.name, user.is_admin).columns(*(column(n) for n in UNTYPED), **TYPED)
+    base = listed.subquery("expiring")
+    conditions = renewals.flag_conditions(base.c, settings, today)
+    marks = [case((cond, true()), else_=false()).label(key) for key, cond in conditions.items()]
+    query = select(base, *marks).order_by(base.c.expiry_date, base.c.contract_no, base.c.contract_id)
     if flagged:
-        values |= {
-            "margin_below": float(settings.renewal_margin_below),
-            "trend_below": float(settings.renewal_trend_below),
-        }
-    clause = _statement(conn.dialect.name, user.is_admin, flagged)
-    typed = clause.columns(expiry_date=Date())
+        query = query.where(or_(*conditions.values()))
     out = []
-    for row in conn.execute(typed, values).mappings():
-        margin, trend = _number(row["margin_12m"]), _number(row["volume_trend"])
+    for row in conn.execute(query, values).mappings():
         out.append(
             Expiring(
                 contract_id=int(row["contract_id"]),
@@ -117,9 +134,9 @@ def expiring_between(
                 status=str(row["status"]),
                 expiry_date=row["expiry_date"],
                 machines=int(row["machines"] or 0),
-                margin_12m=margin,
-                volume_trend=trend,
-                flags=flags_of(margin, trend, settings),
+                margin_12m=_number(row["margin_12m"]),
+                volume_trend=_number(row["volume_trend"]),
+                flags=tuple(key for key in conditions if row[key]),
             )
         )
     return out

@@ -1,12 +1,10 @@
 -- Purpose: the contracts a user may see whose expiry date falls between :from_date and
---   :to_date (both included), soonest first, with the stored last-12-months profitability: the
+--   :to_date (both included), with the stored last-12-months profitability: the
 --   weekly expiry digest's sections and the calendar feed. Excluded statuses are left out.
---   `flagged` keeps only renewals flagged unprofitable (margin_12m below :margin_below) or
---   volume falling (volume_trend below :trend_below).
+--   The renewal flags are worked out over it by renewals.flag_conditions (expiries.py).
 -- Rendered apart for an administrator (see_all: every customer) and for a salesman (the
 --   customers he is main or linked salesman of).
--- Parameters: :from_date, :to_date, :excluded (expanding), :employee_id (salesman form),
---   :margin_below, :trend_below (flagged form)
+-- Parameters: :from_date, :to_date, :excluded (expanding), :employee_id (salesman form)
 -- Indexes: contract_row(status, expiry_date, contract_id), contract_row(customer_id, expiry_date),
 --   customer_salesman(employee_id, customer_id)
 SELECT
@@ -19,7 +17,10 @@ SELECT
     c.expiry_date AS expiry_date,
     c.machines AS machines,
     c.margin_12m AS margin_12m,
-    c.volume_trend AS volume_trend
+    c.volume_trend AS volume_trend,
+    c.last_billed AS last_billed,
+    c.cost_per_copy_3m AS cost_per_copy_3m,
+    c.cost_per_copy_12m AS cost_per_copy_12m
 FROM contract_row c
 {%- if not see_all|default(false) %}
 JOIN customer_salesman v ON v.customer_id = c.customer_id AND v.employee_id = :employee_id
@@ -27,7 +28,3 @@ JOIN customer_salesman v ON v.customer_id = c.customer_id AND v.employee_id = :e
 WHERE c.expiry_date >= :from_date
   AND c.expiry_date <= :to_date
   AND c.status NOT IN :excluded
-{%- if flagged|default(false) %}
-  AND (c.margin_12m < :margin_below OR c.volume_trend < :trend_below)
-{%- endif %}
-ORDER BY c.expiry_date, c.contract_no, c.contract_id

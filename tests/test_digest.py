@@ -22,9 +22,12 @@ from sqlalchemy import select, text
 from bpo2_bridge import digest, user_options
 from bpo2_bridge.cli import main
 from bpo2_bridge.jobs import BY_NAME, next_runs
+from bpo2_bridge.renewals import FLAGS
 from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.store import email_log
 from bpo2_bridge.web.app import create_app
+
+from .test_renewals import oracle_flags
 
 SALESMAN, OTHER = "sales1", "sales2"
 TODAY = dt.date(2026, 11, 22)  # the tests' pinned today
@@ -191,16 +194,24 @@ def test_sections_count_from_the_last_digest_kept_in_the_store(copied_demo) -> N
     assert [c.contract_no for c in after.flagged] == [c.contract_no for c in built.flagged]
 
 
-def test_flags_follow_the_threshold_settings(copied_demo) -> None:
-    strict = copied_demo(renewal_margin_below=-1000, renewal_trend_below=-100)
-    who = digest.recipient_for_login(strict, SALESMAN)
-    assert digest.build(strict, who).flagged == []
-    loose = copied_demo(**FLAGGING)
-    flagged = digest.build(loose, who).flagged
-    assert flagged
+@pytest.mark.parametrize("thresholds", [FLAGGING, {"renewal_margin_below": 60, "renewal_trend_below": -5}])
+def test_flagged_renewals_are_the_renewals_page_flagged_rows(copied_demo, login, thresholds) -> None:  # type: ignore[no-untyped-def]
+    """The digest's flagged renewals are the rows the Renewals page flags in the expiring window,
+    with the same flags, each as its report says (test_renewals.oracle_flags)."""
+    bridge = copied_demo(**thresholds)
+    who = digest.recipient_for_login(bridge, SALESMAN)
+    flagged = digest.build(bridge, who).flagged
+    client = create_app(bridge=bridge).test_client()
+    login(client, SALESMAN)
+    body = client.get("/renewals?format=json&page_size=500").get_json()
+    assert body["pages"] == 1
+    keys = [key for key, _ in FLAGS]
+    page = {r["contract_no"]: tuple(k for k in keys if r[k]) for r in body["rows"]}
+    assert {c.contract_no: c.flags for c in flagged} == {no: f for no, f in page.items() if f}
     for c in flagged:
-        assert ("unprofitable" in c.flags) == (c.margin_12m is not None and c.margin_12m < 95)
-        assert ("volume_falling" in c.flags) == (c.volume_trend is not None and c.volume_trend < 10)
+        report = client.get(f"/contracts/{c.contract_no}/report?format=json").get_json()
+        expected = oracle_flags(report, bridge.settings, bridge.today())
+        assert c.flags == tuple(k for k in keys if expected[k]), c.contract_no
 
 
 def run_cli(bridge: Any, tmp_path: Any, *args: str, **settings: Any) -> Any:
