@@ -57,14 +57,14 @@ def refresh_customer(bridge: Bridge, account_no: str) -> RefreshOutcome:
     return RefreshOutcome(f"Refreshed from BPO2 at {now:%H:%M}. No changes.", False, changes)
 
 
-def last_refresh(bridge: Bridge, account_no: str) -> dt.datetime | None:
-    """When this customer's data was last pulled from BPO2 by a Refresh that worked (the
-    freshness line of its pages says so when it is newer than the last sync)."""
+def last_refresh(bridge: Bridge, account_no: str, snapshot: str) -> dt.datetime | None:
+    """When this customer's data was last pulled from BPO2 into ``snapshot`` by a Refresh that
+    worked (the freshness line of its pages says so when it is newer than the last sync)."""
     query = select(func.max(sync_runs.c.finished_at)).where(
         sync_runs.c.kind == "customer",
         sync_runs.c.target == account_no,
         sync_runs.c.status == "ok",
-        sync_runs.c.snapshot == bridge.cache.current(),
+        sync_runs.c.snapshot == snapshot,
     )
     with bridge.store.connect() as conn:
         value = conn.execute(query).scalar()

@@ -115,7 +115,8 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
         customer = load_customer(conn, account_no)
         page, counts = _contracts_page(conn, bridge, user, tab, CUSTOMER_CONTRACTS, customer["customer_id"])
     dashboard = url_for("customers.dashboard", account_no=account_no)
-    refreshed = last_refresh(bridge, account_no)
+    # the freshness line's: a page only (the snapshot this request read)
+    refreshed = last_refresh(bridge, account_no, state.snapshot) if page.state.format == "html" else None
     return grid_response(
         CUSTOMER_CONTRACTS,
         page,

@@ -308,6 +308,11 @@ class Grid:
                 if len(rows) < size:
                     rows += _rows(conn, query.where(part).limit(size - len(rows)))
             return rows[::-1] if flip else rows
+        if not page.capped and page.total <= WALK_FROM:
+            # a short list (one customer's contracts): its rows sorted in one plain statement,
+            # empty values last; building the two parts' union cost more than reading them
+            ordered = query.order_by(*_order_by(order, sort, nulls_last=True))
+            return _rows(conn, ordered.offset(offset).limit(size))
         if not page.capped and offset > page.total // 2:
             # the far half is read backwards, so the last pages cost what the first ones do
             back = [(c, not d) for c, d in order]
@@ -378,12 +383,18 @@ def _as_from(base: Any) -> FromClause:
     raise TypeError(f"a grid base must be a table, select or subquery, not {type(base).__name__}")
 
 
-def _order_by(order: list[tuple[ColumnElement[Any], bool]], sort: bool = False) -> list[ColumnElement[Any]]:
-    """ORDER BY terms; ``sort``: the first as +column, so no index is walked for the order."""
+def _order_by(
+    order: list[tuple[ColumnElement[Any], bool]], sort: bool = False, nulls_last: bool = False
+) -> list[ColumnElement[Any]]:
+    """ORDER BY terms; ``sort``: the first as +column, so no index is walked for the order;
+    ``nulls_last``: empty values of the first after the others, whichever the direction."""
     terms: list[ColumnElement[Any]] = [
         _unindexed(c) if sort and i == 0 else c for i, (c, _) in enumerate(order)
     ]
-    return [t.desc() if d else t.asc() for t, (_, d) in zip(terms, order)]
+    out: list[ColumnElement[Any]] = [t.desc() if d else t.asc() for t, (_, d) in zip(terms, order)]
+    if nulls_last and getattr(order[0][0], "nullable", True):
+        out[0] = out[0].nulls_last()
+    return out
 
 
 def _null_parts(
