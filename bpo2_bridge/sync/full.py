@@ -23,7 +23,7 @@ from ..cache_schema import CACHE, derived_tables, entity_tables
 from ..reflection import reflect_source
 from ..source import first_line, source_session
 from . import history
-from .lease import Heartbeat, sync_lease
+from .lease import Heartbeat, Lease, sync_lease
 from .plan import build_plans, dump_watermark, take_watermark
 from .progress import NoProgress, Progress
 from .results import SyncBusy, SyncFailed, SyncResult
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 def sync_lock(bridge: Bridge) -> Iterator[Heartbeat]:
     """Hold the store's sync lease (renewed in the background) for one full or incremental sync."""
     lease = sync_lease(bridge.store, bridge.settings.scheduler_lock_seconds)
-    if not lease.acquire():
+    if not _acquire_soon(lease):
         info = lease.holder_info()
         who = f" ({info[0]}, until {info[1]:%H:%M:%S} UTC)" if info else ""
         raise SyncBusy(f"another sync is running{who}")
@@ -47,6 +47,21 @@ def sync_lock(bridge: Bridge) -> Iterator[Heartbeat]:
             yield beat
     finally:
         lease.release()
+
+
+# another process starting (serve, scheduler) holds the lease for the moment its clean-up
+# takes: a sync waits that long before it says another one runs, or the scheduler's start-up
+# sync of a process started beside it would be skipped until the next interval
+LEASE_WAIT_SECONDS = 3.0
+
+
+def _acquire_soon(lease: Lease) -> bool:
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    while not lease.acquire():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def clean_abandoned(bridge: Bridge) -> list[str]:
