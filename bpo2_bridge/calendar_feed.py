@@ -14,7 +14,8 @@ from icalendar import Alarm, Calendar, Event
 
 from .bridge import Bridge
 from .crm import Viewer
-from .expiries import FLAG_LABELS, Expiring, expiring_between, report_url
+from .expiries import Expiring, expiring_between, report_url
+from .renewals import flag_label
 from .windows import add_months
 
 PRODID = "-//bpo2-bridge//contract expiries//EN"
@@ -32,7 +33,7 @@ def _event(contract: Expiring, link: str, alarm_days: int, stamp: dt.datetime) -
     event.add("dtstart", contract.expiry_date)  # a date: an all-day event
     event.add("dtend", contract.expiry_date + dt.timedelta(days=1))
     event.add("summary", f"Contract {contract.contract_no} expires — {contract.customer_name}")
-    flags = ", ".join(FLAG_LABELS[f] for f in contract.flags)
+    flags = ", ".join(flag_label(f) for f in contract.flags)
     event.add(
         "description",
         f"{contract.customer_name} ({contract.account_no}), {contract.contract_type or 'contract'} "

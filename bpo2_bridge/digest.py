@@ -25,7 +25,8 @@ import jinja2
 from . import user_options
 from .bridge import Bridge
 from .crm import employee_by_login
-from .expiries import FLAG_LABELS, Expiring, expiring_between, report_url
+from .expiries import Expiring, expiring_between, report_url
+from .renewals import FLAGS
 from .report.mailer import EmailError, send_logged
 from .users import Account, get_user, list_users
 from .windows import window_end
@@ -65,7 +66,7 @@ class Digest:
     flagged: list[Expiring]
     base_url: str
     company: str
-    flag_labels: dict[str, str] = field(default_factory=lambda: dict(FLAG_LABELS))
+    flag_labels: dict[str, str] = field(default_factory=lambda: dict(FLAGS))
 
     @property
     def empty(self) -> bool:

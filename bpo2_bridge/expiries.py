@@ -36,9 +36,8 @@ from .settings import Settings
 
 SQL_FILE = "renewal_contracts"
 PATH_SAFE = "!$&'()*+,/:;=@"  # as werkzeug quotes a path segment (web/links.py)
-FLAGS = tuple(key for key, _ in renewals.FLAGS)
-# the SQL file's columns: the dates typed, so SQLite's text dates come back as dates
-TYPED = {"expiry_date": Date(), "last_billed": Date()}
+# the SQL file's columns; its dates typed in expiring_between, so SQLite's text dates come
+# back as dates
 UNTYPED = (
     "contract_id",
     "contract_no",
@@ -52,7 +51,6 @@ UNTYPED = (
     "cost_per_copy_3m",
     "cost_per_copy_12m",
 )
-FLAG_LABELS = dict(renewals.FLAGS)
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,9 @@ def expiring_between(
     if not user.is_admin:
         # a user linked to no employee sees no customers
         values["employee_id"] = user.employee_id if user.employee_id is not None else -1
-    listed = _statement(conn.dialect.name, user.is_admin).columns(*(column(n) for n in UNTYPED), **TYPED)
+    listed = _statement(conn.dialect.name, user.is_admin).columns(
+        *(column(n) for n in UNTYPED), expiry_date=Date(), last_billed=Date()
+    )
     base = listed.subquery("expiring")
     conditions = renewals.flag_conditions(base.c, settings, today)
     marks = [case((cond, true()), else_=false()).label(key) for key, cond in conditions.items()]

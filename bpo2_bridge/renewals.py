@@ -35,9 +35,16 @@ FLAGS = (
     ("no_recent_billing", "No recent billing"),
     ("cost_rising", "Cost rising"),
 )
+
+
 # Create Filter's text for the rows with any flag: what Home's tile counts and opens
 ANY_FLAG_FILTER = " OR ".join(f"{key} = yes" for key, _ in FLAGS)
 BILLED_MONTHS = 2  # "recent billing": this month so far and the one before
+
+
+def flag_label(key: str) -> str:
+    """A flag's words as pages, the digest and the calendar show them."""
+    return dict(FLAGS)[key]
 
 
 def horizons(settings: Any) -> tuple[int, ...]:
