@@ -6,16 +6,13 @@ opt-out, sends nothing on a dry run, and is scheduled only while switched on."""
 from __future__ import annotations
 
 import datetime as dt
-import email
 import json
 import re
-import socket
 from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
@@ -27,6 +24,7 @@ from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.store import email_log
 from bpo2_bridge.web.app import create_app
 
+from .conftest import free_port
 from .test_renewals import oracle_flags
 
 SALESMAN, OTHER = "sales1", "sales2"
@@ -34,32 +32,6 @@ TODAY = dt.date(2026, 11, 22)  # the tests' pinned today
 PUBLIC = "http://crm.test.local"
 # flags some of the tiny demo's renewals (its margins are high)
 FLAGGING = {"renewal_margin_below": 95, "renewal_trend_below": 10}
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.envelopes: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.envelopes.append(envelope)
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_server():  # type: ignore[no-untyped-def]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 def visible_contracts(bridge: Any, login: str) -> list[dict[str, Any]]:

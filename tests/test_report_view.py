@@ -3,49 +3,20 @@ loopback (aiosmtpd), failures that keep the form, the email log and the hourly l
 
 from __future__ import annotations
 
-import email
 import io
 import re
-import socket
-from email.message import Message
 from typing import Any
 from urllib.parse import quote
 
-import pytest
-from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlalchemy import select, text
 
 from bpo2_bridge.store import email_log
 from bpo2_bridge.web.app import create_app
 
+from .conftest import free_port
+
 SALESMAN, OTHER = "sales1", "sales2"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.envelopes: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.envelopes.append(envelope)
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_server():  # type: ignore[no-untyped-def]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 def contracts_of(bridge: Any, login: str) -> list[tuple[str, str]]:
