@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -480,6 +481,14 @@ def _quietly(call: Callable[[], Any]) -> None:
         pass  # the server went away with the request in flight
 
 
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return bool(response.status == 200)
+    except urllib.error.URLError:
+        return False  # not listening yet
+
+
 def test_serve_stops_soon_after_sigterm_while_a_sync_waits_on_bpo2(
     fresh_database, make_settings, tmp_path
 ) -> None:
@@ -531,8 +540,9 @@ def test_serve_stops_soon_after_sigterm_while_a_sync_waits_on_bpo2(
         # the start-up incremental sync runs, and waits on BPO2's lock
         _wait_for(lambda: proc.poll() is not None or _blocked_on_a_lock(admin, url.database), 60, "the sync")
         assert proc.poll() is None
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
-            assert response.status == 200
+        # the listener may open a moment after the sync starts; it answers while the sync waits
+        _wait_for(lambda: proc.poll() is not None or _answers(f"http://127.0.0.1:{port}/healthz"), 60, "the server")
+        assert proc.poll() is None
         # and a user's download waits on BPO2 too
         base = f"http://127.0.0.1:{port}"
         session = requests.Session()
