@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bpo2_bridge.demo.content import PROFILES
 from bpo2_bridge.demo.generate import build_demo_file
-from bpo2_bridge.mapping import load_mapping
 from bpo2_bridge.settings import package_config_dir
+from bpo2_bridge.source.mapping import load_mapping
 
 BUDGET_SECONDS = 600
 

@@ -107,7 +107,7 @@ def _problem(action: Action, response: Response) -> str | None:
 
 
 def sign_in(port: int, login: str, seed: int) -> Session:
-    from bpo2_bridge.users import DEMO_PASSWORD
+    from bpo2_bridge.store.users import DEMO_PASSWORD
 
     session = Session(port, login, seed)
     page = session.request("GET", "/login")

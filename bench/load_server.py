@@ -81,8 +81,8 @@ def write_config(cache: str, threads: int | None = None) -> Path:
 def prepare(cache: str, threads: int | None = None) -> Path:
     """The config file of a large-demo bridge with a filled cache and the demo users."""
     from bpo2_bridge.bridge import Bridge
-    from bpo2_bridge.reflection import SchemaError, reflect_source
     from bpo2_bridge.settings import load_settings
+    from bpo2_bridge.source.reflection import SchemaError, reflect_source
 
     if not DEMO.exists():
         from bench.sync import ensure_demo
@@ -107,7 +107,7 @@ def prepare(cache: str, threads: int | None = None) -> Path:
 
 def fill_cache(bridge: Bridge, where: str) -> None:
     """The large demo synced into the bridge's cache (once), and the demo users."""
-    from bpo2_bridge.users import create_demo_users
+    from bpo2_bridge.store.users import create_demo_users
 
     if not bridge.cache.exists():
         from bpo2_bridge.sync.full import full_sync

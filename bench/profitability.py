@@ -19,11 +19,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bpo2_bridge import derived_rows
 from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.queries.windows import add_months
 from bpo2_bridge.settings import load_settings
+from bpo2_bridge.sync import derived as derived_rows
 from bpo2_bridge.sync import full_sync
-from bpo2_bridge.windows import add_months
 
 from .sync import TODAY, ensure_demo
 

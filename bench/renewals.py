@@ -26,10 +26,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, inspect, text
 
-from bpo2_bridge import derived_rows
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache_schema import cache_table
+from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.settings import load_settings
+from bpo2_bridge.sync import derived as derived_rows
 
 from .sync import TODAY
 
@@ -106,7 +106,7 @@ def _complete(path: Path) -> None:
 
 
 def _client(app: Any, login: str) -> Any:
-    from bpo2_bridge.users import DEMO_PASSWORD
+    from bpo2_bridge.store.users import DEMO_PASSWORD
 
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)

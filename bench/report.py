@@ -29,8 +29,8 @@ from bpo2_bridge.report import sample
 from bpo2_bridge.report.figures import load_report
 from bpo2_bridge.report.render import make_pdf, render_body, render_pdf
 from bpo2_bridge.settings import load_settings
+from bpo2_bridge.store.users import DEMO_PASSWORD, create_demo_users
 from bpo2_bridge.sync.full import full_sync
-from bpo2_bridge.users import DEMO_PASSWORD, create_demo_users
 
 TODAY = dt.date(2026, 11, 22)
 RUNS = 20

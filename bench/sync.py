@@ -23,10 +23,10 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateTable
 
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache_schema import CACHE
+from bpo2_bridge.cache.schema import CACHE
 from bpo2_bridge.demo.content import BENCH_CUSTOMER_ACCOUNT
-from bpo2_bridge.reflection import offline_schema
 from bpo2_bridge.settings import load_settings
+from bpo2_bridge.source.reflection import offline_schema
 from bpo2_bridge.sync import full_sync, incremental_sync, refresh_customer
 from bpo2_bridge.sync.plan import build_plans
 
@@ -46,8 +46,8 @@ def ensure_demo(size: str = "large") -> Path:
     if DEMO.exists():
         return DEMO
     from bpo2_bridge.demo.generate import build_demo_file
-    from bpo2_bridge.mapping import load_mapping
     from bpo2_bridge.settings import package_config_dir
+    from bpo2_bridge.source.mapping import load_mapping
 
     print(f"building the {size} demo at {DEMO} (once)", flush=True)
     mapping = load_mapping(package_config_dir() / "mapping.toml")

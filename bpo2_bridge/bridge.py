@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from .mapping import Mapping, load_mapping
 from .settings import Settings
-from .source import open_source
-from .store import open_store
+from .source.engines import open_source
+from .source.mapping import Mapping, load_mapping
+from .store.database import open_store
 
 if TYPE_CHECKING:
-    from .cache import Cache
-    from .reflection import SourceSchema
+    from .cache.snapshots import Cache
+    from .source.reflection import SourceSchema
 
 
 class Bridge:
@@ -38,7 +38,7 @@ class Bridge:
         """The mapped source tables as the mapping describes them, built once: SQLAlchemy keys
         its compiled statements by Table object, so a Table built per request would be compiled
         again, and kept in the engine's statement cache, on every request."""
-        from .reflection import offline_schema
+        from .source.reflection import offline_schema
 
         return offline_schema(self.mapping)
 
@@ -53,7 +53,7 @@ class Bridge:
 
     @cached_property
     def cache(self) -> Cache:
-        from .cache import Cache
+        from .cache.snapshots import Cache
 
         return Cache(self.settings, self.store)
 

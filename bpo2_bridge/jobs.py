@@ -99,7 +99,7 @@ def run_full(bridge: Bridge) -> Any:
 
 
 def run_counts(bridge: Bridge) -> Any:
-    from .derived_rows import recount_now
+    from .sync.derived import recount_now
 
     recount_now(bridge)
     log.info("contract counts and profitability computed for %s", bridge.today())
@@ -112,7 +112,7 @@ def run_checks(bridge: Bridge) -> Any:
 
 
 def run_prune(bridge: Bridge) -> Any:
-    from .retention import prune_history
+    from .store.retention import prune_history
 
     result = prune_history(bridge)
     log.info("pruned %d sync runs and %d sign-in attempts", result.sync_runs, result.login_attempts)
@@ -120,7 +120,7 @@ def run_prune(bridge: Bridge) -> Any:
 
 
 def run_digest(bridge: Bridge) -> Any:
-    from .digest import run_job
+    from .renewals.digest import run_job
 
     return run_job(bridge)
 

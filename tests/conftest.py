@@ -44,8 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.mapping import physical_table
 from bpo2_bridge.settings import Settings, load_settings
+from bpo2_bridge.source.mapping import physical_table
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -320,7 +320,7 @@ def _full_sync(bridge: Bridge) -> None:
 @pytest.fixture(scope="session")
 def _demo_folder(tmp_path_factory) -> Path:
     from bpo2_bridge.demo.generate import build_demo_file
-    from bpo2_bridge.users import create_demo_users
+    from bpo2_bridge.store.users import create_demo_users
 
     folder = tmp_path_factory.mktemp("demo") / "data"
     settings = _demo_settings(folder)
@@ -417,7 +417,7 @@ def csrf_token_of(html: str) -> str:
 @pytest.fixture
 def login() -> Callable[..., object]:
     """login(client, name, password=DEMO_PASSWORD) -> the response of the sign-in POST."""
-    from bpo2_bridge.users import DEMO_PASSWORD
+    from bpo2_bridge.store.users import DEMO_PASSWORD
 
     def do(client, name: str, password: str = DEMO_PASSWORD):  # type: ignore[no-untyped-def]
         token = csrf_token_of(client.get("/login").get_data(as_text=True))

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.store import email_log
+from bpo2_bridge.store.database import email_log
 from bpo2_bridge.web.app import create_app
 
 HOSTILE_SUBJECTS = (

@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import MetaData, create_engine, select, text
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
-from bpo2_bridge.mapping import physical_table
-from bpo2_bridge.users import DEMO_PASSWORD
+from bpo2_bridge.queries.windows import add_months
+from bpo2_bridge.source.mapping import physical_table
+from bpo2_bridge.store.users import DEMO_PASSWORD
 from bpo2_bridge.web.app import create_app
-from bpo2_bridge.windows import add_months
 
 TODAY = dt.date(2026, 11, 22)
 NOT_YOURS = "Sorry, this is not one of your open cases and you cannot make changes."

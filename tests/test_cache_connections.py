@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import Pool
 
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache_engines import KEPT_CONNECTIONS
+from bpo2_bridge.cache.engines import KEPT_CONNECTIONS
 from bpo2_bridge.sync.full import full_sync
 
 

@@ -11,11 +11,11 @@ from typing import Any
 from icalendar import Calendar
 from sqlalchemy import select, text
 
-from bpo2_bridge import user_options
-from bpo2_bridge.store import user_options as options_table
-from bpo2_bridge.users import remove_user
+from bpo2_bridge.queries.windows import add_months
+from bpo2_bridge.store import user_options
+from bpo2_bridge.store.database import user_options as options_table
+from bpo2_bridge.store.users import remove_user
 from bpo2_bridge.web.app import create_app
-from bpo2_bridge.windows import add_months
 
 SALESMAN, OTHER = "sales1", "sales2"
 TODAY = dt.date(2026, 11, 22)
@@ -181,7 +181,7 @@ def test_header_sign_in_user_without_an_account_gets_his_feed(copied_demo) -> No
 
 
 def test_removing_the_account_kills_its_link_even_when_the_login_comes_back(copied_demo, login) -> None:
-    from bpo2_bridge.users import add_user
+    from bpo2_bridge.store.users import add_user
 
     bridge = copied_demo()
     client = create_app(bridge=bridge).test_client()

@@ -28,9 +28,9 @@ from bpo2_bridge.checks.canned import (
 from bpo2_bridge.checks.guard import check_sql
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
-from bpo2_bridge.mapping import Mapping, load_mapping
-from bpo2_bridge.model import BY_NAME as MODEL
-from bpo2_bridge.source import open_readonly
+from bpo2_bridge.source.engines import open_readonly
+from bpo2_bridge.source.mapping import Mapping, load_mapping
+from bpo2_bridge.source.model import BY_NAME as MODEL
 
 TODAY = dt.date(2026, 11, 22)
 LOGICAL_READ = re.compile(r"\b(?:FROM|JOIN)\s+(?:" + "|".join(MODEL) + r")\b", re.IGNORECASE)

@@ -4,7 +4,7 @@ user is refused."""
 from __future__ import annotations
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
-from bpo2_bridge.users import DEMO_PASSWORD
+from bpo2_bridge.store.users import DEMO_PASSWORD
 from bpo2_bridge.web.app import create_app
 
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bpo2_bridge.cli import main
-from bpo2_bridge.store import sync_runs
+from bpo2_bridge.store.database import sync_runs
 
 
 def _one_line(result: Any) -> str:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import MetaData, create_engine, select, update
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
-from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.sync.refresh import refresh_customer
 from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.grid_export import FORMULA_START, csv_lines
@@ -41,7 +41,7 @@ def _token(client, url: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def _sign_in(client, login: str) -> None:  # type: ignore[no-untyped-def]
-    from bpo2_bridge.users import DEMO_PASSWORD
+    from bpo2_bridge.store.users import DEMO_PASSWORD
 
     data = {"login": login, "password": DEMO_PASSWORD, "csrf_token": _token(client, "/login")}
     assert client.post("/login", data=data).status_code == 302

@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, select
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.demo.share import MANIFEST, DemoShare, demo_share
-from bpo2_bridge.mapping import Mapping, load_mapping
 from bpo2_bridge.settings import package_config_dir
+from bpo2_bridge.source.mapping import Mapping, load_mapping
 
 TODAY = dt.date(2026, 11, 22)
 

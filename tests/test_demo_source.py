@@ -25,8 +25,8 @@ from bpo2_bridge.demo.content import add_months
 from bpo2_bridge.demo.generate import DemoError, build_demo, build_demo_file, demo_indexes
 from bpo2_bridge.demo.share import MANIFEST
 from bpo2_bridge.demo.writer import sqlite_converters
-from bpo2_bridge.mapping import Mapping, load_mapping
-from bpo2_bridge.model import ENTITIES
+from bpo2_bridge.source.mapping import Mapping, load_mapping
+from bpo2_bridge.source.model import ENTITIES
 
 TODAY = dt.date(2026, 11, 22)
 

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import MetaData, create_engine, delete, func, insert, select, text, update
 
-from bpo2_bridge import derived_rows
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache_schema import DERIVED, cache_table
-from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.cache.schema import DERIVED, cache_table
 from bpo2_bridge.report.figures import load_report
+from bpo2_bridge.source.mapping import physical_table
+from bpo2_bridge.sync import derived as derived_rows
 from bpo2_bridge.sync import full_sync, incremental_sync, refresh_customer
 
 HYPO = settings(

@@ -16,12 +16,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from bpo2_bridge import digest, user_options
 from bpo2_bridge.cli import main
 from bpo2_bridge.jobs import BY_NAME, next_runs
-from bpo2_bridge.renewals import FLAGS
+from bpo2_bridge.renewals import digest
+from bpo2_bridge.renewals.desk import FLAGS
 from bpo2_bridge.scheduler import start_scheduler
-from bpo2_bridge.store import email_log
+from bpo2_bridge.store import user_options
+from bpo2_bridge.store.database import email_log
 from bpo2_bridge.web.app import create_app
 
 from .conftest import free_port
@@ -307,7 +308,7 @@ def test_my_settings_saves_the_opt_out_with_a_form_token(copied_demo, login) -> 
 
 
 def test_digest_and_feed_read_a_postgresql_cache_alike(copied_demo, fresh_database) -> None:
-    from bpo2_bridge import calendar_feed
+    from bpo2_bridge.renewals import calendar as calendar_feed
     from bpo2_bridge.sync.full import full_sync
 
     def lists(bridge: Any) -> tuple[Any, ...]:

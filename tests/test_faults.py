@@ -31,22 +31,22 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy import MetaData, create_engine, func, select, text, update
 
-from bpo2_bridge import derived_rows
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache_schema import cache_table
+from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.jobs import BY_NAME
-from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.queries.windows import add_months
 from bpo2_bridge.report.render import make_pdf
 from bpo2_bridge.scheduler import start_scheduler
-from bpo2_bridge.store import email_log, sync_runs, users
+from bpo2_bridge.source.mapping import physical_table
+from bpo2_bridge.store.database import email_log, sync_runs, users
+from bpo2_bridge.store.users import DEMO_PASSWORD, create_demo_users
+from bpo2_bridge.sync import derived as derived_rows
 from bpo2_bridge.sync import full_sync, incremental_sync
 from bpo2_bridge.sync.history import INTERRUPTED
-from bpo2_bridge.users import DEMO_PASSWORD, create_demo_users
 from bpo2_bridge.web.app import create_app
-from bpo2_bridge.windows import add_months
 
 JSON = {"Accept": "application/json"}
 
@@ -541,7 +541,9 @@ def test_serve_stops_soon_after_sigterm_while_a_sync_waits_on_bpo2(
         _wait_for(lambda: proc.poll() is not None or _blocked_on_a_lock(admin, url.database), 60, "the sync")
         assert proc.poll() is None
         # the listener may open a moment after the sync starts; it answers while the sync waits
-        _wait_for(lambda: proc.poll() is not None or _answers(f"http://127.0.0.1:{port}/healthz"), 60, "the server")
+        _wait_for(
+            lambda: proc.poll() is not None or _answers(f"http://127.0.0.1:{port}/healthz"), 60, "the server"
+        )
         assert proc.poll() is None
         # and a user's download waits on BPO2 too
         base = f"http://127.0.0.1:{port}"

@@ -7,8 +7,8 @@ import datetime as dt
 import re
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
+from bpo2_bridge.store.users import DEMO_PASSWORD
 from bpo2_bridge.sync import history
-from bpo2_bridge.users import DEMO_PASSWORD
 from bpo2_bridge.web.app import create_app
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.users import DEMO_PASSWORD
+from bpo2_bridge.store.users import DEMO_PASSWORD
 
 from .test_browser_walk import walk_customer
 

@@ -10,9 +10,11 @@ from urllib.parse import quote
 
 import pytest
 
-from bpo2_bridge import row_counts, search_index, time_limit, value_lists
 from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.cache import search as search_index
+from bpo2_bridge.cache import time_limit
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
+from bpo2_bridge.queries import row_counts, value_lists
 from bpo2_bridge.web import grid
 from bpo2_bridge.web.app import create_app
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bpo2_bridge.checks.adhoc import QueryFailed, run_on_url
 from bpo2_bridge.checks.guard import RefusedQuery, check_sql
 from bpo2_bridge.demo.generate import build_demo
-from bpo2_bridge.mapping import load_mapping
+from bpo2_bridge.source.mapping import load_mapping
 
 ALL = ("tsql", "postgres", "mysql", "sqlite")
 OK = "ok"

@@ -23,8 +23,8 @@ from bpo2_bridge.checks.adhoc import QueryFailed, run_on_url
 from bpo2_bridge.checks.functions import ALLOWED, allowed_functions
 from bpo2_bridge.checks.guard import Policy, RefusedQuery, check_sql
 from bpo2_bridge.demo.generate import build_demo
-from bpo2_bridge.mapping import load_mapping
 from bpo2_bridge.settings import SettingsError
+from bpo2_bridge.source.mapping import load_mapping
 
 DIALECTS = ("sqlite", "postgres", "mysql", "tsql")
 # argument lists tried for a function until one parses (functions differ in arity and form)

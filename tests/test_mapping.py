@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateTable
 
-from bpo2_bridge.mapping import MappingError, load_mapping
-from bpo2_bridge.model import ENTITIES
+from bpo2_bridge.source.mapping import MappingError, load_mapping
+from bpo2_bridge.source.model import ENTITIES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bpo2_bridge import user_options
-from bpo2_bridge.users import DEMO_PASSWORD
+from bpo2_bridge.store import user_options
+from bpo2_bridge.store.users import DEMO_PASSWORD
 from bpo2_bridge.web.app import create_app
 
 SALESMAN = "sales1"

@@ -16,10 +16,10 @@ import sqlglot
 from sqlalchemy.dialects import mssql
 from sqlglot import exp
 
-from bpo2_bridge.attachments import attachment_query
-from bpo2_bridge.mapping import Mapping, load_mapping
-from bpo2_bridge.model import ENTITIES
-from bpo2_bridge.reflection import SourceSchema, offline_schema, select_watermark
+from bpo2_bridge.source.attachments import attachment_query
+from bpo2_bridge.source.mapping import Mapping, load_mapping
+from bpo2_bridge.source.model import ENTITIES
+from bpo2_bridge.source.reflection import SourceSchema, offline_schema, select_watermark
 from bpo2_bridge.sync.keys import source_key_bounds, source_key_figures, source_rows
 from bpo2_bridge.sync.plan import EntityPlan, build_plans, changed_since
 
@@ -174,7 +174,7 @@ def test_change_column_that_is_not_a_logical_column(mapping):
 def test_mssql_readonly_login_script_parses_as_tsql():
     from importlib.resources import files
 
-    from bpo2_bridge.sqlfiles import header
+    from bpo2_bridge.queries.sqlfiles import header
 
     text = files("bpo2_bridge.sql").joinpath("mssql_readonly_login.sql").read_text(encoding="utf-8")
     statements = sqlglot.parse(text, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)

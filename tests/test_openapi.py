@@ -24,8 +24,8 @@ from sqlalchemy import MetaData, create_engine, select, text, update
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.checks.canned import list_checks, run_checks
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.mapping import physical_table
 from bpo2_bridge.settings import load_settings
+from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.openapi import GRID_ENDPOINTS, build_openapi, openapi_path
 

@@ -73,9 +73,9 @@ def test_installed_wheel_finds_its_files_from_any_directory(wheel, tmp_path):
     )
     probe = (
         "import bpo2_bridge, pathlib;"
-        "from bpo2_bridge import sqlfiles;"
+        "from bpo2_bridge.queries import sqlfiles;"
         "from bpo2_bridge.settings import load_settings;"
-        "from bpo2_bridge.mapping import load_mapping;"
+        "from bpo2_bridge.source.mapping import load_mapping;"
         "from importlib.resources import files;"
         "s = load_settings(environ={});"
         "print(bpo2_bridge.__file__);"

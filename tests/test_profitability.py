@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, MetaData, create_engine, insert, select
 
-from bpo2_bridge import derived_rows
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache_schema import cache_table
-from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.cache.schema import cache_table
+from bpo2_bridge.queries.windows import add_months
 from bpo2_bridge.report.figures import load_report, trend_periods
 from bpo2_bridge.settings import load_settings
+from bpo2_bridge.source.mapping import physical_table
+from bpo2_bridge.sync import derived as derived_rows
 from bpo2_bridge.sync import full_sync
-from bpo2_bridge.windows import add_months
 
 TODAY = dt.date(2026, 11, 22)
 COLUMNS = (

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bpo2_bridge.cache_schema import cache_table
+from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
 
 from .test_browser_walk import column_texts

@@ -14,9 +14,9 @@ from urllib.parse import quote
 import openpyxl
 from sqlalchemy import select
 
-from bpo2_bridge.cache_schema import cache_table
+from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
-from bpo2_bridge.windows import PROFIT_COLUMNS, window_end
+from bpo2_bridge.queries.windows import PROFIT_COLUMNS, window_end
 
 from .test_browser_walk import walk_customer
 

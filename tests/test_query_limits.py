@@ -17,10 +17,10 @@ from bpo2_bridge.checks.adhoc import QueryFailed, run_adhoc, run_on_url
 from bpo2_bridge.checks.guard import Policy, RefusedQuery, check_sql
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
-from bpo2_bridge.mapping import load_mapping
 from bpo2_bridge.settings import SettingsError
+from bpo2_bridge.source.mapping import load_mapping
+from bpo2_bridge.store.users import create_demo_users
 from bpo2_bridge.sync.full import full_sync
-from bpo2_bridge.users import create_demo_users
 
 DIALECTS = ("sqlite", "postgres", "mysql", "tsql")
 LONG_SUM = "SELECT " + "+".join(["1"] * 200_000)  # 400 KB

@@ -24,8 +24,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateTable, DropTable
 
-from bpo2_bridge.mapping import Mapping, load_mapping
-from bpo2_bridge.source import SourceError, first_line, is_timeout, open_readonly, open_source, source_session
+from bpo2_bridge.source.engines import (
+    SourceError,
+    first_line,
+    is_timeout,
+    open_readonly,
+    open_source,
+    source_session,
+)
+from bpo2_bridge.source.mapping import Mapping, load_mapping
 
 ENGINES = ("sqlite", "postgresql", "mariadb")
 REPO = Path(__file__).resolve().parent.parent

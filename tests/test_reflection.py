@@ -31,9 +31,10 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 
 from bpo2_bridge.cli import main
-from bpo2_bridge.mapping import Mapping, load_mapping
-from bpo2_bridge.model import ENTITIES, Parent
-from bpo2_bridge.reflection import (
+from bpo2_bridge.source.engines import open_readonly, source_session
+from bpo2_bridge.source.mapping import Mapping, load_mapping
+from bpo2_bridge.source.model import ENTITIES, Parent
+from bpo2_bridge.source.reflection import (
     SchemaError,
     SourceSchema,
     check_schema,
@@ -43,7 +44,6 @@ from bpo2_bridge.reflection import (
     select_watermark,
     suggest,
 )
-from bpo2_bridge.source import open_readonly, source_session
 from bpo2_bridge.sync.plan import EntityPlan, build_plans, changed_since
 
 

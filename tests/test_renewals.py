@@ -17,11 +17,11 @@ from bpo2_bridge.views.renewals import RENEWALS
 from sqlalchemy import MetaData, create_engine, delete, select, text
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.queries.windows import add_months
 from bpo2_bridge.report.figures import trend_periods
+from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.sync import full_sync
 from bpo2_bridge.web.app import create_app
-from bpo2_bridge.windows import add_months
 
 FLAGS = ("unprofitable", "volume_falling", "no_recent_billing", "cost_rising")
 # thresholds that split the tiny demo (its margins run from about 40 % to 100 %)

@@ -8,7 +8,7 @@ import datetime as dt
 import re
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
-from bpo2_bridge.renewals import FLAGS as FLAGS_AND_LABELS
+from bpo2_bridge.renewals.desk import FLAGS as FLAGS_AND_LABELS
 from bpo2_bridge.web.app import create_app
 
 from .test_browser_walk import column_texts

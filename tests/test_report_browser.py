@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from bpo2_bridge.users import DEMO_PASSWORD
+from bpo2_bridge.store.users import DEMO_PASSWORD
 from bpo2_bridge.web.app import create_app
 
 SALESMAN = "sales1"

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 
 from bpo2_bridge.cli import main
 from bpo2_bridge.report.figures import load_report
-from bpo2_bridge.store import email_log
+from bpo2_bridge.store.database import email_log
 
 
 class Inbox:
@@ -130,7 +130,7 @@ def test_email_from_the_command_line(cli) -> None:
 def test_sql_for_ops_is_tsql_over_the_physical_tables(cli, settings) -> None:
     import sqlglot
 
-    from bpo2_bridge.mapping import load_mapping
+    from bpo2_bridge.source.mapping import load_mapping
 
     result = cli("report", "ANY", "--sql")
     assert result.exit_code == 0

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Table, create_engine, select
 from sqlalchemy.pool import StaticPool
 
-from bpo2_bridge.cache_schema import cache_metadata
-from bpo2_bridge.mapping import load_mapping
+from bpo2_bridge.cache.schema import cache_metadata
 from bpo2_bridge.report import sample
 from bpo2_bridge.report.figures import Figures, Report, ReportNotFound, load_report
+from bpo2_bridge.source.mapping import load_mapping
 
 TODAY = dt.date(2026, 11, 22)
 

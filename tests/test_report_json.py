@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import select, text
 
-from bpo2_bridge.cache_schema import cache_table
+from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.report.figures import COST_TYPES, LINE_TYPES, METER_TYPES
 from bpo2_bridge.report.formatting import NumberFormat

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
-from bpo2_bridge.cache_schema import cache_metadata
+from bpo2_bridge.cache.schema import cache_metadata
 from bpo2_bridge.report import render as render_module
 from bpo2_bridge.report import sample
 from bpo2_bridge.report.figures import Report, load_report

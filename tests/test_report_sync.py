@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select
 
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache_schema import cache_table
+from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.report.figures import load_report
 
 # the oracle lives beside the figures tests (plain Python sums over source rows)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from pypdf import PdfReader
 from sqlalchemy import select, text
 
-from bpo2_bridge.store import email_log
+from bpo2_bridge.store.database import email_log
 from bpo2_bridge.web.app import create_app
 
 from .conftest import free_port

@@ -11,16 +11,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import event, insert, inspect, select
 
-from bpo2_bridge import cache_state
 from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.cache import state as cache_state
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
 from bpo2_bridge.jobs import BY_NAME, next_runs
-from bpo2_bridge.retention import prune_history
 from bpo2_bridge.settings import SettingsError, load_settings
-from bpo2_bridge.store import login_attempts, open_store, sync_runs
+from bpo2_bridge.store.database import login_attempts, open_store, sync_runs
+from bpo2_bridge.store.retention import prune_history
+from bpo2_bridge.store.users import is_throttled, record_attempt
 from bpo2_bridge.sync.full import full_sync
-from bpo2_bridge.users import is_throttled, record_attempt
 from bpo2_bridge.web.app import create_app
 
 HEADER_AUTH = {"auth_mode": "header", "trusted_proxies": ["127.0.0.1"]}

@@ -24,7 +24,7 @@ from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
 from bpo2_bridge.demo.generate import build_demo_file
 from bpo2_bridge.settings import load_settings
-from bpo2_bridge.store import locks, sync_runs
+from bpo2_bridge.store.database import locks, sync_runs
 
 PASSWORD = "scale-out-pass-2026"
 CLI = str(Path(sys.executable).with_name("bpo2-bridge"))

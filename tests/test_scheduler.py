@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.demo.generate import build_demo_file
 from bpo2_bridge.jobs import BY_NAME, JOBS, next_runs
-from bpo2_bridge.store import locks, open_store, sync_runs
+from bpo2_bridge.store.database import locks, open_store, sync_runs
 from bpo2_bridge.sync.lease import Lease
 
 

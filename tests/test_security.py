@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from sqlalchemy import MetaData, create_engine, func, select, text, update
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.mapping import physical_table
-from bpo2_bridge.store import login_attempts
+from bpo2_bridge.source.mapping import physical_table
+from bpo2_bridge.store.database import login_attempts
+from bpo2_bridge.store.users import DEMO_PASSWORD, remove_user, set_password
 from bpo2_bridge.sync.refresh import refresh_customer
-from bpo2_bridge.users import DEMO_PASSWORD, remove_user, set_password
 from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.security import MAX_NAME, download_name
 

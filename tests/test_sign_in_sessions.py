@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.settings import SettingsError, load_settings
-from bpo2_bridge.users import DEMO_PASSWORD, add_user, remove_user
+from bpo2_bridge.store.users import DEMO_PASSWORD, add_user, remove_user
 from bpo2_bridge.web.app import create_app
 
 UNTRUSTED = {"REMOTE_ADDR": "10.9.9.9"}
@@ -140,7 +140,7 @@ def test_a_role_change_ends_open_sessions(copied_demo, tmp_path, how: str) -> No
     assert _signed_in(client, "/status")
     copied = _cookie(client)
     if how == "set_role":
-        from bpo2_bridge.users import set_role
+        from bpo2_bridge.store.users import set_role
 
         set_role(bridge.store, "ops", "user")
     else:

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from sqlalchemy import insert
 
 from bpo2_bridge.demo.content import BENCH_CONTRACT_NO, DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.store import email_log
+from bpo2_bridge.store.database import email_log
 from bpo2_bridge.web.app import create_app
 
 from .test_browser_walk import cache_rows, column_texts, walk_customer

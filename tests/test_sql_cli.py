@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from bpo2_bridge.checks.adhoc import QueryFailed, run_on_url
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
-from bpo2_bridge.mapping import load_mapping
+from bpo2_bridge.source.mapping import load_mapping
 
 SLOW = (
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "

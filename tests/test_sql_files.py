@@ -10,9 +10,9 @@ import pytest
 import sqlglot
 from sqlalchemy.dialects import mssql
 
-from bpo2_bridge import sqlfiles, windows
 from bpo2_bridge.checks import canned
-from bpo2_bridge.mapping import load_mapping
+from bpo2_bridge.queries import sqlfiles, windows
+from bpo2_bridge.source.mapping import load_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMED = re.compile(r"""\b(?:sqlfiles\.)?(?:render|render_for_source|load|header)\(\s*["']([\w/]+)["']""")
@@ -60,7 +60,7 @@ def test_customers_grid_counts_each_customers_contracts_from_the_index_alone(tmp
     active contracts computes the count per customer: it must not read each contract row as well."""
     from sqlalchemy import bindparam, create_engine, text
 
-    from bpo2_bridge.cache_schema import cache_metadata
+    from bpo2_bridge.cache.schema import cache_metadata
 
     engine = create_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
     cache_metadata().create_all(engine)

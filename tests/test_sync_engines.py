@@ -19,11 +19,11 @@ from sqlalchemy import Engine, MetaData, Table, create_engine, delete, func, ins
 from sqlalchemy.dialects import mssql
 
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache_schema import cache_table
+from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.demo.generate import build_demo
-from bpo2_bridge.mapping import Mapping
-from bpo2_bridge.model import ENTITIES
-from bpo2_bridge.reflection import offline_schema
+from bpo2_bridge.source.mapping import Mapping
+from bpo2_bridge.source.model import ENTITIES
+from bpo2_bridge.source.reflection import offline_schema
 from bpo2_bridge.sync import full_sync, incremental_sync, refresh_customer
 from bpo2_bridge.sync.plan import build_plans, changed_since
 

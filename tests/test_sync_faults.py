@@ -22,15 +22,15 @@ from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.dialects import mssql
 
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache import CacheMissing
-from bpo2_bridge.cache_schema import cache_table
+from bpo2_bridge.cache.schema import cache_table
+from bpo2_bridge.cache.snapshots import CacheMissing
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.jobs import BY_NAME
-from bpo2_bridge.reflection import offline_schema, select_watermark
 from bpo2_bridge.scheduler import start_scheduler
-from bpo2_bridge.source import SourceError
-from bpo2_bridge.store import locks, sync_runs, users
+from bpo2_bridge.source.engines import SourceError
+from bpo2_bridge.source.reflection import offline_schema, select_watermark
+from bpo2_bridge.store.database import locks, sync_runs, users
 from bpo2_bridge.sync import (
     SyncBusy,
     SyncFailed,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.demo.generate import build_demo_file
-from bpo2_bridge.store import sync_runs
+from bpo2_bridge.store.database import sync_runs
 from bpo2_bridge.sync import UnknownCustomer, full_sync, refresh_customer
 
 

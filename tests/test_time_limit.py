@@ -12,10 +12,10 @@ import logging
 import jinja2
 import pytest
 
-from bpo2_bridge import time_limit
 from bpo2_bridge.bridge import Bridge
+from bpo2_bridge.cache import time_limit
+from bpo2_bridge.cache.time_limit import QueryTimeout
 from bpo2_bridge.sync.full import full_sync
-from bpo2_bridge.time_limit import QueryTimeout
 from bpo2_bridge.web.app import create_app
 
 # a statement that keeps SQLite busy for many progress-handler checks, on any snapshot

@@ -7,8 +7,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bpo2_bridge.cli import main
-from bpo2_bridge.store import open_store, users
-from bpo2_bridge.users import UserError, add_user, list_users, remove_user, set_password, verify
+from bpo2_bridge.store.database import open_store, users
+from bpo2_bridge.store.users import UserError, add_user, list_users, remove_user, set_password, verify
 
 
 def test_add_verify_and_hashing(settings) -> None:

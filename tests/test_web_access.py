@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.users import add_user
+from bpo2_bridge.store.users import add_user
 from bpo2_bridge.web.app import create_app
 
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from bpo2_bridge.cli import main
 from bpo2_bridge.cli.serve import settle_heap
-from bpo2_bridge.users import DEMO_PASSWORD, verify
+from bpo2_bridge.store.users import DEMO_PASSWORD, verify
 
 
 def _config(tmp_path, data_dir) -> str:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bpo2_bridge import search_index
+from bpo2_bridge.cache import search as search_index
 
 
 def _rows(client, url: str) -> list[dict]:  # type: ignore[no-untyped-def]

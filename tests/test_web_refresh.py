@@ -8,7 +8,7 @@ import re
 from sqlalchemy import MetaData, create_engine, text, update
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
-from bpo2_bridge.mapping import physical_table
+from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.web.app import create_app
 
 
@@ -96,7 +96,7 @@ def test_download_when_bpo2_is_unreachable_is_a_clear_503(copied_demo, tmp_path)
 
 
 def test_share_paths_outside_the_root_are_refused(tmp_path) -> None:
-    from bpo2_bridge.attachments import AttachmentMissing, share_file
+    from bpo2_bridge.source.attachments import AttachmentMissing, share_file
 
     root = tmp_path / "share"
     (root / "2026").mkdir(parents=True)

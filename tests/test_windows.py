@@ -15,13 +15,14 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, MetaData, bindparam, create_engine, delete, func, insert, select, text
 
-from bpo2_bridge import derived_rows, windows
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cache import META_TABLE
-from bpo2_bridge.cache_schema import DERIVED, cache_metadata, cache_table
+from bpo2_bridge.cache.schema import DERIVED, cache_metadata, cache_table
+from bpo2_bridge.cache.snapshots import META_TABLE
 from bpo2_bridge.demo.generate import build_demo
-from bpo2_bridge.mapping import load_mapping
+from bpo2_bridge.queries import windows
 from bpo2_bridge.settings import load_settings, package_config_dir
+from bpo2_bridge.source.mapping import load_mapping
+from bpo2_bridge.sync import derived as derived_rows
 from bpo2_bridge.sync import full_sync
 from bpo2_bridge.web.grid_filters import compare
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
-from bpo2_bridge import crm
-from bpo2_bridge.cache_state import cache_state
+from bpo2_bridge.queries import crm
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
 
 from .cases import case_link, customer_link, greyed
@@ -97,7 +97,7 @@ def _page(grid: Grid, account_no: str | None = None) -> tuple[GridPage, dict[str
     bridge, user = current_bridge(), current_user()
     context: dict[str, Any] = {}
     with bridge.cache.connect() as conn:
-        context["as_of"] = cache_state(bridge, conn).as_of
+        context["as_of"] = read_cache_state(bridge, conn).as_of
         customer_id = None
         if account_no is not None:
             context["customer"] = load_customer(conn, account_no)

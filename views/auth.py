@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from bpo2_bridge import users as accounts
+from bpo2_bridge.store import users as accounts
 from bpo2_bridge.web.auth import optional_user, passwords_accepted, safe_next, sign_in, sign_out
 from bpo2_bridge.web.context import current_bridge
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort
 
-from bpo2_bridge import calendar_feed, digest, user_options
+from bpo2_bridge.renewals import calendar as calendar_feed
+from bpo2_bridge.renewals import digest
+from bpo2_bridge.store import user_options
 from bpo2_bridge.web.context import current_bridge
 
 bp = Blueprint("calendar", __name__)

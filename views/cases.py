@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 
-from bpo2_bridge import crm
-from bpo2_bridge.cache_state import cache_state
+from bpo2_bridge.queries import crm
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
 from bpo2_bridge.web.links import row_link
 
@@ -83,7 +83,7 @@ def _cases_page(conn: Any, grid: Grid, customer_id: int | None = None) -> tuple[
 def index():  # type: ignore[no-untyped-def]
     bridge = current_bridge()
     with bridge.cache.connect() as conn:
-        state = cache_state(bridge, conn)
+        state = read_cache_state(bridge, conn)
         page, tabs = _cases_page(conn, ALL_CASES)
     return grid_response(
         ALL_CASES,
@@ -100,7 +100,7 @@ def index():  # type: ignore[no-untyped-def]
 def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge = current_bridge()
     with bridge.cache.connect() as conn:
-        state = cache_state(bridge, conn)
+        state = read_cache_state(bridge, conn)
         customer = load_customer(conn, account_no)
         page, tabs = _cases_page(conn, CUSTOMER_CASES, customer["customer_id"])
     dashboard = url_for("customers.dashboard", account_no=account_no)

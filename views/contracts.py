@@ -6,12 +6,13 @@ from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
 
-from bpo2_bridge import crm, search_index
-from bpo2_bridge.cache_state import cache_state
-from bpo2_bridge.customer_refresh import last_refresh, refresh_customer
-from bpo2_bridge.row_counts import RowCount
+from bpo2_bridge.cache import search as search_index
+from bpo2_bridge.queries import crm
+from bpo2_bridge.queries.row_counts import RowCount
+from bpo2_bridge.sync.refresh_outcome import last_refresh, refresh_customer
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
+from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
 from bpo2_bridge.web.links import row_link
 
@@ -111,7 +112,7 @@ def _tab_links(page: GridPage, counts: dict[str, RowCount]) -> list[tuple[str, s
 def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with bridge.cache.connect() as conn:
-        state = cache_state(bridge, conn)
+        state = read_cache_state(bridge, conn)
         customer = load_customer(conn, account_no)
         page, counts = _contracts_page(conn, bridge, user, tab, CUSTOMER_CONTRACTS, customer["customer_id"])
     dashboard = url_for("customers.dashboard", account_no=account_no)
@@ -230,7 +231,7 @@ def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
 def index():  # type: ignore[no-untyped-def]
     bridge, user, tab = current_bridge(), current_user(), _tab()
     with bridge.cache.connect() as conn:
-        state = cache_state(bridge, conn)
+        state = read_cache_state(bridge, conn)
         page, counts = _contracts_page(conn, bridge, user, tab, ALL_CONTRACTS)
     return grid_response(
         ALL_CONTRACTS,

@@ -6,11 +6,12 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 
-from bpo2_bridge import crm, search_index
-from bpo2_bridge.cache_state import cache_state
-from bpo2_bridge.charts import bar_chart
+from bpo2_bridge.cache import search as search_index
+from bpo2_bridge.queries import crm
+from bpo2_bridge.report.bar_chart import bar_chart
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge, money
+from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
 from bpo2_bridge.web.links import row_link
 
@@ -60,7 +61,7 @@ CUSTOMERS = Grid(
 def index():  # type: ignore[no-untyped-def]
     bridge, user = current_bridge(), current_user()
     with bridge.cache.connect() as conn:
-        state = cache_state(bridge, conn)
+        state = read_cache_state(bridge, conn)
         base = crm.customers_base(conn, bridge, user)
         search = search_index.TextSearch(conn, search_index.CUSTOMERS)
         page = CUSTOMERS.fetch(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from bpo2_bridge import digest, user_options
+from bpo2_bridge.renewals import digest
+from bpo2_bridge.store import user_options
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
 

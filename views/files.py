@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file, url_for
 
-from bpo2_bridge import crm
-from bpo2_bridge.attachments import AttachmentMissing, attachment_content
+from bpo2_bridge.queries import crm
+from bpo2_bridge.source.attachments import AttachmentMissing, attachment_content
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge, filesize
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json

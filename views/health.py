@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from bpo2_bridge.cache import CacheMissing
-from bpo2_bridge.source import first_line
+from bpo2_bridge.cache.snapshots import CacheMissing
+from bpo2_bridge.source.engines import first_line
 from bpo2_bridge.web import metrics as web_metrics
 from bpo2_bridge.web.context import current_bridge
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from bpo2_bridge import crm, renewals
+from bpo2_bridge.queries import crm
+from bpo2_bridge.renewals import desk as renewals
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
 

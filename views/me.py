@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from bpo2_bridge import user_options
+from bpo2_bridge.store import user_options
 from bpo2_bridge.web.auth import current_user, login_required
 from bpo2_bridge.web.context import current_bridge
 

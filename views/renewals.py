@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
-from bpo2_bridge import renewals
-from bpo2_bridge.cache_state import cache_state
+from bpo2_bridge.renewals import desk as renewals
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import Grid, GridColumn, GridError, grid_response, wants_json
 
 from .contracts import PROFIT_COLUMNS, customer_link, months_css, report_link
@@ -65,7 +65,7 @@ def index():  # type: ignore[no-untyped-def]
     horizon = _horizon(settings)
     today = bridge.today()
     with bridge.cache.connect() as conn:
-        state = cache_state(bridge, conn)
+        state = read_cache_state(bridge, conn)
         listed = renewals.renewal_list(conn, bridge, user, horizon, today)
         page = RENEWALS.fetch(
             conn,

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
-from bpo2_bridge import crm
+from bpo2_bridge.queries import crm
 from bpo2_bridge.report import mailer
 from bpo2_bridge.report.figures import Report, ReportNotFound, load_report
 from bpo2_bridge.report.payload import report_payload

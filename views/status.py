@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from bpo2_bridge.digest import LOG_LABEL as DIGEST_LABEL
-from bpo2_bridge.reflection import check_schema
-from bpo2_bridge.source import SourceError
-from bpo2_bridge.store import email_log
+from bpo2_bridge.renewals.digest import LOG_LABEL as DIGEST_LABEL
+from bpo2_bridge.source.engines import SourceError
+from bpo2_bridge.source.reflection import check_schema
+from bpo2_bridge.store.database import email_log
 from bpo2_bridge.sync.full import full_sync as run_full_sync
 from bpo2_bridge.sync.history import recent
 from bpo2_bridge.web.auth import role_required

@@ -18,7 +18,7 @@ from typing import TypeVar
 from urllib.parse import urlencode
 
 from bench.sync import TODAY
-from bpo2_bridge.windows import window_end
+from bpo2_bridge.queries.windows import window_end
 
 T = TypeVar("T")
 EXCLUDED = "Cancelled"  # the default excluded_statuses: never expired or expiring

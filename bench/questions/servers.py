@@ -31,7 +31,10 @@ PREPARE = """
 import time
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.settings import load_settings
-from bpo2_bridge.users import create_demo_users, get_user
+try:
+    from bpo2_bridge.store.users import create_demo_users, get_user
+except ImportError:  # a bridge from before the source/cache/store packages, for a before/after run
+    from bpo2_bridge.users import create_demo_users, get_user
 
 bridge = Bridge(load_settings())
 if not bridge.cache.exists():
@@ -144,7 +147,7 @@ def start_datasette(snapshot: Path, logs: Path) -> Server:
 
 def sign_in(port: int, login: str) -> str:
     """The session cookie of `login`, signed in through the form (with its CSRF token)."""
-    from bpo2_bridge.users import DEMO_PASSWORD
+    from bpo2_bridge.store.users import DEMO_PASSWORD
 
     session = Session(port, login, 0)
     token = TOKEN.search(session.request("GET", "/login").body.decode())

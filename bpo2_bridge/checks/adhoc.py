@@ -12,11 +12,11 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import TextClause
 
-from ..cache_schema import CACHE
+from ..cache.schema import CACHE
+from ..cache.time_limit import arm, disarm, pg_statement_timeout
 from ..setting_values import as_seconds
 from ..settings import Settings
-from ..source import SourceError, first_line, is_timeout, open_readonly, source_session, source_url
-from ..time_limit import arm, disarm, pg_statement_timeout
+from ..source.engines import SourceError, first_line, is_timeout, open_readonly, source_session, source_url
 from .guard import Policy, RefusedQuery, check_sql
 
 if TYPE_CHECKING:

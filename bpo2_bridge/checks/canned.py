@@ -21,10 +21,10 @@ from sqlalchemy import Date, Engine, bindparam, desc, func, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import TextClause
 
-from .. import sqlfiles
-from ..mapping import Mapping
-from ..store import check_runs
-from ..windows import add_months
+from ..queries import sqlfiles
+from ..queries.windows import add_months
+from ..source.mapping import Mapping
+from ..store.database import check_runs
 from .adhoc import QueryFailed, run_statement
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import click
 
 from ..bridge import Bridge
-from ..mapping import MappingError
 from ..settings import Settings, SettingsError, load_settings
+from ..source.mapping import MappingError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

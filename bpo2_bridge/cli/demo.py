@@ -9,7 +9,7 @@ import click
 from ..bridge import Bridge
 from ..demo.content import PROFILES
 from ..demo.generate import DemoError, build_demo_file
-from ..users import DEMO_PASSWORD, create_demo_users, demo_accounts
+from ..store.users import DEMO_PASSWORD, create_demo_users, demo_accounts
 from .common import AppContext, fail, pass_app
 from .serve import run_server
 

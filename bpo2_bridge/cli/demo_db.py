@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ..demo.content import PROFILES
 from ..demo.generate import DemoError, DemoSummary, build_demo, build_demo_file
-from ..mapping import MappingError, load_mapping
+from ..source.mapping import MappingError, load_mapping
 from .common import AppContext, fail, pass_app
 
 

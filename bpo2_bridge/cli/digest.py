@@ -9,8 +9,8 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..bridge import Bridge
-from ..cache import CacheMissing
-from ..digest import DigestError, send_digests
+from ..cache.snapshots import CacheMissing
+from ..renewals.digest import DigestError, send_digests
 from .common import AppContext, fail, output_options, pass_app, print_rows
 
 

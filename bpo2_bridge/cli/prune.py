@@ -8,7 +8,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..bridge import Bridge
-from ..retention import prune_history
+from ..store.retention import prune_history
 from .common import AppContext, fail, output_options, pass_app, print_rows
 
 

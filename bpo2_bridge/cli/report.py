@@ -14,13 +14,13 @@ import click
 from sqlalchemy import Connection
 from sqlalchemy.dialects import mssql
 
-from .. import sqlfiles
 from ..bridge import Bridge
-from ..cache import CacheMissing
+from ..cache.snapshots import CacheMissing
+from ..queries import sqlfiles
 from ..report import mailer
 from ..report.figures import Report, ReportNotFound, load_report, source_statements
 from ..report.render import pdf_filename, render_document, render_pdf
-from ..source import SourceError, source_session
+from ..source.engines import SourceError, source_session
 from .common import AppContext, fail, open_bridge, output_options, pass_app, print_rows
 
 

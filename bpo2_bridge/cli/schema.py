@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from ..mapping import MappingError, load_mapping
-from ..reflection import check_schema, mapped_counts
-from ..source import SourceError, open_source
+from ..source.engines import SourceError, open_source
+from ..source.mapping import MappingError, load_mapping
+from ..source.reflection import check_schema, mapped_counts
 from .common import AppContext, fail, output_options, pass_app, print_rows
 
 UNREACHABLE = "BPO2 source unreachable"

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from ..cache import CacheMissing
+from ..cache.snapshots import CacheMissing
 from ..logs import configure_logging
-from ..source import SourceError
+from ..source.engines import SourceError
 from .common import AppContext, fail, open_bridge, output_options, pass_app, print_rows
 
 

@@ -7,8 +7,8 @@ import warnings
 
 import click
 
-from .. import users as accounts
-from ..store import open_store
+from ..store import users as accounts
+from ..store.database import open_store
 from .common import AppContext, fail, output_options, pass_app, print_rows
 
 

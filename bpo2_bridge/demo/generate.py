@@ -29,8 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from ..mapping import Mapping
-from ..model import ENTITIES
+from ..source.mapping import Mapping
+from ..source.model import ENTITIES
 from . import content
 from .share import DemoShare, demo_share
 from .world import World, populate

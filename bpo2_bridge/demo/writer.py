@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Date, DateTime, LargeBinary, Table
 from sqlalchemy.engine import Dialect
 
-from ..model import ENTITIES
+from ..source.model import ENTITIES
 
 Progress = Callable[[str, int], None]
 STAMP = "modified_date"  # the row's change stamp, also what fills a physical-only change column

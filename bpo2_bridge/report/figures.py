@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import Boolean, Connection, Date, DateTime, bindparam, text
 from sqlalchemy.engine import Dialect
 
-from .. import sqlfiles
-from ..mapping import Mapping
-from ..windows import add_months
+from ..queries import sqlfiles
+from ..queries.windows import add_months
+from ..source.mapping import Mapping
 
 LINE_TYPES = {"Fee": "Fees", "MinBilling": "Minimum billing", "Meter": "Meter"}
 METER_TYPES = {"Mono": "Mono", "Colour": "Colour"}

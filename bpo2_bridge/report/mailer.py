@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select
 
 from ..settings import Settings
-from ..store import email_log
+from ..store.database import email_log
 from .figures import Report
 from .formatting import NumberFormat
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from ..windows import add_months
+from ..queries.windows import add_months
 
 Rows = dict[str, list[dict[str, Any]]]
 ORDER = (

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.schema import CreateTable
 
-from .. import derived_rows, search_index
-from ..cache import META_TABLE, schema_fingerprint
-from ..cache_schema import CACHE, derived_tables, entity_tables
-from ..reflection import reflect_source
-from ..source import first_line, source_session
+from ..cache import search as search_index
+from ..cache.schema import CACHE, derived_tables, entity_tables
+from ..cache.snapshots import META_TABLE, schema_fingerprint
+from ..source.engines import first_line, source_session
+from ..source.reflection import reflect_source
+from . import derived as derived_rows
 from . import history
 from .lease import Heartbeat, Lease, sync_lease
 from .plan import build_plans, dump_watermark, take_watermark

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from ..store import sync_runs
+from ..store.database import sync_runs
 
 INTERRUPTED = "interrupted: the process running this sync ended before it finished"
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from .. import derived_rows
-from ..cache import schema_fingerprint
-from ..reflection import reflect_source
-from ..source import source_session
+from ..cache.snapshots import schema_fingerprint
+from ..source.engines import source_session
+from ..source.reflection import reflect_source
+from . import derived as derived_rows
 from . import history
 from .diff import Changes, merge
 from .full import describe, run_full, stoppable, sync_lock

@@ -19,7 +19,7 @@ import threading
 from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..store import locks
+from ..store.database import locks
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from sqlalchemy import Column, Connection, Select, and_, or_, select, type_coerc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import Integer
 
-from ..mapping import EntityMap
-from ..model import ENTITIES, Entity, Parent
-from ..reflection import SourceSchema, for_customer, select_watermark
+from ..source.mapping import EntityMap
+from ..source.model import ENTITIES, Entity, Parent
+from ..source.reflection import SourceSchema, for_customer, select_watermark
 
 Row = tuple[Any, ...]
 log = logging.getLogger(__name__)

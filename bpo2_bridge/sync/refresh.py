@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .. import derived_rows
-from ..cache import CacheMissing
-from ..reflection import SourceSchema, reflect_source
-from ..source import source_session
+from ..cache.snapshots import CacheMissing
+from ..source.engines import source_session
+from ..source.reflection import SourceSchema, reflect_source
+from . import derived as derived_rows
 from . import history
 from .diff import Changes
 from .full import describe

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from ..cache_schema import CACHE
+from ..cache.schema import CACHE
 from ..jobs import JOBS, next_runs
-from ..source import SourceError, first_line, open_source, source_session
+from ..source.engines import SourceError, first_line, open_source, source_session
 from . import history
 from .lease import Lease
 

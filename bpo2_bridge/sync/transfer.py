@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select
 
-from ..source import SourceError, first_line
-from ..time_limit import arm
+from ..cache.time_limit import arm
+from ..source.engines import SourceError, first_line
 from .plan import EntityPlan, Row, raw_converter
 
 

@@ -18,10 +18,10 @@ from sqlalchemy.exc import DatabaseError
 from werkzeug.exceptions import HTTPException
 
 from ..bridge import Bridge
-from ..cache import CacheMissing
+from ..cache.snapshots import CacheMissing
+from ..cache.time_limit import QueryTimeout
 from ..settings import Settings, load_settings
-from ..source import SourceError
-from ..time_limit import QueryTimeout
+from ..source.engines import SourceError
 from . import auth, metrics, security
 from .context import EXTENSION_KEY, cache_as_of, current_bridge, register_filters
 from .grid import register_grid_errors, wants_json

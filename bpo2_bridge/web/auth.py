@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 
-from .. import users as accounts
-from ..cache import forget_pointers, remember_pointers
+from ..cache.snapshots import forget_pointers, remember_pointers
+from ..store import users as accounts
 from .context import current_bridge
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,7 +53,7 @@ class Anonymous(Exception):
 def _employee(login: str | None) -> dict[str, Any] | None:
     if not login:
         return None
-    from ..crm import employee_by_login
+    from ..queries.crm import employee_by_login
 
     try:
         return employee_by_login(current_bridge(), login)  # one indexed row of the cache

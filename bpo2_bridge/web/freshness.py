@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_request_context
+from sqlalchemy import Connection
 
 from ..bridge import Bridge
+from ..cache.state import CacheState, cache_state
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,15 @@ class Freshness:
     text: str
     level: str  # "ok" | "amber" | "red"
     reason: str | None = None
+
+
+def read_cache_state(bridge: Bridge, conn: Connection) -> CacheState:
+    """The state of the data ``conn`` reads, kept for the page's freshness line (``freshness``
+    reuses it rather than asking the store again)."""
+    state = cache_state(bridge, conn)
+    if has_request_context():
+        g.bpo2_cache_state = state
+    return state
 
 
 def age_text(seconds: float) -> str:
@@ -85,7 +96,7 @@ def freshness(bridge: Bridge) -> Freshness:
 
 
 def _view_as_of(bridge: Bridge) -> Any:
-    """The as_of the view already read with `cache_state.cache_state`, when it is for the serving snapshot."""
+    """The as_of the view already read with `read_cache_state`, when it is for the serving snapshot."""
     state = g.get("bpo2_cache_state") if has_request_context() else None
     if state is not None and state.snapshot == bridge.cache.current():
         return state.as_of

@@ -37,9 +37,9 @@ from sqlalchemy.sql import FromClause, operators, visitors
 from sqlalchemy.sql.elements import BooleanClauseList, ColumnClause, ColumnElement, UnaryExpression
 from werkzeug.datastructures import MultiDict
 
-from .. import time_limit
-from ..row_counts import RowCount, count_rows
-from ..search_index import TextSearch
+from ..cache import time_limit
+from ..cache.search import TextSearch
+from ..queries.row_counts import RowCount, count_rows
 from . import grid_cursor
 from .grid_filters import HELP, KINDS, OPERATORS, GridError, value_counts
 from .grid_page import GridPage, Row, grid_response, register_grid_errors, wants_json

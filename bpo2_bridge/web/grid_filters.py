@@ -286,7 +286,7 @@ def value_counts(
     from sqlalchemy import select
     from sqlalchemy.exc import DBAPIError
 
-    from .. import time_limit
+    from ..cache import time_limit
 
     counted = select(column, func.count()).select_from(source).where(*where).group_by(column).order_by(column)
     # the count gets half of ``seconds``; past it, the values are listed in what is left

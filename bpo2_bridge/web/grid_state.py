@@ -15,7 +15,7 @@ from .filter_builder import Junction, Node, condition, filter_sql, junction, par
 from .grid_filters import LABELS, GridError, cell_conditions, compare
 
 if TYPE_CHECKING:
-    from ..search_index import TextSearch
+    from ..cache.search import TextSearch
     from .grid import Grid
 
 PAGE_SIZES = (10, 20, 50, 100, 200)

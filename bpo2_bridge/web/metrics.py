@@ -37,7 +37,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from ..store import email_log, sync_runs
+from ..store.database import email_log, sync_runs
 from .context import EXTENSION_KEY as BRIDGE_KEY
 
 if TYPE_CHECKING:

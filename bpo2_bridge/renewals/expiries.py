@@ -30,9 +30,10 @@ from sqlalchemy import (
     true,
 )
 
-from . import renewals, sqlfiles
-from .crm import Viewer
-from .settings import Settings
+from ..queries import sqlfiles
+from ..queries.crm import Viewer
+from ..settings import Settings
+from . import desk as renewals
 
 SQL_FILE = "renewal_contracts"
 PATH_SAFE = "!$&'()*+,/:;=@"  # as werkzeug quotes a path segment (web/links.py)

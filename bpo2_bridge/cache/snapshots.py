@@ -24,11 +24,11 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, make_url,
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 
-from . import search_index
-from . import store as app_store
-from .cache_engines import builder_engine, pool_sizes, reader_engine, writer_engine
-from .cache_schema import CACHE
-from .settings import Settings
+from ..settings import Settings
+from ..store import database as app_store
+from . import search as search_index
+from .engines import builder_engine, pool_sizes, reader_engine, writer_engine
+from .schema import CACHE
 from .time_limit import pg_statement_timeout, raising_query_timeout
 
 # key of Connection.info holding the snapshot a cache connection reads

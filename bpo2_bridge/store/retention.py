@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select
 
-from .store import login_attempts, state, sync_runs
+from .database import login_attempts, state, sync_runs
 
 if TYPE_CHECKING:
-    from .bridge import Bridge
+    from ..bridge import Bridge
 
 # users.is_throttled counts the failures of the last minute; attempts are kept far longer, so
 # pruning never changes who is throttled (and a day of attempts is there to read after an attack)

@@ -21,12 +21,12 @@ from sqlalchemy import Connection, Date, and_, case, false, func, literal, or_, 
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
-from . import crm, windows
-from .row_counts import RowCount
+from ..queries import crm, windows
+from ..queries.row_counts import RowCount
 
 if TYPE_CHECKING:
-    from .bridge import Bridge
-    from .crm import Viewer
+    from ..bridge import Bridge
+    from ..queries.crm import Viewer
 
 HORIZONS = (3, 6, 12)  # months ahead a user may choose; the expiring window is the default
 FLAGS = (

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import jinja2
 
-from . import user_options
-from .bridge import Bridge
-from .crm import employee_by_login
+from ..bridge import Bridge
+from ..queries.crm import employee_by_login
+from ..queries.windows import window_end
+from ..report.mailer import EmailError, send_logged
+from ..store import user_options
+from ..store.users import Account, get_user, list_users
+from .desk import FLAGS
 from .expiries import Expiring, expiring_between, report_url
-from .renewals import FLAGS
-from .report.mailer import EmailError, send_logged
-from .users import Account, get_user, list_users
-from .windows import window_end
 
 log = logging.getLogger(__name__)
 

@@ -36,9 +36,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeEngine
 
+from .engines import SourceError, first_line, source_session
 from .mapping import EntityMap, Mapping
 from .model import Parent, entity
-from .source import SourceError, first_line, source_session
 
 CHANGE_KEY = "_change"  # key of a change column that is not also a logical column (as in mapping.py)
 

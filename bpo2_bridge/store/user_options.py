@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .store import user_options
+from .database import user_options
 
 TOKEN_BYTES = 32
 # what secrets.token_urlsafe(TOKEN_BYTES) gives: 43 URL-safe characters

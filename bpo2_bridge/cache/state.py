@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import g, has_request_context
 from sqlalchemy import Connection, Select, String, bindparam, func, select
 
-from . import store as app_store
-from .cache import RUN_KINDS, SNAPSHOT_INFO
+from ..store import database as app_store
+from .snapshots import RUN_KINDS, SNAPSHOT_INFO
 
 if TYPE_CHECKING:
-    from .bridge import Bridge
+    from ..bridge import Bridge
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,7 @@ def cache_state(bridge: Bridge, conn: Connection) -> CacheState:
     name = snapshot_name(conn)
     with bridge.store.connect() as store:
         as_of = store.execute(_AS_OF, {"snapshot": name}).scalar()
-    state = CacheState(name, as_of)
-    if has_request_context():  # the page's freshness line reuses it (web/freshness.py)
-        g.bpo2_cache_state = state
-    return state
+    return CacheState(name, as_of)
 
 
 def _as_of_query() -> Select[Any]:

@@ -12,11 +12,11 @@ import datetime as dt
 
 from icalendar import Alarm, Calendar, Event
 
-from .bridge import Bridge
-from .crm import Viewer
+from ..bridge import Bridge
+from ..queries.crm import Viewer
+from ..queries.windows import add_months
+from .desk import flag_label
 from .expiries import Expiring, expiring_between, report_url
-from .renewals import flag_label
-from .windows import add_months
 
 PRODID = "-//bpo2-bridge//contract expiries//EN"
 UID_DOMAIN = "bpo2-bridge"

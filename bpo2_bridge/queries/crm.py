@@ -31,9 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import derived_rows, sqlfiles, value_lists, windows
-from .bridge import Bridge
-from .cache_schema import cache_table
+from ..bridge import Bridge
+from ..cache.schema import cache_table
+from ..sync import derived as derived_rows
+from . import sqlfiles, value_lists, windows
 from .row_counts import RowCount, count_rows
 
 if TYPE_CHECKING:

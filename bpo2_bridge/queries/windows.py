@@ -35,8 +35,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
-from .mapping import Mapping
-from .settings import Settings
+from ..settings import Settings
+from ..source.mapping import Mapping
 from .sqlfiles import render, wrap_for_source
 
 SQL_FILE = "contract_windows"

@@ -18,8 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
 
-from .settings import Settings
-from .time_limit import limit_statements
+from ..cache.time_limit import limit_statements
+from ..settings import Settings
 
 SOURCE_PAGE_CACHE_KB = 256
 

@@ -16,8 +16,8 @@ from importlib.resources import files
 import jinja2
 from sqlalchemy.engine import Dialect
 
-from .mapping import Mapping
-from .model import BY_NAME
+from ..source.mapping import Mapping
+from ..source.model import BY_NAME
 
 _HEADER = re.compile(r"\A(\s*--[^\n]*\n)+")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, Numeric, String, Table, Text
 
-from .model import ENTITIES, Entity
+from ..source.model import ENTITIES, Entity
 
 MAX_NAME = 63
 

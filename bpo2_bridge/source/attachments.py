@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .source import SourceError, first_line, source_session
+from .engines import SourceError, first_line, source_session
 
 if TYPE_CHECKING:
-    from .bridge import Bridge
+    from ..bridge import Bridge
     from .reflection import SourceSchema
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from .settings import Settings, SettingsError
+from ..settings import Settings, SettingsError
 
 metadata = MetaData()
 

@@ -37,13 +37,13 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
-from . import sqlfiles, windows
-from .cache_schema import DERIVED, cache_table
-from .report.figures import last_12_from, trend_periods
-from .settings import Settings
+from ..cache.schema import DERIVED, cache_table
+from ..queries import sqlfiles, windows
+from ..report.figures import last_12_from, trend_periods
+from ..settings import Settings
 
 if TYPE_CHECKING:
-    from .bridge import Bridge
+    from ..bridge import Bridge
 
 META_TABLE = "_bridge_meta"
 COUNTS_DAY = "derived.counts_day"

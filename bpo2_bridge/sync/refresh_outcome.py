@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from .source import SourceError
-from .store import sync_runs
-from .sync.refresh import refresh_customer as run_refresh
-from .sync.results import UnknownCustomer
+from ..source.engines import SourceError
+from ..store.database import sync_runs
+from .refresh import refresh_customer as run_refresh
+from .results import UnknownCustomer
 
 if TYPE_CHECKING:
-    from .bridge import Bridge
+    from ..bridge import Bridge
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Engine, String, bindparam, delete, func, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .store import login_attempts, user_options, users
+from .database import login_attempts, user_options, users
 
 ROLES = ("user", "admin", "ops")
 # generations stay below 2**30 so that the step below never overflows a 32-bit column
@@ -210,7 +210,7 @@ DEMO_PASSWORD = "demo-pass-2026"  # printed by `bpo2-bridge demo`; demo data onl
 
 def demo_accounts() -> list[tuple[str, str, str | None]]:
     """(login, role, employee login) of the demo users: two salesmen, an administrator, ops."""
-    from .demo.content import DEMO_ADMIN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_SALESMAN_LOGIN
+    from ..demo.content import DEMO_ADMIN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_SALESMAN_LOGIN
 
     return [
         (DEMO_SALESMAN_LOGIN, "user", DEMO_SALESMAN_LOGIN),
