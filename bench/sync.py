@@ -28,6 +28,7 @@ from bpo2_bridge.demo.content import BENCH_CUSTOMER_ACCOUNT
 from bpo2_bridge.settings import load_settings
 from bpo2_bridge.source.reflection import offline_schema
 from bpo2_bridge.sync import full_sync, incremental_sync, refresh_customer
+from bpo2_bridge.sync.derived import columns_read
 from bpo2_bridge.sync.plan import build_plans
 
 DEMO = Path(os.environ.get("BPO2_BENCH_DEMO", "/tmp/bench-data/bpo2-demo.sqlite"))
@@ -91,8 +92,12 @@ def baseline(source: Path, target: Path, batch: int) -> tuple[int, float]:
 INCREMENTAL_ROUNDS = 3
 
 
-def change_one_percent(path: Path, bridge: Bridge) -> int:
-    """Touch every 100th row of every entity in the (copied) source, as BPO2 would."""
+def change_one_percent(path: Path, bridge: Bridge, derived: bool = False) -> int:
+    """Touch every 100th row of every entity in the (copied) source, as BPO2 would: a text
+    column (else a number) of each; ``derived``: a column the derived rows read where the
+    entity has one (contract numbers, account numbers, invoice line types and volumes), so the
+    sync has grid rows and profitability to derive again, not only entity rows to apply."""
+    reads = columns_read()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
     changed = 0
@@ -103,6 +108,9 @@ def change_one_percent(path: Path, bridge: Bridge) -> int:
         ]
         texts = [c for c in values if "String" in type(c.type).__name__]
         numbers = [c for c in values if "Integer" in type(c.type).__name__]
+        read = [c for c in texts + numbers if c.name in reads.get(em.entity.name, ())]
+        if derived and read:
+            texts, numbers = [c for c in read if c in texts][:1], [c for c in read if c in numbers][:1]
         if texts:
             col = em.physical(texts[-1].name)
             sets = [f"\"{col}\" = COALESCE(\"{col}\", '') || '*'"]

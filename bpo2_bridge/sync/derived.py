@@ -26,13 +26,11 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
-    Integer,
     String,
     bindparam,
     column,
     select,
     text,
-    union,
 )
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
@@ -47,7 +45,7 @@ if TYPE_CHECKING:
 
 META_TABLE = "_bridge_meta"
 COUNTS_DAY = "derived.counts_day"
-CHUNK = 500  # customers per scoped statement: bound parameters stay few on every engine
+CHUNK = 500  # keys per look-up of the rows a write touches: bound parameters stay few
 Key = tuple[Any, ...]
 DERIVATIONS = {"customer_row": "derive_customer_rows", "contract_row": "derive_contract_rows"}
 
@@ -58,8 +56,6 @@ def _sql(name: str, dialect: Any, scoped: bool = False, prefix: str = "") -> Tex
         bindparam("today", type_=Date()),
         bindparam("window_end", type_=Date()),
         bindparam("excluded", type_=String(), expanding=True),
-        bindparam("customer_ids", type_=Integer(), expanding=True),
-        bindparam("contract_ids", type_=Integer(), expanding=True),
         bindparam("from_12m", type_=Date()),
         bindparam("day_after", type_=DateTime()),
         bindparam("prior_from", type_=Date()),
@@ -95,49 +91,122 @@ def derivation(name: str, dialect: Any, scoped: bool = False) -> TextualSelect:
     return _sql(DERIVATIONS[name], dialect, scoped).columns(*columns)
 
 
-def _insert(
-    conn: Connection, name: str, settings: Settings, today: dt.date, ids: Sequence[int] | None
-) -> None:
+def _insert(conn: Connection, name: str, settings: Settings, today: dt.date) -> None:
     columns = ", ".join(c.name for c in cache_table(name).columns)
-    insert = _sql(
-        f"derive_{name}s", conn.dialect, ids is not None, prefix=f"INSERT INTO {name} ({columns})\n"
-    )
-    scope = {"customer_ids": list(ids)} if ids is not None else {}
-    conn.execute(insert, window_values(settings, today) | scope)
+    insert = _sql(f"derive_{name}s", conn.dialect, prefix=f"INSERT INTO {name} ({columns})\n")
+    conn.execute(insert, window_values(settings, today))
 
 
 def build(conn: Connection, settings: Settings, today: dt.date) -> None:
     """Fill the (empty) derived tables of a snapshot being built, as of ``today``."""
     for name in DERIVED:
-        _insert(conn, name, settings, today, None)
+        _insert(conn, name, settings, today)
     _set_counts_day(conn, today)
 
 
-def rebuild(
-    conn: Connection,
-    customers: Iterable[int],
-    settings: Settings,
-    today: dt.date,
-    contracts: Iterable[int] = (),
-) -> None:
-    """Derive again the rows of ``customers`` (their contracts included) and the profitability
-    of ``contracts``, and compute every value that depends on the date again if it was computed
-    for another day than ``today``."""
-    ids = sorted(set(customers))
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        for name in reversed(DERIVED):  # contract rows first: they are derived from customer rows
-            conn.execute(cache_table(name).delete().where(cache_table(name).c.customer_id.in_(chunk)))
-        for name in DERIVED:
-            _insert(conn, name, settings, today, chunk)
+# The temporary tables of touched keys a scoped derivation reads (sql/derive_*.sql), per set of
+# ``Touched``: set-wise statements over them instead of one statement per batch of keys.
+TOUCHED_TABLES = {
+    "customers": "touched_customer",
+    "contracts": "touched_contract",
+    "profits": "touched_profit",
+}
+_TOUCHED_KEYS = {"customers": "customer_id", "contracts": "contract_id", "profits": "contract_id"}
+# the columns a scoped contract derivation leaves to update_contract_profitability.sql
+PROFIT_COLUMNS = (
+    "revenue_12m",
+    "cost_12m",
+    "gross_profit_12m",
+    "margin_12m",
+    "volume_12m",
+    "cost_per_copy_12m",
+    "volume_trend",
+    "last_billed",
+    "cost_per_copy_3m",
+)
+
+
+def rebuild(conn: Connection, touched: Touched, settings: Settings, today: dt.date) -> None:
+    """Derive again what ``touched`` lists, in the caller's write transaction: the customer rows
+    of its customers, the contract rows of its contracts and of the touched customers' contracts
+    whose customer columns no longer agree, the profitability of its profit contracts and of the
+    contract rows added; and every value that depends on the date if it was computed for
+    another day than ``today``. Only rows whose values differ are written, so the indexes and
+    the search index of the rows that stay as they were are not rewritten."""
+    values = window_values(settings, today)
+    _fill_touched(conn, touched)
+    # customer rows first: contract rows read their names and main salesman
+    _merge(conn, "customer_row", values)
+    conn.execute(
+        text(
+            "INSERT INTO touched_contract (contract_id)\n"
+            + sqlfiles.render("derive_touched_contracts", conn.dialect)
+        )
+    )
+    # the rows about to be added need their profitability computed: they have none yet
+    conn.execute(
+        text(
+            "INSERT INTO touched_profit (contract_id) SELECT t.contract_id FROM touched_contract t"
+            " WHERE NOT EXISTS (SELECT 1 FROM contract_row q WHERE q.contract_id = t.contract_id)"
+            " AND NOT EXISTS (SELECT 1 FROM touched_profit p WHERE p.contract_id = t.contract_id)"
+        )
+    )
+    _merge(conn, "contract_row", values, keep=PROFIT_COLUMNS)
     if counts_day(conn) != today:
         recount(conn, settings, today)  # every contract's profitability, those noted included
-        return
-    values = window_values(settings, today)
-    contract_ids = sorted(set(contracts))
-    update = _sql("update_contract_profitability", conn.dialect, scoped=True)
-    for start in range(0, len(contract_ids), CHUNK):
-        conn.execute(update, values | {"contract_ids": contract_ids[start : start + CHUNK]})
+    else:
+        conn.execute(_sql("update_contract_profitability", conn.dialect, scoped=True), values)
+    _drop_touched(conn)
+
+
+def _fill_touched(conn: Connection, touched: Touched) -> None:
+    _drop_touched(conn)
+    for attr, table in TOUCHED_TABLES.items():
+        key = _TOUCHED_KEYS[attr]
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {table} ({key} INTEGER PRIMARY KEY)")
+        ids = sorted(getattr(touched, attr))
+        if ids:
+            conn.execute(text(f"INSERT INTO {table} ({key}) VALUES (:id)"), [{"id": i} for i in ids])
+    if conn.dialect.name == "postgresql":
+        for table in TOUCHED_TABLES.values():
+            conn.exec_driver_sql(f"ANALYZE {table}")  # the planner knows nothing of a new temporary table
+
+
+def _drop_touched(conn: Connection) -> None:
+    for table in [*TOUCHED_TABLES.values(), *(f"fresh_{name}" for name in DERIVED)]:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+
+
+def _merge(conn: Connection, name: str, values: dict[str, Any], keep: Sequence[str] = ()) -> None:
+    """Make table ``name`` hold its scoped derivation's rows for the touched keys: the rows
+    derived into a temporary table first, then the stored rows whose derivation is gone
+    deleted, those that differ updated (all but the ``keep`` columns) and the new ones inserted."""
+    table = cache_table(name)
+    key = next(iter(table.primary_key.columns)).name
+    touched = TOUCHED_TABLES["customers" if name == "customer_row" else "contracts"]
+    fresh = f"fresh_{name}"
+    columns = [c.name for c in table.columns]
+    changing = [c for c in columns if c != key and c not in keep]
+    differs = "IS NOT" if conn.dialect.name == "sqlite" else "IS DISTINCT FROM"
+    prefix = f"CREATE TEMPORARY TABLE {fresh} AS\n"
+    conn.execute(_sql(DERIVATIONS[name], conn.dialect, scoped=True, prefix=prefix), values)
+    # every statement below looks rows up in it by key: without an index, each one reads it whole
+    conn.exec_driver_sql(f"CREATE UNIQUE INDEX {fresh}_key ON {fresh} ({key})")
+    stored = f"SELECT 1 FROM {name} q WHERE q.{key} = f.{key}"
+    conn.exec_driver_sql(
+        f"DELETE FROM {name} WHERE {key} IN (SELECT t.{key} FROM {touched} t)"
+        f" AND NOT EXISTS (SELECT 1 FROM {fresh} f WHERE f.{key} = {name}.{key})"
+    )
+    conn.exec_driver_sql(
+        f"UPDATE {name} SET {', '.join(f'{c} = f.{c}' for c in changing)} FROM {fresh} f"
+        f" WHERE f.{key} = {name}.{key}"
+        f" AND ({' OR '.join(f'{name}.{c} {differs} f.{c}' for c in changing)})"
+    )
+    conn.exec_driver_sql(
+        f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(f'f.{c}' for c in columns)}"
+        f" FROM {fresh} f WHERE NOT EXISTS ({stored})"
+    )
+    conn.exec_driver_sql(f"DROP TABLE {fresh}")
 
 
 def recount(conn: Connection, settings: Settings, today: dt.date) -> None:
@@ -174,88 +243,152 @@ def _set_counts_day(conn: Connection, today: dt.date) -> None:
     )
 
 
-# -- which customers a write touches --------------------------------------------------------
+# -- what a write touches ------------------------------------------------------------------
 
 
-def _lookups() -> dict[str, Callable[[list[Key]], Any]]:
-    """Per entity whose rows a derived row reads: the customers whose derived rows read the
-    rows of the given keys (a SELECT of customer ids), or None where the key is the customer."""
+Lookup = Callable[[list[Key]], Any]
+
+
+def _first(keys: list[Key]) -> list[Any]:
+    return [k[0] for k in keys]
+
+
+def _lookups() -> dict[str, list[tuple[str, frozenset[str], Lookup | None]]]:
+    """Per entity whose rows derived rows read: (which set of ``Touched``, the entity's columns
+    those rows read, the look-up of the keys of that set the given entity keys touch: a
+    SELECT of ids, or None where the entity key is that key). A changed row touches nothing
+    unless one of those columns changed; an added or removed row always does.
+    sql/derive_*.sql and sql/_profitability.sql read these columns (test_derived_rows checks)."""
     contract, item, customer = cache_table("contract"), cache_table("contract_item"), cache_table("customer")
-    links = cache_table("customer_salesman")
+    links, line = cache_table("customer_salesman"), cache_table("invoice_line")
+    call, cost = cache_table("service_call"), cache_table("call_cost")
 
-    def first(keys: list[Key]) -> list[Any]:
-        return [k[0] for k in keys]
+    def of(*names: str) -> frozenset[str]:
+        return frozenset(names)
 
     return {
-        "customer": lambda keys: first(keys),
-        "customer_salesman": lambda keys: first(keys),
-        "contract": lambda keys: select(contract.c.customer_id).where(
-            contract.c.contract_id.in_(first(keys))
-        ),
-        "contract_item": lambda keys: (
-            select(contract.c.customer_id)
-            .join(item, item.c.contract_id == contract.c.contract_id)
-            .where(item.c.contract_item_id.in_(first(keys)))
-        ),
-        "contract_type": lambda keys: select(contract.c.customer_id).where(
-            contract.c.contract_type_id.in_(first(keys))
-        ),
-        "site": lambda keys: union(
-            select(customer.c.customer_id).where(customer.c.site_id.in_(first(keys))),
-            select(contract.c.customer_id).where(contract.c.site_id.in_(first(keys))),
-        ),
-        "employee": lambda keys: select(links.c.customer_id).where(
-            links.c.employee_id.in_(first(keys)), links.c.is_main.is_(True)
-        ),
+        "customer": [("customers", of("account_no", "customer_name", "site_id", "tel", "status"), None)],
+        "customer_salesman": [("customers", of("is_main"), None)],
+        "employee": [
+            (
+                "customers",
+                of("full_name"),
+                lambda keys: select(links.c.customer_id).where(
+                    links.c.employee_id.in_(_first(keys)), links.c.is_main.is_(True)
+                ),
+            )
+        ],
+        "site": [
+            (
+                "customers",
+                of("site_name"),
+                lambda keys: select(customer.c.customer_id).where(customer.c.site_id.in_(_first(keys))),
+            ),
+            (
+                "contracts",
+                of("site_name"),
+                lambda keys: select(contract.c.contract_id).where(contract.c.site_id.in_(_first(keys))),
+            ),
+        ],
+        "contract_type": [
+            (
+                "contracts",
+                of("description"),
+                lambda keys: select(contract.c.contract_id).where(
+                    contract.c.contract_type_id.in_(_first(keys))
+                ),
+            )
+        ],
+        "contract": [
+            (
+                "contracts",
+                of(
+                    "contract_no",
+                    "customer_id",
+                    "contract_type_id",
+                    "status",
+                    "site_id",
+                    "start_date",
+                    "expiry_date",
+                ),
+                None,
+            ),
+            (  # the customers' contract counts
+                "customers",
+                of("customer_id", "status", "expiry_date"),
+                lambda keys: select(contract.c.customer_id).where(contract.c.contract_id.in_(_first(keys))),
+            ),
+        ],
+        "contract_item": [
+            (
+                "contracts",
+                of("contract_id"),
+                lambda keys: select(item.c.contract_id).where(item.c.contract_item_id.in_(_first(keys))),
+            )
+        ],
+        "invoice_line": [
+            (
+                "profits",
+                of("contract_id", "invoice_date", "line_type", "volume", "amount"),
+                lambda keys: select(line.c.contract_id).where(line.c.invoice_line_id.in_(_first(keys))),
+            )
+        ],
+        "service_call": [
+            (
+                "profits",
+                of("contract_id", "logged_date"),
+                lambda keys: select(call.c.contract_id).where(call.c.call_id.in_(_first(keys))),
+            )
+        ],
+        "call_cost": [
+            (
+                "profits",
+                of("call_id", "cost_amount"),
+                lambda keys: (
+                    select(call.c.contract_id)
+                    .join(cost, cost.c.call_id == call.c.call_id)
+                    .where(cost.c.call_cost_id.in_(_first(keys)))
+                ),
+            )
+        ],
     }
 
 
-def _profit_lookups() -> dict[str, Callable[[list[Key]], Any]]:
-    """Per entity the profitability reads: the contracts whose figures read the rows of the
-    given keys (a SELECT of contract ids)."""
-    line, call, cost = cache_table("invoice_line"), cache_table("service_call"), cache_table("call_cost")
-
-    def first(keys: list[Key]) -> list[Any]:
-        return [k[0] for k in keys]
-
-    return {
-        "invoice_line": lambda keys: select(line.c.contract_id).where(
-            line.c.invoice_line_id.in_(first(keys))
-        ),
-        "service_call": lambda keys: select(call.c.contract_id).where(call.c.call_id.in_(first(keys))),
-        "call_cost": lambda keys: (
-            select(call.c.contract_id)
-            .join(cost, cost.c.call_id == call.c.call_id)
-            .where(cost.c.call_cost_id.in_(first(keys)))
-        ),
-    }
+def columns_read() -> dict[str, frozenset[str]]:
+    """Per entity, the columns of it that derived rows read."""
+    return {entity: frozenset().union(*(cols for _, cols, _ in uses)) for entity, uses in _lookups().items()}
 
 
 class Touched:
-    """What one write transaction must derive again: the customers whose derived rows read the
-    changed rows, and the contracts whose profitability reads them (invoice lines, service
-    calls and their costs).
+    """What one write transaction must derive again: the customers whose customer rows read the
+    changed rows, the contracts whose contract rows read them, and the contracts whose
+    profitability reads them (invoice lines, service calls and their costs).
 
-    ``note`` is called with the keys of an entity's changed rows twice: before the write (the
+    ``note`` is called with the keys of an entity's written rows twice: before the write (the
     customers and contracts the old rows belonged to) and after it (those the new rows belong
-    to), so a contract moved to another customer brings both."""
+    to), so a contract moved to another customer brings both. ``columns`` names the columns
+    that changed (None: rows added or removed); a change no derived row reads touches nothing."""
 
     def __init__(self) -> None:
         self.customers: set[int] = set()
         self.contracts: set[int] = set()
-        self._lookups = {entity: (self.customers, lookup) for entity, lookup in _lookups().items()} | {
-            entity: (self.contracts, lookup) for entity, lookup in _profit_lookups().items()
-        }
+        self.profits: set[int] = set()
+        self._lookups = _lookups()
 
-    def note(self, conn: Connection, entity: str, keys: Sequence[Key]) -> None:
-        found_in = self._lookups.get(entity)
-        if found_in is None or not keys:
+    def note(
+        self, conn: Connection, entity: str, keys: Sequence[Key], columns: Iterable[str] | None = None
+    ) -> None:
+        if not keys:
             return
-        into, lookup = found_in
+        changed = None if columns is None else frozenset(columns)
         keys = list(keys)
-        for start in range(0, len(keys), CHUNK):
-            found = lookup(keys[start : start + CHUNK])
-            if isinstance(found, list):
-                into.update(found)
-            else:
-                into.update(k for k in conn.execute(found).scalars() if k is not None)
+        for into, reads, lookup in self._lookups.get(entity, []):
+            if changed is not None and not changed & reads:
+                continue
+            found: set[int] = getattr(self, into)
+            if lookup is None:
+                found.update(_first(keys))
+                continue
+            for start in range(0, len(keys), CHUNK):
+                ids = conn.execute(lookup(keys[start : start + CHUNK])).scalars()
+                found.update(k for k in ids if k is not None)
