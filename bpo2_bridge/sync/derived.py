@@ -18,6 +18,7 @@ again (``Touched.contracts``), without deriving its customer's rows again.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +33,11 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
+from ..cache import search as search_index
 from ..cache.schema import DERIVED, cache_table
 from ..queries import sqlfiles, windows
 from ..report.figures import last_12_from, trend_periods
@@ -42,6 +45,8 @@ from ..settings import Settings
 
 if TYPE_CHECKING:
     from ..bridge import Bridge
+
+log = logging.getLogger(__name__)
 
 META_TABLE = "_bridge_meta"
 COUNTS_DAY = "derived.counts_day"
@@ -112,6 +117,12 @@ TOUCHED_TABLES = {
     "profits": "touched_profit",
 }
 _TOUCHED_KEYS = {"customers": "customer_id", "contracts": "contract_id", "profits": "contract_id"}
+# Past this share of the contract rows to derive again, deriving both tables wholesale (as a full
+# sync does: filled before they are indexed) costs less than writing the rows one by one through
+# their indexes and search indexes. Measured on the large demo (1.05 M contracts, SQLite, a busy
+# 2-core machine): row by row 12 s for 10 %, 21 s for 25 %, 37 s for 50 %, 80 s for all;
+# wholesale 46-70 s whatever the share.
+WHOLESALE_SHARE = 0.7
 # the columns a scoped contract derivation leaves to update_contract_profitability.sql
 PROFIT_COLUMNS = (
     "revenue_12m",
@@ -151,12 +162,56 @@ def rebuild(conn: Connection, touched: Touched, settings: Settings, today: dt.da
             " AND NOT EXISTS (SELECT 1 FROM touched_profit p WHERE p.contract_id = t.contract_id)"
         )
     )
+    touched_rows, stored_rows = _touched_share(conn)
+    if touched_rows > WHOLESALE_SHARE * stored_rows:
+        log.info(
+            "derived rows rebuilt wholesale: %d of %d contract rows to derive again",
+            touched_rows,
+            stored_rows,
+            extra={"touched": touched_rows, "rows": stored_rows},
+        )
+        _drop_touched(conn)
+        _rebuild_all(conn, settings, today)
+        return
     _merge(conn, "contract_row", values, keep=PROFIT_COLUMNS)
     if counts_day(conn) != today:
         recount(conn, settings, today)  # every contract's profitability, those noted included
     else:
         conn.execute(_sql("update_contract_profitability", conn.dialect, scoped=True), values)
     _drop_touched(conn)
+
+
+def _touched_share(conn: Connection) -> tuple[int, int]:
+    """(contract rows to derive or compute the profitability of again, contract rows stored)."""
+    touched = conn.exec_driver_sql(
+        "SELECT (SELECT COUNT(*) FROM touched_contract) + (SELECT COUNT(*) FROM touched_profit p"
+        " WHERE NOT EXISTS (SELECT 1 FROM touched_contract t WHERE t.contract_id = p.contract_id))"
+    ).scalar_one()
+    return int(touched), int(conn.exec_driver_sql("SELECT COUNT(*) FROM contract_row").scalar_one())
+
+
+def _rebuild_all(conn: Connection, settings: Settings, today: dt.date) -> None:
+    """Both derived tables written anew in this transaction, as a full sync writes them: dropped
+    with their indexes and search indexes, derived in one statement each, then indexed and
+    analysed again. Readers keep the rows they read until the commit (SQLite: the snapshot the
+    read began on; PostgreSQL: they wait for the commit, the tables being dropped)."""
+    if conn.dialect.name == "sqlite":
+        for searched in search_index.SEARCHED:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {searched.trigrams}")
+    tables = [cache_table(name) for name in DERIVED]
+    for table in reversed(tables):
+        table.drop(conn)
+    for table in tables:
+        conn.execute(CreateTable(table))  # indexes after the rows: cheaper
+    build(conn, settings, today)
+    for table in tables:
+        for index in sorted(table.indexes, key=lambda i: i.name or ""):
+            index.create(conn)
+    search_index.build(conn)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA analysis_limit=0")  # exact statistics, as the full sync takes
+    for table in tables:
+        conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def _fill_touched(conn: Connection, touched: Touched) -> None:
