@@ -8,7 +8,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 
 from bpo2_bridge.cache import search as search_index
 from bpo2_bridge.queries import crm
-from bpo2_bridge.report.bar_chart import bar_chart
+from bpo2_bridge.report.chart import sales_history_chart
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge, money
 from bpo2_bridge.web.freshness import read_cache_state
@@ -94,12 +94,7 @@ def dashboard(account_no: str):  # type: ignore[no-untyped-def]
         salesmen = crm.customer_salesmen(conn, cid)
         tiles = crm.customer_tiles(conn, bridge, cid)
         history = crm.revenue_history(conn, cid, bridge.today())
-    chart = bar_chart(
-        [m.strftime("%b %y") for m, _ in history],
-        [v for _, v in history],
-        label="12 Months Sales History",
-        value_format=money,
-    )
+    chart = sales_history_chart([(m.strftime("%b %y"), v) for m, v in history], money)
     return render_template(
         "customers/dashboard.html",
         customer=customer,
