@@ -355,48 +355,6 @@ def customer_equivalents(conn: Connection, base: Subquery) -> dict[str, Any]:
     }
 
 
-# what a Refresh names when a contract changed: (column, label)
-CONTRACT_FACTS = (
-    ("contract_type", "Contract Type"),
-    ("status", "Status"),
-    ("start_date", "Start Date"),
-    ("expiry_date", "Expiry Date"),
-    ("machines", "Machines"),
-)
-
-
-def contract_facts(conn: Connection, customer_id: int) -> dict[str, dict[str, Any]]:
-    """One customer's contracts as the grids show them, by contract no (before and after a Refresh)."""
-    rows = cache_table("contract_row")
-    keys = [rows.c[key] for key, _ in CONTRACT_FACTS]
-    query = select(rows.c.contract_no, *keys).where(rows.c.customer_id == customer_id)
-    return {r["contract_no"]: dict(r) for r in conn.execute(query).mappings()}
-
-
-def contract_changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[str]:
-    """What a Refresh changed, contract by contract: "CPC0000059: Expiry Date 2026-12-17 → 2027-06-30"."""
-
-    def shown(value: Any) -> str:
-        return "—" if value is None else value.isoformat() if isinstance(value, dt.date) else str(value)
-
-    out = []
-    for number in sorted(before.keys() | after.keys()):
-        old, new = before.get(number), after.get(number)
-        if old is None:
-            out.append(f"{number}: new")
-        elif new is None:
-            out.append(f"{number}: no longer in BPO2")
-        else:
-            moved = [
-                f"{label} {shown(old[key])} → {shown(new[key])}"
-                for key, label in CONTRACT_FACTS
-                if shown(old[key]) != shown(new[key])
-            ]
-            if moved:
-                out.append(f"{number}: {', '.join(moved)}")
-    return out
-
-
 def contract_tab_counts(
     conn: Connection,
     bridge: Bridge,
