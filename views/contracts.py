@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
@@ -23,7 +24,7 @@ bp = Blueprint("contracts", __name__)
 TABS = (("all", "Contracts"), ("expired", "Expired Contracts"), ("expiring", "Expiring Contracts"))
 # each tab's order without a sort parameter: the manual lists the Contracts tab by Contract No;
 # the newest expiries first among the expired, the soonest first among the expiring
-DEFAULT_SORTS = {"all": "contract_no", "expired": "-expiry_date", "expiring": "expiry_date"}
+DEFAULT_SORTS = MappingProxyType({"all": "contract_no", "expired": "-expiry_date", "expiring": "expiry_date"})
 
 
 def report_link(row: Any) -> str:

@@ -35,7 +35,7 @@ from .formatting import NumberFormat, install_filters
 # unfixed in 3.11 and 3.12)
 PDF_WORKER_TASKS = 500
 PDF_WORKER_EXIT_SECONDS = 1.0  # for an ended worker to be reaped by its pool
-_LOGO_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
+_LOGO_TYPES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"})
 
 
 STYLESHEETS = ("report.css", "report-print.css")

@@ -246,7 +246,7 @@ def press_refresh(bridge: Bridge, account_no: str, customer_id: int) -> RefreshO
 
 
 def _counted(changes: dict[str, dict[str, int]], skip: frozenset[str]) -> list[str]:
-    """"contract item: 1 added, 2 changed" for each entity that changed, by name."""
+    """ "contract item: 1 added, 2 changed" for each entity that changed, by name."""
     parts = []
     for entity, counts in sorted(changes.items()):
         bits = [f"{n} {what}" for what, n in counts.items() if n]

@@ -93,6 +93,16 @@ def create_app(
     app.extensions[EXTENSION_KEY] = bridge
     metrics.init_app(app)  # first: its clock starts before sign-in checks
     security.init_app(app, cookie_secure=settings.session_cookie_secure)
+
+    @app.before_request
+    def _remember_pointers() -> None:
+        # the cache pointer is read once per request (sign-in, the view and the layout share it)
+        bridge.cache.remember_pointers()
+
+    @app.teardown_request
+    def _forget_pointers(_exc: BaseException | None) -> None:
+        bridge.cache.forget_pointers()
+
     auth.init_app(app)
     register_filters(app)
     register_grid_errors(app)
