@@ -38,7 +38,6 @@ from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.jobs import BY_NAME
 from bpo2_bridge.queries.windows import add_months
-from bpo2_bridge.report.render import make_pdf
 from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.store.database import email_log, sync_runs, users
@@ -406,6 +405,7 @@ def test_a_dead_pdf_worker_does_not_fail_the_next_download(copied_demo, login) -
     client = _signed_in(bridge, login)
     rows = client.get("/contracts?format=json&sort=contract_no").get_json()["rows"]
     first, second = rows[0]["contract_no"], rows[1]["contract_no"]
+    make_pdf = bridge.reports.pdf  # the app's bridge: its Downloads render there
     make_pdf.use_workers(1, warm=False)
     try:
         make_pdf.clear()

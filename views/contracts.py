@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
@@ -9,7 +10,8 @@ from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from bpo2_bridge.cache import search as search_index
 from bpo2_bridge.queries import crm
 from bpo2_bridge.queries.row_counts import RowCount
-from bpo2_bridge.sync.refresh_outcome import last_refresh, refresh_customer
+from bpo2_bridge.sync.refresh import last_refresh, press_refresh, refresh_customer
+from bpo2_bridge.sync.results import UnknownCustomer
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import cache_as_of, current_bridge
 from bpo2_bridge.web.freshness import read_cache_state
@@ -22,7 +24,7 @@ bp = Blueprint("contracts", __name__)
 TABS = (("all", "Contracts"), ("expired", "Expired Contracts"), ("expiring", "Expiring Contracts"))
 # each tab's order without a sort parameter: the manual lists the Contracts tab by Contract No;
 # the newest expiries first among the expired, the soonest first among the expiring
-DEFAULT_SORTS = {"all": "contract_no", "expired": "-expiry_date", "expiring": "expiry_date"}
+DEFAULT_SORTS = MappingProxyType({"all": "contract_no", "expired": "-expiry_date", "expiring": "expiry_date"})
 
 
 def report_link(row: Any) -> str:
@@ -177,40 +179,18 @@ def refresh(account_no: str):  # type: ignore[no-untyped-def]
     (the app's SourceError handler) while the cache keeps serving."""
     bridge = current_bridge()
     with bridge.cache.connect() as conn:
-        customer_id = load_customer(conn, account_no)["customer_id"]
-        before = crm.contract_facts(conn, customer_id)
+        customer_id = load_customer(conn, account_no)["customer_id"]  # 404 unless one of theirs
     if wants_json():
         return _refresh_json(account_no)
     target = safe_next(
         request.form.get("next"), url_for("contracts.for_customer", account_no=account_no, tab="all")
     )
-    outcome = refresh_customer(bridge, account_no)
-    message = outcome.message
-    if not outcome.failed:
-        with bridge.cache.connect() as conn:
-            named = crm.contract_changes(before, crm.contract_facts(conn, customer_id))
-        message = _named(outcome.message, outcome.changes, named)
-    flash(message, "refresh-error" if outcome.failed else "refresh")
+    outcome = press_refresh(bridge, account_no, customer_id)
+    flash(outcome.message, "refresh-error" if outcome.failed else "refresh")
     return redirect(target)
 
 
-def _named(message: str, changes: dict[str, dict[str, int]], named: list[str]) -> str:
-    """The Refresh sentence with each changed contract named and what changed in it; other
-    entities by their counts."""
-    if not named:
-        return message
-    head = message.split(". ", 1)[0] + "."
-    others = [
-        f"{entity.replace('_', ' ')}: {', '.join(f'{n} {what}' for what, n in counts.items() if n)}"
-        for entity, counts in sorted(changes.items())
-        if entity not in ("contract", "contract_item") and any(counts.values())
-    ]
-    return f"{head} Changed: {'; '.join([*named, *others])}."
-
-
 def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
-    from bpo2_bridge.sync import UnknownCustomer, refresh_customer
-
     try:
         result = refresh_customer(current_bridge(), account_no)  # SourceError: 503 JSON
     except UnknownCustomer:
