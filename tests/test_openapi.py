@@ -26,6 +26,7 @@ from bpo2_bridge.checks.canned import list_checks, run_checks
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.settings import load_settings
 from bpo2_bridge.source.mapping import physical_table
+from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.openapi import GRID_ENDPOINTS, build_openapi, openapi_path
 
 from .helpers import page_token
@@ -37,7 +38,7 @@ GRID_KEYS = {"rows", "total", "capped", "page", "pages", "page_size", "next", "a
 
 
 @pytest.fixture(scope="module")
-def header_app(make_app, _demo_folder, tmp_path_factory):  # type: ignore[no-untyped-def]
+def header_app(_demo_folder, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The app on a private demo copy, users signed in by the login header from 127.0.0.1."""
     folder = tmp_path_factory.mktemp("openapi") / "data"
     shutil.copytree(_demo_folder, folder)
@@ -51,7 +52,8 @@ def header_app(make_app, _demo_folder, tmp_path_factory):  # type: ignore[no-unt
     # a check run that found rows, so /checks/<name> answers with a grid too
     results = run_checks(bridge, [c.name for c in list_checks()], triggered_by="test")
     assert any(r.row_count for r in results)
-    yield make_app(bridge)
+    # module-wide (the fuzzing reuses it): make_app is one test's
+    yield create_app(bridge=bridge)
     bridge.dispose()
 
 
