@@ -13,52 +13,18 @@ from bpo2_bridge.queries.row_counts import RowCount
 from bpo2_bridge.sync.refresh import last_refresh, press_refresh, refresh_customer
 from bpo2_bridge.sync.results import UnknownCustomer
 from bpo2_bridge.web.auth import current_user, safe_next
+from bpo2_bridge.web.columns import PROFIT_COLUMNS, months_css
 from bpo2_bridge.web.context import cache_as_of, current_bridge
+from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
-from bpo2_bridge.web.links import row_link
-
-from .customers import back_url, here, load_customer
+from bpo2_bridge.web.navigation import back_url, customer_link, here, report_link
 
 bp = Blueprint("contracts", __name__)
 TABS = (("all", "Contracts"), ("expired", "Expired Contracts"), ("expiring", "Expiring Contracts"))
 # each tab's order without a sort parameter: the manual lists the Contracts tab by Contract No;
 # the newest expiries first among the expired, the soonest first among the expiring
 DEFAULT_SORTS = MappingProxyType({"all": "contract_no", "expired": "-expiry_date", "expiring": "expiry_date"})
-
-
-def report_link(row: Any) -> str:
-    return row_link("report.view", "contract_no", row["contract_no"], back=here())
-
-
-def customer_link(row: Any) -> str:
-    return row_link("customers.dashboard", "account_no", row["account_no"], back=here())
-
-
-def months_css(row: Any) -> str | None:
-    months = row["months_remaining"]
-    return "negative" if months is not None and months < 0 else None
-
-
-def _percent(value: Any) -> str:
-    return f"{value} %"
-
-
-def _money(value: Any) -> str:
-    return f"{value:,.2f}"
-
-
-# the last 12 months' profitability stored with each contract row (SPEC §5, as the report's
-# "Last 12 months"): hidden until the column chooser picks them; exports carry them always
-PROFIT_COLUMNS = (
-    GridColumn("revenue_12m", "Revenue 12m", type="number", display=_money, hidden=True),
-    GridColumn("cost_12m", "Cost 12m", type="number", display=_money, hidden=True),
-    GridColumn("gross_profit_12m", "Gross Profit 12m", type="number", display=_money, hidden=True),
-    GridColumn("margin_12m", "Margin 12m %", type="number", display=_percent, hidden=True),
-    GridColumn("volume_12m", "Volume 12m", type="number", display=lambda v: f"{v:,}", hidden=True),
-    GridColumn("cost_per_copy_12m", "Cost per Copy 12m", type="number", hidden=True),
-    GridColumn("volume_trend", "Volume Trend %", type="number", display=_percent, hidden=True),
-)
 
 
 def _columns(with_customer: bool) -> list[GridColumn]:

@@ -52,7 +52,9 @@ CENTS = Decimal("0.01")
 class Viewer(Protocol):
     """What visibility needs to know about a user (bpo2_bridge.web.auth.User fits)."""
 
-    employee_id: int | None
+    # read-only members: User is a frozen dataclass
+    @property
+    def employee_id(self) -> int | None: ...
 
     @property
     def is_admin(self) -> bool: ...
