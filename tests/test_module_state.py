@@ -95,7 +95,6 @@ NOT_YET: dict[str, tuple[str, ...]] = {
         "SIGN_IN_REDIRECT",
     ),
     "bpo2_bridge/web/openapi_schemas.py": ("HEALTH_SCHEMA",),
-    "views/activities.py": ("DEFAULT_SORTS",),
 }
 
 

@@ -3,6 +3,7 @@ Open, All), whose activities ("mine" or "all") and each tab's count. Activities 
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from ..queries import crm
@@ -15,12 +16,14 @@ from .navigation import case_link, customer_link
 TABS = (("today", "Today"), ("recent", "Recent"), ("open", "Open"), ("all", "All"))
 # each tab's order without a sort parameter: the day's in time order, the latest change first,
 # the open ones soonest due first
-DEFAULT_SORTS = {
-    "today": "scheduled_for",
-    "recent": "-modified_date",
-    "open": "scheduled_for",
-    "all": "-scheduled_for",
-}
+DEFAULT_SORTS = MappingProxyType(
+    {
+        "today": "scheduled_for",
+        "recent": "-modified_date",
+        "open": "scheduled_for",
+        "all": "-scheduled_for",
+    }
+)
 WHO = ("mine", "all")
 
 
