@@ -6,18 +6,13 @@ import re
 import time
 
 from bpo2_bridge.sync import history
-from bpo2_bridge.web.app import create_app
+
+from .helpers import page_token
 
 
-def _token(client, url: str) -> str:  # type: ignore[no-untyped-def]
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).get_data(as_text=True))
-    assert match
-    return match.group(1)
-
-
-def test_status_lists_syncs_and_runs_a_full_sync(copied_demo, login) -> None:
+def test_status_lists_syncs_and_runs_a_full_sync(make_app, copied_demo, login) -> None:
     bridge = copied_demo()
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     client = app.test_client()
     login(client, "ops")
     html = client.get("/status").get_data(as_text=True)
@@ -25,7 +20,7 @@ def test_status_lists_syncs_and_runs_a_full_sync(copied_demo, login) -> None:
     assert re.search(r"<td>full</td>.*?status-ok", html, re.S)
     assert "customer: 20" in html
     before = len(history.recent(bridge.store, 50))
-    response = client.post("/status/full-sync", data={"csrf_token": _token(client, "/status")})
+    response = client.post("/status/full-sync", data={"csrf_token": page_token(client, "/status")})
     assert response.status_code == 302
     app.extensions["bpo2_full_sync_thread"].join(timeout=60)
     runs = history.recent(bridge.store, 50)
@@ -33,9 +28,9 @@ def test_status_lists_syncs_and_runs_a_full_sync(copied_demo, login) -> None:
     assert "Full sync started" in client.get("/status").get_data(as_text=True)
 
 
-def test_status_says_when_bpo2_is_unreachable(copied_demo, login, tmp_path) -> None:
+def test_status_says_when_bpo2_is_unreachable(make_app, copied_demo, login, tmp_path) -> None:
     bridge = copied_demo(source_url=f"sqlite:///{tmp_path / 'missing' / 'bpo2.sqlite'}")
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, "ops")
     started = time.monotonic()
     html = client.get("/status").get_data(as_text=True)

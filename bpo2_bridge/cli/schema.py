@@ -69,6 +69,3 @@ def check(app: AppContext, fmt: str) -> None:
     summary = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the mapped schema"
     click.echo(summary, err=fmt != "table")
     sys.exit(1)
-
-
-COMMANDS = [schema]
