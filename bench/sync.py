@@ -31,8 +31,8 @@ from bpo2_bridge.demo.content import BENCH_CUSTOMER_ACCOUNT
 from bpo2_bridge.settings import load_settings
 from bpo2_bridge.source.reflection import offline_schema
 from bpo2_bridge.sync import full_sync, incremental_sync, refresh_customer
-from bpo2_bridge.sync.derived import columns_read
 from bpo2_bridge.sync.plan import build_plans
+from bpo2_bridge.sync.touched import columns_read
 
 DEMO = Path(os.environ.get("BPO2_BENCH_DEMO", "/tmp/bench-data/bpo2-demo.sqlite"))
 TODAY = dt.date(2026, 11, 22)

@@ -27,6 +27,7 @@ from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.source.model import BY_NAME
 from bpo2_bridge.sync import derived as derived_rows
 from bpo2_bridge.sync import full_sync, incremental_sync, refresh_customer
+from bpo2_bridge.sync.touched import columns_read
 
 HYPO = settings(
     max_examples=12,
@@ -484,7 +485,7 @@ def test_every_column_a_derivation_reads_is_known_to_touch_derived_rows() -> Non
     """A change to a column no derived row reads derives nothing again, so every entity column
     the derivations read (sql/derive_*.sql with sql/_profitability.sql) must be listed: one
     missing would leave a grid row stale after an incremental sync."""
-    reads = derived_rows.columns_read()
+    reads = columns_read()
     missing = set()
     for name in ("derive_customer_rows", "derive_contract_rows"):
         tree = sqlglot.parse_one(sqlfiles.render(name, "sqlite").replace(":", "@"), read="sqlite")
@@ -506,13 +507,11 @@ def _searched(client, words: str) -> int:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_a_change_reaching_most_contract_rows_derives_them_wholesale(  # type: ignore[no-untyped-def]
-    copied_demo, postgresql_cache, login, caplog, engine: str
+    make_app, copied_demo, postgresql_cache, login, caplog, engine: str
 ) -> None:
     """Renaming every contract type reaches every contract row: the sync derives both tables
     anew in its transaction (cheaper than row by row past a share), and the result is the same
     as row by row: equal to a fresh derivation, searchable, and kept current by later syncs."""
-    from bpo2_bridge.web.app import create_app
-
     bridge = copied_demo(**({"cache_url": postgresql_cache()} if engine == "postgresql" else {}))
     if engine == "postgresql":
         full_sync(bridge)
@@ -525,7 +524,7 @@ def test_a_change_reaching_most_contract_rows_derives_them_wholesale(  # type: i
         incremental_sync(bridge)
     assert any("wholesale" in r.getMessage() for r in caplog.records)
     assert_derived_rows_fresh(bridge)
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, "admin")
     with bridge.cache.connect() as conn:
         kind = conn.execute(text("SELECT MIN(contract_type) FROM contract_row")).scalar_one()

@@ -12,7 +12,7 @@ from .results import empty_changes
 from .transfer import delete_keys, insert_rows, update_rows
 
 if TYPE_CHECKING:
-    from .derived import Touched
+    from .touched import Touched
 
 Key = tuple[Any, ...]
 
