@@ -261,10 +261,16 @@ def _merge(conn: Connection, name: str, values: dict[str, Any], keep: Sequence[s
         f"DELETE FROM {name} WHERE {key} IN (SELECT t.{key} FROM {touched} t)"
         f" AND NOT EXISTS (SELECT 1 FROM {fresh} f WHERE f.{key} = {name}.{key})"
     )
+    # the rows that differ found from the few fresh rows (CROSS JOIN: SQLite reads them first;
+    # an UPDATE ... FROM let it walk all million stored rows, 120 ms for a Refresh)
+    differing = (
+        f"SELECT f.{key} FROM {fresh} f CROSS JOIN {name} q WHERE q.{key} = f.{key}"
+        f" AND ({' OR '.join(f'q.{c} {differs} f.{c}' for c in changing)})"
+    )
     conn.exec_driver_sql(
-        f"UPDATE {name} SET {', '.join(f'{c} = f.{c}' for c in changing)} FROM {fresh} f"
-        f" WHERE f.{key} = {name}.{key}"
-        f" AND ({' OR '.join(f'{name}.{c} {differs} f.{c}' for c in changing)})"
+        f"UPDATE {name} SET ({', '.join(changing)}) ="
+        f" (SELECT {', '.join(f'f.{c}' for c in changing)} FROM {fresh} f WHERE f.{key} = {name}.{key})"
+        f" WHERE {key} IN ({differing})"
     )
     conn.exec_driver_sql(
         f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(f'f.{c}' for c in columns)}"
