@@ -8,10 +8,14 @@ from typing import Any
 from flask import Blueprint, request, url_for
 
 from bpo2_bridge.queries import crm
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
+from bpo2_bridge.queries.grid.state import Params
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.freshness import read_cache_state
-from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
+from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
+from bpo2_bridge.web.grid_page import PageView
 
 from .cases import case_link, customer_link, greyed
 from .customers import back_url, load_customer
@@ -70,14 +74,15 @@ def who_of(args: Any, user: Any, default: str | None = None) -> str:
 
 
 def activities_page(
-    conn: Any, grid: Grid, args: Any, tab: str, who: str, customer_id: int | None = None
-) -> GridPage:
+    conn: Any, grid: Grid, params: Params | None, tab: str, who: str, customer_id: int | None = None
+) -> PageView:
     bridge, user = current_bridge(), current_user()
     listed = crm.activity_list(conn, bridge, user, tab, who == "mine", customer_id)
-    return grid.fetch(
+    return fetch_page(
+        grid,
         conn,
         listed.base,
-        args,
+        params=params,
         count_limit=bridge.settings.grid_count_limit,
         count_seconds=bridge.settings.grid_count_seconds,
         where=listed.where,
@@ -92,7 +97,7 @@ def tab_counts(conn: Any, who: str, customer_id: int | None = None) -> dict[str,
     return crm.list_counts(conn, lists, settings.grid_count_limit, settings.grid_count_seconds)
 
 
-def _page(grid: Grid, account_no: str | None = None) -> tuple[GridPage, dict[str, Any]]:
+def _page(grid: Grid, account_no: str | None = None) -> tuple[PageView, dict[str, Any]]:
     """The grid page and the template's context: tab, "who" and the tabs with their counts."""
     bridge, user = current_bridge(), current_user()
     context: dict[str, Any] = {}
@@ -104,7 +109,7 @@ def _page(grid: Grid, account_no: str | None = None) -> tuple[GridPage, dict[str
             customer_id = context["customer"]["customer_id"]
         # every activity the user may see; "only mine" a click away (Home starts with mine)
         tab, who = tab_of(request.args), who_of(request.args, user, "all")
-        page = activities_page(conn, grid, request.args, tab, who, customer_id)
+        page = activities_page(conn, grid, None, tab, who, customer_id)
         tabs: list[Any] = []
         if not wants_json() and page.format == "html":
             counts = tab_counts(conn, who, customer_id)

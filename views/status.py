@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.renewals.digest import LOG_LABEL as DIGEST_LABEL
 from bpo2_bridge.source.engines import SourceError
 from bpo2_bridge.source.reflection import check_schema
@@ -16,7 +18,7 @@ from bpo2_bridge.sync.full import full_sync as run_full_sync
 from bpo2_bridge.sync.history import recent
 from bpo2_bridge.web.auth import role_required
 from bpo2_bridge.web.context import current_bridge
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.grid import fetch_page, grid_response
 from bpo2_bridge.web.links import row_link
 
 bp = Blueprint("status", __name__)
@@ -85,7 +87,7 @@ def email_log_grid():  # type: ignore[no-untyped-def]
     """The application store's email log: who sent which report to whom, and how it went."""
     bridge = current_bridge()
     with bridge.store.connect() as conn:
-        page = EMAIL_LOG.fetch(conn, email_log, request.args)
+        page = fetch_page(EMAIL_LOG, conn, email_log)
     return grid_response(EMAIL_LOG, page, template="status/email_log.html")
 
 

@@ -34,8 +34,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..bridge import Bridge
 from ..cache.schema import cache_table
 from ..sync import derived as derived_rows
-from . import sqlfiles, value_lists, windows
-from .row_counts import RowCount, count_rows
+from . import sqlfiles, windows
+from .grid import value_lists
+from .grid.counts import RowCount, count_rows
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect

@@ -1,59 +1,42 @@
-"""The one grid every screen uses: server-side paging, sort, Filter Row, Filter Text Box,
-Create Filter, and the same rows as HTML, JSON, CSV and XLSX at one URL.
+"""The one grid every screen uses: a ``Grid`` declares its columns, default sort and row key
+once; ``Grid.fetch`` answers one URL with one page, sorted, filtered and searched on the server::
 
-A view declares a ``Grid`` once, then per request::
+    page = CONTRACTS.fetch(conn, base, params, max_page_size=200)   # GridError names a bad parameter
 
-    page = CONTRACTS.fetch(conn, base, request.args)        # GridError -> 400
-    return grid_response(CONTRACTS, page, template="contracts/index.html", as_of=as_of)
-
-``base`` is any selectable (a Table, a ``select()``, a ``text(...).columns(...).subquery()``);
-WHERE, ORDER BY and LIMIT are built with SQLAlchemy Core on its columns, so user input only
-ever travels as bound parameters. All state lives in the URL: ``page``, ``page_size``, ``sort``
-(``col`` / ``-col``), ``q``, ``f_<col>`` (syntax in :mod:`.grid_filters`), ``filter``, and the
-keyset cursors ``after`` / ``before`` the Next / Previous links carry so deep pages stay as fast
-as the first. Every other parameter (``tab``, ...) is kept in every link the grid makes.
+``params`` is the URL's parameters as a plain mapping (name -> its values). ``base`` is any
+selectable (a Table, a ``select()``, a ``text(...).columns(...).subquery()``); WHERE, ORDER BY
+and LIMIT are built with SQLAlchemy Core on its columns, so user input only ever travels as
+bound parameters. All state lives in the URL: ``page``, ``page_size``, ``sort`` (``col`` /
+``-col``), ``q``, ``f_<col>`` (syntax in :mod:`.filters`), ``filter``, and the keyset cursors
+``after`` / ``before`` the Next / Previous links carry so deep pages stay as fast as the first.
 
 Counts are capped (``count_limit``, as Datasette's): past it the pager says "10,000+ rows" and
 only ``page=last`` counts every row. The search box of a grid over derived rows reads one stored
-search text per row through its trigram index (``search_index.TextSearch``).
+search text per row through its trigram index (``cache.search.TextSearch``).
 
-The URL is read and checked in :mod:`.grid_state`; the page, its links and its response in
-:mod:`.grid_page`.
+The URL is read and checked in :mod:`.state`; the page's links, HTML and the response in the
+format the URL asks for are the web's (``web/grid.py``, ``web/grid_page.py``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import current_app, has_app_context
-from markupsafe import Markup
 from sqlalchemy import Boolean, Connection, Select, literal_column, select, true, union_all
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import FromClause, operators, visitors
 from sqlalchemy.sql.elements import BooleanClauseList, ColumnClause, ColumnElement, UnaryExpression
-from werkzeug.datastructures import MultiDict
 
-from ..cache import time_limit
-from ..cache.search import TextSearch
-from ..queries.row_counts import RowCount, count_rows
-from . import grid_cursor
-from .grid_filters import HELP, KINDS, OPERATORS, GridError, value_counts
-from .grid_page import GridPage, Row, grid_response, register_grid_errors, wants_json
-from .grid_state import PAGE_SIZES, Equivalents, GridState
-
-__all__ = [
-    "Grid",
-    "GridColumn",
-    "GridError",
-    "GridPage",
-    "grid_response",
-    "register_grid_errors",
-    "wants_json",
-]
+from ...cache import time_limit
+from ...cache.search import TextSearch
+from . import cursor as grid_cursor
+from .columns import GridColumn
+from .counts import RowCount, count_rows
+from .filters import OPERATORS, value_counts
+from .page import GridPage
+from .state import PAGE_SIZES, Equivalents, GridState, Params
 
 EXPORT_CAP = 100_000
 COUNT_LIMIT = 10_000  # rows counted before the pager says "10,000+" (setting grid_count_limit)
@@ -63,69 +46,6 @@ WALK_SECONDS = 0.03  # a walk that finds no page in this time gives way to the p
 WALK_SECONDS_CAPPED = 0.12  # the same past grid_count_limit rows, whose sort costs far more
 
 PART = "grid_part"  # which of a page's parts a row came from (_parts_page)
-EMPTY = "—"  # what a cell without a value shows
-
-PLACEHOLDERS = {
-    "text": "contains…",
-    "number": "e.g. >0, 1..10",
-    "date": "e.g. >2026-01-01",
-    "datetime": "e.g. 2026-01-01",
-    "bool": "",
-}
-
-
-@dataclass(frozen=True)
-class GridColumn:
-    key: str
-    label: str
-    type: str = "text"
-    sortable: bool = True
-    filterable: bool = True
-    searchable: bool | None = None
-    link: Callable[[Row], str | None] | None = None
-    css: Callable[[Row], str | None] | None = None
-    # another column whose order is this one's (Months Remaining: the expiry date), so the sort
-    # walks that column's index
-    sort_by: str | None = None
-    # how a cell shows a value (a size in bytes as "1.2 MB"); JSON, CSV and XLSX keep the value
-    display: Callable[[Any], str] | None = None
-    # a few-valued column (a status, a type, a site): its header offers its values to tick, with counts
-    choices: bool = False
-    # left out of the page until the column chooser (``cols=``) picks it; JSON, CSV and XLSX
-    # carry it always
-    hidden: bool = False
-
-    def __post_init__(self) -> None:
-        if self.type not in KINDS:
-            raise ValueError(f"column {self.key}: type must be one of {KINDS}, not {self.type!r}")
-        if self.choices and self.type != "text":
-            raise ValueError(f"column {self.key}: only a text column offers values to tick")
-
-    @property
-    def is_searchable(self) -> bool:
-        return self.type == "text" if self.searchable is None else self.searchable
-
-    @property
-    def help(self) -> str:
-        return HELP[self.type]
-
-    @property
-    def placeholder(self) -> str:
-        return PLACEHOLDERS[self.type]
-
-    def text(self, value: Any) -> str:
-        """The value as a cell shows it; an empty value as "—", as the report shows it."""
-        if value is None:
-            return EMPTY
-        if self.display is not None:
-            return self.display(value)
-        if self.type == "bool":
-            return "Yes" if value else "No"
-        if isinstance(value, dt.datetime):
-            return value.strftime("%Y-%m-%d %H:%M")
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        return str(value)
 
 
 class Grid:
@@ -157,12 +77,8 @@ class Grid:
         if sort_key not in self.by_key and sort_key not in self.key:
             raise ValueError(f"grid {name}: default sort {default_sort!r} is not a column")
         self.kinds = {c.key: c.type for c in self.columns if c.filterable}
-        # markup that is the same on every request, built once rather than per page
+        # what the search box's placeholder names, the same on every request
         self.search_labels = ", ".join(c.label for c in self.columns if c.is_searchable)
-        self.filter_keys = ", ".join(self.kinds)
-        option = Markup('<option value="{0}">{1}</option>')
-        self.column_options = Markup("").join(option.format(c.key, c.label) for c in self.filterable)
-        self.operator_options = Markup("").join(option.format(op, op) for op in OPERATORS)
 
     @property
     def filterable(self) -> list[GridColumn]:
@@ -176,7 +92,7 @@ class Grid:
         self,
         conn: Connection,
         base: Any,
-        args: MultiDict[str, str],
+        params: Params,
         *,
         max_page_size: int | None = None,
         count_limit: int = COUNT_LIMIT,
@@ -186,8 +102,10 @@ class Grid:
         search: TextSearch | None = None,
         default_sort: str | None = None,
     ) -> GridPage:
-        """The rows the URL asks for; GridError (a 400) naming any bad parameter.
+        """The rows the URL's ``params`` ask for; GridError naming any bad parameter.
 
+        ``max_page_size``: the largest page size served (the setting grid_max_page_size; None:
+        the largest size the page offers).
         ``where``: the conditions that make ``base`` this list (a tab, a customer, what the user
         may see), kept apart from it so the page can be planned as a whole (``_planned``).
         ``equivalents`` writes the conditions on a computed column as the same conditions on
@@ -196,8 +114,8 @@ class Grid:
         ``default_sort``: the order without a ``sort`` parameter where it is not the grid's (a tab's).
         """
         source = _as_from(base)
-        state = GridState.parse(self, args, max_page_size or _max_page_size(), default_sort)
-        page = GridPage(self, state)
+        state = GridState.parse(self, params, max_page_size or max(PAGE_SIZES), default_sort)
+        page = GridPage(self, state, page=state.page)
         if state.redirect is not None:
             page.redirect_params = state.redirect
             return page
@@ -457,12 +375,3 @@ def _parts_page(
 
 def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(query).mappings()]
-
-
-def _max_page_size() -> int:
-    if has_app_context():
-        bridge = current_app.extensions.get("bpo2_bridge")
-        settings = getattr(bridge, "settings", None)
-        if settings is not None:
-            return int(settings.grid_max_page_size)
-    return max(PAGE_SIZES)
