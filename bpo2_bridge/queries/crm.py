@@ -210,7 +210,7 @@ def activity_list(
 def list_counts(
     conn: Connection, lists: dict[str, Listed], limit: int | None, seconds: float
 ) -> dict[str, RowCount]:
-    """Rows of each list (a grid's tabs), counted up to ``limit`` (row_counts)."""
+    """Rows of each list (a grid's tabs), counted up to ``limit`` (grid.counts)."""
     return {key: count_rows(conn, listed.base, listed.where, limit, seconds) for key, listed in lists.items()}
 
 
@@ -406,7 +406,7 @@ def contract_tab_counts(
     today: dt.date | None = None,
     limit: int | None = None,
 ) -> dict[str, RowCount]:
-    """Rows of each tab, counted up to ``limit`` (row_counts)."""
+    """Rows of each tab, counted up to ``limit`` (grid.counts)."""
     today = today or bridge.today()
     counts = {}
     for tab in windows.TABS:
