@@ -230,7 +230,9 @@ def next_runs(
 _RECORDED_KINDS = {"incremental_sync": "incremental", "full_sync": "full"}
 
 
-def upcoming(bridge: Bridge, jobs: tuple[Job, ...] = JOBS, now: dt.datetime | None = None) -> dict[str, dt.datetime | None]:
+def upcoming(
+    bridge: Bridge, jobs: tuple[Job, ...] = JOBS, now: dt.datetime | None = None
+) -> dict[str, dt.datetime | None]:
     """`next_runs` as ops see them: from the settings, with interval jobs counted from their
     last recorded start. Needs no running scheduler (`serve --no-scheduler` shows them too)."""
     from .sync import history

@@ -29,8 +29,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .jobs import JOBS, Job
 from .queries.status import SCHEDULER_LEASE
-from .sync.full import SyncStopped, clean_abandoned
 from .sync import requests as sync_requests
+from .sync.full import SyncStopped, clean_abandoned
 from .sync.lease import Lease
 from .sync.results import SyncBusy
 
@@ -253,7 +253,10 @@ def start_scheduler(
     leadership = Leadership(Lease(bridge.store, LEASE_NAME, settings.scheduler_lock_seconds))
     options: dict[str, Any] = {
         # jobs on one worker; the look for requested syncs apart, so it never waits behind them
-        "executors": {"default": ThreadPoolExecutor(max_workers=1), "poll": ThreadPoolExecutor(max_workers=1)},
+        "executors": {
+            "default": ThreadPoolExecutor(max_workers=1),
+            "poll": ThreadPoolExecutor(max_workers=1),
+        },
         "timezone": settings.tz,
     }
     scheduler: BaseScheduler = BackgroundScheduler(**options) if background else BlockingScheduler(**options)

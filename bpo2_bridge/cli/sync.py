@@ -148,7 +148,9 @@ def status_lines(report: StatusReport) -> list[str]:
         f"as of:      {cache.as_of or 'never synced'}",
     ]
     if source is not None:
-        lines.append(f"source:     {'reachable' if source.reachable else 'UNREACHABLE: ' + str(source.error)}")
+        lines.append(
+            f"source:     {'reachable' if source.reachable else 'UNREACHABLE: ' + str(source.error)}"
+        )
     check = report.schema_check
     if check is None:
         lines.append("schema:     never checked (run `bpo2-bridge schema check`)")
@@ -171,7 +173,9 @@ def status_lines(report: StatusReport) -> list[str]:
     )
     if report.running:
         run = report.running
-        lines.append(f"running:    {run['kind']} sync since {run['started_at']:%Y-%m-%d %H:%M:%S} on {run['host']}")
+        lines.append(
+            f"running:    {run['kind']} sync since {run['started_at']:%Y-%m-%d %H:%M:%S} on {run['host']}"
+        )
     if report.pending_request:
         req = report.pending_request
         lines.append(

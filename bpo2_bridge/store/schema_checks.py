@@ -90,7 +90,9 @@ def latest(store: Engine) -> SchemaCheck | None:
     return SchemaCheck(row.checked_at, row.checked_by, bool(row.reachable), row.error, problems)
 
 
-def outcome(now: dt.datetime, by: str, problems: Sequence[Problem] = (), error: str | None = None) -> SchemaCheck:
+def outcome(
+    now: dt.datetime, by: str, problems: Sequence[Problem] = (), error: str | None = None
+) -> SchemaCheck:
     return SchemaCheck(now, by, error is None, error, tuple(problems))
 
 
@@ -104,7 +106,9 @@ def check_and_save(source: Engine, mapping: Mapping, store: Engine, now: dt.date
     return check
 
 
-def reflect_and_save(source: Engine, mapping: Mapping, store: Engine, now: dt.datetime, by: str) -> SourceSchema:
+def reflect_and_save(
+    source: Engine, mapping: Mapping, store: Engine, now: dt.datetime, by: str
+) -> SourceSchema:
     """reflect_source, recording what it found as a schema check; raises as reflect_source does."""
     try:
         schema = reflect_source(source, mapping)

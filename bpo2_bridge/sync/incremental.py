@@ -75,7 +75,9 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
     rows: dict[str, int] = {}
     changes: dict[str, dict[str, int]] = {}
     seconds: dict[str, float] = {}
-    with history.recorded(bridge.store, "incremental", started, clock=settings.now, failed_as=SyncFailed) as run:
+    with history.recorded(
+        bridge.store, "incremental", started, clock=settings.now, failed_as=SyncFailed
+    ) as run:
         plans = build_plans(reflect_source(bridge.source, bridge.mapping), cache.dialect)
         name = cache.current() or ""
         with source_session(bridge.source, keep_compiled=False) as src, cache.write() as conn:
