@@ -9,7 +9,8 @@ sync) runs again after 30 s, 60 s, 120 s … capped at its interval, until it su
 
 Full syncs requested on the Status page wait in the store (sync/requests.py). The lease
 holder looks for them every 15 s on a thread of its own (a look is one indexed read, and never
-waits behind a running sync), marks them picked, and queues one full sync on the job thread.
+waits behind a running sync) and queues one full sync on the job thread, which marks them
+picked as it starts.
 """
 
 from __future__ import annotations
@@ -170,24 +171,36 @@ def _retry_later(
 
 
 def _request_poll(bridge: Bridge, leadership: Leadership, scheduler: BaseScheduler) -> Callable[[], None]:
-    """Look for requested full syncs on the lease holder; queue one full sync for them."""
+    """Look for requested full syncs on the lease holder; queue one full sync for new ones.
+
+    The queued sync marks the requests picked when it starts: until then the page says they
+    wait, and should this process stop first, they stay pending for the next lease holder."""
+    queued: set[int] = set()  # requests a queued sync of this scheduler will answer
+    guard = threading.Lock()
 
     def poll() -> None:
         if not leadership.held:
             return
         try:
-            picked = sync_requests.pick(bridge.store, bridge.settings.now())
+            waiting = sync_requests.waiting(bridge.store)
         except Exception:
             log.warning("requested syncs: store unreachable", exc_info=True)
             return
-        if not picked:
+        with guard:
+            new = [r for r in waiting if r.id not in queued]
+            queued.update(r.id for r in new)
+        if not new:
             return
-        who = ", ".join(sorted({r.requested_by for r in picked}))
-        log.info("full sync requested by %s: queued", who)
+        log.info("full sync requested by %s: queued", ", ".join(sorted({r.requested_by for r in new})))
+
+        def done() -> None:
+            with guard:
+                queued.difference_update(r.id for r in new)
+
         scheduler.add_job(
-            _run_requested(bridge, leadership, picked),
+            _run_requested(bridge, leadership, done),
             trigger=DateTrigger(run_date=dt.datetime.now(bridge.settings.tz), timezone=bridge.settings.tz),
-            id=f"full_sync.requested.{picked[0].id}",
+            id=f"full_sync.requested.{new[0].id}",
             name="full_sync (requested)",
             misfire_grace_time=None,  # however late: ops asked for it
         )
@@ -195,24 +208,23 @@ def _request_poll(bridge: Bridge, leadership: Leadership, scheduler: BaseSchedul
     return poll
 
 
-def _run_requested(
-    bridge: Bridge, leadership: Leadership, picked: list[sync_requests.SyncRequest]
-) -> Callable[[], None]:
+def _run_requested(bridge: Bridge, leadership: Leadership, done: Callable[[], None]) -> Callable[[], None]:
     """The requested full sync as the job thread runs it (never beside another job)."""
 
     def run() -> None:
-        if not leadership.ensure():  # lost the lease meanwhile: the new holder picks them up
-            sync_requests.put_back(bridge.store, picked)
-            return
         try:
+            if not leadership.ensure():  # lost the lease meanwhile: the new holder picks them up
+                return
             with leadership.busy:
-                sync_requests.run_picked(bridge, picked)
+                sync_requests.run_pending(bridge)
         except SyncBusy as exc:
             log.info("requested full sync waits: %s", exc)
         except SyncStopped:
             log.info("requested full sync stopped: the process is stopping")
         except Exception:
             log.exception("requested full sync failed")  # the sync records it in the store
+        finally:
+            done()
 
     return run
 

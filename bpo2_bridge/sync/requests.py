@@ -1,8 +1,9 @@
 """Full syncs requested from the Status page, waiting in the store for the scheduler.
 
 A web request never runs a sync: *Run full sync* writes a row here, and the process holding
-the scheduler lease picks the pending rows up within seconds (scheduler.py) and runs the full
-sync on its job thread, so it never overlaps another scheduled job. Presses made while one
+the scheduler lease finds the pending rows within seconds (scheduler.py) and runs the full
+sync on its job thread, so it never overlaps another scheduled job; the sync marks them picked
+as it starts. Presses made while one
 request waits are answered with that request; a request is satisfied by one full sync however
 many presses it gathered.
 """
@@ -39,17 +40,21 @@ def _request(row: Any) -> SyncRequest:
     return SyncRequest(row.id, row.kind, row.requested_by, row.requested_at, row.picked_at)
 
 
-def pending(store: Engine, kind: str = "full") -> SyncRequest | None:
-    """The oldest request of `kind` no scheduler has picked up yet."""
+def waiting(store: Engine, kind: str = "full") -> list[SyncRequest]:
+    """The requests of `kind` no scheduler has picked up yet, oldest first."""
     query = (
         select(sync_requests)
         .where(sync_requests.c.kind == kind, sync_requests.c.picked_at.is_(None))
         .order_by(sync_requests.c.id)
-        .limit(1)
     )
     with store.connect() as conn:
-        row = conn.execute(query).first()
-    return _request(row) if row else None
+        return [_request(row) for row in conn.execute(query)]
+
+
+def pending(store: Engine, kind: str = "full") -> SyncRequest | None:
+    """The oldest request of `kind` no scheduler has picked up yet."""
+    found = waiting(store, kind)
+    return found[0] if found else None
 
 
 def request(store: Engine, kind: str, by: str, now: dt.datetime) -> tuple[SyncRequest, bool]:
@@ -70,21 +75,15 @@ def request(store: Engine, kind: str, by: str, now: dt.datetime) -> tuple[SyncRe
 
 def pick(store: Engine, now: dt.datetime, kind: str = "full") -> list[SyncRequest]:
     """Mark every pending request of `kind` picked (one sync answers them all); returns them."""
-    with store.begin() as conn:
-        rows = conn.execute(
-            select(sync_requests)
-            .where(sync_requests.c.kind == kind, sync_requests.c.picked_at.is_(None))
-            .order_by(sync_requests.c.id)
-        ).all()
-        if not rows:
-            return []
-        ids = [row.id for row in rows]
-        conn.execute(
-            sync_requests.update()
-            .where(sync_requests.c.id.in_(ids), sync_requests.c.picked_at.is_(None))
-            .values(picked_at=now)
-        )
-    return [SyncRequest(r.id, r.kind, r.requested_by, r.requested_at, now) for r in rows]
+    found = waiting(store, kind)
+    if found:
+        with store.begin() as conn:
+            conn.execute(
+                sync_requests.update()
+                .where(sync_requests.c.id.in_([r.id for r in found]), sync_requests.c.picked_at.is_(None))
+                .values(picked_at=now)
+            )
+    return [SyncRequest(r.id, r.kind, r.requested_by, r.requested_at, now) for r in found]
 
 
 def put_back(store: Engine, picked: list[SyncRequest]) -> None:
