@@ -227,7 +227,7 @@ def next_runs(
 
 
 # the interval jobs whose last start the sync history records, and the kind of run they record
-_RECORDED_KINDS = {"incremental_sync": "incremental", "full_sync": "full"}
+_RECORDED_KINDS = (("incremental_sync", "incremental"), ("full_sync", "full"))
 
 
 def upcoming(
@@ -239,7 +239,7 @@ def upcoming(
 
     settings = bridge.settings
     last_started = {}
-    for job, kind in _RECORDED_KINDS.items():
+    for job, kind in _RECORDED_KINDS:
         runs = history.recent(bridge.store, 1, kind=kind)
         if runs:
             last_started[job] = runs[0]["started_at"].replace(tzinfo=settings.tz)

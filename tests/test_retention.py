@@ -21,7 +21,6 @@ from bpo2_bridge.store.database import login_attempts, open_store, sync_runs
 from bpo2_bridge.store.retention import prune_history
 from bpo2_bridge.store.users import is_throttled, record_attempt
 from bpo2_bridge.sync.full import full_sync
-from bpo2_bridge.web.app import create_app
 
 HEADER_AUTH = {"auth_mode": "header", "trusted_proxies": ["127.0.0.1"]}
 ADMIN = {"X-Remote-User": DEMO_ADMIN_LOGIN}
@@ -78,7 +77,7 @@ def _cli(bridge: Bridge, *args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(main, list(args), env=env)
 
 
-def test_old_history_goes_and_what_the_product_reads_stays(bridge) -> None:
+def test_old_history_goes_and_what_the_product_reads_stays(make_app, bridge) -> None:
     serving = bridge.cache.current()
     as_of = bridge.cache.as_of()
     assert serving and as_of
@@ -125,7 +124,7 @@ def test_old_history_goes_and_what_the_product_reads_stays(bridge) -> None:
     assert len(mine) == 6 and min(mine)[0] > clock - dt.timedelta(days=1)
     # the serving cache still serves, with the same freshness
     assert bridge.cache.current() == serving and bridge.cache.as_of() == as_of
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     grid = client.get("/customers?format=json", headers=ADMIN)
     assert grid.status_code == 200 and grid.get_json()["rows"]
     assert grid.get_json()["as_of"] == as_of.isoformat()

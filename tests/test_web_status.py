@@ -12,39 +12,32 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, inspect, select
 
 from bpo2_bridge.bridge import Bridge
-from bpo2_bridge.cli import main
 from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.store.database import open_store, schema_checks, sync_requests
 from bpo2_bridge.sync import history
-from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.context import filesize
+
+from .helpers import page_token, sign_in
 
 
 @pytest.fixture
-def ops_client(login):  # type: ignore[no-untyped-def]
+def ops_client(make_app):  # type: ignore[no-untyped-def]
     """ops_client(bridge): the ops user signed in to an app without an in-process scheduler, as
     under `serve --no-scheduler`."""
 
     def make(bridge: Bridge):  # type: ignore[no-untyped-def]
-        client = create_app(bridge=bridge).test_client()
-        login(client, "ops")
+        client = make_app(bridge).test_client()
+        sign_in(client, "ops")
         return client
 
     return make
 
 
-def _token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
 def _press(client) -> str:  # type: ignore[no-untyped-def]
-    token = _token(client.get("/status").get_data(as_text=True))
+    token = page_token(client, "/status")
     response = client.post("/status/full-sync", data={"csrf_token": token})
     assert response.status_code == 302
     return str(client.get("/status").get_data(as_text=True))
@@ -113,11 +106,9 @@ def test_page_renders_from_the_store_without_reaching_bpo2(copied_demo, black_ho
     assert connections == []  # BPO2 (a server that would never answer) was not even connected to
 
 
-def test_page_shows_a_stored_unreachable_check_and_its_age(copied_demo, tmp_path, ops_client) -> None:
+def test_page_shows_a_stored_unreachable_check_and_its_age(copied_demo, tmp_path, ops_client, runner) -> None:
     bridge = copied_demo(source_url=f"sqlite:///{tmp_path / 'missing' / 'bpo2.sqlite'}")
-    env = {"BPO2_BRIDGE_DATA_DIR": bridge.settings.data_dir, "BPO2_BRIDGE_TODAY": bridge.settings.today}
-    env["BPO2_BRIDGE_SOURCE_URL"] = bridge.settings.source_url
-    check = CliRunner().invoke(main, ["schema", "check"], env=env)
+    check = runner.invoke("schema", "check", bridge=bridge, source_url=bridge.settings.source_url)
     assert check.exit_code == 2 and "BPO2 source unreachable" in check.stderr
     html = ops_client(bridge).get("/status").get_data(as_text=True)
     assert 'class="status-bad">BPO2 unreachable</span>' in html
@@ -161,12 +152,11 @@ def test_run_full_sync_is_a_request_the_scheduler_picks_up(copied_demo, ops_clie
     assert "full sync requested by" not in html  # nothing pending any more
 
 
-def test_command_and_page_show_the_same_figures(copied_demo, ops_client) -> None:
+def test_command_and_page_show_the_same_figures(copied_demo, ops_client, runner) -> None:
     bridge = copied_demo()
-    env = {"BPO2_BRIDGE_DATA_DIR": bridge.settings.data_dir, "BPO2_BRIDGE_TODAY": bridge.settings.today}
-    CliRunner().invoke(main, ["schema", "check"], env=env)  # a check of its own, newer than the sync's
+    runner.invoke("schema", "check", bridge=bridge)  # a check of its own, newer than the sync's
     html = ops_client(bridge).get("/status").get_data(as_text=True)
-    out = CliRunner().invoke(main, ["status", "--format", "json"], env=env)
+    out = runner.invoke("status", "--format", "json", bridge=bridge)
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)
 
@@ -185,7 +175,7 @@ def test_command_and_page_show_the_same_figures(copied_demo, ops_client) -> None
     )
     assert report["pending_request"] is None and report["running"] is None
 
-    table = CliRunner().invoke(main, ["status"], env=env).stdout
+    table = runner.invoke("status", bridge=bridge).stdout
     assert "scheduler:  not running anywhere" in table
     assert "schema:     all mapped tables and columns found" in table
 

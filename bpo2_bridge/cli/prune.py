@@ -55,6 +55,3 @@ def prune_command(app: AppContext, days: str, fmt: str) -> None:
     )
     if result.kept_old_runs:
         click.echo(f"kept {result.kept_old_runs} older runs (running, newest or serving)", err=True)
-
-
-COMMANDS = [prune_command]

@@ -92,6 +92,3 @@ def _record(settings: Settings, check: SchemaCheck) -> None:
         click.echo(f"warning: the result was not stored: {first_line(exc)}", err=True)
     finally:
         store.dispose()
-
-
-COMMANDS = [schema]

@@ -235,6 +235,3 @@ def scheduler_command(app: AppContext) -> None:
     finally:
         bridge.dispose()
     sys.exit(0)
-
-
-COMMANDS = [sync_command, status_command, cache_group, scheduler_command]
