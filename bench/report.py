@@ -27,7 +27,6 @@ from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.demo.generate import build_demo_file
 from bpo2_bridge.report import sample
 from bpo2_bridge.report.figures import load_report
-from bpo2_bridge.report.render import make_pdf, render_body, render_pdf
 from bpo2_bridge.settings import load_settings
 from bpo2_bridge.store.users import DEMO_PASSWORD, create_demo_users
 from bpo2_bridge.sync.full import full_sync
@@ -95,7 +94,6 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bpo2-report-bench-") as folder:
         bridge = prepare(Path(folder) / "data")
-        settings = bridge.settings
         client = create_app(bridge=bridge).test_client()
         login_page = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
@@ -116,7 +114,7 @@ def main() -> None:
             return response
 
         def pdf_page() -> object:
-            make_pdf.clear()
+            bridge.reports.pdf.clear()
             response = client.get(f"/contracts/{CONTRACT_NO}/report.pdf")
             assert response.status_code == 200, response.status_code
             return response
@@ -126,11 +124,11 @@ def main() -> None:
                 return load_report(conn, CONTRACT_NO, TODAY)
 
         def body() -> object:
-            return render_body(report, settings)
+            return bridge.reports.body(report)
 
         def pdf_only() -> object:
-            make_pdf.clear()
-            return render_pdf(report, settings)
+            bridge.reports.pdf.clear()
+            return bridge.reports.pdf_bytes(report)
 
         print("through the app:", flush=True)
         report_line("HTML view", page, TARGET_HTML_MS)

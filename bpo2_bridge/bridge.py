@@ -1,6 +1,8 @@
-"""The registry of everything one running bridge holds: settings, mapping, engines, cache.
+"""The registry of everything one running bridge holds: settings, mapping, engines, cache,
+the Refresh runs and the report renderer with its PDF workers.
 
-Views, commands and jobs receive a Bridge; nothing hangs off module globals.
+Views, commands and jobs receive a Bridge; nothing hangs off module globals. What lives longer
+than a request is made here (lazily, on first use) and closed in `dispose`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from .store.database import open_store
 
 if TYPE_CHECKING:
     from .cache.snapshots import Cache
+    from .report.render import ReportRenderer
     from .source.reflection import SourceSchema
+    from .sync.refresh import Refreshes
 
 
 class Bridge:
@@ -57,10 +61,33 @@ class Bridge:
 
         return Cache(self.settings, self.store)
 
+    @cached_property
+    def refreshes(self) -> Refreshes:
+        """The Refresh runs in flight (presses of one customer share a run) and the reflected
+        source schema they reuse."""
+        from .sync.refresh import Refreshes
+
+        return Refreshes()
+
+    @cached_property
+    def reports(self) -> ReportRenderer:
+        """The Contract Performance report's renderer: templates, stylesheets and the PDF
+        maker with its worker processes (serve starts them: `reports.pdf.use_workers`)."""
+        from .report.render import ReportRenderer
+
+        return ReportRenderer(self.settings)
+
     def today(self) -> dt.date:
         return self.settings.today_date()
 
     def dispose(self) -> None:
+        """Close what this bridge opened: PDF workers, Refresh memo, cache and engines."""
+        reports = self.__dict__.get("reports")
+        if reports is not None:
+            reports.dispose()
+        refreshes = self.__dict__.get("refreshes")
+        if refreshes is not None:
+            refreshes.close()
         for name in ("source", "store"):
             engine = self.__dict__.get(name)
             if engine is not None:

@@ -11,7 +11,6 @@ import email
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -46,6 +45,8 @@ from sqlalchemy.engine import URL, make_url
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.settings import Settings, load_settings
 from bpo2_bridge.source.mapping import physical_table
+
+from .helpers import sign_in
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -397,7 +398,25 @@ def crowded_demo(copied_demo) -> Bridge:
 
 
 @pytest.fixture
+def make_app(copied_demo) -> Callable[..., Any]:
+    """make_app(bridge=None, start_scheduler=False, **overrides) -> a Flask app on a private copy
+    of the synced demo with those settings overrides, or on the bridge given (its settings as
+    they are). The app's bridge is current_bridge() in a request, or app.extensions."""
+    from bpo2_bridge.web.app import create_app
+
+    def make(bridge: Bridge | None = None, *, start_scheduler: bool = False, **overrides: object) -> Any:
+        if bridge is None:
+            bridge = copied_demo(**overrides)
+        elif overrides:
+            raise TypeError("settings overrides make a new copy of the demo: pass them without a bridge")
+        return create_app(bridge=bridge, start_scheduler=start_scheduler)
+
+    return make
+
+
+@pytest.fixture
 def app(demo_bridge):
+    """The app on the shared demo (read-only: tests that change anything use make_app)."""
     from bpo2_bridge.web.app import create_app
 
     return create_app(bridge=demo_bridge)
@@ -408,22 +427,52 @@ def client(app):
     return app.test_client()
 
 
-def csrf_token_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
+class Cli:
+    """`bpo2-bridge ARGS` run in-process (click's CliRunner) on the test's settings: a config
+    file with their data_dir and today (or a bridge's), plus keyword settings overrides."""
+
+    def __init__(self, settings: Settings, folder: Path) -> None:
+        self.settings, self.folder = settings, folder
+
+    def config(self, bridge: Bridge | None = None, **overrides: Any) -> Path:
+        settings = bridge.settings if bridge is not None else self.settings
+        values = {"data_dir": str(settings.data_path), "today": settings.today, **overrides}
+        path = self.folder / f"bpo2-bridge-{secrets.token_hex(3)}.toml"
+        path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()), encoding="utf-8")
+        return path
+
+    def invoke(
+        self,
+        *args: str,
+        bridge: Bridge | None = None,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        catch_exceptions: bool = True,
+        **overrides: Any,
+    ) -> Any:
+        from click.testing import CliRunner
+
+        from bpo2_bridge.cli import main
+
+        config = self.config(bridge, **overrides)
+        return CliRunner().invoke(
+            main, ["--config", str(config), *args], input=input, env=env, catch_exceptions=catch_exceptions
+        )
+
+
+@pytest.fixture
+def runner(settings, tmp_path) -> Cli:
+    """runner.invoke(*args, bridge=None, input=None, env=None, catch_exceptions=True, **overrides)
+    -> click Result of `bpo2-bridge --config <file> ARGS`, the file holding the test settings'
+    (or the bridge's) data_dir and today, and the overrides."""
+    return Cli(settings, tmp_path)
 
 
 @pytest.fixture
 def login() -> Callable[..., object]:
-    """login(client, name, password=DEMO_PASSWORD) -> the response of the sign-in POST."""
-    from bpo2_bridge.store.users import DEMO_PASSWORD
-
-    def do(client, name: str, password: str = DEMO_PASSWORD):  # type: ignore[no-untyped-def]
-        token = csrf_token_of(client.get("/login").get_data(as_text=True))
-        return client.post("/login", data={"login": name, "password": password, "csrf_token": token})
-
-    return do
+    """login(client, name, password=DEMO_PASSWORD) -> the response of the sign-in POST
+    (helpers.sign_in, for tests that take it as a fixture)."""
+    return sign_in
 
 
 def _serve(app) -> tuple[str, Callable[[], None]]:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import json
-import re
 import socket
 from typing import Any
 
@@ -18,7 +17,8 @@ from sqlalchemy import select, text
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.store.database import email_log
-from bpo2_bridge.web.app import create_app
+
+from .helpers import csrf_token
 
 HOSTILE_SUBJECTS = (
     "Report\r\nBcc: everyone@evil.example",
@@ -47,12 +47,6 @@ def smtp_server():  # type: ignore[no-untyped-def]
     controller.start()
     yield controller, inbox
     controller.stop()
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
 
 
 def _log(bridge) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -86,14 +80,14 @@ def test_a_file_id_too_large_for_any_database_is_not_found(client, login, file_i
     assert client.get("/files/9223372036854775807").status_code == 404  # the largest key: no such file
 
 
-def test_a_subject_with_a_line_break_is_refused_and_logged(copied_demo, login, smtp_server) -> None:
+def test_a_subject_with_a_line_break_is_refused_and_logged(make_app, copied_demo, login, smtp_server) -> None:
     controller, inbox = smtp_server
     bridge = copied_demo(smtp_host="127.0.0.1", smtp_port=controller.port, email_hourly_limit=2)
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, DEMO_SALESMAN_LOGIN)
     contract_no = _contract_of(bridge, DEMO_SALESMAN_LOGIN)
     url = f"/contracts/{contract_no}/report"
-    token = _csrf(client.get(url).get_data(as_text=True))
+    token = csrf_token(client.get(url).get_data(as_text=True))
     form = {"csrf_token": token, "to": "buyer@customer.test", "cc": "", "message": "Hello"}
     for subject in HOSTILE_SUBJECTS:
         response = client.post(f"{url}/email", data={**form, "subject": subject})

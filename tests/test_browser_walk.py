@@ -14,8 +14,8 @@ from sqlalchemy import MetaData, create_engine, select, text
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
 from bpo2_bridge.queries.windows import add_months
 from bpo2_bridge.source.mapping import physical_table
-from bpo2_bridge.store.users import DEMO_PASSWORD
-from bpo2_bridge.web.app import create_app
+
+from .helpers import sign_in_browser
 
 TODAY = dt.date(2026, 11, 22)
 NOT_YOURS = "Sorry, this is not one of your open cases and you cannot make changes."
@@ -57,10 +57,7 @@ def walk_customer(bridge) -> dict:  # type: ignore[no-untyped-def,type-arg]
 def sign_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(base + "/")
     assert "/login" in page.url
-    page.fill("input[name=login]", DEMO_SALESMAN_LOGIN)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("form.signin button[type=submit]")
-    page.wait_for_url(base + "/")
+    sign_in_browser(page, base, DEMO_SALESMAN_LOGIN)
 
 
 def shot(page, folder: Path, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -80,10 +77,10 @@ def column_texts(page, label: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_customers_to_contracts_refresh_report_and_back(
-    change_expiry_in_source, copied_demo, serve, browser_page, artifacts_dir
+    make_app, change_expiry_in_source, copied_demo, serve, browser_page, artifacts_dir
 ) -> None:
     bridge = copied_demo()
-    base = serve(create_app(bridge=bridge))
+    base = serve(make_app(bridge))
     customer = walk_customer(bridge)
     page = browser_page
     sign_in(page, base)

@@ -15,22 +15,17 @@ from bpo2_bridge.queries.windows import add_months
 from bpo2_bridge.store import user_options
 from bpo2_bridge.store.database import user_options as options_table
 from bpo2_bridge.store.users import remove_user
-from bpo2_bridge.web.app import create_app
+
+from .helpers import csrf_token
 
 SALESMAN, OTHER = "sales1", "sales2"
 TODAY = dt.date(2026, 11, 22)
 
 
-def form_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
 def new_link(client: Any) -> str:
     """Make a calendar link on My calendar as the signed-in user; the path it shows."""
     page = client.get("/me/calendar").get_data(as_text=True)
-    answer = client.post("/me/calendar/new", data={"csrf_token": form_token(page)})
+    answer = client.post("/me/calendar/new", data={"csrf_token": csrf_token(page)})
     assert answer.status_code == 200
     match = re.search(r'id="feed-url" class="feed-url" value="([^"]+)"', answer.get_data(as_text=True))
     assert match, "the new link is shown"
@@ -78,13 +73,13 @@ def contract_of(event: Any) -> str:
     return match.group(1)
 
 
-def test_feed_parses_with_one_all_day_event_per_visible_contract(copied_demo, login) -> None:
+def test_feed_parses_with_one_all_day_event_per_visible_contract(make_app, copied_demo, login) -> None:
     bridge = copied_demo(public_url="https://crm.example.local", calendar_alarm_days=21)
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, SALESMAN)
     path = new_link(client)
 
-    anonymous = create_app(bridge=bridge).test_client()  # no session: the token is the key
+    anonymous = make_app(bridge).test_client()  # no session: the token is the key
     first = anonymous.get(path)
     assert first.status_code == 200
     assert first.mimetype == "text/calendar"
@@ -112,9 +107,9 @@ def test_feed_parses_with_one_all_day_event_per_visible_contract(copied_demo, lo
     assert client.get(f"/contracts/{some}/report").status_code == 200
 
 
-def test_a_token_never_shows_another_salesmans_contracts(copied_demo, login) -> None:
+def test_a_token_never_shows_another_salesmans_contracts(make_app, copied_demo, login) -> None:
     bridge = copied_demo()
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     mine, theirs = app.test_client(), app.test_client()
     login(mine, SALESMAN)
     login(theirs, OTHER)
@@ -125,11 +120,11 @@ def test_a_token_never_shows_another_salesmans_contracts(copied_demo, login) -> 
     assert my_feed - their_feed and their_feed - my_feed  # each has contracts the other may not see
 
 
-def test_horizon_and_excluded_statuses(copied_demo, login) -> None:
+def test_horizon_and_excluded_statuses(make_app, copied_demo, login) -> None:
     bridge = copied_demo(calendar_horizon_months=3, excluded_statuses=["Cancelled", "New"])
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, SALESMAN)
-    found = events(create_app(bridge=bridge).test_client().get(new_link(client)).data)
+    found = events(make_app(bridge).test_client().get(new_link(client)).data)
     shown = {contract_of(e) for e in found}
     assert shown == expected(bridge, SALESMAN, 3)
     assert all(TODAY <= e.decoded("DTSTART") <= add_months(TODAY, 3) for e in found)
@@ -139,11 +134,11 @@ def test_horizon_and_excluded_statuses(copied_demo, login) -> None:
     assert expected(bridge, SALESMAN, 12) - shown  # the horizon left later ones out
 
 
-def test_new_link_replaces_the_old_revoked_and_unknown_ones_are_404(copied_demo, login) -> None:
+def test_new_link_replaces_the_old_revoked_and_unknown_ones_are_404(make_app, copied_demo, login) -> None:
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, SALESMAN)
-    feed = create_app(bridge=bridge).test_client()
+    feed = make_app(bridge).test_client()
     old = new_link(client)
     assert feed.get(old).status_code == 200
     new = new_link(client)
@@ -159,7 +154,7 @@ def test_new_link_replaces_the_old_revoked_and_unknown_ones_are_404(copied_demo,
     # revoked
     page = client.get("/me/calendar").get_data(as_text=True)
     assert "You have a calendar link" in page
-    assert client.post("/me/calendar/revoke", data={"csrf_token": form_token(page)}).status_code == 302
+    assert client.post("/me/calendar/revoke", data={"csrf_token": csrf_token(page)}).status_code == 302
     assert feed.get(new).status_code == 404
     assert "You have no calendar link" in client.get("/me/calendar").get_data(as_text=True)
     # unknown and malformed tokens
@@ -169,25 +164,27 @@ def test_new_link_replaces_the_old_revoked_and_unknown_ones_are_404(copied_demo,
     assert client.post("/me/calendar/new", data={}).status_code == 400
 
 
-def test_header_sign_in_user_without_an_account_gets_his_feed(copied_demo) -> None:
+def test_header_sign_in_user_without_an_account_gets_his_feed(make_app, copied_demo) -> None:
     """In header mode a BPO2 salesman signs in without an account in the store; his link works."""
     bridge = copied_demo(auth_mode="header", trusted_proxies=["127.0.0.1"])
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     client.environ_base["HTTP_X_REMOTE_USER"] = "CORP\\" + OTHER.upper()
     remove_user(bridge.store, OTHER)  # no account: the header alone signs him in
     path = new_link(client)
-    found = events(create_app(bridge=bridge).test_client().get(path).data)
+    found = events(make_app(bridge).test_client().get(path).data)
     assert {contract_of(e) for e in found} == expected(bridge, OTHER, 12)
 
 
-def test_removing_the_account_kills_its_link_even_when_the_login_comes_back(copied_demo, login) -> None:
+def test_removing_the_account_kills_its_link_even_when_the_login_comes_back(
+    make_app, copied_demo, login
+) -> None:
     from bpo2_bridge.store.users import add_user
 
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, SALESMAN)
     path = new_link(client)
-    feed = create_app(bridge=bridge).test_client()
+    feed = make_app(bridge).test_client()
     assert feed.get(path).status_code == 200
     remove_user(bridge.store, SALESMAN)
     assert feed.get(path).status_code == 404

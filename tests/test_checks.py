@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import Table, create_engine, delete, func, insert, select
 from sqlalchemy.dialects import mssql, mysql, postgresql, sqlite
 from sqlalchemy.engine import URL
@@ -26,7 +25,6 @@ from bpo2_bridge.checks.canned import (
     run_checks,
 )
 from bpo2_bridge.checks.guard import check_sql
-from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.source.engines import open_readonly
 from bpo2_bridge.source.mapping import Mapping, load_mapping
@@ -323,37 +321,32 @@ def test_unreachable_source_is_an_error_result_not_a_crash(copied_demo) -> None:
     assert last_results(bridge.store)["customer_without_salesman"].status == "error"
 
 
-def _cli(bridge, *args: str):  # type: ignore[no-untyped-def]
-    settings = bridge.settings
-    env = {
-        "BPO2_BRIDGE_DATA_DIR": str(settings.data_path),
-        "BPO2_BRIDGE_TODAY": settings.today,
-        "BPO2_BRIDGE_SOURCE_URL": "",
-        "BPO2_BRIDGE_SHARE_ROOT": "",
-    }
-    return CliRunner().invoke(main, ["checks", *args], env=env, catch_exceptions=False)
+def _cli(runner, bridge, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke("checks", *args, bridge=bridge, catch_exceptions=False)
 
 
-def test_checks_cli_list_and_run(copied_demo) -> None:
+def test_checks_cli_list_and_run(runner, copied_demo) -> None:
     bridge = copied_demo()
-    listed = _cli(bridge, "list", "--format", "json")
+    listed = _cli(runner, bridge, "list", "--format", "json")
     assert listed.exit_code == 0
     names = [row["name"] for row in json.loads(listed.stdout)]
     assert names == [c.name for c in list_checks()]
 
-    passing = _cli(bridge, "run", "contract_expiry_before_start", "customer_without_salesman")
+    passing = _cli(runner, bridge, "run", "contract_expiry_before_start", "customer_without_salesman")
     assert passing.exit_code == 0, passing.output
     assert "PASS" in passing.stdout and "2 checks: 2 pass, 0 fail" in passing.stderr
 
     seeder = Seeder(f"sqlite:///{bridge.settings.demo_source_path}", bridge.mapping)
     seeder.run(seeder.contract(900001, "SEED-EXP-START", "Active", dt.date(2026, 5, 1), dt.date(2026, 4, 30)))
     seeder.engine.dispose()
-    failing = _cli(bridge, "run", "contract_expiry_before_start", "customer_without_salesman", "--show-rows")
+    failing = _cli(
+        runner, bridge, "run", "contract_expiry_before_start", "customer_without_salesman", "--show-rows"
+    )
     assert failing.exit_code == 1
     assert "FAIL" in failing.stdout and "SEED-EXP-START" in failing.stdout
     assert last_results(bridge.store)["contract_expiry_before_start"].triggered_by == "cli"
 
-    unknown = _cli(bridge, "run", "no_such_check")
+    unknown = _cli(runner, bridge, "run", "no_such_check")
     assert unknown.exit_code == 2 and "no check named 'no_such_check'" in unknown.stderr
 
 

@@ -4,26 +4,18 @@ user is refused."""
 from __future__ import annotations
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
-from bpo2_bridge.store.users import DEMO_PASSWORD
-from bpo2_bridge.web.app import create_app
 
-
-def _sign_in(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_load_state()
+from .helpers import sign_in_browser
 
 
 def test_ops_runs_a_check_and_a_query_in_the_browser(
-    copied_demo, serve, browser_page, artifacts_dir, seed_expiry_before_start
+    make_app, copied_demo, serve, browser_page, artifacts_dir, seed_expiry_before_start
 ) -> None:
     bridge = copied_demo()
     seed_expiry_before_start(bridge)
-    base = serve(create_app(bridge=bridge))
+    base = serve(make_app(bridge))
     page = browser_page
-    _sign_in(page, base, "ops")
+    sign_in_browser(page, base, "ops")
 
     page.click("nav.mainnav a:has-text('SQL checks')")
     page.wait_for_url(f"{base}/checks")
@@ -61,10 +53,10 @@ def test_ops_runs_a_check_and_a_query_in_the_browser(
     page.screenshot(path=str(artifacts_dir / "checks-refused.png"), full_page=True)
 
 
-def test_plain_user_is_refused_the_checks_page(copied_demo, serve, browser_page) -> None:
-    base = serve(create_app(bridge=copied_demo()))
+def test_plain_user_is_refused_the_checks_page(make_app, serve, browser_page) -> None:
+    base = serve(make_app())
     page = browser_page
-    _sign_in(page, base, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, base, DEMO_SALESMAN_LOGIN)
     assert page.locator("nav.mainnav a:has-text('SQL checks')").count() == 0
     response = page.goto(f"{base}/checks")
     assert response is not None and response.status == 403

@@ -5,15 +5,13 @@ pyodbc (PostgreSQL text cannot hold the NUL this row carries)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-from click.testing import CliRunner
 from sqlalchemy import create_engine, func, insert, select
 
 from bpo2_bridge.checks.canned import last_results, list_checks, run_checks
-from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
-from bpo2_bridge.web.app import create_app
+
+from .helpers import csrf_token
 
 TODAY = dt.date(2026, 11, 22)
 BAD_CHECK = "attachment_missing_content"  # reads file paths on the share
@@ -49,16 +47,10 @@ def _assert_isolated(results) -> None:  # type: ignore[no-untyped-def]
     assert {name: r.status for name, r in by_name.items() if r.status == "error"} == {}
 
 
-def test_a_nul_in_one_row_fails_one_check_in_the_cli(copied_demo) -> None:
+def test_a_nul_in_one_row_fails_one_check_in_the_cli(copied_demo, runner) -> None:
     bridge = copied_demo()
     _insert_nul_path(f"sqlite:///{bridge.settings.demo_source_path}", bridge)
-    env = {
-        "BPO2_BRIDGE_DATA_DIR": str(bridge.settings.data_path),
-        "BPO2_BRIDGE_TODAY": bridge.settings.today,
-        "BPO2_BRIDGE_SOURCE_URL": "",
-        "BPO2_BRIDGE_SHARE_ROOT": "",
-    }
-    result = CliRunner().invoke(main, ["checks", "run"], env=env, catch_exceptions=False)
+    result = runner.invoke("checks", "run", bridge=bridge, catch_exceptions=False)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     lines = {line.split()[0]: line for line in result.stdout.splitlines()[2:] if line.strip()}
@@ -68,15 +60,13 @@ def test_a_nul_in_one_row_fails_one_check_in_the_cli(copied_demo) -> None:
     _assert_isolated(last_results(bridge.store).values())
 
 
-def test_a_nul_in_one_row_fails_one_check_in_run_all_on_the_web(copied_demo, login) -> None:
+def test_a_nul_in_one_row_fails_one_check_in_run_all_on_the_web(make_app, copied_demo, login) -> None:
     bridge = copied_demo()
     _insert_nul_path(f"sqlite:///{bridge.settings.demo_source_path}", bridge)
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     assert login(client, "ops").status_code == 302
     page = client.get("/checks").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token
-    response = client.post("/checks/run", data={"csrf_token": token.group(1)})
+    response = client.post("/checks/run", data={"csrf_token": csrf_token(page)})
     assert response.status_code == 303
     after = client.get("/checks").get_data(as_text=True)
     assert f"Ran {len(list_checks())} checks" in after

@@ -7,25 +7,19 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import re
 
 import pytest
 
 from bpo2_bridge.checks.canned import list_checks
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
-from bpo2_bridge.web.app import create_app
 
-
-def _token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
+from .helpers import csrf_token
 
 
 @pytest.fixture
-def ops_app(copied_demo):
+def ops_app(make_app, copied_demo):
     bridge = copied_demo()
-    return create_app(bridge=bridge)
+    return make_app(bridge)
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def ops(ops_app, login):
 
 
 def _post(client, url: str, data: dict | None = None):  # type: ignore[no-untyped-def]
-    token = _token(client.get("/checks").get_data(as_text=True))
+    token = csrf_token(client.get("/checks").get_data(as_text=True))
     return client.post(url, data={"csrf_token": token, **(data or {})})
 
 
@@ -149,7 +143,7 @@ def test_plain_user_and_anonymous_are_refused(ops_app, login) -> None:
     login(user, DEMO_SALESMAN_LOGIN)
     for url in ("/checks", "/checks/query", "/checks/contract_expiry_before_start"):
         assert user.get(url).status_code == 403
-    token = _token(user.get("/").get_data(as_text=True))
+    token = csrf_token(user.get("/").get_data(as_text=True))
     assert user.post("/checks/run", data={"csrf_token": token}).status_code == 403
     assert user.post("/checks/query", data={"csrf_token": token, "sql": "SELECT 1"}).status_code == 403
     assert 'href="/checks"' not in user.get("/").get_data(as_text=True)

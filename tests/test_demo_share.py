@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, select
 
-from bpo2_bridge.cli import main
 from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.demo.share import MANIFEST, DemoShare, demo_share
 from bpo2_bridge.settings import package_config_dir
@@ -44,14 +42,13 @@ def files_in(share: Path) -> set[str]:
     return {p.relative_to(share).as_posix() for p in share.rglob("*") if p.is_file() and p.name != MANIFEST}
 
 
-def _demo_db(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
-    env = {"BPO2_BRIDGE_DATA_DIR": str(tmp_path / "data"), "BPO2_BRIDGE_TODAY": TODAY.isoformat()}
-    return CliRunner().invoke(main, ["demo-db", "--size", "tiny", *args], env=env)
+def _demo_db(runner, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke("demo-db", "--size", "tiny", *args)
 
 
-def test_demo_db_replace_removes_the_files_of_the_previous_build(tmp_path, mapping) -> None:
+def test_demo_db_replace_removes_the_files_of_the_previous_build(runner, tmp_path, mapping) -> None:
     share, source = tmp_path / "data" / "share", tmp_path / "data" / "bpo2-demo.sqlite"
-    assert _demo_db(tmp_path, "--seed", "1").exit_code == 0
+    assert _demo_db(runner, "--seed", "1").exit_code == 0
     first = referenced(f"sqlite:///{source}", mapping)
     assert first and files_in(share) == first
     # what somebody else keeps in the share, and next to it, is none of the demo's business
@@ -60,7 +57,7 @@ def test_demo_db_replace_removes_the_files_of_the_previous_build(tmp_path, mappi
     (share / "contracts" / "signed.pdf").write_bytes(b"%PDF keep")
     (tmp_path / "data" / "beside-the-share.txt").write_text("keep")
 
-    result = _demo_db(tmp_path, "--seed", "3", "--replace")
+    result = _demo_db(runner, "--seed", "3", "--replace")
     assert result.exit_code == 0, result.output
     second = referenced(f"sqlite:///{source}", mapping)
     stale = first - second

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -19,7 +18,6 @@ from sqlalchemy import Boolean, Date, DateTime, Numeric, Table, create_engine, f
 from sqlalchemy.dialects import mssql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from bpo2_bridge.cli import main
 from bpo2_bridge.demo import content
 from bpo2_bridge.demo.content import add_months
 from bpo2_bridge.demo.generate import DemoError, build_demo, build_demo_file, demo_indexes
@@ -329,25 +327,24 @@ def test_ddl_compiles_for_sql_server(mapping):
     assert f"[{mapping['case_attachment'].physical('content')}] VARBINARY(max)" in attachment
 
 
-def _invoke(tmp_path: Path, *args: str):
-    env = {"BPO2_BRIDGE_DATA_DIR": str(tmp_path / "data"), "BPO2_BRIDGE_TODAY": TODAY.isoformat()}
-    return CliRunner().invoke(main, ["demo-db", *args], env=env)
+def _invoke(runner, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke("demo-db", *args)
 
 
-def test_demo_db_command_builds_the_default_file(tmp_path):
-    result = _invoke(tmp_path, "--size", "tiny")
+def test_demo_db_command_builds_the_default_file(runner, tmp_path):
+    result = _invoke(runner, "--size", "tiny")
     assert result.exit_code == 0, result.output
     path = tmp_path / "data" / "bpo2-demo.sqlite"
     assert f"sqlite:///{path}" in result.output
     assert path.exists() and not list(path.parent.glob("*.part*"))
-    again = _invoke(tmp_path, "--size", "tiny")
+    again = _invoke(runner, "--size", "tiny")
     assert again.exit_code == 2 and "already exists" in again.output
-    assert _invoke(tmp_path, "--size", "tiny", "--replace", "--seed", "3").exit_code == 0
+    assert _invoke(runner, "--size", "tiny", "--replace", "--seed", "3").exit_code == 0
 
 
-def test_demo_db_command_builds_into_a_url(tmp_path, fresh_database):
+def test_demo_db_command_builds_into_a_url(runner, tmp_path, fresh_database):
     url = fresh_database("postgresql")
-    result = _invoke(tmp_path, "--size", "tiny", "--url", url.render_as_string(hide_password=False))
+    result = _invoke(runner, "--size", "tiny", "--url", url.render_as_string(hide_password=False))
     assert result.exit_code == 0, result.output
     assert url.render_as_string(hide_password=True) in result.output
 
@@ -361,8 +358,8 @@ def test_demo_db_command_builds_into_a_url(tmp_path, fresh_database):
         (["--url", "not a url"], "--url is not a valid database URL"),
     ],
 )
-def test_demo_db_command_refuses_bad_input_in_one_line(tmp_path, args, message):
-    result = _invoke(tmp_path, *args)
+def test_demo_db_command_refuses_bad_input_in_one_line(runner, tmp_path, args, message):
+    result = _invoke(runner, *args)
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.output

@@ -444,8 +444,7 @@ def _live_counts(bridge: Bridge) -> dict[str, tuple[int, int]]:
         return {r["account_no"]: (r["active_contracts"], r["expiring_contracts"]) for r in rows}
 
 
-def test_counts_and_windows_follow_the_date_without_a_sync(copied_demo, login) -> None:  # type: ignore[no-untyped-def]
-    from bpo2_bridge.web.app import create_app
+def test_counts_and_windows_follow_the_date_without_a_sync(make_app, copied_demo, login) -> None:  # type: ignore[no-untyped-def]
 
     synced = copied_demo()
     synced_day = synced.today()
@@ -458,7 +457,7 @@ def test_counts_and_windows_follow_the_date_without_a_sync(copied_demo, login) -
     expiring = dt.date.fromisoformat(str(expiring)[:10])
     # the next morning, past that contract's last day: no sync has run since
     later = Bridge(synced.settings.replace(today=(expiring + dt.timedelta(days=1)).isoformat()))
-    client = create_app(bridge=later).test_client()
+    client = make_app(later).test_client()
     login(client, "admin")
     assert _customers(client) == {k: v for k, v in _live_counts(later).items() if k in _customers(client)}
     assert _live_counts(later) != _live_counts(synced), "the date moved some contract out of its window"

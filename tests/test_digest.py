@@ -6,26 +6,23 @@ opt-out, sends nothing on a dry run, and is scheduled only while switched on."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from bpo2_bridge.cli import main
 from bpo2_bridge.jobs import BY_NAME, next_runs
 from bpo2_bridge.renewals import digest
 from bpo2_bridge.renewals.desk import FLAGS
 from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.store import user_options
 from bpo2_bridge.store.database import email_log
-from bpo2_bridge.web.app import create_app
 
 from .conftest import free_port
+from .helpers import csrf_token
 from .test_renewals import oracle_flags
 
 SALESMAN, OTHER = "sales1", "sales2"
@@ -72,18 +69,12 @@ def parts(msg: Message) -> dict[str, str]:
     return out
 
 
-def form_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
 def linked_contracts(html: str) -> list[str]:
     return re.findall(r'href="[^"]*/contracts/([^"/]+)/report"', html)
 
 
 def test_digest_arrives_with_both_parts_and_links_that_open_for_the_salesman(
-    copied_demo, smtp_server, login
+    make_app, copied_demo, smtp_server, login
 ) -> None:
     controller, inbox = smtp_server
     bridge = copied_demo(smtp_host="127.0.0.1", smtp_port=controller.port, public_url=PUBLIC, **FLAGGING)
@@ -109,7 +100,7 @@ def test_digest_arrives_with_both_parts_and_links_that_open_for_the_salesman(
     assert set(links) <= mine
     assert all_contract_nos(bridge) - mine
     # the links open for him
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, SALESMAN)
     for href in {h for h in hrefs if "/contracts/" in h}:
         assert client.get(urlsplit(href).path).status_code == 200, href
@@ -121,7 +112,7 @@ def test_digest_arrives_with_both_parts_and_links_that_open_for_the_salesman(
     ]
     assert logged[0]["to_addr"].endswith("<sales1@copierdealer.co.za>")
     assert user_options.last_digest(bridge.store, SALESMAN) is not None
-    ops = create_app(bridge=bridge).test_client()
+    ops = make_app(bridge).test_client()
     login(ops, "ops")
     log_page = ops.get("/status/email-log").get_data(as_text=True)
     assert ">digest<" in log_page and "/contracts/digest/report" not in log_page
@@ -168,13 +159,15 @@ def test_sections_count_from_the_last_digest_kept_in_the_store(copied_demo) -> N
 
 
 @pytest.mark.parametrize("thresholds", [FLAGGING, {"renewal_margin_below": 60, "renewal_trend_below": -5}])
-def test_flagged_renewals_are_the_renewals_page_flagged_rows(copied_demo, login, thresholds) -> None:  # type: ignore[no-untyped-def]
+def test_flagged_renewals_are_the_renewals_page_flagged_rows(
+    make_app, copied_demo, login, thresholds
+) -> None:  # type: ignore[no-untyped-def]
     """The digest's flagged renewals are the rows the Renewals page flags in the expiring window,
     with the same flags, each as its report says (test_renewals.oracle_flags)."""
     bridge = copied_demo(**thresholds)
     who = digest.recipient_for_login(bridge, SALESMAN)
     flagged = digest.build(bridge, who).flagged
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, SALESMAN)
     body = client.get("/renewals?format=json&page_size=500").get_json()
     assert body["pages"] == 1
@@ -187,19 +180,16 @@ def test_flagged_renewals_are_the_renewals_page_flagged_rows(copied_demo, login,
         assert c.flags == tuple(k for k in keys if expected[k]), c.contract_no
 
 
-def run_cli(bridge: Any, tmp_path: Any, *args: str, **settings: Any) -> Any:
+def run_cli(runner: Any, bridge: Any, *args: str, **settings: Any) -> Any:
     """`bpo2-bridge <args>` on the bridge's data through a config file."""
-    values = {"data_dir": str(bridge.settings.data_path), "today": TODAY.isoformat(), **settings}
-    config = tmp_path / "bpo2-bridge.toml"
-    config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()), encoding="utf-8")
-    return CliRunner().invoke(main, ["--config", str(config), *args])
+    return runner.invoke(*args, bridge=bridge, **settings)
 
 
-def test_dry_run_prints_and_sends_nothing(copied_demo, smtp_server, tmp_path) -> None:
+def test_dry_run_prints_and_sends_nothing(runner, copied_demo, smtp_server, tmp_path) -> None:
     controller, inbox = smtp_server
     bridge = copied_demo()
     result = run_cli(
-        bridge, tmp_path, "digest", "--dry-run", smtp_host="127.0.0.1", smtp_port=controller.port, **FLAGGING
+        runner, bridge, "digest", "--dry-run", smtp_host="127.0.0.1", smtp_port=controller.port, **FLAGGING
     )
     assert result.exit_code == 0, result.output
     assert "== sales1 <sales1@copierdealer.co.za>: dry_run" in result.output
@@ -212,14 +202,14 @@ def test_dry_run_prints_and_sends_nothing(copied_demo, smtp_server, tmp_path) ->
     assert user_options.last_digest(bridge.store, SALESMAN) is None
     # the same command without --dry-run sends
     sent = run_cli(
-        bridge, tmp_path, "digest", "--login", SALESMAN, smtp_host="127.0.0.1", smtp_port=controller.port
+        runner, bridge, "digest", "--login", SALESMAN, smtp_host="127.0.0.1", smtp_port=controller.port
     )
     assert sent.exit_code == 0, sent.output
     assert len(inbox.messages) == 1
 
 
-def test_cli_refuses_an_unknown_login_in_one_line(copied_demo, tmp_path) -> None:
-    result = run_cli(copied_demo(), tmp_path, "digest", "--login", "nobody")
+def test_cli_refuses_an_unknown_login_in_one_line(runner, copied_demo, tmp_path) -> None:
+    result = run_cli(runner, copied_demo(), "digest", "--login", "nobody")
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["Error: no user 'nobody'"]
 
@@ -275,9 +265,9 @@ def test_job_sends_only_while_enabled_and_is_scheduled_on_its_day_and_time(copie
         scheduler.shutdown(wait=False)
 
 
-def test_preview_shows_the_users_own_digest(copied_demo, login) -> None:
+def test_preview_shows_the_users_own_digest(make_app, copied_demo, login) -> None:
     bridge = copied_demo(**FLAGGING)
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     assert client.get("/digest").status_code == 302  # signed-in users only
     login(client, SALESMAN)
     page = client.get("/digest")
@@ -292,15 +282,15 @@ def test_preview_shows_the_users_own_digest(copied_demo, login) -> None:
         assert client.get(f"/contracts/{contract_no}/report").status_code == 200
 
 
-def test_my_settings_saves_the_opt_out_with_a_form_token(copied_demo, login) -> None:
+def test_my_settings_saves_the_opt_out_with_a_form_token(make_app, copied_demo, login) -> None:
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, SALESMAN)
     page = client.get("/me/settings").get_data(as_text=True)
     assert 'name="digest" id="digest" checked' in page
     assert client.post("/me/settings", data={}).status_code == 400  # no form token
     assert not user_options.digest_opted_out(bridge.store, SALESMAN)
-    answer = client.post("/me/settings", data={"csrf_token": form_token(page)}, follow_redirects=True)
+    answer = client.post("/me/settings", data={"csrf_token": csrf_token(page)}, follow_redirects=True)
     assert answer.status_code == 200
     assert "will not receive" in answer.get_data(as_text=True)
     assert user_options.digest_opted_out(bridge.store, SALESMAN)

@@ -38,7 +38,6 @@ from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.jobs import BY_NAME
 from bpo2_bridge.queries.windows import add_months
-from bpo2_bridge.report.render import make_pdf
 from bpo2_bridge.scheduler import start_scheduler
 from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.store.database import email_log, sync_runs, users
@@ -48,17 +47,12 @@ from bpo2_bridge.sync import full_sync, incremental_sync
 from bpo2_bridge.sync.history import INTERRUPTED
 from bpo2_bridge.web.app import create_app
 
+from .helpers import csrf_token, page_token
+
 JSON = {"Accept": "application/json"}
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _token(client: Any, url: str) -> str:
-    html = client.get(url).get_data(as_text=True)
-    marker = 'name="csrf_token" value="'
-    assert marker in html, f"{url} has no CSRF token"
-    return html.split(marker, 1)[1].split('"', 1)[0]
 
 
 def _signed_in(bridge: Bridge, login: Callable[..., Any], name: str = DEMO_SALESMAN_LOGIN) -> Any:
@@ -182,11 +176,11 @@ def test_backoff_doubles_up_to_the_interval() -> None:
     assert backoff.failed() == 30
 
 
-def test_scheduled_app_starts_with_bpo2_down(copied_demo, login) -> None:
+def test_scheduled_app_starts_with_bpo2_down(make_app, copied_demo, login) -> None:
     """`serve` with its in-process scheduler: the start-up sync fails, pages still serve."""
     bridge = copied_demo()
     _source_away(bridge)
-    app = create_app(bridge=bridge, start_scheduler=True)
+    app = make_app(bridge, start_scheduler=True)
     try:
         client = app.test_client()
         assert login(client, DEMO_SALESMAN_LOGIN).status_code == 302
@@ -214,7 +208,7 @@ def test_bpo2_lost_while_serving_json_clients_get_503_and_grids_keep_working(cop
     rows = client.get(page + "&format=json").get_json()["rows"]
     _set_in_source(bridge, "contract", {"contract_no": rows[0]["contract_no"]}, status="Suspended")
 
-    token = _token(client, page)
+    token = page_token(client, page)
     done = client.post(f"/customers/{account}/refresh", headers={**JSON, "X-CSRFToken": token})
     assert done.status_code == 200, done.get_data(as_text=True)
     body = done.get_json()
@@ -329,14 +323,14 @@ def test_cache_missing_or_corrupt_gives_a_clear_page_and_the_next_sync_rebuilds_
     ids=["sqlite-missing", "sqlite-corrupt", "postgresql-dropped"],
 )
 def test_healthz_takes_the_host_out_while_the_snapshot_is_missing_or_corrupt(
-    copied_demo, fresh_database, damage, said
+    make_app, copied_demo, fresh_database, damage, said
 ) -> None:
     if damage is _drop_schema:
         bridge = copied_demo(cache_url=fresh_database("postgresql").render_as_string(hide_password=False))
         full_sync(bridge)
     else:
         bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()  # a load balancer signs in as nobody
+    client = make_app(bridge).test_client()  # a load balancer signs in as nobody
     healthy = client.get("/healthz")
     assert healthy.status_code == 200 and healthy.get_json()["status"] == "ok"
 
@@ -351,9 +345,9 @@ def test_healthz_takes_the_host_out_while_the_snapshot_is_missing_or_corrupt(
     assert client.get("/healthz").status_code == 200
 
 
-def test_healthz_is_unavailable_before_the_first_sync(make_settings) -> None:
+def test_healthz_is_unavailable_before_the_first_sync(make_app, make_settings) -> None:
     bridge = Bridge(make_settings())
-    response = create_app(bridge=bridge).test_client().get("/healthz")
+    response = make_app(bridge).test_client().get("/healthz")
     assert response.status_code == 503
     assert "cache is empty" in response.get_json()["reason"]
     bridge.dispose()
@@ -406,6 +400,7 @@ def test_a_dead_pdf_worker_does_not_fail_the_next_download(copied_demo, login) -
     client = _signed_in(bridge, login)
     rows = client.get("/contracts?format=json&sort=contract_no").get_json()["rows"]
     first, second = rows[0]["contract_no"], rows[1]["contract_no"]
+    make_pdf = bridge.reports.pdf  # the app's bridge: its Downloads render there
     make_pdf.use_workers(1, warm=False)
     try:
         make_pdf.clear()
@@ -549,7 +544,7 @@ def test_serve_stops_soon_after_sigterm_while_a_sync_waits_on_bpo2(
         base = f"http://127.0.0.1:{port}"
         session = requests.Session()
         page = session.get(f"{base}/login", timeout=10).text
-        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        token = csrf_token(page)
         signed_in = session.post(
             f"{base}/login",
             data={"login": DEMO_ADMIN_LOGIN, "password": DEMO_PASSWORD, "csrf_token": token},

@@ -7,20 +7,9 @@ import datetime as dt
 import re
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.store.users import DEMO_PASSWORD
 from bpo2_bridge.sync import history
-from bpo2_bridge.web.app import create_app
 
-
-def _token(client, url: str) -> str:  # type: ignore[no-untyped-def]
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).get_data(as_text=True))
-    assert match
-    return match.group(1)
-
-
-def _sign_in(client) -> None:  # type: ignore[no-untyped-def]
-    data = {"login": DEMO_SALESMAN_LOGIN, "password": DEMO_PASSWORD, "csrf_token": _token(client, "/login")}
-    client.post("/login", data=data)
+from .helpers import page_token, sign_in
 
 
 def _totals(client, path: str = "/contracts") -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -46,10 +35,12 @@ def _expiring_contract(client) -> tuple[str, str]:  # type: ignore[no-untyped-de
     return row["account_no"], row["contract_no"]
 
 
-def test_a_count_from_before_a_refresh_is_not_shown_after_it(change_expiry_in_source, copied_demo) -> None:
+def test_a_count_from_before_a_refresh_is_not_shown_after_it(
+    make_app, change_expiry_in_source, copied_demo
+) -> None:
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client)
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     account, contract_no = _expiring_contract(client)
     before, tabs_before = _totals(client), _tab_counts(client)
     assert tabs_before == {"expired": before["expired"], "expiring": before["expiring"]}
@@ -59,7 +50,7 @@ def test_a_count_from_before_a_refresh_is_not_shown_after_it(change_expiry_in_so
 
     page = f"/customers/{account}/contracts?tab=all"
     response = client.post(
-        f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page}
+        f"/customers/{account}/refresh", data={"csrf_token": page_token(client, page), "next": page}
     )
     assert response.status_code == 302
 
@@ -70,12 +61,14 @@ def test_a_count_from_before_a_refresh_is_not_shown_after_it(change_expiry_in_so
     assert customer["expired"] >= 1
 
 
-def test_a_count_from_before_a_full_sync_is_not_shown_after_it(change_expiry_in_source, copied_demo) -> None:
+def test_a_count_from_before_a_full_sync_is_not_shown_after_it(
+    make_app, change_expiry_in_source, copied_demo
+) -> None:
     from bpo2_bridge.sync.full import full_sync
 
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client)
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     _, contract_no = _expiring_contract(client)
     before = _totals(client)
     change_expiry_in_source(bridge, contract_no, dt.date(2020, 1, 31))
@@ -84,15 +77,15 @@ def test_a_count_from_before_a_full_sync_is_not_shown_after_it(change_expiry_in_
     assert after == {**before, "expired": before["expired"] + 1, "expiring": before["expiring"] - 1}
 
 
-def test_a_refresh_that_changes_nothing_keeps_the_counts(copied_demo) -> None:
+def test_a_refresh_that_changes_nothing_keeps_the_counts(make_app, copied_demo) -> None:
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client)
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     account, _ = _expiring_contract(client)
     before = _totals(client)
     page = f"/customers/{account}/contracts?tab=all"
     response = client.post(
-        f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page}
+        f"/customers/{account}/refresh", data={"csrf_token": page_token(client, page), "next": page}
     )
     assert response.status_code == 302
     assert "No changes." in client.get(page).get_data(as_text=True)
@@ -101,9 +94,9 @@ def test_a_refresh_that_changes_nothing_keeps_the_counts(copied_demo) -> None:
     assert run["status"] == "ok" and not any(any(c.values()) for c in run["changes"].values())
 
 
-def test_the_salesman_and_the_administrator_each_get_their_own_counts(copied_demo, login) -> None:
+def test_the_salesman_and_the_administrator_each_get_their_own_counts(make_app, copied_demo, login) -> None:
     bridge = copied_demo()
-    salesman, admin = (create_app(bridge=bridge).test_client() for _ in range(2))
+    salesman, admin = (make_app(bridge).test_client() for _ in range(2))
     login(salesman, DEMO_SALESMAN_LOGIN)
     login(admin, DEMO_ADMIN_LOGIN)
     mine, everyone = _totals(salesman), _totals(admin)
@@ -111,10 +104,12 @@ def test_the_salesman_and_the_administrator_each_get_their_own_counts(copied_dem
     assert _totals(salesman) == mine and _totals(admin) == everyone
 
 
-def test_pages_and_tiles_follow_a_refresh_that_changes_data(change_expiry_in_source, copied_demo) -> None:
+def test_pages_and_tiles_follow_a_refresh_that_changes_data(
+    make_app, change_expiry_in_source, copied_demo
+) -> None:
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client)
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     account, contract_no = _expiring_contract(client)
 
     def expiring_tile() -> int:
@@ -131,6 +126,6 @@ def test_pages_and_tiles_follow_a_refresh_that_changes_data(change_expiry_in_sou
     assert contract_no in listed and expiring_tile() == tile and expiring_numbers() == listed
     change_expiry_in_source(bridge, contract_no, dt.date(2020, 1, 31))
     page = f"/customers/{account}/contracts?tab=all"
-    client.post(f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page})
+    client.post(f"/customers/{account}/refresh", data={"csrf_token": page_token(client, page), "next": page})
     assert expiring_tile() == tile - 1
     assert contract_no not in expiring_numbers()

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.store.users import DEMO_PASSWORD
 
+from .helpers import sign_in_browser
 from .test_browser_walk import walk_customer
 
 # (login, path) of the widest grids: every contract with its customer, every customer, and a
@@ -23,19 +23,11 @@ WIDE_GRIDS = [
 ]
 
 
-def sign_in_as(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(base + "/login")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("form.signin button[type=submit]")
-    page.wait_for_url(base + "/")
-
-
 @pytest.mark.parametrize("login, path", WIDE_GRIDS)
 def test_wide_grid_fits_a_laptop_screen(demo_bridge, live_server, browser_page, login, path) -> None:
     page = browser_page
     assert page.viewport_size["width"] == 1280
-    sign_in_as(page, live_server, login)
+    sign_in_browser(page, live_server, login)
     page.goto(live_server + path.format(account_no=walk_customer(demo_bridge)["account_no"]))
     assert page.locator("table.grid-table tbody tr").count() > 1
 
@@ -57,7 +49,7 @@ def test_wide_grid_fits_a_laptop_screen(demo_bridge, live_server, browser_page, 
 def test_one_line_per_row_and_20_rows_fit_1366x768(live_server, browser_page, path) -> None:
     page = browser_page
     page.set_viewport_size({"width": 1366, "height": 768})
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(live_server + path + "&page_size=20" if "?" in path else live_server + path + "?page_size=20")
     rows = page.locator("table.grid-table tbody tr")
     assert rows.count() == 20
@@ -75,7 +67,7 @@ def test_one_line_per_row_and_20_rows_fit_1366x768(live_server, browser_page, pa
 def test_the_contracts_grid_fits_1024_pixels(live_server, browser_page) -> None:
     page = browser_page
     page.set_viewport_size({"width": 1024, "height": 768})
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(live_server + "/contracts?tab=all")
     widths = page.locator(".grid-scroll").first.evaluate("e => [e.scrollWidth, e.clientWidth]")
     assert widths[0] <= widths[1], f"the grid is {widths[0] - widths[1]} px wider than a 1024 px screen"

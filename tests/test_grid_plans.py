@@ -17,7 +17,6 @@ from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.queries.grid import counts as row_counts
 from bpo2_bridge.queries.grid import engine as grid
 from bpo2_bridge.queries.grid import value_lists
-from bpo2_bridge.web.app import create_app
 
 PRESENT = search_index.present
 URLS = [
@@ -48,8 +47,10 @@ def _next(client, body: dict) -> dict:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("login_name", [DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN])
-def test_walked_sorted_and_planned_pages_are_the_same(crowded_demo, login, monkeypatch, login_name) -> None:  # type: ignore[no-untyped-def]
-    client = create_app(bridge=crowded_demo).test_client()  # counts never cut short by time
+def test_walked_sorted_and_planned_pages_are_the_same(
+    make_app, crowded_demo, login, monkeypatch, login_name
+) -> None:  # type: ignore[no-untyped-def]
+    client = make_app(crowded_demo).test_client()  # counts never cut short by time
     login(client, login_name)
     monkeypatch.setattr(grid, "WALK_FROM", 10**9)  # the planner's own plan, always
     monkeypatch.setattr(search_index, "present", lambda _conn, _searched: False)  # each row tested
@@ -70,17 +71,17 @@ def test_walked_sorted_and_planned_pages_are_the_same(crowded_demo, login, monke
 
 
 def test_a_count_past_the_limit_says_so_and_the_last_page_is_still_found(
-    crowded_demo, login, monkeypatch
+    make_app, crowded_demo, login, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     def app(**overrides):  # type: ignore[no-untyped-def]
-        return create_app(bridge=Bridge(crowded_demo.settings.replace(**overrides))).test_client()
+        return make_app(Bridge(crowded_demo.settings.replace(**overrides))).test_client()
 
     client = app(grid_count_limit=100)
     login(client, DEMO_ADMIN_LOGIN)
     everything = client.get("/contracts?format=json&page_size=200&sort=contract_no").get_json()
     assert everything["capped"] and everything["total"] == 100
 
-    exact = create_app(bridge=crowded_demo).test_client()
+    exact = make_app(crowded_demo).test_client()
     login(exact, DEMO_ADMIN_LOGIN)
     truth = exact.get("/contracts?format=json&page_size=10&sort=contract_no&page=last").get_json()
     assert not truth["capped"] and truth["total"] > 100
@@ -105,11 +106,11 @@ def test_a_count_past_the_limit_says_so_and_the_last_page_is_still_found(
 
 
 def test_a_count_whose_rows_sit_far_down_the_table_stops_at_its_time_limit(
-    crowded_demo, login, monkeypatch
+    make_app, crowded_demo, login, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     """The bulk contracts come last in the table: a count of them reads every other contract
     before its first row, and is stopped by the statement's own deadline, not left to run on."""
-    client = create_app(bridge=Bridge(crowded_demo.settings.replace(grid_count_seconds=0.5))).test_client()
+    client = make_app(Bridge(crowded_demo.settings.replace(grid_count_seconds=0.5))).test_client()
     login(client, DEMO_ADMIN_LOGIN)
     monkeypatch.setattr(search_index, "present", lambda _conn, _searched: False)  # each row tested
     url = "/contracts?format=json&page_size=5&sort=contract_no&f_contract_no=BULK-059"
@@ -126,12 +127,12 @@ def test_a_count_whose_rows_sit_far_down_the_table_stops_at_its_time_limit(
 
 @pytest.mark.parametrize("column", ["status", "contract_type"])
 def test_text_tests_on_few_valued_columns_read_as_value_lists_answer_as_the_grid_own_test(
-    crowded_demo, login, monkeypatch, column: str
+    make_app, crowded_demo, login, monkeypatch, column: str
 ) -> None:  # type: ignore[no-untyped-def]
     """A Filter Row test on Status or Contract Type becomes the list of values that pass
     (value_lists), read through the column's index; every operator it rewrites keeps exactly
     the rows the grid's own test keeps, empty cells included for "differs"."""
-    client = create_app(bridge=crowded_demo).test_client()
+    client = make_app(crowded_demo).test_client()
     login(client, DEMO_ADMIN_LOGIN)
     values = {r[column] for r in _page(client, "/contracts?tab=all&sort=contract_no", page=1)["rows"]}
     words = sorted(v for v in values if v)

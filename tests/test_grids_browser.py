@@ -8,8 +8,8 @@ import re
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 
+from .helpers import sign_in_browser
 from .test_browser_walk import cache_rows, column_texts, walk_customer
-from .test_grid_fit_browser import sign_in_as
 
 EMPTY = "—"
 
@@ -30,7 +30,7 @@ def test_contract_tabs_open_in_the_manuals_order(demo_bridge, live_server, brows
     """Contracts by Contract No, Expired newest expiry first, Expiring soonest first; for one
     customer and across customers, with no blank Expiry Date on top."""
     page = browser_page
-    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_SALESMAN_LOGIN)
     account_no = walk_customer(demo_bridge)["account_no"]
     for path in (f"/customers/{account_no}/contracts", "/contracts"):
         page.goto(f"{live_server}{path}?tab=all")
@@ -49,7 +49,7 @@ def test_contract_tabs_open_in_the_manuals_order(demo_bridge, live_server, brows
 
 def test_empty_values_sort_last_both_ways_and_show_a_dash(live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     for sort in ("expiry_date", "-expiry_date", "months_remaining", "-months_remaining"):
         page.goto(f"{live_server}/contracts?tab=all&sort={sort}&page_size=200")
         expiries = column_texts(page, "Expiry Date")
@@ -66,7 +66,7 @@ def test_empty_values_sort_last_both_ways_and_show_a_dash(live_server, browser_p
 
 def test_switching_tab_keeps_the_filter_sort_and_page_size(demo_bridge, live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(f"{live_server}/contracts?tab=all&page=2&page_size=10")
     page.fill("input[name=f_contract_type]", "Rental")
     page.press("input[name=f_contract_type]", "Enter")
@@ -103,7 +103,7 @@ def test_switching_tab_keeps_the_filter_sort_and_page_size(demo_bridge, live_ser
 
 def test_numbered_page_buttons_beside_first_previous_next_last(live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(f"{live_server}/contracts?tab=all&page_size=10")
     reference = page.locator(".grid-reference").inner_text()
     pages = int(re.match(r"Page 1 of (\d+)", reference).group(1))
@@ -132,7 +132,7 @@ def test_numbered_page_buttons_beside_first_previous_next_last(live_server, brow
 
 def test_column_chooser_hides_and_orders_columns_and_keeps_them_in_the_url(live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(f"{live_server}/contracts?tab=all")
     page.click(".grid-columns summary")
     page.uncheck(".grid-columns input[value=machines]")
@@ -163,7 +163,7 @@ def test_column_chooser_hides_and_orders_columns_and_keeps_them_in_the_url(live_
 
 def test_search_matches_are_highlighted(live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(f"{live_server}/customers?q=medical")
     marks = page.locator("table.grid-table tbody mark").all_inner_texts()
     assert marks and all(m.lower() == "medical" for m in marks)
@@ -180,7 +180,7 @@ def test_header_drop_downs_tick_values_with_their_counts(demo_bridge, live_serve
     context = _browser.new_context(viewport={"width": 1366, "height": 900}, java_script_enabled=False)
     page = context.new_page()
     try:
-        sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+        sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
         page.goto(f"{live_server}/contracts?tab=all&page_size=200")
         expected = {
             r["status"]: r["n"]
@@ -221,7 +221,7 @@ def test_header_drop_downs_tick_values_with_their_counts(demo_bridge, live_serve
 
 def test_active_filters_show_as_labelled_removable_chips(live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(f"{live_server}/contracts?tab=all")
     page.click(".grid-builder summary")
     page.select_option("select[name=fb_column]", "months_remaining")
@@ -263,7 +263,7 @@ def test_active_filters_show_as_labelled_removable_chips(live_server, browser_pa
 
 def test_create_filter_adds_a_group_with_and_or_without_typing(live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(f"{live_server}/contracts?tab=all&page_size=200")
 
     def add(column: str, op: str, value: str, join: str | None = None, target: str | None = None) -> None:

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.web.app import create_app
+
+from .helpers import csrf_token
 
 JSON = {"Accept": "application/json"}
 
@@ -87,13 +88,13 @@ def test_wrong_method_is_405_json_with_allow(client, login) -> None:
     assert "GET" in response.headers["Allow"]
 
 
-def test_refresh_answers_a_json_client_with_the_changes(copied_demo, login) -> None:
+def test_refresh_answers_a_json_client_with_the_changes(make_app, copied_demo, login) -> None:
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, DEMO_ADMIN_LOGIN)
     account = _an_account(bridge)
     page = client.get(f"/customers/{account}/contracts").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    token = csrf_token(page)
     response = client.post(f"/customers/{account}/refresh", headers={**JSON, "X-CSRFToken": token})
     assert response.status_code == 200 and response.mimetype == "application/json"
     body = response.get_json()

@@ -7,8 +7,8 @@ import re
 
 from bpo2_bridge.demo.content import BENCH_CONTRACT_NO, DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 
+from .helpers import sign_in_browser
 from .test_browser_walk import walk_customer
-from .test_grid_fit_browser import sign_in_as
 
 
 def _tab_stops(page, limit: int = 400) -> list[str]:  # type: ignore[no-untyped-def]
@@ -35,7 +35,7 @@ def _reached(stops: list[str], pattern: str) -> bool:
 
 def test_keyboard_reaches_every_action(demo_bridge, live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_SALESMAN_LOGIN)
     stops = _tab_stops(page)
     for pattern in (
         r"tile-customers",
@@ -77,7 +77,7 @@ def test_keyboard_reaches_every_action(demo_bridge, live_server, browser_page) -
     assert _reached(stops, r"Back to Previous Page|back"), "files: Back"
 
     page.context.clear_cookies()
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(f"{live_server}/contracts/{BENCH_CONTRACT_NO}/report")
     stops = _tab_stops(page)
     for pattern in (r"download", r"\|button print", r"\|button email", r"customer-icon", r"\|button back"):

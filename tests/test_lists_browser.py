@@ -9,10 +9,9 @@ import re
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.sync.full import full_sync
-from bpo2_bridge.web.app import create_app
 
+from .helpers import sign_in_browser
 from .test_browser_walk import TODAY, cache_rows, walk_customer
-from .test_grid_fit_browser import sign_in_as
 
 
 def _reference_total(page) -> int:  # type: ignore[no-untyped-def]
@@ -32,7 +31,7 @@ def _employee_id(bridge, login: str) -> int:  # type: ignore[no-untyped-def]
 
 def test_home_rows_link_and_their_icons_are_reachable_by_keyboard(live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_SALESMAN_LOGIN)
     row = page.locator("#panel-today tr.activity:not(.other)").first
     name = row.locator("a.customer")
     assert re.search(r"/customers/ACC\d+", name.get_attribute("href"))
@@ -64,7 +63,7 @@ def test_every_tile_opens_a_list_that_counts_what_the_tile_says(
     demo_bridge, live_server, browser_page
 ) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_SALESMAN_LOGIN)
     tiles = page.locator(".tiles > *")
     assert tiles.count() == 5
     assert all(t == "a" for t in tiles.evaluate_all("els => els.map(e => e.tagName.toLowerCase())"))
@@ -100,7 +99,7 @@ def test_an_administrator_sees_no_greyed_rows_and_a_salesman_only_his_customers(
     demo_bridge, live_server, browser_page, _browser
 ) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     for url in ("/?tab=today&who=all", "/?tab=recent&who=all"):
         page.goto(live_server + url)
         assert page.locator("tr.activity").count() > 0
@@ -117,7 +116,7 @@ def test_an_administrator_sees_no_greyed_rows_and_a_salesman_only_his_customers(
     context = _browser.new_context(viewport={"width": 1280, "height": 900})
     salesman = context.new_page()
     try:
-        sign_in_as(salesman, live_server, DEMO_SALESMAN_LOGIN)
+        sign_in_browser(salesman, live_server, DEMO_SALESMAN_LOGIN)
         me = _employee_id(demo_bridge, DEMO_SALESMAN_LOGIN)
         mine = cache_rows(
             demo_bridge,
@@ -156,7 +155,7 @@ def test_an_administrator_sees_no_greyed_rows_and_a_salesman_only_his_customers(
 
 
 def test_recent_counts_every_activity_and_pages_them(
-    copied_demo, write_source_rows, serve, browser_page
+    make_app, copied_demo, write_source_rows, serve, browser_page
 ) -> None:
     """More than 200 activities changed lately: the badge and the list say how many, all reachable."""
     bridge = copied_demo()
@@ -191,9 +190,9 @@ def test_recent_counts_every_activity_and_pages_them(
     )[0]["n"]
     assert recent > 260
 
-    base = serve(create_app(bridge=bridge))
+    base = serve(make_app(bridge))
     page = browser_page
-    sign_in_as(page, base, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, base, DEMO_SALESMAN_LOGIN)
     page.goto(base + "/?tab=recent")
     badge = page.locator("a[data-tab=recent] .count").inner_text()
     assert badge == f"{recent:,}"

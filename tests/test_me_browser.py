@@ -6,25 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from bpo2_bridge.store import user_options
-from bpo2_bridge.store.users import DEMO_PASSWORD
-from bpo2_bridge.web.app import create_app
+
+from .helpers import sign_in_browser
 
 SALESMAN = "sales1"
 
 
-def sign_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.fill("input[name=login]", SALESMAN)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-
-
-def test_my_settings_opt_out_in_browser(copied_demo, serve, browser_page, artifacts_dir: Path) -> None:
+def test_my_settings_opt_out_in_browser(
+    make_app, copied_demo, serve, browser_page, artifacts_dir: Path
+) -> None:
     bridge = copied_demo()
-    base = serve(create_app(bridge=bridge))
+    base = serve(make_app(bridge))
     page = browser_page
-    sign_in(page, base)
+    sign_in_browser(page, base, SALESMAN)
     page.get_by_role("link", name="My settings").click()
     page.wait_for_url(f"{base}/me/settings")
     box = page.locator("#digest")
@@ -49,12 +43,12 @@ def test_my_settings_opt_out_in_browser(copied_demo, serve, browser_page, artifa
 
 
 def test_my_calendar_link_shown_and_replaced_in_browser(
-    copied_demo, serve, browser_page, artifacts_dir: Path
+    make_app, copied_demo, serve, browser_page, artifacts_dir: Path
 ) -> None:
     bridge = copied_demo()
-    base = serve(create_app(bridge=bridge))
+    base = serve(make_app(bridge))
     page = browser_page
-    sign_in(page, base)
+    sign_in_browser(page, base, SALESMAN)
     page.get_by_role("link", name="My calendar").click()
     page.wait_for_url(f"{base}/me/calendar")
     assert "You have no calendar link" in page.locator("#feed-state").inner_text()

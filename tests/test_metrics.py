@@ -11,7 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from bpo2_bridge.sync import SyncFailed, full_sync
-from bpo2_bridge.web.app import create_app
+
+from .helpers import page_token
 
 SALESMAN = "sales1"
 
@@ -84,9 +85,9 @@ def test_metrics_needs_no_sign_in_and_shows_no_personal_data(app, client, login,
         assert value not in words, value
 
 
-def test_sync_metrics_after_syncs(copied_demo, tmp_path) -> None:
+def test_sync_metrics_after_syncs(make_app, copied_demo, tmp_path) -> None:
     bridge = copied_demo()
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     client = app.test_client()
     before = fresh_scrape(app, client)
     runs_before = sample(before, "bpo2_bridge_sync_runs_total", kind="full")
@@ -104,7 +105,7 @@ def test_sync_metrics_after_syncs(copied_demo, tmp_path) -> None:
 
     # the same store seen by a bridge whose BPO2 is unreachable: the failure is counted
     broken = copied_demo(source_url=f"sqlite:///{tmp_path / 'missing' / 'bpo2.sqlite'}")
-    broken_app = create_app(bridge=broken)
+    broken_app = make_app(broken)
     with pytest.raises(SyncFailed):
         full_sync(broken)
     families = fresh_scrape(broken_app, broken_app.test_client())
@@ -112,9 +113,9 @@ def test_sync_metrics_after_syncs(copied_demo, tmp_path) -> None:
     assert sample(families, "bpo2_bridge_last_sync_failed") == 1
 
 
-def test_store_reading_is_reused_within_its_ttl(copied_demo) -> None:
+def test_store_reading_is_reused_within_its_ttl(make_app, copied_demo) -> None:
     bridge = copied_demo()
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     client = app.test_client()
     runs = sample(scrape(client), "bpo2_bridge_sync_runs_total", kind="full")
     full_sync(bridge)
@@ -128,10 +129,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_email_counters_follow_the_email_log(copied_demo, login) -> None:
+def test_email_counters_follow_the_email_log(make_app, copied_demo, login) -> None:
     # nothing listens on the SMTP port: the send fails and is logged as failed
     bridge = copied_demo(smtp_host="127.0.0.1", smtp_port=_free_port(), smtp_timeout=5)
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     client = app.test_client()
     families = fresh_scrape(app, client)
     assert sample(families, "bpo2_bridge_emails_total", outcome="sent") == 0
@@ -140,9 +141,12 @@ def test_email_counters_follow_the_email_log(copied_demo, login) -> None:
     with bridge.cache.connect() as conn:
         contract_no = conn.execute(text("SELECT MIN(contract_no) FROM contract")).scalar_one()
     url = f"/contracts/{contract_no}/report"
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).get_data(as_text=True))
-    assert token
-    form = {"csrf_token": token.group(1), "to": "buyer@customer.test", "subject": "s", "message": "m"}
+    form = {
+        "csrf_token": page_token(client, url),
+        "to": "buyer@customer.test",
+        "subject": "s",
+        "message": "m",
+    }
     assert client.post(f"{url}/email", data=form).status_code == 502
     families = fresh_scrape(app, client)
     assert sample(families, "bpo2_bridge_emails_total", outcome="failed") == 1
@@ -151,9 +155,9 @@ def test_email_counters_follow_the_email_log(copied_demo, login) -> None:
     assert sample(families, count, endpoint="report.email", method="POST") == 1
 
 
-def test_store_down_still_answers(copied_demo, tmp_path) -> None:
+def test_store_down_still_answers(make_app, copied_demo, tmp_path) -> None:
     bridge = copied_demo()
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     client = app.test_client()
     bridge.store.dispose()
     for path in bridge.settings.data_path.glob("store.sqlite*"):

@@ -29,6 +29,8 @@ from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.openapi import GRID_ENDPOINTS, build_openapi, openapi_path
 
+from .helpers import page_token
+
 ADMIN = {"X-Remote-User": DEMO_ADMIN_LOGIN}
 OPS = {"X-Remote-User": "ops"}
 LOCAL = {"environ_base": {"REMOTE_ADDR": "127.0.0.1"}}  # the trusted proxy
@@ -50,6 +52,7 @@ def header_app(_demo_folder, tmp_path_factory):  # type: ignore[no-untyped-def]
     # a check run that found rows, so /checks/<name> answers with a grid too
     results = run_checks(bridge, [c.name for c in list_checks()], triggered_by="test")
     assert any(r.row_count for r in results)
+    # module-wide (the fuzzing reuses it): make_app is one test's
     yield create_app(bridge=bridge)
     bridge.dispose()
 
@@ -268,9 +271,9 @@ def test_file_rows_carry_the_file_id_of_their_download(demo_bridge, client, logi
     assert f'href="/files/{rows[0]["file_id"]}"' in html and "File ID" not in html
 
 
-def test_refresh_post_is_described_and_answers_as_documented(copied_demo, login) -> None:
+def test_refresh_post_is_described_and_answers_as_documented(make_app, copied_demo, login) -> None:
     bridge = copied_demo()
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     document = build_openapi(app)
     operation = document["paths"]["/customers/{account_no}/refresh"]["post"]
     form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
@@ -288,7 +291,7 @@ def test_refresh_post_is_described_and_answers_as_documented(copied_demo, login)
     json_client = {"Accept": "application/json"}
 
     def token_of(page: str) -> str:
-        return re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text)[1]  # type: ignore[index]
+        return page_token(client, page)
 
     # the token is checked first: a client not signed in, with its session's token, gets 401
     anonymous = client.post(url, headers={**json_client, "X-CSRFToken": token_of("/login")})

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
 
+from .helpers import sign_in_browser
 from .test_browser_walk import column_texts
-from .test_grid_fit_browser import sign_in_as
 from .test_grids_browser import _headers
 
 EMPTY = "—"
@@ -27,7 +27,7 @@ def test_chooser_shows_the_columns_then_margin_sorts_and_filters(
     demo_bridge, live_server, browser_page
 ) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     page.goto(f"{live_server}/contracts?tab=all&page_size=200")
     assert "Margin 12m %" not in _headers(page)
     page.click(".grid-columns summary")

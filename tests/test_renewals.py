@@ -13,7 +13,6 @@ from typing import Any
 
 import openpyxl
 import pytest
-from bpo2_bridge.views.renewals import RENEWALS
 from sqlalchemy import MetaData, create_engine, delete, select, text
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_SALESMAN_LOGIN
@@ -21,7 +20,7 @@ from bpo2_bridge.queries.windows import add_months
 from bpo2_bridge.report.figures import trend_periods
 from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.sync import full_sync
-from bpo2_bridge.web.app import create_app
+from bpo2_bridge.views.renewals import RENEWALS
 
 FLAGS = ("unprofitable", "volume_falling", "no_recent_billing", "cost_rising")
 # thresholds that split the tiny demo (its margins run from about 40 % to 100 %)
@@ -60,8 +59,8 @@ def renewal_bridge(copied_demo):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def renewal_client(renewal_bridge):  # type: ignore[no-untyped-def]
-    return create_app(bridge=renewal_bridge).test_client()
+def renewal_client(make_app, renewal_bridge):  # type: ignore[no-untyped-def]
+    return make_app(renewal_bridge).test_client()
 
 
 def _visible(bridge: Any, login: str) -> dict[str, dict[str, Any]]:
@@ -172,8 +171,8 @@ def test_horizon_soonest_first_and_the_default_is_the_expiring_window(
         assert response.status_code == 400 and "horizon" in response.get_json()["error"], bad
 
 
-def test_a_salesman_sees_only_his_customers_renewals(renewal_bridge, login) -> None:  # type: ignore[no-untyped-def]
-    bridge, app = renewal_bridge, create_app(bridge=renewal_bridge)
+def test_a_salesman_sees_only_his_customers_renewals(make_app, renewal_bridge, login) -> None:  # type: ignore[no-untyped-def]
+    bridge, app = renewal_bridge, make_app(renewal_bridge)
     seen = {}
     for who in (DEMO_SALESMAN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_ADMIN_LOGIN):
         client = app.test_client()

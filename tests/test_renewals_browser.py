@@ -9,18 +9,17 @@ import re
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
 from bpo2_bridge.renewals.desk import FLAGS as FLAGS_AND_LABELS
-from bpo2_bridge.web.app import create_app
 
+from .helpers import sign_in_browser
 from .test_browser_walk import column_texts
-from .test_grid_fit_browser import sign_in_as
 from .test_grids_browser import _headers
 from .test_renewals import FLAGS, _expected, renewal_bridge  # noqa: F401  (the fixture)
 
 
-def test_a_salesman_reviews_his_renewals_from_home(renewal_bridge, serve, browser_page) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    base = serve(create_app(bridge=renewal_bridge))
+def test_a_salesman_reviews_his_renewals_from_home(make_app, renewal_bridge, serve, browser_page) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    base = serve(make_app(renewal_bridge))
     page = browser_page
-    sign_in_as(page, base, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, base, DEMO_SALESMAN_LOGIN)
     page.click("a.tile-renewals")
     page.wait_for_url(re.compile(r"/renewals\?filter="))
     # the tile opens the renewals with a flag

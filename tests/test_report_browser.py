@@ -14,8 +14,7 @@ from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from bpo2_bridge.store.users import DEMO_PASSWORD
-from bpo2_bridge.web.app import create_app
+from .helpers import sign_in_browser
 
 SALESMAN = "sales1"
 
@@ -53,20 +52,17 @@ def first_contract(bridge: Any) -> tuple[str, str]:
     return row[0], row[1]
 
 
-def test_report_viewer_in_browser(copied_demo, serve, browser_page, artifacts_dir: Path) -> None:
+def test_report_viewer_in_browser(make_app, copied_demo, serve, browser_page, artifacts_dir: Path) -> None:
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         bridge = copied_demo(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_timeout=5)
-        base = serve(create_app(bridge=bridge))
+        base = serve(make_app(bridge))
         contract_no, account_no = first_contract(bridge)
         page = browser_page
 
-        page.goto(f"{base}/login")
-        page.fill("input[name=login]", SALESMAN)
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit], input[type=submit]")
+        sign_in_browser(page, base, SALESMAN)
         grid_url = f"{base}/customers/{account_no}/contracts?tab=all&sort=-start_date"
         page.goto(grid_url)
         page.get_by_role("link", name=contract_no, exact=True).first.click()

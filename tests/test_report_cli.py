@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from click.testing import CliRunner
 from pypdf import PdfReader
 from sqlalchemy import select, text
 
-from bpo2_bridge.cli import main
 from bpo2_bridge.report.figures import load_report
 from bpo2_bridge.store.database import email_log
 
@@ -36,15 +34,12 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def cli(copied_demo, tmp_path):  # type: ignore[no-untyped-def]
+def cli(copied_demo, runner):  # type: ignore[no-untyped-def]
     """run(*args, **settings) on a private copy of the synced demo, through a config file."""
     bridge = copied_demo()
 
     def run(*args: str, **overrides: Any) -> Any:
-        values = {"data_dir": str(bridge.settings.data_path), "today": "2026-11-22", **overrides}
-        config = tmp_path / "bpo2-bridge.toml"
-        config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()), encoding="utf-8")
-        return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+        return runner.invoke(*args, bridge=bridge, catch_exceptions=False, **overrides)
 
     run.bridge = bridge  # type: ignore[attr-defined]
     return run

@@ -23,7 +23,6 @@ from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.report.figures import COST_TYPES, LINE_TYPES, METER_TYPES
 from bpo2_bridge.report.formatting import NumberFormat
 from bpo2_bridge.report.payload import snake
-from bpo2_bridge.web.app import create_app
 
 LABELS = {**LINE_TYPES, **METER_TYPES, **COST_TYPES}
 NUMBERS = NumberFormat()  # the demo's settings: rand, space between thousands
@@ -131,9 +130,9 @@ ADMIN = {"X-Remote-User": DEMO_ADMIN_LOGIN, "Accept": "application/json"}
 LOCAL = {"environ_base": {"REMOTE_ADDR": "127.0.0.1"}}
 
 
-def test_report_json_conforms_to_the_openapi_document(copied_demo) -> None:  # type: ignore[no-untyped-def]
+def test_report_json_conforms_to_the_openapi_document(make_app, copied_demo) -> None:  # type: ignore[no-untyped-def]
     bridge = copied_demo(auth_mode="header", trusted_proxies=["127.0.0.1"])
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     loaded = schemathesis.openapi.from_wsgi("/openapi.json", app, headers=ADMIN, **LOCAL)
     raw = loaded.raw_schema
     operation = raw["paths"]["/contracts/{contract_no}/report"]["get"]

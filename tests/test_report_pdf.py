@@ -24,7 +24,7 @@ from bpo2_bridge.report import render as render_module
 from bpo2_bridge.report import sample
 from bpo2_bridge.report.figures import Report, load_report
 from bpo2_bridge.report.formatting import NumberFormat
-from bpo2_bridge.report.render import make_pdf, pdf_filename, render_body, render_document, render_pdf
+from bpo2_bridge.report.render import PdfMaker, ReportRenderer, pdf_filename
 
 TODAY = dt.date(2026, 11, 22)
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "report"
@@ -70,7 +70,7 @@ def big_report() -> Report:
 
 
 def test_pdf_with_20_machines_paginates_with_repeated_headers(big_report: Report, settings) -> None:
-    pdf = render_pdf(big_report, settings)
+    pdf = ReportRenderer(settings).pdf_bytes(big_report)
     pages = pdf_pages(pdf)
     assert len(pages) >= 3
     for number, text in enumerate(pages, start=1):
@@ -94,7 +94,7 @@ def test_pdf_text_holds_contract_and_totals(settings) -> None:
     report = make_report(
         sample.SampleContract(1000, "CPC0000088", dt.date(2024, 1, 15), dt.date(2027, 1, 14))
     )
-    pdf = render_pdf(report, settings)
+    pdf = ReportRenderer(settings).pdf_bytes(report)
     text = " ".join(pdf_pages(pdf))
     numbers = NumberFormat.from_settings(settings)
     assert "CPC0000088" in text and "Sample Customer 1000" in text
@@ -112,8 +112,8 @@ def test_pdf_text_holds_contract_and_totals(settings) -> None:
 
 def test_page_preview_and_pdf_come_from_one_template(settings) -> None:
     report = make_report(sample.SampleContract(1000, "CPC7", dt.date(2025, 2, 1), dt.date(2028, 1, 31)))
-    body = str(render_body(report, settings))
-    document = render_document(report, settings)
+    body = str(ReportRenderer(settings).body(report))
+    document = ReportRenderer(settings).document(report)
     assert body in document
     assert "<script" not in document and "http://" not in document.replace("http://www.w3.org/2000/svg", "")
     assert document.count("<svg") == 1 and "Revenue and cost per month" in body
@@ -134,12 +134,12 @@ def test_money_follows_settings_and_logo_shows(make_settings, tmp_path) -> None:
     report = make_report(
         sample.SampleContract(1000, "CPC8", dt.date(2024, 1, 1), dt.date(2027, 1, 1), machines=6)
     )
-    body = str(render_body(report, settings))
+    body = str(ReportRenderer(settings).body(report))
     total = report.to_date.revenue_total
     assert total > 1000
     assert NumberFormat("$", ",", ".").money(total) in body
     assert "Acme Copiers" in body and 'src="data:image/svg+xml;base64,' in body
-    text = " ".join(pdf_pages(render_pdf(report, settings)))
+    text = " ".join(pdf_pages(ReportRenderer(settings).pdf_bytes(report)))
     assert "Acme Copiers" in text and NumberFormat("$", ",", ".").money(total) in text
 
 
@@ -147,15 +147,15 @@ def test_contract_without_invoices_renders_blank_margin(settings) -> None:
     report = make_report(
         sample.SampleContract(1000, "CPC9", dt.date(2025, 1, 1), dt.date(2027, 1, 1), invoices=False)
     )
-    body = str(render_body(report, settings))
+    body = str(ReportRenderer(settings).body(report))
     margin = re.search(r'data-figure="to_date.margin">([^<]*)<', body)
     assert margin and margin.group(1) == "—"
-    assert "CPC9" in " ".join(pdf_pages(render_pdf(report, settings)))
+    assert "CPC9" in " ".join(pdf_pages(ReportRenderer(settings).pdf_bytes(report)))
 
 
 def test_expired_contract_notes_months_left_out(settings) -> None:
     report = make_report(sample.SampleContract(1000, "CPC10", dt.date(2017, 1, 1), dt.date(2021, 12, 31)))
-    body = str(render_body(report, settings))
+    body = str(ReportRenderer(settings).body(report))
     assert "Figures of 24 earlier months are not" in body
     assert 'class="negative"' in body
 
@@ -163,24 +163,26 @@ def test_expired_contract_notes_months_left_out(settings) -> None:
 def test_pdf_workers_render_the_same_document_and_survive_a_killed_worker(
     big_report: Report, settings
 ) -> None:
-    here = pdf_pages(render_pdf(big_report, settings))
-    make_pdf.use_workers(1)
+    reports = ReportRenderer(settings)
+    here = pdf_pages(reports.pdf_bytes(big_report))
+    reports.pdf.use_workers(1)
     try:
-        make_pdf.clear()  # nothing answered from the recent PDFs
-        worker = make_pdf.worker_pid()
+        reports.pdf.clear()  # nothing answered from the recent PDFs
+        worker = reports.pdf.worker_pid()
         assert worker is not None and worker != os.getpid()
-        assert pdf_pages(render_pdf(big_report, settings)) == here
+        assert pdf_pages(reports.pdf_bytes(big_report)) == here
         os.kill(worker, signal.SIGKILL)  # out of memory, or an operator's kill
-        make_pdf.clear()
-        assert pdf_pages(render_pdf(big_report, settings)) == here  # a new worker took over
-        assert make_pdf.worker_pid() not in (None, worker)
+        reports.pdf.clear()
+        assert pdf_pages(reports.pdf_bytes(big_report)) == here  # a new worker took over
+        assert reports.pdf.worker_pid() not in (None, worker)
     finally:
-        make_pdf.use_workers(0)
+        reports.dispose()
 
 
 def test_pdf_workers_run_below_the_web_process_priority() -> None:
     """On a busy host the pages' threads get the CPU before the PDF workers (pdf_nice)."""
     mine = os.getpriority(os.PRIO_PROCESS, 0)
+    make_pdf = PdfMaker()
     make_pdf.use_workers(1, nice=5)
     try:
         worker = make_pdf.worker_pid()
@@ -189,7 +191,7 @@ def test_pdf_workers_run_below_the_web_process_priority() -> None:
         make_pdf.use_workers(1, nice=0)  # 0: the web process's own priority
         assert os.getpriority(os.PRIO_PROCESS, make_pdf.worker_pid()) == mine
     finally:
-        make_pdf.use_workers(0)
+        make_pdf.shutdown()
 
 
 def test_pdf_workers_are_renewed_while_documents_wait(monkeypatch) -> None:
@@ -197,6 +199,7 @@ def test_pdf_workers_are_renewed_while_documents_wait(monkeypatch) -> None:
     happens are all rendered: with ProcessPoolExecutor's own max_tasks_per_child they could wait
     forever (CPython gh-115634), and every later Download with them."""
     monkeypatch.setattr(render_module, "PDF_WORKER_TASKS", 2)
+    make_pdf = PdfMaker()
     make_pdf.use_workers(1)
     try:
         make_pdf.clear()
@@ -217,4 +220,4 @@ def test_pdf_workers_are_renewed_while_documents_wait(monkeypatch) -> None:
             f"document {i}" for i in range(9)
         }
     finally:
-        make_pdf.use_workers(0)
+        make_pdf.shutdown()

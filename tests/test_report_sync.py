@@ -4,9 +4,7 @@ reconciles after a full sync, and a customer Refresh shows new invoice lines at 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
@@ -14,13 +12,7 @@ from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.report.figures import load_report
 
-# the oracle lives beside the figures tests (plain Python sums over source rows)
-_spec = importlib.util.spec_from_file_location(
-    "report_oracle", Path(__file__).with_name("test_report_figures.py")
-)
-assert _spec and _spec.loader
-figures_tests = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(figures_tests)
+from .helpers import assert_reconciles, oracle
 
 
 def _tables(mapping):  # type: ignore[no-untyped-def]
@@ -48,10 +40,10 @@ def test_demo_on_postgresql_reconciles_after_full_sync(fresh_database, make_sett
         with bridge.source.connect() as source, bridge.cache.connect() as cache:
             numbers = [r[0] for r in source.execute(select(tables["contract"].c.contract_no))]
             for contract_no in numbers[:: max(1, len(numbers) // 8)]:
-                truth = figures_tests.oracle(source, tables, contract_no, settings.today_date())
-                figures_tests.assert_reconciles(load_report(cache, contract_no, settings.today_date()), truth)
+                truth = oracle(source, tables, contract_no, settings.today_date())
+                assert_reconciles(load_report(cache, contract_no, settings.today_date()), truth)
                 on_source = load_report(source, contract_no, settings.today_date(), mapping=bridge.mapping)
-                figures_tests.assert_reconciles(on_source, truth)
+                assert_reconciles(on_source, truth)
     finally:
         bridge.dispose()
 

@@ -12,9 +12,9 @@ from pypdf import PdfReader
 from sqlalchemy import select, text
 
 from bpo2_bridge.store.database import email_log
-from bpo2_bridge.web.app import create_app
 
 from .conftest import free_port
+from .helpers import csrf_token
 
 SALESMAN, OTHER = "sales1", "sales2"
 
@@ -43,12 +43,6 @@ def not_visible_to(bridge: Any, login: str) -> str:
 
 def figures_on_page(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-figure="([^"]+)">([^<]*)<', html))
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
 
 
 def log_rows(bridge: Any) -> list[dict[str, Any]]:
@@ -95,10 +89,10 @@ def test_other_salesmans_contract_is_not_found(client, login, demo_bridge) -> No
     assert client.get("/contracts/NO-SUCH/report").status_code == 404
 
 
-def test_email_prefilled_sent_logged_and_limited(copied_demo, login, smtp_server) -> None:
+def test_email_prefilled_sent_logged_and_limited(make_app, copied_demo, login, smtp_server) -> None:
     controller, inbox = smtp_server
     bridge = copied_demo(smtp_host="127.0.0.1", smtp_port=controller.port, email_hourly_limit=2)
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, SALESMAN)
     contract_no, _ = contracts_of(bridge, SALESMAN)[0]
     url = f"/contracts/{contract_no}/report"
@@ -108,7 +102,7 @@ def test_email_prefilled_sent_logged_and_limited(copied_demo, login, smtp_server
     assert re.search(r'id="email-subject" name="subject" value="[^"]*' + contract_no, html)
 
     form = {
-        "csrf_token": csrf(html),
+        "csrf_token": csrf_token(html),
         "to": "buyer@customer.test",
         "cc": "boss@customer.test",
         "subject": "Your report",
@@ -143,13 +137,13 @@ def test_email_prefilled_sent_logged_and_limited(copied_demo, login, smtp_server
     assert log[0]["to_addr"] == "buyer@customer.test" and log[0]["cc_addr"] == "boss@customer.test"
 
 
-def test_smtp_down_says_so_and_keeps_the_form(copied_demo, login) -> None:
+def test_smtp_down_says_so_and_keeps_the_form(make_app, copied_demo, login) -> None:
     bridge = copied_demo(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout=5)
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, SALESMAN)
     contract_no, _ = contracts_of(bridge, SALESMAN)[0]
     url = f"/contracts/{contract_no}/report"
-    token = csrf(client.get(url).get_data(as_text=True))
+    token = csrf_token(client.get(url).get_data(as_text=True))
     form = {
         "csrf_token": token,
         "to": "buyer@customer.test",

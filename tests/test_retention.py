@@ -17,11 +17,10 @@ from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
 from bpo2_bridge.jobs import BY_NAME, next_runs
 from bpo2_bridge.settings import SettingsError, load_settings
-from bpo2_bridge.store.database import login_attempts, open_store, sync_runs
+from bpo2_bridge.store.database import login_attempts, open_store, sync_requests, sync_runs
 from bpo2_bridge.store.retention import prune_history
 from bpo2_bridge.store.users import is_throttled, record_attempt
 from bpo2_bridge.sync.full import full_sync
-from bpo2_bridge.web.app import create_app
 
 HEADER_AUTH = {"auth_mode": "header", "trusted_proxies": ["127.0.0.1"]}
 ADMIN = {"X-Remote-User": DEMO_ADMIN_LOGIN}
@@ -78,7 +77,7 @@ def _cli(bridge: Bridge, *args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(main, list(args), env=env)
 
 
-def test_old_history_goes_and_what_the_product_reads_stays(bridge) -> None:
+def test_old_history_goes_and_what_the_product_reads_stays(make_app, bridge) -> None:
     serving = bridge.cache.current()
     as_of = bridge.cache.as_of()
     assert serving and as_of
@@ -114,9 +113,20 @@ def test_old_history_goes_and_what_the_product_reads_stays(bridge) -> None:
         record_attempt(bridge.store, "sales1", "10.0.0.9", succeeded=False)
     assert is_throttled(bridge.store, "sales1", "10.0.0.9", 5)
 
+    with bridge.store.begin() as conn:  # full syncs asked for on the Status page
+        for picked in (old, now - dt.timedelta(days=1), None):
+            conn.execute(
+                insert(sync_requests).values(
+                    kind="full", requested_by="ops", requested_at=old, picked_at=picked
+                )
+            )
+
     result = prune_history(bridge)
 
-    assert (result.sync_runs, result.login_attempts) == (3, 1)
+    assert (result.sync_runs, result.login_attempts, result.sync_requests) == (3, 1, 1)
+    with bridge.store.connect() as conn:  # the recent one and the one still waiting stay
+        left = conn.execute(select(sync_requests.c.picked_at).order_by(sync_requests.c.id)).scalars().all()
+    assert left == [now - dt.timedelta(days=1), None]
     assert _run_ids(bridge) == before | kept
     assert not gone & _run_ids(bridge)
     assert is_throttled(bridge.store, "sales1", "10.0.0.9", 5), "the throttle still sees the failures"
@@ -125,7 +135,7 @@ def test_old_history_goes_and_what_the_product_reads_stays(bridge) -> None:
     assert len(mine) == 6 and min(mine)[0] > clock - dt.timedelta(days=1)
     # the serving cache still serves, with the same freshness
     assert bridge.cache.current() == serving and bridge.cache.as_of() == as_of
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     grid = client.get("/customers?format=json", headers=ADMIN)
     assert grid.status_code == 200 and grid.get_json()["rows"]
     assert grid.get_json()["as_of"] == as_of.isoformat()

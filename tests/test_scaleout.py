@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
 from bpo2_bridge.demo.generate import build_demo_file
 from bpo2_bridge.settings import load_settings
 from bpo2_bridge.store.database import locks, sync_runs
+
+from .helpers import csrf_token
 
 PASSWORD = "scale-out-pass-2026"
 CLI = str(Path(sys.executable).with_name("bpo2-bridge"))
@@ -50,9 +51,7 @@ def _wait_up(base: str, proc: subprocess.Popen[Any], seconds: float = 30) -> Non
 
 
 def _token(session: requests.Session, url: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', session.get(url, timeout=10).text)
-    assert match, f"{url} has no CSRF token"
-    return match.group(1)
+    return csrf_token(session.get(url, timeout=10).text)
 
 
 def _expiry_of(session: requests.Session, base: str, account: str, contract_no: str) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bpo2_bridge.demo.content import BENCH_CONTRACT_NO, DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 
+from .helpers import sign_in_browser
 from .test_browser_walk import cache_rows, walk_customer
-from .test_grid_fit_browser import sign_in_as
 
 SIZE = {"width": 1366, "height": 900}
 
@@ -68,7 +68,7 @@ def test_every_screen_as_a_full_page_screenshot(demo_bridge, live_server, _brows
         for name, login, path, status in _screens(demo_bridge):
             if login not in pages:
                 pages[login] = _browser.new_context(viewport=SIZE).new_page()
-                sign_in_as(pages[login], live_server, login)
+                sign_in_browser(pages[login], live_server, login)
             page = pages[login]
             response = page.goto(live_server + path)
             assert response is not None and response.status == status, (name, path)

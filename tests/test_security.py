@@ -18,8 +18,9 @@ from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.store.database import login_attempts
 from bpo2_bridge.store.users import DEMO_PASSWORD, remove_user, set_password
 from bpo2_bridge.sync.refresh import refresh_customer
-from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.security import MAX_NAME, download_name
+
+from .helpers import page_token, sign_in
 
 SECRET = "TOP-SECRET-PAYROLL-7731"
 LEGIT = b"minutes of the site visit\n"
@@ -32,21 +33,6 @@ HOSTILE_NAMES = (
     "résumé – Ünïcode ✓.txt",
     "",
 )
-
-
-def _token(client, url: str = "/login") -> str:  # type: ignore[no-untyped-def]
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).get_data(as_text=True))
-    assert match, f"no CSRF token on {url}"
-    return match.group(1)
-
-
-def _sign_in(client, login: str, password: str = DEMO_PASSWORD, address: str = "127.0.0.1"):  # type: ignore[no-untyped-def]
-    environ = {"REMOTE_ADDR": address}
-    # signed in, /login forwards home; the token is the session's, on every page
-    token = _token(client, "/" if _session_cookie(client) and _signed_in(client) else "/login")
-    return client.post(
-        "/login", data={"login": login, "password": password, "csrf_token": token}, environ_base=environ
-    )
 
 
 def _signed_in(client) -> bool:  # type: ignore[no-untyped-def]
@@ -62,7 +48,7 @@ def _session_cookie(client) -> str | None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def hostile_share(copied_demo):  # type: ignore[no-untyped-def]
+def hostile_share(make_app, copied_demo):  # type: ignore[no-untyped-def]
     """A demo copy whose BPO2 lists attachments with paths that try to leave the share.
 
     Returns (client signed in as the administrator, {attack: file_id}, {other case: file_id},
@@ -126,8 +112,8 @@ def hostile_share(copied_demo):  # type: ignore[no-untyped-def]
         ).scalar_one()
     writer.dispose()
     refresh_customer(bridge, account_no)  # the rows reach the cache the grids read
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client, DEMO_ADMIN_LOGIN)
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_ADMIN_LOGIN)
     others = {case: ids.pop(case) for case in list(ids) if case not in attacks}
     return client, ids, others, account_no
 
@@ -197,15 +183,15 @@ def test_download_name_examples(name: str, expected: str) -> None:
 
 
 @pytest.fixture
-def throttled(copied_demo):  # type: ignore[no-untyped-def]
+def throttled(make_app, copied_demo):  # type: ignore[no-untyped-def]
     bridge = copied_demo(login_attempts_per_minute=3)
-    return bridge, create_app(bridge=bridge)
+    return bridge, make_app(bridge)
 
 
 def _fail(app, login: str, address: str, times: int) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
     for _ in range(times):
-        response = _sign_in(client, login, "wrong-password", address)
+        response = sign_in(client, login, "wrong-password", environ={"REMOTE_ADDR": address})
         assert response.status_code == 401
         assert "Wrong login or password." in response.get_data(as_text=True)
 
@@ -214,42 +200,72 @@ def test_repeated_failures_lock_that_login_from_that_address(throttled) -> None:
     _bridge, app = throttled
     _fail(app, DEMO_SALESMAN_LOGIN, "10.0.0.7", 3)
     client = app.test_client()
-    refused = _sign_in(client, DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, "10.0.0.7")  # even the right password
+    refused = sign_in(
+        client, DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, environ={"REMOTE_ADDR": "10.0.0.7"}
+    )  # even the right password
     assert refused.status_code == 429
     assert "Too many failed sign-ins" in refused.get_data(as_text=True)
     assert refused.headers.get("Retry-After") == "60"
     assert not _signed_in(client)
     # the login typed in other letter case or with spaces is the same login
     for variant in (DEMO_SALESMAN_LOGIN.upper(), f"  {DEMO_SALESMAN_LOGIN} "):
-        assert _sign_in(app.test_client(), variant, DEMO_PASSWORD, "10.0.0.7").status_code == 429
+        assert (
+            sign_in(
+                app.test_client(), variant, DEMO_PASSWORD, environ={"REMOTE_ADDR": "10.0.0.7"}
+            ).status_code
+            == 429
+        )
 
 
 def test_a_locked_login_does_not_lock_anyone_else(throttled) -> None:
     _bridge, app = throttled
     _fail(app, DEMO_SALESMAN_LOGIN, "10.0.0.7", 3)
     elsewhere = app.test_client()
-    assert _sign_in(elsewhere, DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, "10.0.0.8").status_code == 302
+    assert (
+        sign_in(
+            elsewhere, DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, environ={"REMOTE_ADDR": "10.0.0.8"}
+        ).status_code
+        == 302
+    )
     assert _signed_in(elsewhere)
     colleague = app.test_client()
-    assert _sign_in(colleague, DEMO_OTHER_SALESMAN_LOGIN, DEMO_PASSWORD, "10.0.0.7").status_code == 302
+    assert (
+        sign_in(
+            colleague, DEMO_OTHER_SALESMAN_LOGIN, DEMO_PASSWORD, environ={"REMOTE_ADDR": "10.0.0.7"}
+        ).status_code
+        == 302
+    )
     assert _signed_in(colleague)
 
 
 def test_the_lock_lifts_after_a_minute(throttled) -> None:
     bridge, app = throttled
     _fail(app, DEMO_SALESMAN_LOGIN, "10.0.0.7", 3)
-    assert _sign_in(app.test_client(), DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, "10.0.0.7").status_code == 429
+    assert (
+        sign_in(
+            app.test_client(), DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, environ={"REMOTE_ADDR": "10.0.0.7"}
+        ).status_code
+        == 429
+    )
     with bridge.store.begin() as conn:  # the minute passes: the failures are older than it
         conn.execute(update(login_attempts).values(at=login_attempts.c.at - dt.timedelta(seconds=61)))
     client = app.test_client()
-    assert _sign_in(client, DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, "10.0.0.7").status_code == 302
+    assert (
+        sign_in(client, DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, environ={"REMOTE_ADDR": "10.0.0.7"}).status_code
+        == 302
+    )
     assert _signed_in(client)
 
 
 def test_failures_below_the_limit_do_not_lock(throttled) -> None:
     _bridge, app = throttled
     _fail(app, DEMO_SALESMAN_LOGIN, "10.0.0.7", 2)
-    assert _sign_in(app.test_client(), DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, "10.0.0.7").status_code == 302
+    assert (
+        sign_in(
+            app.test_client(), DEMO_SALESMAN_LOGIN, DEMO_PASSWORD, environ={"REMOTE_ADDR": "10.0.0.7"}
+        ).status_code
+        == 302
+    )
 
 
 # -- sessions -----------------------------------------------------------------------------
@@ -260,7 +276,7 @@ def test_sign_in_issues_a_new_session_cookie(app) -> None:
     client.get("/login")
     before = _session_cookie(client)
     assert before is not None  # the sign-in form's CSRF token lives in a pre-sign-in session
-    response = _sign_in(client, DEMO_SALESMAN_LOGIN)
+    response = sign_in(client, DEMO_SALESMAN_LOGIN)
     after = _session_cookie(client)
     assert response.status_code == 302 and after and after != before
     # a cookie planted before sign-in (session fixation) stays signed out
@@ -274,18 +290,18 @@ def test_sign_in_issues_a_new_session_cookie(app) -> None:
 
 def test_signing_in_again_as_someone_else_replaces_the_session(app) -> None:
     client = app.test_client()
-    _sign_in(client, DEMO_SALESMAN_LOGIN)
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     first = _session_cookie(client)
-    _sign_in(client, DEMO_ADMIN_LOGIN)
+    sign_in(client, DEMO_ADMIN_LOGIN)
     assert _session_cookie(client) != first
     assert "admin" in client.get("/").get_data(as_text=True).lower()
 
 
 def test_sign_out_clears_the_session(app) -> None:
     client = app.test_client()
-    _sign_in(client, DEMO_SALESMAN_LOGIN)
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     signed_in = _session_cookie(client)
-    response = client.post("/logout", data={"csrf_token": _token(client, "/")})
+    response = client.post("/logout", data={"csrf_token": page_token(client, "/")})
     assert response.status_code == 302
     assert _session_cookie(client) != signed_in
     assert not _signed_in(client)
@@ -293,12 +309,12 @@ def test_sign_out_clears_the_session(app) -> None:
 
 
 @pytest.mark.parametrize("how", ["password change", "user removal"])
-def test_password_change_or_removal_ends_open_sessions(copied_demo, how: str) -> None:
+def test_password_change_or_removal_ends_open_sessions(make_app, copied_demo, how: str) -> None:
     bridge = copied_demo()
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     browser, laptop = app.test_client(), app.test_client()
-    _sign_in(browser, DEMO_SALESMAN_LOGIN)
-    _sign_in(laptop, DEMO_SALESMAN_LOGIN)
+    sign_in(browser, DEMO_SALESMAN_LOGIN)
+    sign_in(laptop, DEMO_SALESMAN_LOGIN)
     assert _signed_in(browser) and _signed_in(laptop)
     if how == "password change":
         set_password(bridge.store, DEMO_SALESMAN_LOGIN, "a-new-password-1")
@@ -307,8 +323,8 @@ def test_password_change_or_removal_ends_open_sessions(copied_demo, how: str) ->
     assert not _signed_in(browser)
     assert not _signed_in(laptop)
     if how == "password change":
-        assert _sign_in(browser, DEMO_SALESMAN_LOGIN).status_code == 401  # the old password is gone
-        assert _sign_in(browser, DEMO_SALESMAN_LOGIN, "a-new-password-1").status_code == 302
+        assert sign_in(browser, DEMO_SALESMAN_LOGIN).status_code == 401  # the old password is gone
+        assert sign_in(browser, DEMO_SALESMAN_LOGIN, "a-new-password-1").status_code == 302
         assert _signed_in(browser)
 
 
@@ -372,7 +388,7 @@ def _assert_security_headers(response, what: str) -> None:  # type: ignore[no-un
 
 def test_security_headers_on_every_kind_of_response(demo_bridge, app) -> None:
     client = app.test_client()
-    _sign_in(client, DEMO_ADMIN_LOGIN)
+    sign_in(client, DEMO_ADMIN_LOGIN)
     for what, (url, status, mimetype) in _urls(demo_bridge).items():
         response = client.get(url)
         assert response.status_code == status, (what, url, response.status_code)
@@ -399,17 +415,17 @@ def test_security_headers_before_sign_in(app) -> None:
         _assert_security_headers(response, what)
     login = client.get("/login")
     assert "no-store" in login.headers["Cache-Control"]  # its form carries the CSRF token
-    wrong = _sign_in(client, DEMO_SALESMAN_LOGIN, "wrong-password")
+    wrong = sign_in(client, DEMO_SALESMAN_LOGIN, "wrong-password")
     _assert_security_headers(wrong, "failed sign-in")
 
 
 def test_session_cookie_flags(app) -> None:
     client = app.test_client()
-    response = _sign_in(client, DEMO_SALESMAN_LOGIN)
+    response = sign_in(client, DEMO_SALESMAN_LOGIN)
     cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("bpo2_session=")]
     assert cookies, "sign-in sets the session cookie"
     assert "HttpOnly" in cookies[0] and "SameSite=Lax" in cookies[0] and "Path=/" in cookies[0]
-    out = client.post("/logout", data={"csrf_token": _token(client, "/")})
+    out = client.post("/logout", data={"csrf_token": page_token(client, "/")})
     for cookie in out.headers.getlist("Set-Cookie"):
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 

@@ -4,7 +4,6 @@ and networks only, the Secure cookie flag, and a sign-in `next` with control cha
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,25 +12,12 @@ from click.testing import CliRunner
 from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.settings import SettingsError, load_settings
-from bpo2_bridge.store.users import DEMO_PASSWORD, add_user, remove_user
+from bpo2_bridge.store.users import add_user, remove_user
 from bpo2_bridge.web.app import create_app
 
+from .helpers import page_token, sign_in
+
 UNTRUSTED = {"REMOTE_ADDR": "10.9.9.9"}
-
-
-def _token(client, url: str = "/login", environ: dict | None = None) -> str:  # type: ignore[no-untyped-def]
-    html = client.get(url, environ_base=environ or {}).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, f"no CSRF token on {url}"
-    return match.group(1)
-
-
-def _post_login(client, login: str, password: str = DEMO_PASSWORD, environ: dict | None = None, **extra):  # type: ignore[no-untyped-def]
-    token = (
-        _token(client, "/login", environ) if client.application.config.get("WTF_CSRF_ENABLED", True) else ""
-    )
-    data = {"login": login, "password": password, "csrf_token": token, **extra}
-    return client.post("/login", data=data, environ_base=environ or {})
 
 
 def _no_form_token(app):  # type: ignore[no-untyped-def]
@@ -60,15 +46,15 @@ def _with_cookie(app, value: str):  # type: ignore[no-untyped-def]
 # -- header mode -----------------------------------------------------------------------------
 
 
-def test_header_mode_takes_no_password(copied_demo) -> None:
+def test_header_mode_takes_no_password(make_app, copied_demo) -> None:
     bridge = copied_demo(auth_mode="header", trusted_proxies=["10.0.0.5"])
-    app = _no_form_token(create_app(bridge=bridge))
+    app = _no_form_token(make_app(bridge))
     client = app.test_client()
     page = client.get("/login", environ_base=UNTRUSTED)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'type="password"' not in html and "does not take passwords" in html
-    response = _post_login(client, "ops", environ=UNTRUSTED)
+    response = sign_in(client, "ops", environ=UNTRUSTED)
     assert response.status_code == 403
     assert not _signed_in(client, "/status", UNTRUSTED)
     status = client.get("/status", environ_base=UNTRUSTED)
@@ -79,11 +65,13 @@ def test_header_mode_takes_no_password(copied_demo) -> None:
     assert ops.status_code == 200
 
 
-def test_break_glass_setting_allows_passwords_in_header_mode_and_ending_it_ends_them(copied_demo) -> None:
+def test_break_glass_setting_allows_passwords_in_header_mode_and_ending_it_ends_them(
+    make_app, copied_demo
+) -> None:
     bridge = copied_demo(auth_mode="header", trusted_proxies=["10.0.0.5"], header_password_sign_in=True)
-    glass = create_app(bridge=bridge)
+    glass = make_app(bridge)
     client = glass.test_client()
-    assert _post_login(client, "ops", environ=UNTRUSTED).status_code == 302
+    assert sign_in(client, "ops", environ=UNTRUSTED).status_code == 302
     assert _signed_in(client, "/status", UNTRUSTED)
     cookie = _cookie(client)
     # break-glass switched off again (same store and key): the password session no longer works
@@ -102,41 +90,41 @@ def test_break_glass_setting_is_off_by_default() -> None:
 # -- sessions end on the server --------------------------------------------------------------
 
 
-def test_a_cookie_copied_before_sign_out_is_dead_after_it(copied_demo) -> None:
-    app = create_app(bridge=copied_demo())
+def test_a_cookie_copied_before_sign_out_is_dead_after_it(make_app) -> None:
+    app = make_app()
     client = app.test_client()
-    assert _post_login(client, DEMO_SALESMAN_LOGIN).status_code == 302
+    assert sign_in(client, DEMO_SALESMAN_LOGIN).status_code == 302
     copied = _cookie(client)
     assert _signed_in(_with_cookie(app, copied))
-    assert client.post("/logout", data={"csrf_token": _token(client, "/")}).status_code == 302
+    assert client.post("/logout", data={"csrf_token": page_token(client, "/")}).status_code == 302
     thief = _with_cookie(app, copied)
     assert not _signed_in(thief)
     assert thief.get("/customers?format=json").status_code == 401
     # signing in again works, with a new cookie
-    assert _post_login(client, DEMO_SALESMAN_LOGIN).status_code == 302
+    assert sign_in(client, DEMO_SALESMAN_LOGIN).status_code == 302
     assert _signed_in(client)
     assert not _signed_in(_with_cookie(app, copied))
 
 
-def test_a_dead_cookie_cannot_sign_out_the_newer_session(copied_demo) -> None:
-    app = create_app(bridge=copied_demo())
+def test_a_dead_cookie_cannot_sign_out_the_newer_session(make_app) -> None:
+    app = make_app()
     old, new = app.test_client(), app.test_client()
-    _post_login(old, DEMO_SALESMAN_LOGIN)
+    sign_in(old, DEMO_SALESMAN_LOGIN)
     stale = _cookie(old)
-    token = _token(old, "/")
+    token = page_token(old, "/")
     old.post("/logout", data={"csrf_token": token})
-    _post_login(new, DEMO_SALESMAN_LOGIN)
+    sign_in(new, DEMO_SALESMAN_LOGIN)
     replay = _with_cookie(app, stale)
     replay.post("/logout", data={"csrf_token": token})
     assert _signed_in(new)
 
 
 @pytest.mark.parametrize("how", ["set_role", "cli users role"])
-def test_a_role_change_ends_open_sessions(copied_demo, tmp_path, how: str) -> None:
+def test_a_role_change_ends_open_sessions(make_app, copied_demo, runner, how: str) -> None:
     bridge = copied_demo()
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     client = app.test_client()
-    _post_login(client, "ops")
+    sign_in(client, "ops")
     assert _signed_in(client, "/status")
     copied = _cookie(client)
     if how == "set_role":
@@ -144,34 +132,29 @@ def test_a_role_change_ends_open_sessions(copied_demo, tmp_path, how: str) -> No
 
         set_role(bridge.store, "ops", "user")
     else:
-        config = tmp_path / "bridge.toml"
-        config.write_text(f"data_dir = '{bridge.settings.data_path}'\n")
-        result = CliRunner().invoke(main, ["--config", str(config), "users", "role", "ops", "user"])
+        result = runner.invoke("users", "role", "ops", "user", bridge=bridge)
         assert result.exit_code == 0, result.output
     assert not _signed_in(client)
     assert not _signed_in(_with_cookie(app, copied))
-    _post_login(client, "ops")
+    sign_in(client, "ops")
     assert _signed_in(client) and client.get("/status").status_code == 403
 
 
-def test_an_account_removed_and_added_again_does_not_inherit_old_cookies(copied_demo) -> None:
+def test_an_account_removed_and_added_again_does_not_inherit_old_cookies(make_app, copied_demo) -> None:
     bridge = copied_demo()
-    app = create_app(bridge=bridge)
+    app = make_app(bridge)
     client = app.test_client()
-    _post_login(client, DEMO_ADMIN_LOGIN)
+    sign_in(client, DEMO_ADMIN_LOGIN)
     copied = _cookie(client)
     remove_user(bridge.store, DEMO_ADMIN_LOGIN)
     add_user(bridge.store, DEMO_ADMIN_LOGIN, "another-password", "admin", DEMO_ADMIN_LOGIN)
     assert not _signed_in(_with_cookie(app, copied))
 
 
-def test_cli_role_refuses_unknown_login_and_role(settings, tmp_path) -> None:
-    config = tmp_path / "bridge.toml"
-    config.write_text(f"data_dir = '{settings.data_path}'\n")
-    runner = CliRunner()
-    missing = runner.invoke(main, ["--config", str(config), "users", "role", "nobody", "ops"])
+def test_cli_role_refuses_unknown_login_and_role(runner) -> None:
+    missing = runner.invoke("users", "role", "nobody", "ops")
     assert missing.exit_code == 2 and "no user 'nobody'" in missing.stderr
-    bad = runner.invoke(main, ["--config", str(config), "users", "role", "nobody", "boss"])
+    bad = runner.invoke("users", "role", "nobody", "boss")
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 
@@ -194,9 +177,9 @@ def test_trusted_proxies_bad_value_stops_the_cli_in_one_line(tmp_path) -> None:
     assert "trusted_proxies" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_a_trusted_network_honours_its_addresses_only(copied_demo) -> None:
+def test_a_trusted_network_honours_its_addresses_only(make_app, copied_demo) -> None:
     bridge = copied_demo(auth_mode="header", trusted_proxies=["10.0.0.0/24", "fd00::/64"])
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     header = {"X-Remote-User": DEMO_SALESMAN_LOGIN}
     for address in ("10.0.0.5", "10.0.0.254", "::ffff:10.0.0.7", "fd00::12"):
         response = client.get("/", headers=header, environ_base={"REMOTE_ADDR": address})
@@ -207,10 +190,10 @@ def test_a_trusted_network_honours_its_addresses_only(copied_demo) -> None:
 
 
 @pytest.mark.parametrize("secure", [True, False])
-def test_session_cookie_secure_setting(copied_demo, secure: bool) -> None:
-    app = create_app(bridge=copied_demo(session_cookie_secure=secure))
+def test_session_cookie_secure_setting(make_app, secure: bool) -> None:
+    app = make_app(session_cookie_secure=secure)
     client = app.test_client()
-    response = _post_login(client, DEMO_SALESMAN_LOGIN, environ={"wsgi.url_scheme": "https"})
+    response = sign_in(client, DEMO_SALESMAN_LOGIN, environ={"wsgi.url_scheme": "https"})
     cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("bpo2_session=")]
     assert cookies
     assert ("; Secure" in cookies[0]) is secure
@@ -221,7 +204,7 @@ def test_session_cookie_secure_setting(copied_demo, secure: bool) -> None:
 
 @pytest.mark.parametrize("target", ["/customers\r\nSet-Cookie: evil=1", "/\r\n/evil.example", "/x\x00y"])
 def test_sign_in_next_with_control_characters_goes_home(client, target: str) -> None:
-    response = _post_login(client, DEMO_SALESMAN_LOGIN, next=target)
+    response = sign_in(client, DEMO_SALESMAN_LOGIN, next=target)
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "evil" not in str(response.headers)
     again = client.get("/login", query_string={"next": target})

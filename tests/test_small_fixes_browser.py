@@ -10,10 +10,9 @@ from sqlalchemy import insert
 
 from bpo2_bridge.demo.content import BENCH_CONTRACT_NO, DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.store.database import email_log
-from bpo2_bridge.web.app import create_app
 
+from .helpers import sign_in_browser
 from .test_browser_walk import cache_rows, column_texts, walk_customer
-from .test_grid_fit_browser import sign_in_as
 
 
 def _lightness(css_color: str) -> float:
@@ -23,7 +22,7 @@ def _lightness(css_color: str) -> float:
 
 def test_a_greyed_rows_account_no_is_as_grey_as_the_rest(live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_SALESMAN_LOGIN)
     page.goto(live_server + "/?tab=recent&who=all")
     row = page.locator("#panel-recent tr.activity.other").first
     account = row.locator(".account-no").evaluate("e => getComputedStyle(e).color")
@@ -39,7 +38,7 @@ def test_a_greyed_rows_account_no_is_as_grey_as_the_rest(live_server, browser_pa
 
 def test_sales_history_leaves_out_the_month_not_yet_billed(demo_bridge, live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_SALESMAN_LOGIN)
     page.goto(f"{live_server}/customers/{walk_customer(demo_bridge)['account_no']}")
     chart = page.locator(".history svg").inner_html()
     assert "Oct 26" in chart and "Nov 26" not in chart and "Nov 25" in chart  # today: 2026-11-22
@@ -50,7 +49,7 @@ def test_sales_history_leaves_out_the_month_not_yet_billed(demo_bridge, live_ser
 
 def test_file_sizes_read_as_people_read_them(demo_bridge, live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_SALESMAN_LOGIN)
     page.goto(f"{live_server}/customers/{walk_customer(demo_bridge)['account_no']}/files")
     sizes = column_texts(page, "Size")
     assert sizes and all(re.fullmatch(r"\d+ B|\d+\.\d (KB|MB|GB)", s) for s in sizes), sizes
@@ -61,7 +60,7 @@ def test_file_sizes_read_as_people_read_them(demo_bridge, live_server, browser_p
 
 def test_a_bad_filter_names_the_column_not_the_url_parameter(demo_bridge, live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_SALESMAN_LOGIN)
     account = walk_customer(demo_bridge)["account_no"]
     response = page.goto(f"{live_server}/customers/{account}/contracts?tab=all&f_months_remaining=soon")
     assert response is not None and response.status == 400
@@ -73,7 +72,7 @@ def test_a_bad_filter_names_the_column_not_the_url_parameter(demo_bridge, live_s
 
 def test_a_huge_page_number_shows_the_last_page(live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     response = page.goto(f"{live_server}/contracts?tab=all&page=1000000000000")
     assert response is not None and response.status == 200
     reference = page.locator(".grid-reference").inner_text()
@@ -84,7 +83,7 @@ def test_a_huge_page_number_shows_the_last_page(live_server, browser_page) -> No
 
 def test_the_contracts_tile_note_adds_up_to_its_count(demo_bridge, live_server, browser_page) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     # customers with contracts without an expiry date or cancelled ones: the note must count those too
     accounts = [
         r["account_no"]
@@ -103,7 +102,7 @@ def test_the_contracts_tile_note_adds_up_to_its_count(demo_bridge, live_server, 
         assert sum(parts) == total, (account, note, total)
 
 
-def test_ops_read_the_email_log_as_a_grid(copied_demo, serve, browser_page) -> None:
+def test_ops_read_the_email_log_as_a_grid(make_app, copied_demo, serve, browser_page) -> None:
     bridge = copied_demo()
     sent = dt.datetime(2026, 11, 21, 10, 30)
     with bridge.store.begin() as conn:  # what the mailer writes for each attempt
@@ -132,9 +131,9 @@ def test_ops_read_the_email_log_as_a_grid(copied_demo, serve, browser_page) -> N
                 ),
             ],
         )
-    base = serve(create_app(bridge=bridge))
+    base = serve(make_app(bridge))
     page = browser_page
-    sign_in_as(page, base, "ops")
+    sign_in_browser(page, base, "ops")
     page.goto(base + "/status")
     page.click("a.email-log")
     page.wait_for_url(re.compile(r"/status/email-log"))
@@ -148,7 +147,7 @@ def test_ops_read_the_email_log_as_a_grid(copied_demo, serve, browser_page) -> N
     assert "SMTP server unreachable" in csv
 
     page.context.clear_cookies()
-    sign_in_as(page, base, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, base, DEMO_SALESMAN_LOGIN)
     response = page.goto(base + "/status/email-log")
     assert response is not None and response.status == 403
 
@@ -168,7 +167,7 @@ def test_the_pdf_never_leaves_a_table_header_at_the_foot_of_a_page(
     demo_bridge, live_server, browser_page
 ) -> None:
     page = browser_page
-    sign_in_as(page, live_server, DEMO_ADMIN_LOGIN)
+    sign_in_browser(page, live_server, DEMO_ADMIN_LOGIN)
     # the contracts with the most machines: long tables that cross pages
     numbers = [
         r["contract_no"]
@@ -191,7 +190,7 @@ def test_the_pdf_never_leaves_a_table_header_at_the_foot_of_a_page(
 
 
 def test_refresh_updates_the_freshness_line_and_status_lists_its_changes(
-    copied_demo, change_expiry_in_source, serve, browser_page
+    make_app, copied_demo, change_expiry_in_source, serve, browser_page
 ) -> None:
     bridge = copied_demo()
     customer = walk_customer(bridge)
@@ -200,9 +199,9 @@ def test_refresh_updates_the_freshness_line_and_status_lists_its_changes(
         "SELECT contract_no FROM contract_row WHERE customer_id = :c AND expiry_date IS NOT NULL ORDER BY 1 LIMIT 1",
         c=customer["customer_id"],
     )[0]["contract_no"]
-    base = serve(create_app(bridge=bridge))
+    base = serve(make_app(bridge))
     page = browser_page
-    sign_in_as(page, base, DEMO_SALESMAN_LOGIN)
+    sign_in_browser(page, base, DEMO_SALESMAN_LOGIN)
     page.goto(f"{base}/customers/{customer['account_no']}/contracts?tab=all")
     change_expiry_in_source(bridge, number, dt.date(2031, 3, 31))
     page.click("button.refresh")
@@ -214,7 +213,7 @@ def test_refresh_updates_the_freshness_line_and_status_lists_its_changes(
     assert re.search(rf"{re.escape(customer['customer_name'])} refreshed from BPO2 at \d\d:\d\d", line), line
 
     page.context.clear_cookies()
-    sign_in_as(page, base, "ops")
+    sign_in_browser(page, base, "ops")
     page.goto(base + "/status")
     run = page.locator("table.syncs tbody tr", has_text=customer["account_no"]).first
     assert "customer" in run.inner_text()

@@ -25,18 +25,11 @@ SLOW = (
 
 
 @pytest.fixture
-def run(demo_bridge):
+def run(demo_bridge, runner):  # type: ignore[no-untyped-def]
     """run(*args, input=None) -> click Result, with the settings of the shared tiny demo."""
-    settings = demo_bridge.settings
-    env = {
-        "BPO2_BRIDGE_DATA_DIR": str(settings.data_path),
-        "BPO2_BRIDGE_TODAY": settings.today,
-        "BPO2_BRIDGE_SOURCE_URL": "",
-        "BPO2_BRIDGE_CACHE_URL": "",
-    }
 
     def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        return CliRunner().invoke(main, ["sql", *args], input=input, env=env, catch_exceptions=False)
+        return runner.invoke("sql", *args, bridge=demo_bridge, input=input, catch_exceptions=False)
 
     return invoke
 

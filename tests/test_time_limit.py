@@ -16,7 +16,6 @@ from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.cache import time_limit
 from bpo2_bridge.cache.time_limit import QueryTimeout
 from bpo2_bridge.sync.full import full_sync
-from bpo2_bridge.web.app import create_app
 
 # a statement that keeps SQLite busy for many progress-handler checks, on any snapshot
 BUSY = (
@@ -49,8 +48,10 @@ def clock(monkeypatch) -> Clock:
     return fake
 
 
-def test_a_grid_past_the_limit_answers_503_then_serves_again(crowded_demo, clock, login, caplog) -> None:
-    app = create_app(bridge=crowded_demo)
+def test_a_grid_past_the_limit_answers_503_then_serves_again(
+    make_app, crowded_demo, clock, login, caplog
+) -> None:
+    app = make_app(crowded_demo)
     app.jinja_env.undefined = jinja2.StrictUndefined
     client = app.test_client()
     login(client, "admin")

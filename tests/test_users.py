@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from bpo2_bridge.cli import main
 from bpo2_bridge.store.database import open_store, users
 from bpo2_bridge.store.users import UserError, add_user, list_users, remove_user, set_password, verify
 
@@ -40,28 +38,20 @@ def test_password_change_ends_sessions(settings) -> None:
         remove_user(store, "anna")
 
 
-def test_cli_add_list_password_remove(settings, tmp_path) -> None:
-    config = tmp_path / "bridge.toml"
-    config.write_text(f'data_dir = "{settings.data_path}"\n')
-    runner = CliRunner()
-    args = ["--config", str(config), "users"]
-    result = runner.invoke(
-        main, [*args, "add", "carol", "--role", "ops"], input="carol-password\ncarol-password\n"
-    )
+def test_cli_add_list_password_remove(runner, settings) -> None:
+    result = runner.invoke("users", "add", "carol", "--role", "ops", input="carol-password\ncarol-password\n")
     assert result.exit_code == 0, result.output
     result = runner.invoke(
-        main, [*args, "add", "dave", "--role", "user", "--employee", "sales1"], input="dave-password\n"
+        "users", "add", "dave", "--role", "user", "--employee", "sales1", input="dave-password\n"
     )
     assert result.exit_code == 0, result.output
-    listed = runner.invoke(main, [*args, "list", "--format", "json"])
+    listed = runner.invoke("users", "list", "--format", "json")
     assert listed.exit_code == 0
     assert '"login": "dave"' in listed.output and '"employee_login": "sales1"' in listed.output
-    assert (
-        runner.invoke(main, [*args, "add", "dave", "--role", "user"], input="dave-password\n").exit_code == 2
-    )
-    bad = runner.invoke(main, [*args, "add", "erin", "--role", "root"], input="x\n")
+    assert runner.invoke("users", "add", "dave", "--role", "user", input="dave-password\n").exit_code == 2
+    bad = runner.invoke("users", "add", "erin", "--role", "root", input="x\n")
     assert bad.exit_code == 2
-    assert runner.invoke(main, [*args, "password", "dave"], input="dave-new-pass\n").exit_code == 0
+    assert runner.invoke("users", "password", "dave", input="dave-new-pass\n").exit_code == 0
     assert verify(open_store(settings), "dave", "dave-new-pass") is not None
-    assert runner.invoke(main, [*args, "remove", "dave"]).exit_code == 0
-    assert runner.invoke(main, [*args, "remove", "dave"]).exit_code == 2
+    assert runner.invoke("users", "remove", "dave").exit_code == 0
+    assert runner.invoke("users", "remove", "dave").exit_code == 2

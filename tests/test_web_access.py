@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,7 +9,8 @@ from sqlalchemy import text
 
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_OTHER_SALESMAN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.store.users import add_user
-from bpo2_bridge.web.app import create_app
+
+from .helpers import page_token
 
 
 def _scalar_rows(bridge, sql: str, **params):  # type: ignore[no-untyped-def]
@@ -66,7 +66,7 @@ def test_sign_in_then_back_to_the_page_asked_for(client, login) -> None:
             "login": DEMO_SALESMAN_LOGIN,
             "password": "demo-pass-2026",
             "next": "/customers?q=Dental",
-            "csrf_token": _token(client),
+            "csrf_token": page_token(client, "/login"),
         },
     )
     assert first.status_code == 302
@@ -75,16 +75,18 @@ def test_sign_in_then_back_to_the_page_asked_for(client, login) -> None:
     assert client.get("/customers").status_code == 200
 
 
-def test_wrong_password_is_refused_and_throttled(copied_demo) -> None:
-    client = create_app(bridge=copied_demo()).test_client()  # own store: attempts are recorded
+def test_wrong_password_is_refused_and_throttled(make_app) -> None:
+    client = make_app().test_client()  # own store: attempts are recorded
     for _ in range(5):
         response = client.post(
-            "/login", data={"login": "sales2", "password": "wrong-one!", "csrf_token": _token(client)}
+            "/login",
+            data={"login": "sales2", "password": "wrong-one!", "csrf_token": page_token(client, "/login")},
         )
         assert response.status_code == 401
         assert "Wrong login or password." in response.get_data(as_text=True)
     response = client.post(
-        "/login", data={"login": "sales2", "password": "demo-pass-2026", "csrf_token": _token(client)}
+        "/login",
+        data={"login": "sales2", "password": "demo-pass-2026", "csrf_token": page_token(client, "/login")},
     )
     assert response.status_code == 429
 
@@ -97,18 +99,11 @@ def test_next_never_leaves_the_site(client) -> None:
                 "login": DEMO_ADMIN_LOGIN,
                 "password": "demo-pass-2026",
                 "next": target,
-                "csrf_token": _token(client),
+                "csrf_token": page_token(client, "/login"),
             },
         )
         assert response.headers["Location"] == "/"
-        client.post("/logout", data={"csrf_token": _token(client, "/")})
-
-
-def _token(client, url: str = "/login") -> str:
-    html = client.get(url).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, f"no CSRF token on {url}"
-    return match.group(1)
+        client.post("/logout", data={"csrf_token": page_token(client, "/")})
 
 
 def test_post_without_csrf_token_is_refused(client, login) -> None:
@@ -165,7 +160,7 @@ def test_administrator_sees_every_customer(demo_bridge, client, login) -> None:
 def test_status_is_for_ops_only(client, login) -> None:
     login(client, DEMO_OTHER_SALESMAN_LOGIN)
     assert client.get("/status").status_code == 403
-    client.post("/logout", data={"csrf_token": _token(client, "/")})
+    client.post("/logout", data={"csrf_token": page_token(client, "/")})
     login(client, "ops")
     page = client.get("/status")
     assert page.status_code == 200
@@ -187,9 +182,9 @@ def test_security_headers_and_session_cookie(client, login) -> None:
 
 
 @pytest.fixture
-def header_app(copied_demo):  # type: ignore[no-untyped-def]
+def header_app(make_app, copied_demo):  # type: ignore[no-untyped-def]
     bridge = copied_demo(auth_mode="header", trusted_proxies=["10.0.0.5"])
-    return create_app(bridge=bridge)
+    return make_app(bridge)
 
 
 def test_login_header_is_honoured_only_from_trusted_proxies(header_app) -> None:

@@ -12,9 +12,6 @@ import urllib.request
 import weakref
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from bpo2_bridge.cli import main
 from bpo2_bridge.cli.serve import settle_heap
 from bpo2_bridge.store.users import DEMO_PASSWORD, verify
 
@@ -25,11 +22,9 @@ def _config(tmp_path, data_dir) -> str:  # type: ignore[no-untyped-def]
     return str(config)
 
 
-def test_demo_syncs_existing_source_creates_users_and_prints_logins(copied_demo, tmp_path) -> None:
+def test_demo_syncs_existing_source_creates_users_and_prints_logins(copied_demo, runner) -> None:
     bridge = copied_demo()
-    result = CliRunner().invoke(
-        main, ["--config", _config(tmp_path, bridge.settings.data_path), "demo", "--no-serve"]
-    )
+    result = runner.invoke("demo", "--no-serve", bridge=bridge)
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8080/" in result.output
     for login in ("sales1", "sales2", "admin", "ops"):

@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bpo2_bridge.sync import history
-from bpo2_bridge.web.app import create_app
 from bpo2_bridge.web.freshness import compute
 
 NOW = dt.datetime(2026, 11, 22, 14, 8)
@@ -34,11 +33,11 @@ def test_amber_exactly_when_older_than_twice_the_interval(minutes: int, interval
     assert line.text.startswith("Data as of ")
 
 
-def test_failed_sync_turns_the_line_red_with_the_reason(copied_demo, login) -> None:
+def test_failed_sync_turns_the_line_red_with_the_reason(make_app, copied_demo, login) -> None:
     bridge = copied_demo()
     run = history.start(bridge.store, "incremental", bridge.settings.now())
     history.fail(bridge.store, run, bridge.settings.now(), "BPO2 source unreachable: connection refused")
-    client = create_app(bridge=bridge).test_client()
+    client = make_app(bridge).test_client()
     login(client, "sales1")
     html = client.get("/").get_data(as_text=True)
     assert 'class="freshness freshness-red"' in html

@@ -9,7 +9,6 @@ from sqlalchemy import create_engine, text
 
 from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.sync.full import full_sync
-from bpo2_bridge.web.app import create_app
 
 
 def _main(html: str) -> str:
@@ -28,12 +27,14 @@ PAGES = (
 )
 
 
-def test_postgresql_cache_serves_the_same_screens(copied_demo, fresh_database, demo_bridge, login) -> None:
+def test_postgresql_cache_serves_the_same_screens(
+    make_app, copied_demo, fresh_database, demo_bridge, login
+) -> None:
     url = fresh_database("postgresql")
     pg_bridge: Bridge = copied_demo(cache_url=url.render_as_string(hide_password=False))
     full_sync(pg_bridge)
-    sqlite_client = create_app(bridge=demo_bridge).test_client()
-    pg_client = create_app(bridge=pg_bridge).test_client()
+    sqlite_client = make_app(demo_bridge).test_client()
+    pg_client = make_app(pg_bridge).test_client()
     for client in (sqlite_client, pg_client):
         login(client, "sales1")
     for page in PAGES:

@@ -9,24 +9,8 @@ from sqlalchemy import MetaData, create_engine, text, update
 
 from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
 from bpo2_bridge.source.mapping import physical_table
-from bpo2_bridge.web.app import create_app
 
-
-def _token(client, url: str) -> str:  # type: ignore[no-untyped-def]
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).get_data(as_text=True))
-    assert match
-    return match.group(1)
-
-
-def _sign_in(client) -> None:  # type: ignore[no-untyped-def]
-    client.post(
-        "/login",
-        data={
-            "login": DEMO_SALESMAN_LOGIN,
-            "password": "demo-pass-2026",
-            "csrf_token": _token(client, "/login"),
-        },
-    )
+from .helpers import page_token, sign_in
 
 
 def first_contract(bridge, client) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
@@ -38,10 +22,10 @@ def first_contract(bridge, client) -> tuple[str, dict]:  # type: ignore[no-untyp
     return account, row
 
 
-def test_refresh_shows_a_change_made_in_bpo2(change_expiry_in_source, copied_demo) -> None:
+def test_refresh_shows_a_change_made_in_bpo2(make_app, change_expiry_in_source, copied_demo) -> None:
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client)
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     account, row = first_contract(bridge, client)
     page = f"/customers/{account}/contracts?tab=all&sort=contract_no"
     change_expiry_in_source(bridge, row["contract_no"], dt.date(2020, 1, 31))
@@ -51,7 +35,7 @@ def test_refresh_shows_a_change_made_in_bpo2(change_expiry_in_source, copied_dem
     )
 
     response = client.post(
-        f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page}
+        f"/customers/{account}/refresh", data={"csrf_token": page_token(client, page), "next": page}
     )
     assert response.status_code == 302 and response.headers["Location"] == page
     html = client.get(page).get_data(as_text=True)
@@ -62,24 +46,24 @@ def test_refresh_shows_a_change_made_in_bpo2(change_expiry_in_source, copied_dem
     assert changed["expiry_date"] == "2020-01-31" and changed["months_remaining"] < 0
 
 
-def test_refresh_with_bpo2_unreachable_keeps_showing_the_cache(copied_demo, tmp_path) -> None:
+def test_refresh_with_bpo2_unreachable_keeps_showing_the_cache(make_app, copied_demo, tmp_path) -> None:
     bridge = copied_demo(source_url=f"sqlite:///{tmp_path / 'gone' / 'bpo2.sqlite'}")
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client)
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     account, _ = first_contract(bridge, client)
     page = f"/customers/{account}/contracts?tab=expired"
     rows_before = client.get(page + "&format=json").get_json()["rows"]
-    client.post(f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page})
+    client.post(f"/customers/{account}/refresh", data={"csrf_token": page_token(client, page), "next": page})
     html = client.get(page).get_data(as_text=True)
     as_of = bridge.cache.as_of()
     assert f"BPO2 is unreachable — showing data as of {as_of:%Y-%m-%d %H:%M}." in html
     assert client.get(page + "&format=json").get_json()["rows"] == rows_before
 
 
-def test_download_when_bpo2_is_unreachable_is_a_clear_503(copied_demo, tmp_path) -> None:
+def test_download_when_bpo2_is_unreachable_is_a_clear_503(make_app, copied_demo, tmp_path) -> None:
     bridge = copied_demo(source_url=f"sqlite:///{tmp_path / 'gone' / 'bpo2.sqlite'}")
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client)
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     account, _ = first_contract(bridge, client)
     with bridge.cache.connect() as conn:
         file_id = conn.execute(
@@ -114,12 +98,12 @@ def test_share_paths_outside_the_root_are_refused(tmp_path) -> None:
         raise AssertionError(f"{bad!r} was served")
 
 
-def test_a_number_changed_in_bpo2_is_found_by_search_after_refresh(copied_demo) -> None:
+def test_a_number_changed_in_bpo2_is_found_by_search_after_refresh(make_app, copied_demo) -> None:
     """Refresh rewrites the serving snapshot in place; the contract-number search (read through
     the snapshot's trigram index) finds the new number and no longer the old one."""
     bridge = copied_demo()
-    client = create_app(bridge=bridge).test_client()
-    _sign_in(client)
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
     account, row = first_contract(bridge, client)
     old, new = row["contract_no"], "ZQX-" + row["contract_no"][-6:]
     table = physical_table(bridge.mapping["contract"], MetaData())
@@ -134,6 +118,6 @@ def test_a_number_changed_in_bpo2_is_found_by_search_after_refresh(copied_demo) 
 
     assert old in found(old) and found("zqx-") == []
     page = f"/customers/{account}/contracts?tab=all"
-    client.post(f"/customers/{account}/refresh", data={"csrf_token": _token(client, page), "next": page})
+    client.post(f"/customers/{account}/refresh", data={"csrf_token": page_token(client, page), "next": page})
     assert found("zqx-") == [new]
     assert old not in found(old)

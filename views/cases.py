@@ -11,30 +11,17 @@ from bpo2_bridge.queries import crm
 from bpo2_bridge.queries.grid.columns import GridColumn
 from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.web.auth import current_user
+from bpo2_bridge.web.columns import greyed
 from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
 from bpo2_bridge.web.grid_page import PageView
-from bpo2_bridge.web.links import row_link
-
-from .customers import back_url, here, load_customer
+from bpo2_bridge.web.navigation import back_url, case_link, customer_link
 
 bp = Blueprint("cases", __name__)
 NOT_YOURS = "Sorry, this is not one of your open cases and you cannot make changes."
 TABS = (("open", "Open Cases"), ("all", "All Cases"))
-
-
-def greyed(row: Any) -> str | None:
-    """Another salesman's row is greyed (an administrator's never is)."""
-    return "other" if row["other_salesman"] else None
-
-
-def customer_link(row: Any) -> str:
-    return row_link("customers.dashboard", "account_no", row["account_no"], back=here())
-
-
-def case_link(row: Any) -> str | None:
-    return row_link("cases.show", "case_no", row["case_no"], back=here()) if row["case_no"] else None
 
 
 def _columns(with_customer: bool) -> list[GridColumn]:

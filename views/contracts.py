@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
@@ -11,55 +12,22 @@ from bpo2_bridge.queries import crm
 from bpo2_bridge.queries.grid.columns import GridColumn
 from bpo2_bridge.queries.grid.counts import RowCount
 from bpo2_bridge.queries.grid.engine import Grid
-from bpo2_bridge.sync.refresh_outcome import last_refresh, refresh_customer
+from bpo2_bridge.sync.refresh import last_refresh, press_refresh, refresh_customer
+from bpo2_bridge.sync.results import UnknownCustomer
 from bpo2_bridge.web.auth import current_user, safe_next
+from bpo2_bridge.web.columns import PROFIT_COLUMNS, months_css
 from bpo2_bridge.web.context import cache_as_of, current_bridge
+from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
 from bpo2_bridge.web.grid_page import PageView
-from bpo2_bridge.web.links import row_link
-
-from .customers import back_url, here, load_customer
+from bpo2_bridge.web.navigation import back_url, customer_link, here, report_link
 
 bp = Blueprint("contracts", __name__)
 TABS = (("all", "Contracts"), ("expired", "Expired Contracts"), ("expiring", "Expiring Contracts"))
 # each tab's order without a sort parameter: the manual lists the Contracts tab by Contract No;
 # the newest expiries first among the expired, the soonest first among the expiring
-DEFAULT_SORTS = {"all": "contract_no", "expired": "-expiry_date", "expiring": "expiry_date"}
-
-
-def report_link(row: Any) -> str:
-    return row_link("report.view", "contract_no", row["contract_no"], back=here())
-
-
-def customer_link(row: Any) -> str:
-    return row_link("customers.dashboard", "account_no", row["account_no"], back=here())
-
-
-def months_css(row: Any) -> str | None:
-    months = row["months_remaining"]
-    return "negative" if months is not None and months < 0 else None
-
-
-def _percent(value: Any) -> str:
-    return f"{value} %"
-
-
-def _money(value: Any) -> str:
-    return f"{value:,.2f}"
-
-
-# the last 12 months' profitability stored with each contract row (SPEC §5, as the report's
-# "Last 12 months"): hidden until the column chooser picks them; exports carry them always
-PROFIT_COLUMNS = (
-    GridColumn("revenue_12m", "Revenue 12m", type="number", display=_money, hidden=True),
-    GridColumn("cost_12m", "Cost 12m", type="number", display=_money, hidden=True),
-    GridColumn("gross_profit_12m", "Gross Profit 12m", type="number", display=_money, hidden=True),
-    GridColumn("margin_12m", "Margin 12m %", type="number", display=_percent, hidden=True),
-    GridColumn("volume_12m", "Volume 12m", type="number", display=lambda v: f"{v:,}", hidden=True),
-    GridColumn("cost_per_copy_12m", "Cost per Copy 12m", type="number", hidden=True),
-    GridColumn("volume_trend", "Volume Trend %", type="number", display=_percent, hidden=True),
-)
+DEFAULT_SORTS = MappingProxyType({"all": "contract_no", "expired": "-expiry_date", "expiring": "expiry_date"})
 
 
 def _columns(with_customer: bool) -> list[GridColumn]:
@@ -180,40 +148,18 @@ def refresh(account_no: str):  # type: ignore[no-untyped-def]
     (the app's SourceError handler) while the cache keeps serving."""
     bridge = current_bridge()
     with bridge.cache.connect() as conn:
-        customer_id = load_customer(conn, account_no)["customer_id"]
-        before = crm.contract_facts(conn, customer_id)
+        customer_id = load_customer(conn, account_no)["customer_id"]  # 404 unless one of theirs
     if wants_json():
         return _refresh_json(account_no)
     target = safe_next(
         request.form.get("next"), url_for("contracts.for_customer", account_no=account_no, tab="all")
     )
-    outcome = refresh_customer(bridge, account_no)
-    message = outcome.message
-    if not outcome.failed:
-        with bridge.cache.connect() as conn:
-            named = crm.contract_changes(before, crm.contract_facts(conn, customer_id))
-        message = _named(outcome.message, outcome.changes, named)
-    flash(message, "refresh-error" if outcome.failed else "refresh")
+    outcome = press_refresh(bridge, account_no, customer_id)
+    flash(outcome.message, "refresh-error" if outcome.failed else "refresh")
     return redirect(target)
 
 
-def _named(message: str, changes: dict[str, dict[str, int]], named: list[str]) -> str:
-    """The Refresh sentence with each changed contract named and what changed in it; other
-    entities by their counts."""
-    if not named:
-        return message
-    head = message.split(". ", 1)[0] + "."
-    others = [
-        f"{entity.replace('_', ' ')}: {', '.join(f'{n} {what}' for what, n in counts.items() if n)}"
-        for entity, counts in sorted(changes.items())
-        if entity not in ("contract", "contract_item") and any(counts.values())
-    ]
-    return f"{head} Changed: {'; '.join([*named, *others])}."
-
-
 def _refresh_json(account_no: str):  # type: ignore[no-untyped-def]
-    from bpo2_bridge.sync import UnknownCustomer, refresh_customer
-
     try:
         result = refresh_customer(current_bridge(), account_no)  # SourceError: 503 JSON
     except UnknownCustomer:

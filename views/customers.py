@@ -4,29 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, render_template, url_for
 
 from bpo2_bridge.cache import search as search_index
 from bpo2_bridge.queries import crm
 from bpo2_bridge.queries.grid.columns import GridColumn
 from bpo2_bridge.queries.grid.engine import Grid
-from bpo2_bridge.report.bar_chart import bar_chart
-from bpo2_bridge.web.auth import current_user, safe_next
+from bpo2_bridge.report.chart import sales_history_chart
+from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge, money
+from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import fetch_page, grid_response
 from bpo2_bridge.web.links import row_link
+from bpo2_bridge.web.navigation import back_url, here
 
 bp = Blueprint("customers", __name__)
-
-
-def here() -> str:
-    """The current URL with its state (query string), for the next page's Back button."""
-    return request.full_path.rstrip("?")
-
-
-def back_url(default: str) -> str:
-    return safe_next(request.args.get("back"), default)
 
 
 def dashboard_link(row: Any) -> str:
@@ -78,14 +71,6 @@ def index():  # type: ignore[no-untyped-def]
     return grid_response(CUSTOMERS, page, template="customers/index.html", as_of=state.as_of)
 
 
-def load_customer(conn: Any, account_no: str) -> dict[str, Any]:
-    """The customer when the user may see it, else 404 (whether it exists or not)."""
-    customer = crm.customer(conn, current_user(), account_no)
-    if customer is None:
-        abort(404)
-    return customer
-
-
 @bp.get("/customers/<account_no>")
 def dashboard(account_no: str):  # type: ignore[no-untyped-def]
     bridge = current_bridge()
@@ -96,12 +81,7 @@ def dashboard(account_no: str):  # type: ignore[no-untyped-def]
         salesmen = crm.customer_salesmen(conn, cid)
         tiles = crm.customer_tiles(conn, bridge, cid)
         history = crm.revenue_history(conn, cid, bridge.today())
-    chart = bar_chart(
-        [m.strftime("%b %y") for m, _ in history],
-        [v for _, v in history],
-        label="12 Months Sales History",
-        value_format=money,
-    )
+    chart = sales_history_chart([(m.strftime("%b %y"), v) for m, v in history], money)
     return render_template(
         "customers/dashboard.html",
         customer=customer,

@@ -13,13 +13,13 @@ from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.source.attachments import AttachmentMissing, attachment_content
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge, filesize
+from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
 from bpo2_bridge.web.grid_export import json_response, json_value
 from bpo2_bridge.web.grid_page import PageView
 from bpo2_bridge.web.links import row_link
+from bpo2_bridge.web.navigation import back_url, here
 from bpo2_bridge.web.security import download_name
-
-from .customers import back_url, here, load_customer
 
 bp = Blueprint("files", __name__)
 MAX_FILE_ID = 2**63 - 1  # the largest key any engine stores (BIGINT)

@@ -7,10 +7,9 @@ from flask import Blueprint, render_template, request
 
 from bpo2_bridge.queries import crm
 from bpo2_bridge.renewals import desk as renewals
+from bpo2_bridge.web.activity_lists import ALL_ACTIVITIES, activities_page, tab_of, who_of
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
-
-from .activities import ALL_ACTIVITIES, activities_page, tab_of, who_of
 
 bp = Blueprint("home", __name__)
 TABS = ("today", "recent")

@@ -13,12 +13,11 @@ from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.queries.grid.filters import GridError
 from bpo2_bridge.renewals import desk as renewals
 from bpo2_bridge.web.auth import current_user
+from bpo2_bridge.web.columns import PROFIT_COLUMNS, months_css
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.freshness import read_cache_state
 from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
-
-from .contracts import PROFIT_COLUMNS, customer_link, months_css, report_link
-from .customers import back_url
+from bpo2_bridge.web.navigation import back_url, customer_link, report_link
 
 bp = Blueprint("renewals", __name__)
 

@@ -11,7 +11,7 @@ from bpo2_bridge.queries import crm
 from bpo2_bridge.report import mailer
 from bpo2_bridge.report.figures import Report, ReportNotFound, load_report
 from bpo2_bridge.report.payload import report_payload
-from bpo2_bridge.report.render import pdf_filename, render_body, render_pdf
+from bpo2_bridge.report.render import pdf_filename
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.grid import wants_json
@@ -52,7 +52,7 @@ def _page(
         render_template(
             "report/page.html",
             report=report,
-            body=render_body(report, bridge.settings),
+            body=bridge.reports.body(report),
             form=form,
             error=error,
             field_errors=field_errors or {},
@@ -89,7 +89,7 @@ def view(contract_no: str) -> Any:
 @bp.get("/contracts/<contract_no>/report.pdf")
 def pdf(contract_no: str) -> Response:
     report = _report(contract_no)
-    data = render_pdf(report, current_bridge().settings)
+    data = current_bridge().reports.pdf_bytes(report)
     disposition = "inline" if request.args.get("inline") == "1" else "attachment"
     response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'{disposition}; filename="{pdf_filename(report)}"'
@@ -131,7 +131,7 @@ def email(contract_no: str) -> Any:
             user_login=current_user().login,
             contract_no=report.contract_no,
             outgoing=outgoing,
-            pdf=render_pdf(report, bridge.settings),
+            pdf=bridge.reports.pdf_bytes(report),
             filename=pdf_filename(report),
         )
     except mailer.InvalidInput as exc:

@@ -17,7 +17,6 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, or_, select, text
@@ -36,22 +35,6 @@ SNAPSHOT_INFO = "bpo2_snapshot"
 META_TABLE = "_bridge_meta"  # key/value inside each snapshot: watermarks, schema fingerprint
 PG_SCHEMA_PREFIX = "bpo2_cache_"
 RUN_KINDS = ("full", "incremental")  # syncs that speak for the whole cache
-
-# pointer reads remembered for one unit of work (a web request): store key -> snapshot name
-_POINTERS: ContextVar[dict[str, str | None] | None] = ContextVar("bpo2_cache_pointers", default=None)
-
-
-def remember_pointers() -> None:
-    """From now on in this context, read each snapshot pointer once (until `forget_pointers`).
-
-    A web request calls it first, so its several `connect()` calls cost one store query; the next
-    request reads the pointer again and sees a snapshot another process published meanwhile.
-    """
-    _POINTERS.set({})
-
-
-def forget_pointers() -> None:
-    _POINTERS.set(None)
 
 
 class CacheMissing(RuntimeError):
@@ -93,6 +76,25 @@ class Cache:
         self._key = "cache.current." + hashlib.sha1(identity.encode()).hexdigest()[:16]
         self._readers: dict[str, Engine] = {}
         self._lock = threading.Lock()
+        # the pointer reads of the unit of work (a web request) each thread is serving
+        self._unit = threading.local()
+
+    # -- one unit of work --------------------------------------------------------------------
+
+    def remember_pointers(self) -> None:
+        """From now on in this thread, read each snapshot pointer once (until `forget_pointers`).
+
+        A web request calls it first, so its several `connect()` calls cost one store query and
+        read one snapshot; the next request reads the pointer again and sees a snapshot another
+        process published meanwhile."""
+        self._unit.pointers = {}
+
+    def forget_pointers(self) -> None:
+        self._unit.pointers = None
+
+    def _pointers(self) -> dict[str, str | None] | None:
+        memo: dict[str, str | None] | None = getattr(self._unit, "pointers", None)
+        return memo
 
     # -- what readers use --------------------------------------------------------------------
 
@@ -102,7 +104,7 @@ class Cache:
 
     def current(self) -> str | None:
         """Name of the snapshot serving now (None before the first full sync)."""
-        memo = _POINTERS.get()
+        memo = self._pointers()
         if memo is None:
             return self._state(self._key)
         if self._key not in memo:
@@ -121,7 +123,7 @@ class Cache:
         """A read-only connection on the current snapshot; tables are named as the entities.
 
         A request reads one snapshot throughout, even when a sync publishes another meanwhile."""
-        memo = _POINTERS.get()
+        memo = self._pointers()
         name = memo.get(self._key + ".read") if memo is not None else None
         if name is None:
             name = self.current()
@@ -301,7 +303,7 @@ class Cache:
 
     def publish(self, conn: Connection, name: str) -> None:
         """Point readers at `name`, inside the caller's store transaction."""
-        memo = _POINTERS.get()
+        memo = self._pointers()
         if memo is not None:  # a publish inside a remembering context: read the pointer again
             memo.pop(self._key, None)
         current = self.current_in(conn)

@@ -1,15 +1,21 @@
-"""The `bpo2-bridge` command. Each module here adds its commands (listed in its COMMANDS)."""
+"""The `bpo2-bridge` command and its subcommands, listed here one by one."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 import click
 
+from .checks import checks
 from .common import AppContext, CommandGroup
-
-_MODULES = [m.name for m in pkgutil.iter_modules(__path__) if m.name not in {"common"}]
+from .demo import demo
+from .demo_db import demo_db
+from .digest import digest_command
+from .prune import prune_command
+from .report import report
+from .schema import schema
+from .serve import serve
+from .sql import sql
+from .sync import cache_group, scheduler_command, status_command, sync_command
+from .users import users
 
 
 @click.group(
@@ -29,6 +35,21 @@ def main(ctx: click.Context, config_file: str | None) -> None:
     ctx.obj = AppContext(config_file)
 
 
-for _name in sorted(_MODULES):
-    for _command in importlib.import_module(f"{__name__}.{_name}").COMMANDS:
-        main.add_command(_command)
+COMMANDS = (
+    cache_group,
+    checks,
+    demo,
+    demo_db,
+    digest_command,
+    prune_command,
+    report,
+    schema,
+    scheduler_command,
+    serve,
+    sql,
+    status_command,
+    sync_command,
+    users,
+)
+for _command in COMMANDS:
+    main.add_command(_command)

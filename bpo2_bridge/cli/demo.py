@@ -80,6 +80,3 @@ def demo(app: AppContext, size: str, port: int | None, no_serve: bool) -> None:
         bridge.dispose()
         return
     run_server(bridge, settings.host, port, scheduler=True)
-
-
-COMMANDS = [demo]

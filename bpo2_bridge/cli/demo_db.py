@@ -126,6 +126,3 @@ def _report(summary: DemoSummary) -> None:
         click.echo(
             f"removed {summary.stale_files_removed:,} attachment files of the previous build from the share"
         )
-
-
-COMMANDS = [demo_db]

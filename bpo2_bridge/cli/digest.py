@@ -72,6 +72,3 @@ def digest_command(app: AppContext, dry_run: bool, login: str | None, fmt: str) 
         )
     if any(o.outcome == "failed" for o in outcomes):
         raise SystemExit(1)
-
-
-COMMANDS = [digest_command]

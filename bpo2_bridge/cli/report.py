@@ -19,7 +19,7 @@ from ..cache.snapshots import CacheMissing
 from ..queries import sqlfiles
 from ..report import mailer
 from ..report.figures import Report, ReportNotFound, load_report, source_statements
-from ..report.render import pdf_filename, render_document, render_pdf
+from ..report.render import pdf_filename
 from ..source.engines import SourceError, source_session
 from .common import AppContext, fail, open_bridge, output_options, pass_app, print_rows
 
@@ -115,10 +115,10 @@ def report(
         fail(str(exc))
 
     if html_file:
-        _write("--html", Path(html_file), render_document(result, app.settings).encode("utf-8"))
+        _write("--html", Path(html_file), bridge.reports.document(result).encode("utf-8"))
         click.echo(f"Wrote {html_file}", err=True)
     if pdf_file:
-        _write("--pdf", Path(pdf_file), render_pdf(result, app.settings))
+        _write("--pdf", Path(pdf_file), bridge.reports.pdf_bytes(result))
         click.echo(f"Wrote {pdf_file}", err=True)
     if to:
         _email(bridge, result, to, cc, subject)
@@ -166,7 +166,7 @@ def _email(bridge: Bridge, result: Report, to: str, cc: str, subject: str) -> No
             user_login=f"cli:{getpass.getuser()}",
             contract_no=result.contract_no,
             outgoing=outgoing,
-            pdf=render_pdf(result, settings),
+            pdf=bridge.reports.pdf_bytes(result),
             filename=pdf_filename(result),
         )
     except mailer.InvalidInput as exc:
@@ -174,6 +174,3 @@ def _email(bridge: Bridge, result: Report, to: str, cc: str, subject: str) -> No
     except mailer.EmailError as exc:
         fail(str(exc), 1)
     click.echo(done, err=True)
-
-
-COMMANDS = [report]

@@ -33,7 +33,6 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
     import waitress
 
     from ..logs import configure_logging
-    from ..report.render import make_pdf
     from ..scheduler import clean_at_start
     from ..web.app import create_app
 
@@ -42,7 +41,7 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
         clean_at_start(bridge)
 
     app = create_app(bridge=bridge, start_scheduler=scheduler)
-    make_pdf.use_workers(bridge.settings.pdf_workers, nice=bridge.settings.pdf_nice)
+    bridge.reports.pdf.use_workers(bridge.settings.pdf_workers, nice=bridge.settings.pdf_nice)
     settle_heap()
     try:
         server = waitress.create_server(
@@ -88,13 +87,12 @@ class _Dispatcher(ThreadedTaskDispatcher):
 def _stop_work(app: Any, bridge: Bridge, deadline: float) -> list[str]:
     """Stop the scheduler, the running sync and the PDF workers by ``deadline``; returns what
     still runs then (for `_abandon`)."""
-    from ..report.render import make_pdf
     from ..scheduler import stop_scheduler
 
     bridge.stopping.set()  # a running sync ends at its next batch, its snapshot deleted
     # queued documents are dropped; one being rendered may finish in time, else its worker ends
     pdf = threading.Thread(
-        target=make_pdf.shutdown,
+        target=bridge.reports.pdf.shutdown,
         kwargs={"timeout": deadline - time.monotonic()},
         name="pdf-workers-stop",
         daemon=True,
@@ -162,6 +160,3 @@ def serve(app: AppContext, host: str | None, port: int | None, no_scheduler: boo
     """Serve the CRM screens with waitress (threads from the settings)."""
     settings = app.settings
     run_server(Bridge(settings), host or settings.host, port or settings.port, scheduler=not no_scheduler)
-
-
-COMMANDS = [serve]

@@ -110,6 +110,3 @@ def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         _print_rows(columns, rows, fmt)
-
-
-COMMANDS = [sql]

@@ -100,6 +100,3 @@ def role(app: AppContext, login: str, role: str) -> None:
     except accounts.UserError as exc:
         fail(str(exc))
     click.echo(f"{login} is now {role}.", err=True)
-
-
-COMMANDS = [users]

@@ -7,9 +7,10 @@ administrators see all) is applied in SQL, never after the fact.
 from __future__ import annotations
 
 import datetime as dt
-import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import (
@@ -37,9 +38,9 @@ from ..sync import derived as derived_rows
 from . import sqlfiles, windows
 from .grid import value_lists
 from .grid.counts import RowCount, count_rows
+from .statements import statement
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Dialect
     from sqlalchemy.types import TypeEngine
 
 RECENT_DAYS = 14
@@ -52,19 +53,18 @@ CENTS = Decimal("0.01")
 class Viewer(Protocol):
     """What visibility needs to know about a user (bpo2_bridge.web.auth.User fits)."""
 
-    employee_id: int | None
+    # read-only members: User is a frozen dataclass
+    @property
+    def employee_id(self) -> int | None: ...
 
     @property
     def is_admin(self) -> bool: ...
 
 
-def _sql(dialect: Dialect, name: str, **context: Any) -> TextClause:
-    return _statement(dialect.name, name, tuple(sorted(context.items())))
-
-
-@functools.cache  # rendered and parsed once per form: the screens run these on every request
-def _statement(dialect: str, name: str, context: tuple[tuple[str, Any], ...]) -> TextClause:
-    return text(sqlfiles.render(name, dialect, **dict(context)))
+def _sql(conn: Connection, name: str, **context: Any) -> TextClause:
+    """sql/<name>.sql rendered for ``context`` and parsed, once per connection and form."""
+    key = (name, tuple(sorted(context.items())))
+    return statement(conn, key, lambda: text(sqlfiles.render(name, conn.dialect.name, **context)))
 
 
 def _rows(conn: Connection, clause: TextClause | TextualSelect, **values: Any) -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ def _window_values(bridge: Bridge) -> dict[str, Any]:
 
 def employee_by_login(bridge: Bridge, login: str) -> dict[str, Any] | None:
     with bridge.cache.connect() as conn:
-        rows = _rows(conn, _sql(conn.dialect, "crm_employee_by_login"), login=login)
+        rows = _rows(conn, _sql(conn, "crm_employee_by_login"), login=login)
     return rows[0] if rows else None
 
 
@@ -108,7 +108,7 @@ def employee_by_login(bridge: Bridge, login: str) -> dict[str, Any] | None:
 
 
 def dashboard_tiles(conn: Connection, bridge: Bridge, user: Viewer) -> dict[str, int]:
-    clause = _sql(conn.dialect, "crm_dashboard_tiles", see_all=user.is_admin).bindparams(*_window_binds())
+    clause = _sql(conn, "crm_dashboard_tiles", see_all=user.is_admin).bindparams(*_window_binds())
     who = {} if user.is_admin else {"employee_id": user.employee_id}
     row = _rows(conn, clause, **who, **_window_values(bridge))[0]
     return {k: int(v or 0) for k, v in row.items()}
@@ -126,38 +126,42 @@ class Listed:
 CASE_TABS = ("open", "all")
 ACTIVITY_TABS = ("today", "recent", "open", "all")
 
-CASE_COLUMNS: dict[str, TypeEngine[Any]] = {
-    "case_id": Integer(),
-    "case_no": String(),
-    "case_date": DateTime(),
-    "subject": String(),
-    "case_type": String(),
-    "status": String(),
-    "account_no": String(),
-    "customer_name": String(),
-    "salesman": String(),
-    "salesman_id": Integer(),
-    "other_salesman": Integer(),
-}
-ACTIVITY_COLUMNS: dict[str, TypeEngine[Any]] = {
-    "activity_id": Integer(),
-    "scheduled_for": DateTime(),
-    "modified_date": DateTime(),
-    "activity_type": String(),
-    "subject": String(),
-    "account_no": String(),
-    "customer_name": String(),
-    "case_no": String(),
-    "case_status": String(),
-    "salesman": String(),
-    "salesman_id": Integer(),
-    "completed": Boolean(),
-    "other_salesman": Integer(),
-}
+CASE_COLUMNS: Mapping[str, TypeEngine[Any]] = MappingProxyType(
+    {
+        "case_id": Integer(),
+        "case_no": String(),
+        "case_date": DateTime(),
+        "subject": String(),
+        "case_type": String(),
+        "status": String(),
+        "account_no": String(),
+        "customer_name": String(),
+        "salesman": String(),
+        "salesman_id": Integer(),
+        "other_salesman": Integer(),
+    }
+)
+ACTIVITY_COLUMNS: Mapping[str, TypeEngine[Any]] = MappingProxyType(
+    {
+        "activity_id": Integer(),
+        "scheduled_for": DateTime(),
+        "modified_date": DateTime(),
+        "activity_type": String(),
+        "subject": String(),
+        "account_no": String(),
+        "customer_name": String(),
+        "case_no": String(),
+        "case_status": String(),
+        "salesman": String(),
+        "salesman_id": Integer(),
+        "completed": Boolean(),
+        "other_salesman": Integer(),
+    }
+)
 
 
 def _scoped(
-    conn: Connection, name: str, user: Viewer, customer_id: int | None, columns: dict[str, TypeEngine[Any]]
+    conn: Connection, name: str, user: Viewer, customer_id: int | None, columns: Mapping[str, TypeEngine[Any]]
 ) -> Subquery:
     """One of the CRM lists (crm_case_list, crm_activity_list) of the customers the user may
     see, or of one of them."""
@@ -166,7 +170,7 @@ def _scoped(
     if customer_id is not None:
         binds.append(bindparam("customer_id", type_=Integer()))
         values["customer_id"] = customer_id
-    clause = _sql(conn.dialect, name, one_customer=customer_id is not None).bindparams(*binds)
+    clause = _sql(conn, name, one_customer=customer_id is not None).bindparams(*binds)
     return clause.bindparams(**values).columns(**columns).subquery(name.removeprefix("crm_"))
 
 
@@ -216,18 +220,20 @@ def list_counts(
 
 # -- Customers ---------------------------------------------------------------------------
 
-CUSTOMER_COLUMNS: dict[str, TypeEngine[Any]] = {
-    "customer_id": Integer(),
-    "account_no": String(),
-    "customer_name": String(),
-    "site_name": String(),
-    "main_salesman": String(),
-    "tel": String(),
-    "status": String(),
-    "active_contracts": Integer(),
-    "expiring_contracts": Integer(),
-    "view_customer": String(),  # the View column's link text
-}
+CUSTOMER_COLUMNS: Mapping[str, TypeEngine[Any]] = MappingProxyType(
+    {
+        "customer_id": Integer(),
+        "account_no": String(),
+        "customer_name": String(),
+        "site_name": String(),
+        "main_salesman": String(),
+        "tel": String(),
+        "status": String(),
+        "active_contracts": Integer(),
+        "expiring_contracts": Integer(),
+        "view_customer": String(),  # the View column's link text
+    }
+)
 
 
 def customers_base(conn: Connection, bridge: Bridge, user: Viewer) -> Subquery:
@@ -239,25 +245,25 @@ def customers_base(conn: Connection, bridge: Bridge, user: Viewer) -> Subquery:
     if live:
         binds += _window_binds()
         values |= _window_values(bridge)
-    clause = _sql(conn.dialect, "crm_customers", live_counts=live).bindparams(*binds)
+    clause = _sql(conn, "crm_customers", live_counts=live).bindparams(*binds)
     return clause.bindparams(**values).columns(**CUSTOMER_COLUMNS, search_text=String()).subquery("customers")
 
 
 def customer(conn: Connection, user: Viewer, account_no: str) -> dict[str, Any] | None:
-    rows = _rows(conn, _sql(conn.dialect, "crm_customer"), account_no=account_no, **visibility(user))
+    rows = _rows(conn, _sql(conn, "crm_customer"), account_no=account_no, **visibility(user))
     return rows[0] if rows else None
 
 
 def customer_contacts(conn: Connection, customer_id: int) -> list[dict[str, Any]]:
-    return _rows(conn, _sql(conn.dialect, "crm_customer_contacts"), customer_id=customer_id)
+    return _rows(conn, _sql(conn, "crm_customer_contacts"), customer_id=customer_id)
 
 
 def customer_salesmen(conn: Connection, customer_id: int) -> list[dict[str, Any]]:
-    return _rows(conn, _sql(conn.dialect, "crm_customer_salesmen"), customer_id=customer_id)
+    return _rows(conn, _sql(conn, "crm_customer_salesmen"), customer_id=customer_id)
 
 
 def customer_tiles(conn: Connection, bridge: Bridge, customer_id: int) -> dict[str, int]:
-    clause = _sql(conn.dialect, "crm_customer_tiles").bindparams(*_window_binds())
+    clause = _sql(conn, "crm_customer_tiles").bindparams(*_window_binds())
     row = _rows(conn, clause, customer_id=customer_id, **_window_values(bridge))[0]
     return {k: int(v or 0) for k, v in row.items()}
 
@@ -273,7 +279,7 @@ def revenue_history(conn: Connection, customer_id: int, today: dt.date) -> list[
     month, billed at its end, would be an empty bar), months without invoices as zero."""
     months = month_starts(today)
     until = today.replace(day=1) - dt.timedelta(days=1)
-    clause = _sql(conn.dialect, "crm_customer_revenue").bindparams(
+    clause = _sql(conn, "crm_customer_revenue").bindparams(
         bindparam("since", type_=Date()), bindparam("until", type_=Date())
     )
     found: dict[dt.date, Decimal] = {}
@@ -309,7 +315,7 @@ def contract_list(
     today: dt.date | None = None,
 ) -> ContractList:
     today = today or bridge.today()
-    base = windows.bound_contracts_query(conn.dialect, bridge.settings, today).subquery("contracts")
+    base = windows.bound_contracts_query(conn, bridge.settings, today).subquery("contracts")
     where: list[ColumnElement[bool]] = []
     if tab != "all":
         # the same expiry ranges as the SQL file's tab filters (windows.window_condition)
@@ -356,48 +362,6 @@ def customer_equivalents(conn: Connection, base: Subquery) -> dict[str, Any]:
     }
 
 
-# what a Refresh names when a contract changed: (column, label)
-CONTRACT_FACTS = (
-    ("contract_type", "Contract Type"),
-    ("status", "Status"),
-    ("start_date", "Start Date"),
-    ("expiry_date", "Expiry Date"),
-    ("machines", "Machines"),
-)
-
-
-def contract_facts(conn: Connection, customer_id: int) -> dict[str, dict[str, Any]]:
-    """One customer's contracts as the grids show them, by contract no (before and after a Refresh)."""
-    rows = cache_table("contract_row")
-    keys = [rows.c[key] for key, _ in CONTRACT_FACTS]
-    query = select(rows.c.contract_no, *keys).where(rows.c.customer_id == customer_id)
-    return {r["contract_no"]: dict(r) for r in conn.execute(query).mappings()}
-
-
-def contract_changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[str]:
-    """What a Refresh changed, contract by contract: "CPC0000059: Expiry Date 2026-12-17 → 2027-06-30"."""
-
-    def shown(value: Any) -> str:
-        return "—" if value is None else value.isoformat() if isinstance(value, dt.date) else str(value)
-
-    out = []
-    for number in sorted(before.keys() | after.keys()):
-        old, new = before.get(number), after.get(number)
-        if old is None:
-            out.append(f"{number}: new")
-        elif new is None:
-            out.append(f"{number}: no longer in BPO2")
-        else:
-            moved = [
-                f"{label} {shown(old[key])} → {shown(new[key])}"
-                for key, label in CONTRACT_FACTS
-                if shown(old[key]) != shown(new[key])
-            ]
-            if moved:
-                out.append(f"{number}: {', '.join(moved)}")
-    return out
-
-
 def contract_tab_counts(
     conn: Connection,
     bridge: Bridge,
@@ -417,29 +381,29 @@ def contract_tab_counts(
 
 # -- Files and cases ---------------------------------------------------------------------
 
-FILE_COLUMNS: dict[str, TypeEngine[Any]] = {
-    "file_id": Integer(),
-    "file_name": String(),
-    "case_no": String(),
-    "case_subject": String(),
-    "case_status": String(),
-    "uploaded_date": DateTime(),
-    "uploaded_by": String(),
-    "file_size": BigInteger(),
-    "content_type": String(),
-    "case_info": String(),  # the Case Information button's text
-}
+FILE_COLUMNS: Mapping[str, TypeEngine[Any]] = MappingProxyType(
+    {
+        "file_id": Integer(),
+        "file_name": String(),
+        "case_no": String(),
+        "case_subject": String(),
+        "case_status": String(),
+        "uploaded_date": DateTime(),
+        "uploaded_by": String(),
+        "file_size": BigInteger(),
+        "content_type": String(),
+        "case_info": String(),  # the Case Information button's text
+    }
+)
 
 
 def files_base(conn: Connection, customer_id: int) -> Subquery:
-    clause = _sql(conn.dialect, "crm_files").bindparams(
-        bindparam("customer_id", customer_id, type_=Integer())
-    )
+    clause = _sql(conn, "crm_files").bindparams(bindparam("customer_id", customer_id, type_=Integer()))
     return clause.columns(**FILE_COLUMNS).subquery("files")
 
 
 def file_info(conn: Connection, user: Viewer, file_id: int) -> dict[str, Any] | None:
-    rows = _rows(conn, _sql(conn.dialect, "crm_file"), file_id=file_id, **visibility(user))
+    rows = _rows(conn, _sql(conn, "crm_file"), file_id=file_id, **visibility(user))
     return rows[0] if rows else None
 
 
@@ -451,7 +415,7 @@ class CaseInfo:
 
 def case_info(conn: Connection, user: Viewer, case_no: str) -> CaseInfo | None:
     """None when the case does not exist or its customer is not the user's."""
-    clause = _sql(conn.dialect, "crm_case").columns(case_date=DateTime(), information=Text())
+    clause = _sql(conn, "crm_case").columns(case_date=DateTime(), information=Text())
     rows = _rows(conn, clause, case_no=case_no, **visibility(user))
     if not rows:
         return None

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import functools
 import math
 from collections.abc import Callable, Sequence
+from types import MappingProxyType
 from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
     BindParameter,
+    Connection,
     Date,
     Integer,
     Numeric,
@@ -38,6 +39,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 from ..settings import Settings
 from ..source.mapping import Mapping
 from .sqlfiles import render, wrap_for_source
+from .statements import statement
 
 SQL_FILE = "contract_windows"
 Tab = Literal["all", "expired", "expiring"]
@@ -45,35 +47,39 @@ TABS: tuple[str, ...] = ("all", "expired", "expiring")
 
 # Result columns of the query, typed so SQLite's text dates come back as dates: those of both
 # forms (the cache's and the source's), then the profitability the cache's contract rows store.
-SHARED_COLUMNS: dict[str, Any] = {
-    "contract_id": Integer(),
-    "contract_no": String(),
-    "customer_id": Integer(),
-    "account_no": String(),
-    "customer_name": String(),
-    "contract_type": String(),
-    "contract_type_id": Integer(),
-    "status": String(),
-    "site_id": Integer(),
-    "start_date": Date(),
-    "expiry_date": Date(),
-    "months_remaining": Integer(),
-    "window": String(),
-    "machines": Integer(),
-}
-COLUMNS: dict[str, Any] = {
-    **SHARED_COLUMNS,
-    "revenue_12m": Numeric(18, 2),
-    "cost_12m": Numeric(18, 2),
-    "gross_profit_12m": Numeric(18, 2),
-    "margin_12m": Numeric(18, 1),
-    "volume_12m": BigInteger(),
-    "cost_per_copy_12m": Numeric(18, 4),
-    "volume_trend": Numeric(18, 1),
-    # for the Renewals flags (renewals.py)
-    "last_billed": Date(),
-    "cost_per_copy_3m": Numeric(18, 4),
-}
+SHARED_COLUMNS: MappingProxyType[str, Any] = MappingProxyType(
+    {
+        "contract_id": Integer(),
+        "contract_no": String(),
+        "customer_id": Integer(),
+        "account_no": String(),
+        "customer_name": String(),
+        "contract_type": String(),
+        "contract_type_id": Integer(),
+        "status": String(),
+        "site_id": Integer(),
+        "start_date": Date(),
+        "expiry_date": Date(),
+        "months_remaining": Integer(),
+        "window": String(),
+        "machines": Integer(),
+    }
+)
+COLUMNS: MappingProxyType[str, Any] = MappingProxyType(
+    {
+        **SHARED_COLUMNS,
+        "revenue_12m": Numeric(18, 2),
+        "cost_12m": Numeric(18, 2),
+        "gross_profit_12m": Numeric(18, 2),
+        "margin_12m": Numeric(18, 1),
+        "volume_12m": BigInteger(),
+        "cost_per_copy_12m": Numeric(18, 4),
+        "volume_trend": Numeric(18, 1),
+        # for the Renewals flags (renewals.py)
+        "last_billed": Date(),
+        "cost_per_copy_3m": Numeric(18, 4),
+    }
+)
 PROFIT_COLUMNS = (
     "revenue_12m",
     "cost_12m",
@@ -141,12 +147,14 @@ def months_remaining_condition(
 
 WINDOW_WORDS = ("expired", "expiring", "current")
 # operators whose answer for each word the grid's own SQL would give alike on every engine
-_WORD_TESTS = {
-    "contains": lambda word, value: value in word,
-    "startswith": lambda word, value: word.startswith(value),
-    "=": lambda word, value: word == value,
-    "!=": lambda word, value: word != value,
-}
+_WORD_TESTS = MappingProxyType(
+    {
+        "contains": lambda word, value: value in word,
+        "startswith": lambda word, value: word.startswith(value),
+        "=": lambda word, value: word == value,
+        "!=": lambda word, value: word != value,
+    }
+)
 
 
 def window_condition(
@@ -210,7 +218,6 @@ def render_sql(
     return _render(name, tab, by_customer, by_employee, excluded, derived)
 
 
-@functools.cache  # a grid asks for it on every request; the template never changes
 def _render(
     dialect: str, tab: str, by_customer: bool, by_employee: bool, excluded: str, derived: bool
 ) -> str:
@@ -227,7 +234,7 @@ def _render(
 
 
 def contracts_query(
-    dialect: Dialect,
+    on: Connection | Dialect,
     *,
     tab: str = "all",
     customer_id: int | None = None,
@@ -237,16 +244,21 @@ def contracts_query(
     executing. It also has ``search_text``, the row's text columns together (search_index).
 
     `customer_id` limits it to one customer, `employee_id` to the customers whose salesmen
-    include that employee; both values are bound into the statement.
+    include that employee; both values are bound into the statement. On a cache connection
+    (``on``) the statement is built once per connection and form: the screens ask for it on
+    every request.
     """
     _check_tab(tab)
-    query = _typed_query(dialect.name, tab, customer_id is not None, employee_id is not None)
+    form = (tab, customer_id is not None, employee_id is not None)
+    if isinstance(on, Connection):
+        query = statement(on, (SQL_FILE, *form), lambda: _typed_query(on.dialect.name, *form))
+    else:
+        query = _typed_query(on.name, *form)
     scope = {"customer_id": customer_id, "employee_id": employee_id}
     values = {k: v for k, v in scope.items() if v is not None}
     return query.bindparams(**values) if values else query
 
 
-@functools.cache  # the screens ask for it on every request: parsed and typed once per form
 def _typed_query(dialect: str, tab: str, by_customer: bool, by_employee: bool) -> TextualSelect:
     sql = _render(dialect, tab, by_customer, by_employee, ":excluded", True)
     binds: list[BindParameter[Any]] = [
@@ -265,13 +277,13 @@ def _typed_query(dialect: str, tab: str, by_customer: bool, by_employee: bool) -
 
 
 def bound_contracts_query(
-    dialect: Dialect,
+    on: Connection | Dialect,
     settings: Settings,
     today: dt.date | None = None,
     **filters: Any,
 ) -> TextualSelect:
     """`contracts_query` with every parameter bound: ready to wrap, filter, sort and page."""
-    return contracts_query(dialect, **filters).bindparams(**params(settings, today))
+    return contracts_query(on, **filters).bindparams(**params(settings, today))
 
 
 def source_sql(

@@ -8,7 +8,6 @@ digest's "flagged renewals" are the rows Renewals flags in the same window.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +31,7 @@ from sqlalchemy import (
 
 from ..queries import sqlfiles
 from ..queries.crm import Viewer
+from ..queries.statements import statement
 from ..settings import Settings
 from . import desk as renewals
 
@@ -74,7 +74,6 @@ def report_url(base_url: str, contract_no: str) -> str:
     return f"{base_url.rstrip('/')}/contracts/{quote(contract_no, safe=PATH_SAFE)}/report"
 
 
-@functools.cache  # rendered and typed once per form
 def _statement(dialect: str, see_all: bool) -> TextClause:
     binds: list[BindParameter[Any]] = [
         bindparam("from_date", type_=Date()),
@@ -114,9 +113,10 @@ def expiring_between(
     if not user.is_admin:
         # a user linked to no employee sees no customers
         values["employee_id"] = user.employee_id if user.employee_id is not None else -1
-    listed = _statement(conn.dialect.name, user.is_admin).columns(
-        *(column(n) for n in UNTYPED), expiry_date=Date(), last_billed=Date()
-    )
+    # rendered and typed once per connection and form
+    listed = statement(
+        conn, (SQL_FILE, user.is_admin), lambda: _statement(conn.dialect.name, user.is_admin)
+    ).columns(*(column(n) for n in UNTYPED), expiry_date=Date(), last_billed=Date())
     base = listed.subquery("expiring")
     conditions = renewals.flag_conditions(base.c, settings, today)
     marks = [case((cond, true()), else_=false()).label(key) for key, cond in conditions.items()]

@@ -17,7 +17,6 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -36,15 +35,17 @@ from .formatting import NumberFormat, install_filters
 # unfixed in 3.11 and 3.12)
 PDF_WORKER_TASKS = 500
 PDF_WORKER_EXIT_SECONDS = 1.0  # for an ended worker to be reaped by its pool
-_LOGO_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
+_LOGO_TYPES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"})
+
+
+STYLESHEETS = ("report.css", "report-print.css")
 
 
 def templates_root() -> Path:
     return Path(str(files("bpo2_bridge.templates")))
 
 
-@cache
-def environment() -> jinja2.Environment:
+def report_environment() -> jinja2.Environment:
     """Autoescaping Jinja environment on the templates folder, with the report filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root())),
@@ -56,17 +57,8 @@ def environment() -> jinja2.Environment:
     return env
 
 
-@cache
-def _stylesheet(name: str) -> str:
+def read_stylesheet(name: str) -> str:
     return (templates_root() / "static" / name).read_text(encoding="utf-8")
-
-
-@cache
-def _logo(path: str, mtime: float) -> str:
-    suffix = Path(path).suffix.lower()
-    kind = "image/svg+xml" if suffix == ".svg" else mimetypes.guess_type(path)[0] or "image/png"
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f"data:{kind};base64,{data}"
 
 
 def logo_data_uri(settings: Settings) -> str:
@@ -77,7 +69,10 @@ def logo_data_uri(settings: Settings) -> str:
     path = Path(raw).expanduser()
     if path.suffix.lower() not in _LOGO_TYPES or not path.is_file():
         return ""
-    return _logo(str(path.resolve()), path.stat().st_mtime)
+    suffix = path.suffix.lower()
+    kind = "image/svg+xml" if suffix == ".svg" else mimetypes.guess_type(path.name)[0] or "image/png"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"data:{kind};base64,{data}"
 
 
 def context(report: Report, settings: Settings) -> dict[str, Any]:
@@ -91,25 +86,40 @@ def context(report: Report, settings: Settings) -> dict[str, Any]:
     }
 
 
-def render_body(report: Report, settings: Settings) -> Markup:
-    """The report's markup, as previewed in the Report Viewer page."""
-    return Markup(environment().get_template("report/_report.html").render(context(report, settings)))
+class ReportRenderer:
+    """The report for one Bridge (``bridge.reports``): its markup as previewed in the Report
+    Viewer page, the standalone document (--html) and the PDF. The template environment (which
+    keeps the compiled templates) and the stylesheets are loaded once; ``pdf`` holds the PDF
+    workers, stopped by `dispose`."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.environment = report_environment()
+        self.stylesheets = {name: read_stylesheet(name) for name in STYLESHEETS}
+        self.pdf = PdfMaker()
 
-def render_document(report: Report, settings: Settings, *, inline_styles: bool = True) -> str:
-    """The report as one standalone HTML document (styles inlined unless told otherwise)."""
-    return (
-        environment()
-        .get_template("report/document.html")
-        .render(
-            body=render_body(report, settings),
+    def body(self, report: Report) -> Markup:
+        """The report's markup, as previewed in the Report Viewer page."""
+        template = self.environment.get_template("report/_report.html")
+        return Markup(template.render(context(report, self.settings)))
+
+    def document(self, report: Report, *, inline_styles: bool = True) -> str:
+        """The report as one standalone HTML document (styles inlined unless told otherwise)."""
+        return self.environment.get_template("report/document.html").render(
+            body=self.body(report),
             report=report,
-            company_name=settings.company_name,
+            company_name=self.settings.company_name,
             inline_styles=inline_styles,
-            css=Markup(_stylesheet("report.css")),
-            print_css=Markup(_stylesheet("report-print.css")),
+            css=Markup(self.stylesheets["report.css"]),
+            print_css=Markup(self.stylesheets["report-print.css"]),
         )
-    )
+
+    def pdf_bytes(self, report: Report) -> bytes:
+        """The report as PDF (A4, page header and numbers, table headers repeated on each page)."""
+        return self.pdf(self.document(report, inline_styles=False))
+
+    def dispose(self, timeout: float | None = None) -> None:
+        self.pdf.shutdown(timeout)
 
 
 # whitespace between tags across line breaks: text nodes WeasyPrint would parse, style and drop
@@ -124,10 +134,7 @@ class _Renderer:
         from weasyprint.text.fonts import FontConfiguration
 
         self.fonts = FontConfiguration()
-        self.stylesheets = [
-            CSS(string=_stylesheet(name), font_config=self.fonts)
-            for name in ("report.css", "report-print.css")
-        ]
+        self.stylesheets = [CSS(string=read_stylesheet(name), font_config=self.fonts) for name in STYLESHEETS]
 
     def __call__(self, document: str) -> bytes:
         from weasyprint import HTML
@@ -145,6 +152,8 @@ class _Renderer:
                 gc.enable()
 
 
+# the renderer of a PDF worker process (never set in the web process): made on the worker's
+# first document, gone with the worker, whose pool the Bridge's PdfMaker owns
 _worker_renderer: _Renderer | None = None
 
 
@@ -186,13 +195,14 @@ def _warm_worker() -> None:
     _render_in_worker("<p>warm</p>")
 
 
-class _PdfMaker:
+class PdfMaker:
     """PDFs from report documents, in this process or in worker processes, with the last few
     kept by the hash of their HTML: the same document (Download, then Email) is rendered once.
 
     Layout holds the interpreter lock for its whole 150-200 ms, so a web process that renders
     PDFs itself stalls every other request meanwhile; `use_workers` moves rendering into
-    processes of its own (the web process then only waits, without the lock)."""
+    processes of its own (the web process then only waits, without the lock). One per Bridge
+    (``bridge.reports.pdf``); `shutdown` (from `Bridge.dispose`) stops its workers."""
 
     def __init__(self, keep: int = 8) -> None:
         self._lock = threading.Lock()
@@ -320,14 +330,6 @@ class _PdfMaker:
             for process in processes:
                 process.terminate()
             manager.join(PDF_WORKER_EXIT_SECONDS)
-
-
-make_pdf = _PdfMaker()
-
-
-def render_pdf(report: Report, settings: Settings) -> bytes:
-    """The report as PDF (A4, page header and numbers, table headers repeated on each page)."""
-    return make_pdf(render_document(report, settings, inline_styles=False))
 
 
 def pdf_filename(report: Report) -> str:

@@ -165,13 +165,11 @@ def verify(store: Engine, login: str, password: str) -> Account | None:
     with store.connect() as conn:
         row = conn.execute(select(users).where(func.lower(users.c.login) == login.strip().lower())).first()
     if row is None or not row.password_hash:
-        # hash anyway so a missing login takes as long as a wrong password
-        check_password_hash(_DUMMY_HASH, password)
+        # hash anyway (the way a stored password is) so a missing login takes as long as a
+        # wrong password
+        generate_password_hash(password)
         return None
     return _account(row) if check_password_hash(row.password_hash, password) else None
-
-
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 # -- throttling --------------------------------------------------------------------------

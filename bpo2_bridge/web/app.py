@@ -1,21 +1,38 @@
-"""The Flask application factory: one Bridge per app, blueprints found in bpo2_bridge.views."""
+"""The Flask application factory: one Bridge per app, the blueprints of bpo2_bridge.views listed."""
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 import secrets
 import sqlite3
-from importlib.resources import files
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DatabaseError
 from werkzeug.exceptions import HTTPException
+
+from bpo2_bridge.views import (
+    activities,
+    calendar,
+    cases,
+    checks,
+    contracts,
+    customers,
+    digest,
+    files,
+    health,
+    home,
+    me,
+    openapi,
+    renewals,
+    report,
+    status,
+)
+from bpo2_bridge.views import auth as sign_in
 
 from ..bridge import Bridge
 from ..cache.snapshots import CacheMissing
@@ -26,21 +43,30 @@ from . import auth, metrics, security
 from .context import EXTENSION_KEY, cache_as_of, current_bridge, register_filters
 from .grid import register_grid_errors, wants_json
 
-TEMPLATES = Path(str(files("bpo2_bridge.templates")))
+TEMPLATES = Path(str(resources.files("bpo2_bridge.templates")))
 
 log = logging.getLogger(__name__)
 
 
-def _discover_blueprints() -> list[Blueprint]:
-    import bpo2_bridge.views as views
-
-    found = []
-    for info in sorted(pkgutil.iter_modules(views.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"bpo2_bridge.views.{info.name}")
-        bp = getattr(module, "bp", None)
-        if isinstance(bp, Blueprint):
-            found.append(bp)
-    return found
+# every screen's module (registered in this order); openapi.py describes their grids
+VIEWS = (
+    activities,
+    sign_in,
+    calendar,
+    cases,
+    checks,
+    contracts,
+    customers,
+    digest,
+    files,
+    health,
+    home,
+    me,
+    openapi,
+    renewals,
+    report,
+    status,
+)
 
 
 def create_app(
@@ -67,11 +93,21 @@ def create_app(
     app.extensions[EXTENSION_KEY] = bridge
     metrics.init_app(app)  # first: its clock starts before sign-in checks
     security.init_app(app, cookie_secure=settings.session_cookie_secure)
+
+    @app.before_request
+    def _remember_pointers() -> None:
+        # the cache pointer is read once per request (sign-in, the view and the layout share it)
+        bridge.cache.remember_pointers()
+
+    @app.teardown_request
+    def _forget_pointers(_exc: BaseException | None) -> None:
+        bridge.cache.forget_pointers()
+
     auth.init_app(app)
     register_filters(app)
     register_grid_errors(app)
-    for bp in _discover_blueprints():
-        app.register_blueprint(bp)
+    for view in VIEWS:
+        app.register_blueprint(view.bp)
     _error_pages(app)
 
     @app.context_processor

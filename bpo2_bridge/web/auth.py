@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 
-from ..cache.snapshots import forget_pointers, remember_pointers
 from ..store import users as accounts
 from .context import current_bridge
 
@@ -228,15 +227,6 @@ def role_required(role: str) -> Callable[[F], F]:
 
 
 def init_app(app: Flask) -> None:
-    @app.before_request
-    def _remember_pointers() -> None:
-        # the cache pointer is read once per request (sign-in, the view and the layout share it)
-        remember_pointers()
-
-    @app.teardown_request
-    def _forget_pointers(_exc: BaseException | None) -> None:
-        forget_pointers()
-
     @app.before_request
     def _require_sign_in():  # type: ignore[no-untyped-def]
         # everything is behind sign-in unless listed public, whatever a blueprint forgets

@@ -11,7 +11,6 @@ client may use, the per-customer Refresh, and the Contract Performance report's 
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -93,12 +92,16 @@ class GridEndpoint:
     json_extra: Callable[[], tuple[GridColumn, ...]] = lambda: ()
 
 
-def _attr(module: str, name: str) -> Callable[[], Any]:
-    """A module-level value of a view (a grid, or a file grid's extra JSON columns), loaded when
-    the description is built: the views import the app, which imports this module."""
+def _attr(blueprint: str, name: str) -> Callable[[], Any]:
+    """A module-level value (a grid, or a file grid's extra JSON columns) of the view in the
+    app's list (app.VIEWS) whose blueprint is ``blueprint``, read when the description is built:
+    the app imports the views, one of which imports this module."""
 
     def load() -> Any:
-        return getattr(importlib.import_module(f"bpo2_bridge.views.{module}"), name)
+        from .app import VIEWS
+
+        (view,) = [view for view in VIEWS if view.bp.name == blueprint]
+        return getattr(view, name)
 
     return load
 
