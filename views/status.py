@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 
 from bpo2_bridge.jobs import upcoming
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.queries.status import running_sync, scheduler_holder, status_report
 from bpo2_bridge.renewals.digest import LOG_LABEL as DIGEST_LABEL
 from bpo2_bridge.store.database import email_log
@@ -19,7 +21,7 @@ from bpo2_bridge.sync import requests as sync_requests
 from bpo2_bridge.web.auth import current_user, role_required
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.freshness import age_text
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.grid import fetch_page, grid_response
 from bpo2_bridge.web.links import row_link
 
 bp = Blueprint("status", __name__)
@@ -68,7 +70,7 @@ def email_log_grid():  # type: ignore[no-untyped-def]
     """The application store's email log: who sent which report to whom, and how it went."""
     bridge = current_bridge()
     with bridge.store.connect() as conn:
-        page = EMAIL_LOG.fetch(conn, email_log, request.args)
+        page = fetch_page(EMAIL_LOG, conn, email_log)
     return grid_response(EMAIL_LOG, page, template="status/email_log.html")
 
 

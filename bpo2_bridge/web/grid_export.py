@@ -21,7 +21,8 @@ import xlsxwriter
 from flask import Response, stream_with_context
 
 if TYPE_CHECKING:
-    from .grid import Grid, GridPage
+    from ..queries.grid.engine import Grid
+    from .grid_page import PageView
 
 
 def json_value(value: Any) -> Any:
@@ -42,7 +43,7 @@ def _filename(grid: Grid, ext: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", grid.name) + "." + ext
 
 
-def _headers(grid: Grid, page: GridPage, ext: str) -> dict[str, str]:
+def _headers(grid: Grid, page: PageView, ext: str) -> dict[str, str]:
     return {
         "Content-Disposition": f'attachment; filename="{_filename(grid, ext)}"',
         "X-Export-Rows": str(len(page.rows)),
@@ -91,14 +92,14 @@ def csv_download(header: Sequence[str], rows: Sequence[Sequence[Any]], headers: 
     return Response(stream_with_context(csv_lines(header, rows)), mimetype="text/csv", headers=headers)
 
 
-def csv_response(grid: Grid, page: GridPage, as_of: Any) -> Response:
+def csv_response(grid: Grid, page: PageView, as_of: Any) -> Response:
     """Header row of the column labels (as the XLSX has them), then the rows."""
     keys = [c.key for c in grid.columns]
     rows = [[row[k] for k in keys] for row in page.rows]
     return csv_download([c.label for c in grid.columns], rows, _headers(grid, page, "csv"))
 
 
-def xlsx_response(grid: Grid, page: GridPage, as_of: Any) -> Response:
+def xlsx_response(grid: Grid, page: PageView, as_of: Any) -> Response:
     """One sheet of rows (dates as dates, numbers as numbers) and an About sheet."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "remove_timezone": True})
