@@ -11,11 +11,12 @@ from bpo2_bridge.queries import crm
 from bpo2_bridge.queries.grid.columns import GridColumn
 from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.source.attachments import AttachmentMissing, attachment_content
+from bpo2_bridge.values import json_value
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge, filesize
 from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
-from bpo2_bridge.web.grid_export import json_response, json_value
+from bpo2_bridge.web.grid_export import json_response
 from bpo2_bridge.web.grid_page import PageView
 from bpo2_bridge.web.links import row_link
 from bpo2_bridge.web.navigation import back_url, here

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -12,20 +11,15 @@ import click
 from ..cache.snapshots import CacheMissing
 from ..logs import configure_logging
 from ..source.engines import SourceError
+from ..values import json_value
 from .common import AppContext, fail, open_bridge, output_options, pass_app, print_rows
 
 if TYPE_CHECKING:
     from ..queries.status import StatusReport
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return str(value)
-
-
 def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=_json_default))
+    click.echo(json.dumps(data, indent=2, default=json_value))
 
 
 @click.command("sync")

@@ -17,7 +17,7 @@ from ..queries.grid.columns import GridColumn
 from ..queries.grid.filters import render_value
 from ..queries.grid.page import GridPage
 from ..queries.grid.state import BUILDER_PARAMS, PAGE_SIZES
-from . import grid_export
+from ..values import json_value
 
 
 class PageView(GridPage):
@@ -277,7 +277,7 @@ class PageView(GridPage):
     def as_json(self, as_of: dt.datetime | dt.date | None) -> dict[str, Any]:
         keys = [c.key for c in self.grid.columns]
         return {
-            "rows": [{k: grid_export.json_value(row[k]) for k in keys} for row in self.rows],
+            "rows": [{k: json_value(row[k]) for k in keys} for row in self.rows],
             "total": self.total,
             "capped": self.capped,
             "page": self.page,
