@@ -259,7 +259,8 @@ def start_scheduler(
     retry_base_seconds: float = RETRY_BASE_SECONDS,
     request_poll_seconds: float = REQUEST_POLL_SECONDS,
 ) -> BaseScheduler:
-    """Schedule `jobs` and start; background=False blocks until shutdown (standalone process)."""
+    """Schedule `jobs` and start; background=False blocks until shutdown or an interrupt
+    (standalone process), then returns the scheduler for `stop_scheduler`."""
     settings = bridge.settings
     clean_at_start(bridge)
     leadership = Leadership(Lease(bridge.store, LEASE_NAME, settings.scheduler_lock_seconds))
@@ -300,6 +301,8 @@ def start_scheduler(
     if not background:
         try:
             scheduler.start()  # returns at shutdown
+        except KeyboardInterrupt:
+            pass  # Ctrl+C, or a service manager's stop (the scheduler command makes SIGTERM one)
         finally:
             leadership.stop()
         return scheduler

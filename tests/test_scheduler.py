@@ -167,6 +167,43 @@ def test_standalone_scheduler_commands_started_together_sync_once(make_settings,
     bridge.dispose()
 
 
+def test_scheduler_command_stops_cleanly_on_a_service_managers_stop(make_settings, tmp_path) -> None:
+    """SIGTERM (systemd's or the Windows service wrapper's stop) ends it as Ctrl+C does: exit 0
+    within seconds, no traceback, and the scheduler lease is free for a standby at once."""
+    from bpo2_bridge.scheduler import LEASE_NAME
+
+    settings = make_settings(scheduler_lock_seconds=600)  # a lease left held would block for 10 min
+    bridge = Bridge(settings)
+    build_demo_file(
+        settings.demo_source_path,
+        size="tiny",
+        seed=1,
+        today=settings.today_date(),
+        mapping=bridge.mapping,
+        share_root=tmp_path / "share",
+    )
+    env = {**os.environ, "BPO2_BRIDGE_DATA_DIR": settings.data_dir, "BPO2_BRIDGE_TODAY": settings.today}
+    env["BPO2_BRIDGE_SCHEDULER_LOCK_SECONDS"] = "600"
+    command = [str(Path(sys.executable).with_name("bpo2-bridge")), "scheduler"]
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not bridge.cache.exists():  # its start-up sync
+            time.sleep(0.2)
+        assert bridge.cache.exists()
+        assert not Lease(bridge.store, LEASE_NAME, 600).acquire()  # held by the scheduler
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+        err = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err, err
+    assert Lease(bridge.store, LEASE_NAME, 600).acquire()  # released on the way out
+    bridge.dispose()
+
+
 def test_a_requested_full_sync_waits_while_another_sync_holds_the_lock(copied_demo) -> None:
     from bpo2_bridge.sync import requests as sync_requests
     from bpo2_bridge.sync.lease import sync_lease

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -217,15 +218,25 @@ def scheduler_command(app: AppContext) -> None:
     Start it on as many hosts as you like: a lock in the application store lets exactly one
     of them run the jobs; the others stand by and take over when it stops.
     """
-    from ..scheduler import start_scheduler
+    from ..scheduler import start_scheduler, stop_scheduler
+    from .serve import STOP_SECONDS, abandon
 
     configure_logging(app.settings)
     bridge = open_bridge(app)
     click.echo("scheduler running; Ctrl+C stops it", err=True)
+    # a service manager's stop (SIGTERM) ends it as Ctrl+C does, so the cleanup below runs
+    signal.signal(signal.SIGTERM, _interrupt)
+    scheduler = None
     try:
-        start_scheduler(bridge, background=False)
-    except KeyboardInterrupt:
-        pass
+        scheduler = start_scheduler(bridge, background=False)  # returns once interrupted
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second stop does not cut the cleanup
+        bridge.stopping.set()  # a running sync ends at its next batch, its snapshot deleted
+        if scheduler is not None and not stop_scheduler(scheduler, STOP_SECONDS):
+            abandon(["the running scheduled job"])  # blocked in a BPO2 statement: leave it
         bridge.dispose()
     sys.exit(0)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
