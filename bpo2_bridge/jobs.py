@@ -11,7 +11,8 @@ per job:
   collapse into one run, never a burst.
 - ``misfire_grace_time``: how late a run may still start. Incremental sync: half its interval
   (a later run would nearly meet the next one anyway). Nightly full sync: 3 hours (a host
-  rebooted at 02:00 still gets its full sync before the working day). Checks: 1 hour.
+  rebooted at 02:00 still gets its full sync before the working day). Checks: 1 hour; the
+  hourly schema check: half an hour.
   Pruning: 12 hours (it only keeps the store small; any time of the day will do). Weekly
   digest: 12 hours (the same day).
 - ``enabled``: the weekly digest is scheduled only while ``digest_enabled`` is on.
@@ -111,6 +112,17 @@ def run_checks(bridge: Bridge) -> Any:
     return run_all(bridge, triggered_by="scheduler")
 
 
+def run_schema_check(bridge: Bridge) -> Any:
+    from .store.schema_checks import check_and_save
+
+    check = check_and_save(bridge.source, bridge.mapping, bridge.store, bridge.settings.now(), "scheduler")
+    if not check.reachable:
+        log.warning("schema check: %s", check.error)
+    elif check.problems:
+        log.warning("schema check: %d problem(s) in the mapped schema", len(check.problems))
+    return check
+
+
 def run_prune(bridge: Bridge) -> Any:
     from .store.retention import prune_history
 
@@ -162,6 +174,15 @@ JOBS: tuple[Job, ...] = (
         help="Run the canned SQL checks on BPO2 every day at checks_time.",
     ),
     Job(
+        "schema_check",
+        # catalogue queries only (a second or so on SQL Server): hourly keeps the Status page's
+        # answer recent without the page ever reaching BPO2
+        lambda s: IntervalTrigger(hours=1, timezone=s.tz),
+        run_schema_check,
+        misfire_grace_time=lambda s: 1800,
+        help="Check the mapped BPO2 tables and columns every hour and store the result for the Status page.",
+    ),
+    Job(
         "prune_history",
         _daily("prune_time"),
         run_prune,
@@ -203,3 +224,23 @@ def next_runs(
         else:
             out[job.name] = trigger.get_next_fire_time(None, now)
     return out
+
+
+# the interval jobs whose last start the sync history records, and the kind of run they record
+_RECORDED_KINDS = (("incremental_sync", "incremental"), ("full_sync", "full"))
+
+
+def upcoming(
+    bridge: Bridge, jobs: tuple[Job, ...] = JOBS, now: dt.datetime | None = None
+) -> dict[str, dt.datetime | None]:
+    """`next_runs` as ops see them: from the settings, with interval jobs counted from their
+    last recorded start. Needs no running scheduler (`serve --no-scheduler` shows them too)."""
+    from .sync import history
+
+    settings = bridge.settings
+    last_started = {}
+    for job, kind in _RECORDED_KINDS:
+        runs = history.recent(bridge.store, 1, kind=kind)
+        if runs:
+            last_started[job] = runs[0]["started_at"].replace(tzinfo=settings.tz)
+    return next_runs(settings, jobs, now=now, last_started=last_started)

@@ -6,6 +6,11 @@ the application store. A keeper thread takes and renews the lease; a standby pro
 over once the holder's lease expires (or at once when the holder died on this host). Jobs run
 on one worker thread, so they never overlap. A failed job marked `retry` (the incremental
 sync) runs again after 30 s, 60 s, 120 s … capped at its interval, until it succeeds.
+
+Full syncs requested on the Status page wait in the store (sync/requests.py). The lease
+holder looks for them every 15 s on a thread of its own (a look is one indexed read, and never
+waits behind a running sync) and queues one full sync on the job thread, which marks them
+picked as it starts.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .jobs import JOBS, Job
+from .queries.status import SCHEDULER_LEASE
+from .sync import requests as sync_requests
 from .sync.full import SyncStopped, clean_abandoned
 from .sync.lease import Lease
 from .sync.results import SyncBusy
@@ -32,8 +39,9 @@ if TYPE_CHECKING:
     from .bridge import Bridge
 
 log = logging.getLogger(__name__)
-LEASE_NAME = "scheduler"
+LEASE_NAME = SCHEDULER_LEASE
 RETRY_BASE_SECONDS = 30.0  # first retry of a failed job; doubles up to the job's interval
+REQUEST_POLL_SECONDS = sync_requests.POLL_SECONDS  # full syncs requested on the Status page
 
 
 class Leadership:
@@ -62,6 +70,11 @@ class Leadership:
                 log.warning("scheduler lease: store unreachable", exc_info=True)
                 self._held = False
             return self._held
+
+    @property
+    def held(self) -> bool:
+        """Whether this process held the lease at the last renewal (no store round trip)."""
+        return self._held
 
     def stop(self) -> None:
         self._stop.set()
@@ -157,6 +170,65 @@ def _retry_later(
     )
 
 
+def _request_poll(bridge: Bridge, leadership: Leadership, scheduler: BaseScheduler) -> Callable[[], None]:
+    """Look for requested full syncs on the lease holder; queue one full sync for new ones.
+
+    The queued sync marks the requests picked when it starts: until then the page says they
+    wait, and should this process stop first, they stay pending for the next lease holder."""
+    queued: set[int] = set()  # requests a queued sync of this scheduler will answer
+    guard = threading.Lock()
+
+    def poll() -> None:
+        if not leadership.held:
+            return
+        try:
+            waiting = sync_requests.waiting(bridge.store)
+        except Exception:
+            log.warning("requested syncs: store unreachable", exc_info=True)
+            return
+        with guard:
+            new = [r for r in waiting if r.id not in queued]
+            queued.update(r.id for r in new)
+        if not new:
+            return
+        log.info("full sync requested by %s: queued", ", ".join(sorted({r.requested_by for r in new})))
+
+        def done() -> None:
+            with guard:
+                queued.difference_update(r.id for r in new)
+
+        scheduler.add_job(
+            _run_requested(bridge, leadership, done),
+            trigger=DateTrigger(run_date=dt.datetime.now(bridge.settings.tz), timezone=bridge.settings.tz),
+            id=f"full_sync.requested.{new[0].id}",
+            name="full_sync (requested)",
+            misfire_grace_time=None,  # however late: ops asked for it
+        )
+
+    return poll
+
+
+def _run_requested(bridge: Bridge, leadership: Leadership, done: Callable[[], None]) -> Callable[[], None]:
+    """The requested full sync as the job thread runs it (never beside another job)."""
+
+    def run() -> None:
+        try:
+            if not leadership.ensure():  # lost the lease meanwhile: the new holder picks them up
+                return
+            with leadership.busy:
+                sync_requests.run_pending(bridge)
+        except SyncBusy as exc:
+            log.info("requested full sync waits: %s", exc)
+        except SyncStopped:
+            log.info("requested full sync stopped: the process is stopping")
+        except Exception:
+            log.exception("requested full sync failed")  # the sync records it in the store
+        finally:
+            done()
+
+    return run
+
+
 def stop_scheduler(scheduler: BaseScheduler, seconds: float) -> bool:
     """Start no more jobs and give the running one ``seconds`` to end (a sync ends at its next
     batch once the bridge is stopping); False when it is still running then."""
@@ -185,13 +257,19 @@ def start_scheduler(
     background: bool = True,
     jobs: tuple[Job, ...] = JOBS,
     retry_base_seconds: float = RETRY_BASE_SECONDS,
+    request_poll_seconds: float = REQUEST_POLL_SECONDS,
 ) -> BaseScheduler:
-    """Schedule `jobs` and start; background=False blocks until shutdown (standalone process)."""
+    """Schedule `jobs` and start; background=False blocks until shutdown or an interrupt
+    (standalone process), then returns the scheduler for `stop_scheduler`."""
     settings = bridge.settings
     clean_at_start(bridge)
     leadership = Leadership(Lease(bridge.store, LEASE_NAME, settings.scheduler_lock_seconds))
     options: dict[str, Any] = {
-        "executors": {"default": ThreadPoolExecutor(max_workers=1)},
+        # jobs on one worker; the look for requested syncs apart, so it never waits behind them
+        "executors": {
+            "default": ThreadPoolExecutor(max_workers=1),
+            "poll": ThreadPoolExecutor(max_workers=1),
+        },
         "timezone": settings.tz,
     }
     scheduler: BaseScheduler = BackgroundScheduler(**options) if background else BlockingScheduler(**options)
@@ -208,11 +286,23 @@ def start_scheduler(
             replace_existing=True,
             **({"next_run_time": now} if job.run_at_start else {}),
         )
+    scheduler.add_job(
+        _request_poll(bridge, leadership, scheduler),
+        trigger=IntervalTrigger(seconds=request_poll_seconds, timezone=settings.tz),
+        id="sync_requests",
+        name="sync_requests",
+        executor="poll",
+        misfire_grace_time=max(1, int(request_poll_seconds)),
+        coalesce=True,
+        max_instances=1,
+    )
     leadership.start()
     scheduler.leadership = leadership
     if not background:
         try:
             scheduler.start()  # returns at shutdown
+        except KeyboardInterrupt:
+            pass  # Ctrl+C, or a service manager's stop (the scheduler command makes SIGTERM one)
         finally:
             leadership.stop()
         return scheduler

@@ -1,7 +1,7 @@
 -- Purpose: the contracts a user may see whose expiry date falls between :from_date and
 --   :to_date (both included), with the stored last-12-months profitability: the
 --   weekly expiry digest's sections and the calendar feed. Excluded statuses are left out.
---   The renewal flags are worked out over it by renewals.flag_conditions (expiries.py).
+--   The renewal flags are worked out over it by renewals.desk.flag_conditions (renewals/expiries.py).
 -- Rendered apart for an administrator (see_all: every customer) and for a salesman (the
 --   customers he is main or linked salesman of).
 -- Parameters: :from_date, :to_date, :excluded (expanding), :employee_id (salesman form)

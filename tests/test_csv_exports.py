@@ -17,7 +17,7 @@ from sqlalchemy import MetaData, create_engine, select, update
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
 from bpo2_bridge.source.mapping import physical_table
 from bpo2_bridge.sync.refresh import refresh_customer
-from bpo2_bridge.web.grid_export import FORMULA_START, csv_lines
+from bpo2_bridge.values import FORMULA_START, csv_lines
 
 from .helpers import page_token, sign_in
 

@@ -297,7 +297,12 @@ def _contract_of(source: Source, entity: str, key: str, value: int) -> int | Non
 
 
 def _owners(source: Source, *contracts: int | None) -> set[int]:
-    return {source.customer_of(c) for c in contracts if c is not None}
+    """The customers of those contracts still in BPO2 (an invoice line or a call may name a
+    contract an earlier change deleted: it has no customer to refresh)."""
+    table = source.table("contract")
+    found = [c for c in contracts if c is not None]
+    with source.engine.connect() as conn:
+        return set(conn.execute(select(table.c.customer_id).where(table.c.contract_id.in_(found))).scalars())
 
 
 def _add_invoice_line(source: Source, contract: int, a: int, b: int, serial: int) -> set[int]:

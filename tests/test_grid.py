@@ -37,8 +37,10 @@ from sqlalchemy import (
     text,
 )
 
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response, register_grid_errors
-from bpo2_bridge.web.grid_state import label_of
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
+from bpo2_bridge.queries.grid.state import label_of
+from bpo2_bridge.web.grid import grid_response, register_grid_errors
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 AS_OF = dt.datetime(2026, 11, 22, 10, 5)
@@ -128,7 +130,9 @@ def make_app(url: Any, base: str = "table", grid: Grid = GRID, max_page_size: in
     def view(**_: str) -> Any:
         with engine.connect() as conn:
             # counts never cut short by time here: a busy machine would change them
-            page = grid.fetch(conn, source, request.args, max_page_size=max_page_size, count_seconds=60)
+            page = grid.fetch(
+                conn, source, request.args.to_dict(flat=False), max_page_size=max_page_size, count_seconds=60
+            )
         return grid_response(grid, page, template="things.html", as_of=AS_OF)
 
     app.add_url_rule("/things", "things", view)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpo2_bridge.web.filter_builder import Condition, Junction, junction, parse_filter, render_filter
-from bpo2_bridge.web.grid_cursor import decode, encode
-from bpo2_bridge.web.grid_filters import GridError, cell_conditions
+from bpo2_bridge.queries.grid.builder import Condition, Junction, junction, parse_filter, render_filter
+from bpo2_bridge.queries.grid.cursor import decode, encode
+from bpo2_bridge.queries.grid.filters import GridError, cell_conditions
 
 KINDS = {
     "status": "text",

@@ -14,8 +14,9 @@ from bpo2_bridge.bridge import Bridge
 from bpo2_bridge.cache import search as search_index
 from bpo2_bridge.cache import time_limit
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
-from bpo2_bridge.queries import row_counts, value_lists
-from bpo2_bridge.web import grid
+from bpo2_bridge.queries.grid import counts as row_counts
+from bpo2_bridge.queries.grid import engine as grid
+from bpo2_bridge.queries.grid import value_lists
 
 PRESENT = search_index.present
 URLS = [

@@ -17,7 +17,7 @@ from bpo2_bridge.cli import main
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
 from bpo2_bridge.jobs import BY_NAME, next_runs
 from bpo2_bridge.settings import SettingsError, load_settings
-from bpo2_bridge.store.database import login_attempts, open_store, sync_runs
+from bpo2_bridge.store.database import login_attempts, open_store, sync_requests, sync_runs
 from bpo2_bridge.store.retention import prune_history
 from bpo2_bridge.store.users import is_throttled, record_attempt
 from bpo2_bridge.sync.full import full_sync
@@ -113,9 +113,20 @@ def test_old_history_goes_and_what_the_product_reads_stays(make_app, bridge) -> 
         record_attempt(bridge.store, "sales1", "10.0.0.9", succeeded=False)
     assert is_throttled(bridge.store, "sales1", "10.0.0.9", 5)
 
+    with bridge.store.begin() as conn:  # full syncs asked for on the Status page
+        for picked in (old, now - dt.timedelta(days=1), None):
+            conn.execute(
+                insert(sync_requests).values(
+                    kind="full", requested_by="ops", requested_at=old, picked_at=picked
+                )
+            )
+
     result = prune_history(bridge)
 
-    assert (result.sync_runs, result.login_attempts) == (3, 1)
+    assert (result.sync_runs, result.login_attempts, result.sync_requests) == (3, 1, 1)
+    with bridge.store.connect() as conn:  # the recent one and the one still waiting stay
+        left = conn.execute(select(sync_requests.c.picked_at).order_by(sync_requests.c.id)).scalars().all()
+    assert left == [now - dt.timedelta(days=1), None]
     assert _run_ids(bridge) == before | kept
     assert not gone & _run_ids(bridge)
     assert is_throttled(bridge.store, "sales1", "10.0.0.9", 5), "the throttle still sees the failures"

@@ -27,6 +27,7 @@ def test_registry_lists_each_job_with_deliberate_options(settings) -> None:
         "full_sync",
         "contract_counts",
         "sql_checks",
+        "schema_check",
         "prune_history",
         "expiry_digest",
     ]
@@ -40,6 +41,7 @@ def test_registry_lists_each_job_with_deliberate_options(settings) -> None:
     assert runs["sql_checks"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 6, 0)
     assert runs["contract_counts"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 0, 1)
     assert runs["prune_history"].replace(tzinfo=None) == dt.datetime(2026, 11, 23, 3, 30)
+    assert runs["schema_check"] == now + dt.timedelta(hours=1)
     assert BY_NAME["incremental_sync"].run_at_start
     assert "expiry_digest" not in runs  # off until an administrator turns it on
 
@@ -163,3 +165,80 @@ def test_standalone_scheduler_commands_started_together_sync_once(make_settings,
     assert runs == [("full", "ok")]  # the start-up incremental found no cache and built it, once
     assert bridge.cache.exists()
     bridge.dispose()
+
+
+def test_scheduler_command_stops_cleanly_on_a_service_managers_stop(make_settings, tmp_path) -> None:
+    """SIGTERM (systemd's or the Windows service wrapper's stop) ends it as Ctrl+C does: exit 0
+    within seconds, no traceback, and the scheduler lease is free for a standby at once."""
+    from bpo2_bridge.scheduler import LEASE_NAME
+
+    settings = make_settings(scheduler_lock_seconds=600)  # a lease left held would block for 10 min
+    bridge = Bridge(settings)
+    build_demo_file(
+        settings.demo_source_path,
+        size="tiny",
+        seed=1,
+        today=settings.today_date(),
+        mapping=bridge.mapping,
+        share_root=tmp_path / "share",
+    )
+    env = {**os.environ, "BPO2_BRIDGE_DATA_DIR": settings.data_dir, "BPO2_BRIDGE_TODAY": settings.today}
+    env["BPO2_BRIDGE_SCHEDULER_LOCK_SECONDS"] = "600"
+    command = [str(Path(sys.executable).with_name("bpo2-bridge")), "scheduler"]
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not bridge.cache.exists():  # its start-up sync
+            time.sleep(0.2)
+        assert bridge.cache.exists()
+        assert not Lease(bridge.store, LEASE_NAME, 600).acquire()  # held by the scheduler
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+        err = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err, err
+    assert Lease(bridge.store, LEASE_NAME, 600).acquire()  # released on the way out
+    bridge.dispose()
+
+
+def test_a_requested_full_sync_waits_while_another_sync_holds_the_lock(copied_demo) -> None:
+    from bpo2_bridge.sync import requests as sync_requests
+    from bpo2_bridge.sync.lease import sync_lease
+    from bpo2_bridge.sync.results import SyncBusy
+
+    bridge = copied_demo()
+    made, new = sync_requests.request(bridge.store, "full", "ops", bridge.settings.now())
+    assert new
+    assert sync_requests.request(bridge.store, "full", "ops2", bridge.settings.now()) == (made, False)
+    other = sync_lease(bridge.store, 60)
+    assert other.acquire()  # a sync started by hand elsewhere
+    try:
+        started = time.monotonic()
+        try:
+            sync_requests.run_pending(bridge)
+            raise AssertionError("ran beside another sync")
+        except SyncBusy:
+            pass
+        assert time.monotonic() - started < 10
+        assert sync_requests.pending(bridge.store) == made  # still waiting, for the next look
+    finally:
+        other.release()
+    result = sync_requests.run_pending(bridge)
+    assert result is not None and result.kind == "full"
+    assert sync_requests.pending(bridge.store) is None
+    assert sync_requests.run_pending(bridge) is None  # nothing left to do
+
+
+def test_schema_check_job_stores_what_it_found(copied_demo, tmp_path) -> None:
+    from bpo2_bridge.store.schema_checks import latest
+
+    bridge = copied_demo()
+    found = BY_NAME["schema_check"].func(bridge)
+    assert found.fits and latest(bridge.store) == found and found.checked_by == "scheduler"
+    gone = copied_demo(source_url=f"sqlite:///{tmp_path / 'missing' / 'bpo2.sqlite'}")
+    BY_NAME["schema_check"].func(gone)
+    stored = latest(gone.store)
+    assert stored is not None and not stored.reachable and "unreachable" in (stored.error or "")

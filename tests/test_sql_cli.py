@@ -121,6 +121,27 @@ def test_target_cache_reads_the_logical_tables(run, demo_bridge) -> None:
     assert refused.exit_code == 2 and "Refused" in refused.stderr
 
 
+def test_csv_output_is_what_a_spreadsheet_opens_safely(run, demo_bridge) -> None:
+    """The command's CSV neutralises formulas as the web downloads do; amounts and dates stay
+    as they are, and JSON carries amounts as numbers."""
+    sql = (
+        "SELECT contract_no, '=HYPERLINK(\"http://x\")' AS note, '-2+3' AS sum_text, -5 AS credit, "
+        "start_date FROM contract ORDER BY contract_no LIMIT 2"
+    )
+    result = run(sql, "--target", "cache", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    with demo_bridge.cache.connect() as conn:
+        first = conn.exec_driver_sql(
+            "SELECT contract_no, start_date FROM contract ORDER BY contract_no LIMIT 1"
+        ).one()
+    assert rows[0] == ["contract_no", "note", "sum_text", "credit", "start_date"]
+    assert rows[1] == [first[0], '\'=HYPERLINK("http://x")', "'-2+3", "-5", str(first[1])[:10]]
+    assert len(rows) == 3
+    amounts = run("SELECT 12.5 AS amount, 3 AS n", "--target", "cache", "--format", "json")
+    assert json.loads(amounts.stdout) == [{"amount": 12.5, "n": 3}]
+
+
 def test_timeout_through_the_cli(run) -> None:
     started = time.monotonic()
     result = run(SLOW, "--timeout", "1")

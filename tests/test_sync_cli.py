@@ -56,6 +56,7 @@ def test_sync_commands_report_rows_changes_and_status(make_settings, tmp_path) -
         "full_sync",
         "contract_counts",
         "sql_checks",
+        "schema_check",
         "prune_history",
     }
 

@@ -20,11 +20,11 @@ from bpo2_bridge.cache.schema import DERIVED, cache_metadata, cache_table
 from bpo2_bridge.cache.snapshots import META_TABLE
 from bpo2_bridge.demo.generate import build_demo
 from bpo2_bridge.queries import windows
+from bpo2_bridge.queries.grid.filters import compare
 from bpo2_bridge.settings import load_settings, package_config_dir
 from bpo2_bridge.source.mapping import load_mapping
 from bpo2_bridge.sync import derived as derived_rows
 from bpo2_bridge.sync import full_sync
-from bpo2_bridge.web.grid_filters import compare
 
 MAPPING = load_mapping(package_config_dir() / "mapping.toml")
 EXCLUDED = ("Cancelled",)

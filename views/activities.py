@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
+from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.web.activity_lists import (
     ALL_ACTIVITIES,
     CUSTOMER_ACTIVITIES,
@@ -20,13 +21,14 @@ from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.freshness import read_cache_state
-from bpo2_bridge.web.grid import Grid, GridPage, grid_response, wants_json
+from bpo2_bridge.web.grid import grid_response, wants_json
+from bpo2_bridge.web.grid_page import PageView
 from bpo2_bridge.web.navigation import back_url
 
 bp = Blueprint("activities", __name__)
 
 
-def _page(grid: Grid, account_no: str | None = None) -> tuple[GridPage, dict[str, Any]]:
+def _page(grid: Grid, account_no: str | None = None) -> tuple[PageView, dict[str, Any]]:
     """The grid page and the template's context: tab, "who" and the tabs with their counts."""
     bridge, user = current_bridge(), current_user()
     context: dict[str, Any] = {}
@@ -38,7 +40,7 @@ def _page(grid: Grid, account_no: str | None = None) -> tuple[GridPage, dict[str
             customer_id = context["customer"]["customer_id"]
         # every activity the user may see; "only mine" a click away (Home starts with mine)
         tab, who = tab_of(request.args), who_of(request.args, user, "all")
-        page = activities_page(conn, grid, request.args, tab, who, customer_id)
+        page = activities_page(conn, grid, None, tab, who, customer_id)
         tabs: list[Any] = []
         if not wants_json() and page.format == "html":
             counts = tab_counts(conn, who, customer_id)

@@ -8,12 +8,15 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, url_for
 
 from bpo2_bridge.queries import crm
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.columns import greyed
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.freshness import read_cache_state
-from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
+from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
+from bpo2_bridge.web.grid_page import PageView
 from bpo2_bridge.web.navigation import back_url, case_link, customer_link
 
 bp = Blueprint("cases", __name__)
@@ -46,14 +49,14 @@ def _tab() -> str:
     return tab if tab in dict(TABS) else "open"
 
 
-def _cases_page(conn: Any, grid: Grid, customer_id: int | None = None) -> tuple[GridPage, list[Any]]:
+def _cases_page(conn: Any, grid: Grid, customer_id: int | None = None) -> tuple[PageView, list[Any]]:
     bridge, user, tab = current_bridge(), current_user(), _tab()
     listed = crm.case_list(conn, user, tab, customer_id)
     settings = bridge.settings
-    page = grid.fetch(
+    page = fetch_page(
+        grid,
         conn,
         listed.base,
-        request.args,
         count_limit=settings.grid_count_limit,
         count_seconds=settings.grid_count_seconds,
         where=listed.where,

@@ -11,9 +11,11 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from bpo2_bridge.checks.adhoc import TARGETS, QueryFailed, QueryResult, parse_timeout, run_adhoc
 from bpo2_bridge.checks.canned import UnknownCheck, get_check, history, last_results, list_checks, run_checks
 from bpo2_bridge.checks.sample import ROW_KEY, column_kinds, rows_table
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.web.auth import current_user, role_required
 from bpo2_bridge.web.context import current_bridge
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response, wants_json
+from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
 from bpo2_bridge.web.grid_export import csv_download
 
 bp = Blueprint("checks", __name__)
@@ -70,7 +72,7 @@ def show(name: str):  # type: ignore[no-untyped-def]
         # no rows (or never run): JSON, CSV and XLSX clients still get the grid, empty
         grid = _grid(check.name, columns, rows)
     with rows_table(columns, rows) as (conn, table):
-        page = grid.fetch(conn, table, request.args)
+        page = fetch_page(grid, conn, table)
         return grid_response(
             grid, page, template="checks/show.html", as_of=last.ran_at if last else None, **context
         )

@@ -9,7 +9,9 @@ from flask import Blueprint, flash, jsonify, redirect, request, url_for
 
 from bpo2_bridge.cache import search as search_index
 from bpo2_bridge.queries import crm
-from bpo2_bridge.queries.row_counts import RowCount
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.counts import RowCount
+from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.sync.refresh import last_refresh, press_refresh, refresh_customer
 from bpo2_bridge.sync.results import UnknownCustomer
 from bpo2_bridge.web.auth import current_user, safe_next
@@ -17,7 +19,8 @@ from bpo2_bridge.web.columns import PROFIT_COLUMNS, months_css
 from bpo2_bridge.web.context import cache_as_of, current_bridge
 from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.freshness import read_cache_state
-from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
+from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
+from bpo2_bridge.web.grid_page import PageView
 from bpo2_bridge.web.navigation import back_url, customer_link, here, report_link
 
 bp = Blueprint("contracts", __name__)
@@ -70,7 +73,7 @@ def _tab() -> str:
     return tab if tab in dict(TABS) else "all"
 
 
-def _tab_links(page: GridPage, counts: dict[str, RowCount]) -> list[tuple[str, str, str, str]]:
+def _tab_links(page: PageView, counts: dict[str, RowCount]) -> list[tuple[str, str, str, str]]:
     # a tab keeps Back, the search, filters, page size and a chosen sort; the Window filter is
     # what the tabs themselves choose
     return [(key, label, page.tab_url(key, "f_window"), counts[key].text()) for key, label in TABS]
@@ -103,7 +106,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
 
 def _contracts_page(
     conn: Any, bridge: Any, user: Any, tab: str, grid: Grid, customer_id: int | None = None
-) -> tuple[GridPage, dict[str, RowCount]]:
+) -> tuple[PageView, dict[str, RowCount]]:
     """The grid page the URL asks for and, for HTML, its tabs' counts, all read on one day (a
     request straddling midnight must not filter or count on another day than its rows).
 
@@ -112,10 +115,10 @@ def _contracts_page(
     counted up to grid_count_limit."""
     today, settings = bridge.today(), bridge.settings
     listed = crm.contract_list(conn, bridge, user, tab, customer_id, today)
-    page = grid.fetch(
+    page = fetch_page(
+        grid,
         conn,
         listed.base,
-        request.args,
         count_limit=settings.grid_count_limit,
         count_seconds=settings.grid_count_seconds,
         where=listed.where,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, render_template, url_for
 
 from bpo2_bridge.cache import search as search_index
 from bpo2_bridge.queries import crm
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.report.chart import sales_history_chart
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge, money
 from bpo2_bridge.web.customer_pages import load_customer
 from bpo2_bridge.web.freshness import read_cache_state
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.grid import fetch_page, grid_response
 from bpo2_bridge.web.links import row_link
 from bpo2_bridge.web.navigation import back_url, here
 
@@ -57,10 +59,10 @@ def index():  # type: ignore[no-untyped-def]
         state = read_cache_state(bridge, conn)
         base = crm.customers_base(conn, bridge, user)
         search = search_index.TextSearch(conn, search_index.CUSTOMERS)
-        page = CUSTOMERS.fetch(
+        page = fetch_page(
+            CUSTOMERS,
             conn,
             base,
-            request.args,
             count_limit=bridge.settings.grid_count_limit,
             count_seconds=bridge.settings.grid_count_seconds,
             equivalents=crm.customer_equivalents(conn, base),

@@ -5,15 +5,19 @@ from __future__ import annotations
 from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, jsonify, render_template, send_file, url_for
 
 from bpo2_bridge.queries import crm
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
 from bpo2_bridge.source.attachments import AttachmentMissing, attachment_content
+from bpo2_bridge.values import json_value
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.context import current_bridge, filesize
 from bpo2_bridge.web.customer_pages import load_customer
-from bpo2_bridge.web.grid import Grid, GridColumn, GridPage, grid_response, wants_json
-from bpo2_bridge.web.grid_export import json_response, json_value
+from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
+from bpo2_bridge.web.grid_export import json_response
+from bpo2_bridge.web.grid_page import PageView
 from bpo2_bridge.web.links import row_link
 from bpo2_bridge.web.navigation import back_url, here
 from bpo2_bridge.web.security import download_name
@@ -65,7 +69,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     bridge = current_bridge()
     with bridge.cache.connect() as conn:
         customer = load_customer(conn, account_no)
-        page = FILES.fetch(conn, crm.files_base(conn, customer["customer_id"]), request.args)
+        page = fetch_page(FILES, conn, crm.files_base(conn, customer["customer_id"]))
     as_of = bridge.cache.as_of()
     if page.redirect_params is None and page.format not in ("csv", "xlsx") and wants_json():
         return _json_page(page, as_of)
@@ -81,7 +85,7 @@ def for_customer(account_no: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _json_page(page: GridPage, as_of: Any) -> Response:
+def _json_page(page: PageView, as_of: Any) -> Response:
     """The grid's JSON with each row's file_id first."""
     body = page.as_json(as_of)
     body["rows"] = [

@@ -4,7 +4,6 @@ activity tabs with their true counts (the whole lists are tabs of /activities)."
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from werkzeug.datastructures import MultiDict
 
 from bpo2_bridge.queries import crm
 from bpo2_bridge.renewals import desk as renewals
@@ -23,7 +22,7 @@ def index():  # type: ignore[no-untyped-def]
     tab = tab_of(request.args, "today")
     tab = tab if tab in TABS else "today"
     who = who_of(request.args, user)
-    first = MultiDict({"page_size": str(HOME_ROWS)})
+    first = {"page_size": [str(HOME_ROWS)]}
     with bridge.cache.connect() as conn:
         tiles = crm.dashboard_tiles(conn, bridge, user)
         to_review = renewals.to_review(conn, bridge, user)

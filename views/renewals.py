@@ -8,12 +8,15 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
+from bpo2_bridge.queries.grid.filters import GridError
 from bpo2_bridge.renewals import desk as renewals
 from bpo2_bridge.web.auth import current_user
 from bpo2_bridge.web.columns import PROFIT_COLUMNS, months_css
 from bpo2_bridge.web.context import current_bridge
 from bpo2_bridge.web.freshness import read_cache_state
-from bpo2_bridge.web.grid import Grid, GridColumn, GridError, grid_response, wants_json
+from bpo2_bridge.web.grid import fetch_page, grid_response, wants_json
 from bpo2_bridge.web.navigation import back_url, customer_link, report_link
 
 bp = Blueprint("renewals", __name__)
@@ -66,10 +69,10 @@ def index():  # type: ignore[no-untyped-def]
     with bridge.cache.connect() as conn:
         state = read_cache_state(bridge, conn)
         listed = renewals.renewal_list(conn, bridge, user, horizon, today)
-        page = RENEWALS.fetch(
+        page = fetch_page(
+            RENEWALS,
             conn,
             listed.base,
-            request.args,
             count_limit=settings.grid_count_limit,
             count_seconds=settings.grid_count_seconds,
         )

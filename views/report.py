@@ -14,7 +14,7 @@ from bpo2_bridge.report.payload import report_payload
 from bpo2_bridge.report.render import pdf_filename
 from bpo2_bridge.web.auth import current_user, safe_next
 from bpo2_bridge.web.context import current_bridge
-from bpo2_bridge.web.grid_page import wants_json
+from bpo2_bridge.web.grid import wants_json
 
 bp = Blueprint("report", __name__)
 

@@ -1,22 +1,27 @@
-"""Status (ops): syncs, next runs, cache size, source reachability, schema check, and the
-email log (every report email and weekly digest sent, failed or refused) as a grid."""
+"""Status (ops): syncs, next runs, cache size, who runs the scheduled jobs, the last schema
+check, Run full sync (a request the scheduler picks up), and the email log (every report email
+and weekly digest sent, failed or refused) as a grid.
+
+The page reads the application store only: it never reaches BPO2 and never runs a sync."""
 
 from __future__ import annotations
 
-import threading
+import datetime as dt
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 
+from bpo2_bridge.jobs import upcoming
+from bpo2_bridge.queries.grid.columns import GridColumn
+from bpo2_bridge.queries.grid.engine import Grid
+from bpo2_bridge.queries.status import running_sync, scheduler_holder, status_report
 from bpo2_bridge.renewals.digest import LOG_LABEL as DIGEST_LABEL
-from bpo2_bridge.source.engines import SourceError
-from bpo2_bridge.source.reflection import check_schema
 from bpo2_bridge.store.database import email_log
-from bpo2_bridge.sync.full import full_sync as run_full_sync
-from bpo2_bridge.sync.history import recent
-from bpo2_bridge.web.auth import role_required
+from bpo2_bridge.sync import requests as sync_requests
+from bpo2_bridge.web.auth import current_user, role_required
 from bpo2_bridge.web.context import current_bridge
-from bpo2_bridge.web.grid import Grid, GridColumn, grid_response
+from bpo2_bridge.web.freshness import age_text
+from bpo2_bridge.web.grid import fetch_page, grid_response
 from bpo2_bridge.web.links import row_link
 
 bp = Blueprint("status", __name__)
@@ -45,37 +50,17 @@ EMAIL_LOG = Grid(
 )
 
 
-def _next_runs() -> list[tuple[str, Any]]:
-    scheduler = current_app.extensions.get("bpo2_scheduler")
-    jobs = getattr(scheduler, "get_jobs", None)
-    if jobs is None:
-        return []
-    return [(job.name or job.id, job.next_run_time) for job in jobs()]
-
-
 @bp.get("/status")
 @role_required("ops")
 def index():  # type: ignore[no-untyped-def]
     bridge = current_bridge()
-    try:
-        problems = check_schema(bridge.source, bridge.mapping)
-        reachable, source_error = True, None
-    except SourceError as exc:
-        problems, reachable, source_error = [], False, str(exc)
-    try:
-        cache_size = bridge.cache.size_bytes()
-    except Exception:
-        cache_size = None
+    report = status_report(bridge, upcoming(bridge))
+
+    def ago(moment: dt.datetime | None) -> str:
+        return age_text(max(0.0, (report.now - moment).total_seconds())) if moment else ""
+
     return render_template(
-        "status/index.html",
-        syncs=recent(bridge.store),
-        next_runs=_next_runs(),
-        scheduler_running=current_app.extensions.get("bpo2_scheduler") is not None,
-        cache_size=cache_size,
-        reachable=reachable,
-        source_error=source_error,
-        problems=problems,
-        running=_running(),
+        "status/index.html", report=report, ago=ago, poll_seconds=int(sync_requests.POLL_SECONDS)
     )
 
 
@@ -85,32 +70,27 @@ def email_log_grid():  # type: ignore[no-untyped-def]
     """The application store's email log: who sent which report to whom, and how it went."""
     bridge = current_bridge()
     with bridge.store.connect() as conn:
-        page = EMAIL_LOG.fetch(conn, email_log, request.args)
+        page = fetch_page(EMAIL_LOG, conn, email_log)
     return grid_response(EMAIL_LOG, page, template="status/email_log.html")
-
-
-def _running() -> bool:
-    thread = current_app.extensions.get("bpo2_full_sync_thread")
-    return bool(thread and thread.is_alive())
 
 
 @bp.post("/status/full-sync")
 @role_required("ops")
 def full_sync():  # type: ignore[no-untyped-def]
-    """Start a full sync in the background; the page lists it when it has started."""
-    if _running():
-        flash("A full sync is already running.")
-        return redirect(url_for("status.index"))
+    """Ask the scheduler for a full sync; the page shows the request until it is picked up."""
     bridge = current_bridge()
-
-    def work() -> None:
-        try:
-            run_full_sync(bridge)
-        except Exception:  # recorded in sync history by the sync itself
-            pass
-
-    thread = threading.Thread(target=work, name="bpo2-full-sync", daemon=True)
-    current_app.extensions["bpo2_full_sync_thread"] = thread
-    thread.start()
-    flash("Full sync started. Reload this page to follow it.")
+    running = running_sync(bridge)
+    if running and running["kind"] == "full":
+        flash(f"A full sync is already running (since {running['started_at']:%H:%M}).")
+        return redirect(url_for("status.index"))
+    waiting, made = sync_requests.request(bridge.store, "full", current_user().login, bridge.settings.now())
+    if not made:
+        flash(
+            f"A full sync request is already pending (requested by {waiting.requested_by} "
+            f"at {waiting.requested_at:%H:%M})."
+        )
+    elif scheduler_holder(bridge) is None:
+        flash("Full sync requested, but no scheduler is running anywhere: it starts when one does.")
+    else:
+        flash(f"Full sync requested: the scheduler starts it within {int(sync_requests.POLL_SECONDS)} s.")
     return redirect(url_for("status.index"))

@@ -186,7 +186,7 @@ class TextSearch:
         """A condition that narrows the rows to test for ``term`` to the index's matches, or
         None (test every row). One capped read of the index decides: a rare word's few matches
         are the candidates; a common word's page is found by walking the list in its sort order,
-        its count stopping at the grid's limit (row_counts). ``alone``: the test for ``term``
+        its count stopping at the grid's limit (queries.grid.counts). ``alone``: the test for ``term``
         is one of the conditions every row must pass (not a branch of an OR), so a common
         word's index read may stand for it in ``index_reads``.
 

@@ -25,6 +25,7 @@ from ..queries import sqlfiles
 from ..queries.windows import add_months
 from ..source.mapping import Mapping
 from ..store.database import check_runs
+from ..values import json_value
 from .adhoc import QueryFailed, run_statement
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def run_checks(
 
 
 def record(store: Engine, result: CheckResult) -> None:
-    sample = {"columns": result.columns, "rows": [[_plain(v) for v in r] for r in result.rows]}
+    sample = {"columns": result.columns, "rows": [[json_value(v) for v in r] for r in result.rows]}
     with store.begin() as conn:
         conn.execute(
             check_runs.insert().values(
@@ -242,16 +243,6 @@ def _from_row(row: Any) -> CheckResult:
         ran_at=row.ran_at,
         triggered_by=row.triggered_by or "",
     )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"<{len(value)} bytes>"
-    if value is None or isinstance(value, (int, float, str, bool)):
-        return value
-    return str(value)
 
 
 # -- checks finished in Python ---------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import decimal
 import json
 import sys
@@ -15,6 +13,7 @@ import click
 from ..bridge import Bridge
 from ..settings import Settings, SettingsError, load_settings
 from ..source.mapping import MappingError
+from ..values import csv_lines, json_value
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,27 +113,26 @@ def output_options(func: F) -> F:
     )(func)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"<{len(value)} bytes>"
-    return value
+def _text(value: Any) -> str:
+    """A table cell: an amount with its own decimals ("12.50"), everything else as JSON has it."""
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, decimal.Decimal) else str(json_value(value))
 
 
 def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
-    rows = [[_plain(v) for v in row] for row in rows]
+    """Rows on standard output: JSON and CSV as every download writes them (values.py), CSV
+    cells a spreadsheet would run as formulas neutralised; a table of plain text otherwise."""
     out = sys.stdout
+    if fmt == "csv":
+        for piece in csv_lines(columns, rows, bom=False, newline="\n"):
+            out.write(piece)
+        return
     if fmt == "json":
-        out.write(json.dumps([dict(zip(columns, r)) for r in rows], indent=2, default=str) + "\n")
-    elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+        values = [[json_value(v) for v in row] for row in rows]
+        out.write(json.dumps([dict(zip(columns, r)) for r in values], indent=2) + "\n")
     else:
-        text = [[("" if v is None else str(v)) for v in r] for r in rows]
+        text = [[_text(v) for v in r] for r in rows]
         widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(columns)]
         out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
         out.write("  ".join("-" * w for w in widths) + "\n")

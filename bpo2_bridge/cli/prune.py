@@ -50,6 +50,7 @@ def prune_command(app: AppContext, days: str, fmt: str) -> None:
         [
             ("sync_runs", result.sync_runs, result.runs_before.isoformat(timespec="seconds")),
             ("login_attempts", result.login_attempts, result.attempts_before.isoformat(timespec="seconds")),
+            ("sync_requests", result.sync_requests, result.runs_before.isoformat(timespec="seconds")),
         ],
         fmt,
     )

@@ -6,12 +6,16 @@ import sys
 
 import click
 
-from ..source.engines import SourceError, open_source
+from ..settings import Settings
+from ..source.engines import SourceError, first_line, open_source
 from ..source.mapping import MappingError, load_mapping
 from ..source.reflection import check_schema, mapped_counts
+from ..store.database import open_store
+from ..store.schema_checks import SchemaCheck, outcome, save
 from .common import AppContext, fail, output_options, pass_app, print_rows
 
 UNREACHABLE = "BPO2 source unreachable"
+BY = "schema check command"
 _COLUMNS = ["entity", "table", "column", "problem", "suggestions"]
 
 
@@ -37,14 +41,18 @@ def check(app: AppContext, fmt: str) -> None:
     try:
         engine = open_source(settings)
     except SourceError as exc:
+        _record(settings, outcome(settings.now(), BY, error=f"{UNREACHABLE}: {exc}"))
         fail(f"{UNREACHABLE}: {exc}")
     try:
         problems = check_schema(engine, mapping)
     except SourceError as exc:
         message = str(exc)
-        fail(message if message.startswith(UNREACHABLE) else f"{UNREACHABLE}: {message}")
+        message = message if message.startswith(UNREACHABLE) else f"{UNREACHABLE}: {message}"
+        _record(settings, outcome(settings.now(), BY, error=message))
+        fail(message)
     finally:
         engine.dispose()
+    _record(settings, outcome(settings.now(), BY, problems))
 
     tables, columns = mapped_counts(mapping)
     if not problems:
@@ -69,3 +77,18 @@ def check(app: AppContext, fmt: str) -> None:
     summary = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the mapped schema"
     click.echo(summary, err=fmt != "table")
     sys.exit(1)
+
+
+def _record(settings: Settings, check: SchemaCheck) -> None:
+    """Keep the result for the Status page; a store that cannot take it changes no verdict."""
+    try:
+        store = open_store(settings)
+    except Exception as exc:
+        click.echo(f"warning: the result was not stored: {first_line(exc)}", err=True)
+        return
+    try:
+        save(store, check)
+    except Exception as exc:
+        click.echo(f"warning: the result was not stored: {first_line(exc)}", err=True)
+    finally:
+        store.dispose()

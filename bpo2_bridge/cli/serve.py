@@ -56,7 +56,7 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
         left = _stop_work(app, bridge, time.monotonic() + STOP_SECONDS)
         if left:  # the start-up sync still runs: the message first, then leave without it
             click.echo(f"Error: {message}", err=True)
-            _abandon(left, code=2)
+            abandon(left, code=2)
         fail(message)
     # a service manager's stop (SIGTERM) ends waitress like Ctrl+C does, so the cleanup below runs
     signal.signal(signal.SIGTERM, _stop)
@@ -68,7 +68,7 @@ def run_server(bridge: Bridge, host: str, port: int, scheduler: bool) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second stop does not cut the cleanup
         left = _stop_work(app, bridge, time.monotonic() + STOP_SECONDS - REQUEST_GRACE)
         if left:
-            _abandon(left)
+            abandon(left)
 
 
 class _Dispatcher(ThreadedTaskDispatcher):
@@ -86,7 +86,7 @@ class _Dispatcher(ThreadedTaskDispatcher):
 
 def _stop_work(app: Any, bridge: Bridge, deadline: float) -> list[str]:
     """Stop the scheduler, the running sync and the PDF workers by ``deadline``; returns what
-    still runs then (for `_abandon`)."""
+    still runs then (for `abandon`)."""
     from ..scheduler import stop_scheduler
 
     bridge.stopping.set()  # a running sync ends at its next batch, its snapshot deleted
@@ -113,7 +113,7 @@ def _stop_work(app: Any, bridge: Bridge, deadline: float) -> list[str]:
     return left
 
 
-def _abandon(left: list[str], code: int = 0) -> None:
+def abandon(left: list[str], code: int = 0) -> None:
     """End the process without waiting for ``left``, which the interpreter's exit would wait
     for without bound (a job blocked in a BPO2 statement). What they leave is safe: a
     half-written snapshot never serves and is deleted at the next start, a sync's open

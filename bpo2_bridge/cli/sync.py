@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..cache.snapshots import CacheMissing
 from ..logs import configure_logging
 from ..source.engines import SourceError
+from ..values import json_value
 from .common import AppContext, fail, open_bridge, output_options, pass_app, print_rows
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return str(value)
+if TYPE_CHECKING:
+    from ..queries.status import StatusReport
 
 
 def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=_json_default))
+    click.echo(json.dumps(data, indent=2, default=json_value))
 
 
 @click.command("sync")
@@ -98,34 +96,20 @@ def sync_command(app: AppContext, full: bool, incremental: bool, account_no: str
 @output_options
 @pass_app
 def status_command(app: AppContext, fmt: str) -> None:
-    """Last syncs, rows per entity, next runs, cache size and whether BPO2 answers."""
-    from ..sync.status import status_report
+    """Last syncs, the sync running now, rows per entity, next runs, cache size, who runs the
+    scheduled jobs, the last schema check, a full sync waiting, and whether BPO2 answers."""
+    from ..jobs import upcoming
+    from ..queries.status import status_report
 
     bridge = open_bridge(app, mapping=False)  # status reports on a bad mapping too
     try:
-        report = status_report(bridge)
+        report = status_report(bridge, upcoming(bridge), count_rows=True, probe_source=True)
     finally:
         bridge.dispose()
     if fmt == "json":
-        _emit_json(report)
+        _emit_json(report.as_dict())
         return
-    cache, source = report["cache"], report["source"]
-    size = cache["size_bytes"]
-    lines = [
-        f"cache:      {cache['kind']} snapshot {cache['snapshot'] or '(none)'}"
-        + (f", {size / 1e6:,.1f} MB" if size is not None else ""),
-        f"as of:      {cache['as_of'] or 'never synced'}",
-        f"source:     {'reachable' if source['reachable'] else 'UNREACHABLE: ' + str(source['error'])}",
-    ]
-    if cache["last_failure"]:
-        lines.append(f"last error: {cache['last_failure']['at']} {cache['last_failure']['error']}")
-    scheduler = report["scheduler"]
-    lines.append(
-        f"scheduler:  {scheduler['holder'] + ' until ' + str(scheduler['lease_until_utc']) + ' UTC' if scheduler else 'not running'}"
-    )
-    for name, when in report["next_runs"].items():
-        lines.append(f"next run:   {name} at {when:%Y-%m-%d %H:%M}" if when else f"next run:   {name} (none)")
-    click.echo("\n".join(lines))
+    click.echo("\n".join(status_lines(report)))
     click.echo()
     print_rows(
         ("id", "kind", "target", "started_at", "seconds", "status", "rows", "error"),
@@ -140,13 +124,62 @@ def status_command(app: AppContext, fmt: str) -> None:
                 sum(s["rows"].values()) if s["rows"] else None,
                 s["error"],
             )
-            for s in report["syncs"]
+            for s in report.syncs
         ],
         fmt,
     )
-    if report["entities"]:
+    if report.entities:
         click.echo()
-        print_rows(("entity", "rows"), sorted(report["entities"].items()), fmt)
+        print_rows(("entity", "rows"), sorted(report.entities.items()), fmt)
+
+
+def status_lines(report: StatusReport) -> list[str]:
+    """The report's head as aligned `name: value` lines."""
+    cache, source = report.cache, report.source
+    size = cache.size_bytes
+    lines = [
+        f"cache:      {cache.kind} snapshot {cache.snapshot or '(none)'}"
+        + (f", {size / 1e6:,.1f} MB" if size is not None else ""),
+        f"as of:      {cache.as_of or 'never synced'}",
+    ]
+    if source is not None:
+        lines.append(
+            f"source:     {'reachable' if source.reachable else 'UNREACHABLE: ' + str(source.error)}"
+        )
+    check = report.schema_check
+    if check is None:
+        lines.append("schema:     never checked (run `bpo2-bridge schema check`)")
+    else:
+        found = (
+            f"UNREACHABLE: {check.error}"
+            if not check.reachable
+            else f"{len(check.problems)} problem(s)"
+            if check.problems
+            else "all mapped tables and columns found"
+        )
+        lines.append(f"schema:     {found} (checked {check.checked_at:%Y-%m-%d %H:%M} by {check.checked_by})")
+    if cache.last_failure:
+        lines.append(f"last error: {cache.last_failure_at} {cache.last_failure}")
+    scheduler = report.scheduler
+    lines.append(
+        f"scheduler:  {scheduler.process} until {scheduler.until_utc:%H:%M:%S} UTC"
+        if scheduler
+        else "scheduler:  not running anywhere: no process runs the scheduled jobs"
+    )
+    if report.running:
+        run = report.running
+        lines.append(
+            f"running:    {run['kind']} sync since {run['started_at']:%Y-%m-%d %H:%M:%S} on {run['host']}"
+        )
+    if report.pending_request:
+        req = report.pending_request
+        lines.append(
+            f"requested:  full sync by {req.requested_by} at {req.requested_at:%Y-%m-%d %H:%M}, "
+            "waiting for the scheduler"
+        )
+    for name, when in report.next_runs.items():
+        lines.append(f"next run:   {name} at {when:%Y-%m-%d %H:%M}" if when else f"next run:   {name} (none)")
+    return lines
 
 
 @click.group("cache")
@@ -185,15 +218,25 @@ def scheduler_command(app: AppContext) -> None:
     Start it on as many hosts as you like: a lock in the application store lets exactly one
     of them run the jobs; the others stand by and take over when it stops.
     """
-    from ..scheduler import start_scheduler
+    from ..scheduler import start_scheduler, stop_scheduler
+    from .serve import STOP_SECONDS, abandon
 
     configure_logging(app.settings)
     bridge = open_bridge(app)
     click.echo("scheduler running; Ctrl+C stops it", err=True)
+    # a service manager's stop (SIGTERM) ends it as Ctrl+C does, so the cleanup below runs
+    signal.signal(signal.SIGTERM, _interrupt)
+    scheduler = None
     try:
-        start_scheduler(bridge, background=False)
-    except KeyboardInterrupt:
-        pass
+        scheduler = start_scheduler(bridge, background=False)  # returns once interrupted
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second stop does not cut the cleanup
+        bridge.stopping.set()  # a running sync ends at its next batch, its snapshot deleted
+        if scheduler is not None and not stop_scheduler(scheduler, STOP_SECONDS):
+            abandon(["the running scheduled job"])  # blocked in a BPO2 statement: leave it
         bridge.dispose()
     sys.exit(0)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

@@ -35,8 +35,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..bridge import Bridge
 from ..cache.schema import cache_table
 from ..sync import derived as derived_rows
-from . import sqlfiles, value_lists, windows
-from .row_counts import RowCount, count_rows
+from . import sqlfiles, windows
+from .grid import value_lists
+from .grid.counts import RowCount, count_rows
 from .statements import statement
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def activity_list(
 def list_counts(
     conn: Connection, lists: dict[str, Listed], limit: int | None, seconds: float
 ) -> dict[str, RowCount]:
-    """Rows of each list (a grid's tabs), counted up to ``limit`` (row_counts)."""
+    """Rows of each list (a grid's tabs), counted up to ``limit`` (grid.counts)."""
     return {key: count_rows(conn, listed.base, listed.where, limit, seconds) for key, listed in lists.items()}
 
 
@@ -369,7 +370,7 @@ def contract_tab_counts(
     today: dt.date | None = None,
     limit: int | None = None,
 ) -> dict[str, RowCount]:
-    """Rows of each tab, counted up to ``limit`` (row_counts)."""
+    """Rows of each tab, counted up to ``limit`` (grid.counts)."""
     today = today or bridge.today()
     counts = {}
     for tab in windows.TABS:

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from ..queries import crm, windows
-from ..queries.row_counts import RowCount
+from ..queries.grid.counts import RowCount
 
 if TYPE_CHECKING:
     from ..bridge import Bridge

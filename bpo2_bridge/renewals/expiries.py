@@ -1,7 +1,7 @@
 """Contracts a user may see expiring between two dates, with their renewal flags: what the
 weekly expiry digest and the calendar feed list (sql/renewal_contracts.sql).
 
-The flags are the Renewals page's (``renewals.flag_conditions``, one definition for both): a
+The flags are the Renewals page's (``desk.flag_conditions``, one definition for both): a
 digest's "flagged renewals" are the rows Renewals flags in the same window.
 """
 

@@ -1,8 +1,8 @@
 """The application store: what must survive a cache rebuild.
 
 Users and their own options (digest, calendar feed), sync history, the email log, check
-results, login throttling, the scheduler lock and small key/value state live here, apart from
-the disposable cache.
+results, schema checks, full syncs requested from the Status page, login throttling, the
+scheduler lock and small key/value state live here, apart from the disposable cache.
 """
 
 from __future__ import annotations
@@ -122,6 +122,32 @@ user_options = Table(
     Column("digest_sent_at", DateTime),
     Column("calendar_token_hash", String(64), unique=True),
     Column("calendar_token_at", DateTime),
+)
+
+# The last checks of BPO2 against the mapping (`schema check`, the full sync's start, the hourly
+# job), so the Status page says what was found and when without reaching BPO2 itself.
+schema_checks = Table(
+    "schema_checks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("checked_at", DateTime, nullable=False),
+    Column("checked_by", String(100), nullable=False),  # schema check command | full sync | scheduler
+    Column("reachable", Boolean, nullable=False),
+    Column("error", Text),  # why BPO2 could not be reached
+    Column("problems_json", Text),  # [{"entity", "table", "column", "physical", "message", "suggestions"}]
+)
+
+# Full syncs asked for on the Status page: the process holding the scheduler lease picks them
+# up (picked_at) and runs them on its job thread, never the web process.
+sync_requests = Table(
+    "sync_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # full
+    Column("requested_by", String(100), nullable=False),
+    Column("requested_at", DateTime, nullable=False),
+    Column("picked_at", DateTime),
+    Index("ix_sync_requests_pending", "kind", "picked_at"),
 )
 
 state = Table(

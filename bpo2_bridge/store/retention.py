@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select
 
-from .database import login_attempts, state, sync_runs
+from .database import login_attempts, state, sync_requests, sync_runs
 
 if TYPE_CHECKING:
     from ..bridge import Bridge
@@ -39,6 +39,7 @@ class PruneResult:
     runs_before: dt.datetime  # runs finished before this were pruned (local time)
     attempts_before: dt.datetime
     kept_old_runs: int  # runs older than the cutoff kept (running, newest, serving)
+    sync_requests: int = 0  # full syncs asked for on the Status page, picked up before the cutoff
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class PruneResult:
             "runs_before": self.runs_before.isoformat(timespec="seconds"),
             "attempts_before": self.attempts_before.isoformat(timespec="seconds"),
             "kept_old_runs": self.kept_old_runs,
+            "sync_requests": self.sync_requests,
         }
 
 
@@ -57,8 +59,9 @@ def prune_history(
     now: dt.datetime | None = None,
     clock_now: dt.datetime | None = None,
 ) -> PruneResult:
-    """Delete sync runs finished more than ``days`` (default ``history_days``) ago and sign-in
-    attempts older than a day, in one store transaction, keeping the runs listed above.
+    """Delete sync runs finished more than ``days`` (default ``history_days``) ago, full-sync
+    requests picked up as long ago, and sign-in attempts older than a day, in one store
+    transaction, keeping the runs listed above.
 
     ``now`` is the settings' local time (sync runs are stamped with it), ``clock_now`` the
     process clock (sign-in attempts are stamped with it); both default to the present."""
@@ -83,7 +86,13 @@ def prune_history(
         attempts_deleted = conn.execute(
             delete(login_attempts).where(login_attempts.c.at < attempts_before)
         ).rowcount
-    return PruneResult(runs_deleted, attempts_deleted, runs_before, attempts_before, kept)
+        # a request still pending stays, however old: the next lease holder runs it
+        requests_deleted = conn.execute(
+            delete(sync_requests).where(
+                sync_requests.c.picked_at.is_not(None), sync_requests.c.picked_at < runs_before
+            )
+        ).rowcount
+    return PruneResult(runs_deleted, attempts_deleted, runs_before, attempts_before, kept, requests_deleted)
 
 
 def _newest_runs(conn: Connection) -> list[int]:

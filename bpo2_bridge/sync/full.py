@@ -20,8 +20,8 @@ from sqlalchemy.schema import CreateTable
 from ..cache import search as search_index
 from ..cache.schema import CACHE, derived_tables, entity_tables
 from ..cache.snapshots import META_TABLE, schema_fingerprint
-from ..source.engines import first_line, source_session
-from ..source.reflection import reflect_source
+from ..source.engines import source_session
+from ..store.schema_checks import reflect_and_save
 from . import derived as derived_rows
 from . import history
 from .lease import Heartbeat, Lease, sync_lease
@@ -125,53 +125,40 @@ def full_sync(bridge: Bridge, progress: Progress | None = None) -> SyncResult:
         return run_full(bridge, stoppable(bridge, progress), beat)
 
 
-def describe(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl+C)"
-    if isinstance(exc, SystemExit):
-        return "interrupted (process exit)"
-    text = first_line(exc)
-    return text if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {text}"
-
-
 def run_full(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
     settings, cache = bridge.settings, bridge.cache
     started = settings.now()
-    run_id = history.start(bridge.store, "full", started)
     name = cache.new_name()
-    engine: Engine | None = None
-    try:
-        engine = cache.open_builder(name)
-        rows, seconds = _write_snapshot(bridge, engine, progress)
-        cache.finish_builder(name, engine)
-        engine = None
-        if beat.lost.is_set():
-            raise SyncFailed("the sync lock was lost while writing the snapshot")
-        finished = settings.now()
-        with bridge.store.begin() as conn:
-            cache.publish(conn, name)
-            history.succeed(conn, run_id, finished, rows=rows, snapshot=name)
-    except BaseException as exc:
-        if engine is not None:
-            engine.dispose()
-        cache.discard(name)
-        reason = describe(exc)
+    with history.recorded(bridge.store, "full", started, clock=settings.now, failed_as=SyncFailed) as run:
+        engine: Engine | None = None
         try:
-            history.fail(bridge.store, run_id, settings.now(), reason)
-        except Exception:
-            pass  # the store itself is down; the run stays 'running' and is marked interrupted later
-        if isinstance(exc, Exception) and not isinstance(exc, SyncFailed):
-            raise SyncFailed(reason) from exc
-        raise
+            engine = cache.open_builder(name)
+            rows, seconds = _write_snapshot(bridge, engine, progress)
+            cache.finish_builder(name, engine)
+            engine = None
+            if beat.lost.is_set():
+                raise SyncFailed("the sync lock was lost while writing the snapshot")
+            finished = settings.now()
+            with bridge.store.begin() as conn:
+                cache.publish(conn, name)
+                run.succeed(conn, finished, rows=rows, snapshot=name)
+        except BaseException:
+            # nothing half-written stays behind; the previous snapshot keeps serving
+            if engine is not None:
+                engine.dispose()
+            cache.discard(name)
+            raise
     cache.clean()
-    return SyncResult("full", run_id, name, started, finished, rows, {}, seconds)
+    return SyncResult("full", run.id, name, started, finished, rows, {}, seconds)
 
 
 def _write_snapshot(
     bridge: Bridge, engine: Engine, progress: Progress
 ) -> tuple[dict[str, int], dict[str, float]]:
     settings, cache = bridge.settings, bridge.cache
-    plans = build_plans(reflect_source(bridge.source, bridge.mapping), cache.dialect)
+    # the full sync's reflection is a schema check: the Status page shows what it found
+    schema = reflect_and_save(bridge.source, bridge.mapping, bridge.store, settings.now(), "full sync")
+    plans = build_plans(schema, cache.dialect)
     with engine.begin() as conn:
         for table in CACHE.sorted_tables:
             conn.execute(CreateTable(table))  # indexes come after the load: faster

@@ -24,7 +24,7 @@ from ..source.reflection import reflect_source
 from . import derived as derived_rows
 from . import history
 from .diff import Changes, merge
-from .full import describe, run_full, stoppable, sync_lock
+from .full import run_full, stoppable, sync_lock
 from .keys import differing_ranges, single_integer_key
 from .lease import Heartbeat
 from .plan import (
@@ -72,11 +72,12 @@ def _current_snapshot_usable(bridge: Bridge) -> bool:
 def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
     settings, cache = bridge.settings, bridge.cache
     started = settings.now()
-    run_id = history.start(bridge.store, "incremental", started)
     rows: dict[str, int] = {}
     changes: dict[str, dict[str, int]] = {}
     seconds: dict[str, float] = {}
-    try:
+    with history.recorded(
+        bridge.store, "incremental", started, clock=settings.now, failed_as=SyncFailed
+    ) as run:
         plans = build_plans(reflect_source(bridge.source, bridge.mapping), cache.dialect)
         name = cache.current() or ""
         with source_session(bridge.source, keep_compiled=False) as src, cache.write() as conn:
@@ -103,24 +104,8 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
                 raise SyncFailed("the sync lock was lost during the sync")
         finished = settings.now()
         with bridge.store.begin() as store_conn:
-            history.succeed(
-                store_conn,
-                run_id,
-                finished,
-                rows=rows,
-                changes=changes,
-                snapshot=name,
-            )
-    except BaseException as exc:
-        reason = describe(exc)
-        try:
-            history.fail(bridge.store, run_id, settings.now(), reason)
-        except Exception:
-            pass
-        if isinstance(exc, Exception) and not isinstance(exc, SyncFailed):
-            raise SyncFailed(reason) from exc
-        raise
-    return SyncResult("incremental", run_id, name, started, finished, rows, changes, seconds)
+            run.succeed(store_conn, finished, rows=rows, changes=changes, snapshot=name)
+    return SyncResult("incremental", run.id, name, started, finished, rows, changes, seconds)
 
 
 def _tune_sqlite(conn: Connection) -> None:

@@ -28,7 +28,6 @@ from ..store.database import sync_runs
 from . import derived as derived_rows
 from . import history
 from .diff import Changes
-from .full import describe
 from .plan import KEY_CHUNK, EntityPlan, Row, build_plans, cache_scope, fetch
 from .results import RefreshResult, UnknownCustomer
 from .transfer import limit_batches, read_all, reading
@@ -115,9 +114,8 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
     started = settings.now()
     schema = bridge.refreshes.schema(lambda: reflect_source(bridge.source, bridge.mapping))
     plans = {p.name: p for p in build_plans(schema, cache.dialect) if p.entity.customer_link is not None}
-    run_id = history.start(bridge.store, "customer", started, target=account_no)
     changes: dict[str, dict[str, int]] = {}
-    try:
+    with history.recorded(bridge.store, "customer", started, target=account_no, clock=settings.now) as run:
         with source_session(bridge.source) as src:
             limit_batches(src, settings.statement_timeout)
             customer = plans["customer"]
@@ -144,20 +142,8 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
                 derived_rows.rebuild(conn, touched, settings, bridge.today())
         finished = settings.now()
         with bridge.store.begin() as store_conn:
-            history.succeed(
-                store_conn,
-                run_id,
-                finished,
-                changes=changes,
-                snapshot=cache.current(),
-            )
-    except BaseException as exc:
-        try:
-            history.fail(bridge.store, run_id, settings.now(), describe(exc))
-        except Exception:
-            pass
-        raise
-    return RefreshResult(account_no, int(customer_id), run_id, started, finished, changes)
+            run.succeed(store_conn, finished, changes=changes, snapshot=cache.current())
+    return RefreshResult(account_no, int(customer_id), run.id, started, finished, changes)
 
 
 def _keyed(plan: EntityPlan, rows: list[Row]) -> dict[tuple[Any, ...], Row]:

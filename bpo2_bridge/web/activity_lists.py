@@ -7,10 +7,14 @@ from types import MappingProxyType
 from typing import Any
 
 from ..queries import crm
+from ..queries.grid.columns import GridColumn
+from ..queries.grid.engine import Grid
+from ..queries.grid.state import Params
 from .auth import current_user
 from .columns import greyed
 from .context import current_bridge
-from .grid import Grid, GridColumn, GridPage
+from .grid import fetch_page
+from .grid_page import PageView
 from .navigation import case_link, customer_link
 
 TABS = (("today", "Today"), ("recent", "Recent"), ("open", "Open"), ("all", "All"))
@@ -68,14 +72,16 @@ def who_of(args: Any, user: Any, default: str | None = None) -> str:
 
 
 def activities_page(
-    conn: Any, grid: Grid, args: Any, tab: str, who: str, customer_id: int | None = None
-) -> GridPage:
+    conn: Any, grid: Grid, params: Params | None, tab: str, who: str, customer_id: int | None = None
+) -> PageView:
+    """One tab's page: of this request's URL, or of ``params`` (Home's first rows)."""
     bridge, user = current_bridge(), current_user()
     listed = crm.activity_list(conn, bridge, user, tab, who == "mine", customer_id)
-    return grid.fetch(
+    return fetch_page(
+        grid,
         conn,
         listed.base,
-        args,
+        params=params,
         count_limit=bridge.settings.grid_count_limit,
         count_seconds=bridge.settings.grid_count_seconds,
         where=listed.where,

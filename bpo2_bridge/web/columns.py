@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .grid import GridColumn
+from ..queries.grid.columns import GridColumn
 
 
 def greyed(row: Any) -> str | None:

@@ -8,30 +8,22 @@ formula are neutralised (XLSX cells are written as strings, never formulas).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import decimal
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
 from flask import Response, stream_with_context
 
+from ..values import csv_lines
+
 if TYPE_CHECKING:
-    from .grid import Grid, GridPage
-
-
-def json_value(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, bytes):
-        return None
-    return value
+    from ..queries.grid.engine import Grid
+    from .grid_page import PageView
 
 
 def json_response(payload: dict[str, Any]) -> Response:
@@ -42,7 +34,7 @@ def _filename(grid: Grid, ext: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", grid.name) + "." + ext
 
 
-def _headers(grid: Grid, page: GridPage, ext: str) -> dict[str, str]:
+def _headers(grid: Grid, page: PageView, ext: str) -> dict[str, str]:
     return {
         "Content-Disposition": f'attachment; filename="{_filename(grid, ext)}"',
         "X-Export-Rows": str(len(page.rows)),
@@ -51,54 +43,19 @@ def _headers(grid: Grid, page: GridPage, ext: str) -> dict[str, str]:
     }
 
 
-# a spreadsheet runs a cell starting with one of these as a formula (OWASP, CSV injection)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A value as a CSV cell: numbers stay numbers (negative ones too); text a spreadsheet would
-    run as a formula gets a leading apostrophe, so it shows as the text it is."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float, decimal.Decimal)):
-        return json_value(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"<{len(value)} bytes>"
-    text = value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def csv_lines(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator[str]:
-    """The CSV text in chunks: a BOM (so Excel reads UTF-8), the header row, then the rows;
-    every cell, header included, through csv_cell."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write("\ufeff")
-    writer.writerow([csv_cell(h) for h in header])
-    for start in range(0, len(rows), 1000):
-        for row in rows[start : start + 1000]:
-            writer.writerow([csv_cell(v) for v in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
-
-
 def csv_download(header: Sequence[str], rows: Sequence[Sequence[Any]], headers: dict[str, str]) -> Response:
-    """A CSV download of `rows` under `header` (the one CSV writer of the web screens)."""
+    """A CSV download of `rows` under `header` (values.csv_lines, as the command line writes)."""
     return Response(stream_with_context(csv_lines(header, rows)), mimetype="text/csv", headers=headers)
 
 
-def csv_response(grid: Grid, page: GridPage, as_of: Any) -> Response:
+def csv_response(grid: Grid, page: PageView, as_of: Any) -> Response:
     """Header row of the column labels (as the XLSX has them), then the rows."""
     keys = [c.key for c in grid.columns]
     rows = [[row[k] for k in keys] for row in page.rows]
     return csv_download([c.label for c in grid.columns], rows, _headers(grid, page, "csv"))
 
 
-def xlsx_response(grid: Grid, page: GridPage, as_of: Any) -> Response:
+def xlsx_response(grid: Grid, page: PageView, as_of: Any) -> Response:
     """One sheet of rows (dates as dates, numbers as numbers) and an About sheet."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "remove_timezone": True})

@@ -1,76 +1,33 @@
-"""One page of a grid as the user gets it: the rows and every link its template draws, and the
-response in the format the URL asks for (HTML, JSON, CSV, XLSX) or a 400 naming a bad parameter."""
+"""One page of a grid as the browser gets it: the engine's page (queries/grid/page.py) with every
+link its template draws, its rows as HTML cells, and its JSON body."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, redirect, render_template, request
+from flask import request
 from markupsafe import Markup, escape
 
-from . import grid_export
-from .filter_builder import Condition, describe_filter, junction, render_filter
-from .grid_filters import GridError, render_value
-from .grid_state import BUILDER_PARAMS, FORMATS, PAGE_SIZES, GridState
-
-if TYPE_CHECKING:
-    from .grid import Grid, GridColumn
-
-Row = Mapping[str, Any]
+from ..queries.grid.builder import Condition, describe_filter, junction, render_filter
+from ..queries.grid.columns import GridColumn
+from ..queries.grid.filters import render_value
+from ..queries.grid.page import GridPage
+from ..queries.grid.state import BUILDER_PARAMS, PAGE_SIZES
+from ..values import json_value
 
 
-class GridPage:
-    """One page of a grid plus everything its template needs to draw links."""
+class PageView(GridPage):
+    """The engine's page plus everything its template needs to draw links; every link keeps the
+    request's other parameters."""
 
-    def __init__(self, grid: Grid, state: GridState) -> None:
-        self.grid = grid
-        self.state = state
-        self.rows: list[dict[str, Any]] = []
-        self.total = 0
-        self.capped = False  # more rows match than were counted: total is a lower bound
-        self.page = state.page
-        self.pages = 1
-        self.page_size = state.page_size
-        self.truncated = False
-        self.redirect_params: dict[str, str | None] | None = None
-        self.cursor_of: Callable[[Row], str] | None = None
-        # column -> (value, rows holding it or None) for the header drop-downs (Grid.fetch)
-        self.choices: dict[str, list[tuple[Any, int | None]]] = {}
+    def __init__(self, page: GridPage) -> None:
+        super().__init__(**{f.name: getattr(page, f.name) for f in dataclasses.fields(page)})
         # the request's own parameters, read once per page: every link and form starts from them
         self._args: list[tuple[str, list[str]]] | None = None
-
-    # -- state, as the template shows it
-    @property
-    def sort_key(self) -> str:
-        return self.state.sort_key
-
-    @property
-    def sort_desc(self) -> bool:
-        return self.state.desc
-
-    @property
-    def q(self) -> str:
-        return self.state.q
-
-    @property
-    def cells(self) -> dict[str, str]:
-        return self.state.cells
-
-    @property
-    def format(self) -> str:
-        return self.state.format
-
-    @property
-    def columns(self) -> list[GridColumn]:
-        """The columns the page shows, in the column chooser's order (when none chosen, those
-        not hidden by default)."""
-        if not self.state.shown:
-            return [c for c in self.grid.columns if not c.hidden]
-        return [self.grid.by_key[k] for k in self.state.shown]
 
     @property
     def column_choices(self) -> list[tuple[GridColumn, bool, str | None, str | None]]:
@@ -320,7 +277,7 @@ class GridPage:
     def as_json(self, as_of: dt.datetime | dt.date | None) -> dict[str, Any]:
         keys = [c.key for c in self.grid.columns]
         return {
-            "rows": [{k: grid_export.json_value(row[k]) for k in keys} for row in self.rows],
+            "rows": [{k: json_value(row[k]) for k in keys} for row in self.rows],
             "total": self.total,
             "capped": self.capped,
             "page": self.page,
@@ -354,54 +311,3 @@ def _html(value: Any) -> str:
             .replace('"', "&#34;")
         )
     return str(escape(value))
-
-
-def wants_json() -> bool:
-    """JSON when ``format=json``, or when no format is named and the client accepts JSON first."""
-    named = request.args.get("format", "").strip().lower()
-    if named in FORMATS:
-        return named == "json"
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
-
-
-def grid_response(
-    grid: Grid, page: GridPage, *, template: str, as_of: dt.datetime | dt.date | None = None, **context: Any
-) -> Response:
-    """The page as HTML (template includes ``_grid.html``), JSON, CSV or XLSX, as the URL asks."""
-    if page.redirect_params is not None:
-        return redirect(page.url(**page.redirect_params), code=303)  # type: ignore[return-value]
-    if page.format == "csv":
-        return grid_export.csv_response(grid, page, as_of)
-    if page.format == "xlsx":
-        return grid_export.xlsx_response(grid, page, as_of)
-    if wants_json():
-        return grid_export.json_response(page.as_json(as_of))
-    html = render_template(template, grid=grid, page=page, as_of=as_of, **context)
-    return Response(html, mimetype="text/html")
-
-
-def grid_error_response(exc: GridError) -> Response:
-    """400 naming the bad parameter: JSON for JSON clients, else a page with a way back."""
-    if wants_json():
-        response = grid_export.json_response({"error": exc.description, "parameter": exc.param})
-    else:
-        retry = _url_without({exc.param: None, "page": None})
-        try:
-            html = render_template("_grid_error.html", error=exc, retry_url=retry)
-        except Exception:  # the layout itself failed: the message still has to reach the user
-            html = f"<!doctype html><title>Bad request</title><p>{escape(exc.description)}</p>"
-        response = Response(html, mimetype="text/html")
-    response.status_code = 400
-    return response
-
-
-def _url_without(changes: dict[str, None]) -> str:
-    params = [(k, v) for k, vs in request.args.lists() for v in vs if k not in changes]
-    params = [(k, v) for k, v in params if k not in ("after", "before", *BUILDER_PARAMS)]
-    return request.script_root + request.path + ("?" + urlencode(params) if params else "")
-
-
-def register_grid_errors(app: Flask) -> None:
-    """Answer every GridError raised by a view with grid_error_response."""
-    app.register_error_handler(GridError, grid_error_response)

@@ -20,7 +20,8 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from .. import __version__
-from .grid import Grid, GridColumn
+from ..queries.grid.columns import GridColumn
+from ..queries.grid.engine import Grid
 from .openapi_report import report_operation
 from .openapi_responses import (
     NOT_SIGNED_IN,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .grid import Grid, GridColumn
-from .grid_cursor import MAX_CURSOR
-from .grid_filters import HELP
-from .grid_state import FORMATS, MAX_PARAM_LENGTH, MAX_SEARCH_TERMS
+from ..queries.grid.columns import GridColumn
+from ..queries.grid.cursor import MAX_CURSOR
+from ..queries.grid.engine import Grid
+from ..queries.grid.filters import HELP
+from ..queries.grid.state import FORMATS, MAX_PARAM_LENGTH, MAX_SEARCH_TERMS
 from .openapi_responses import DATETIME_PATTERN
 
 LARGEST_WHOLE = 10**12 - 1  # the grid refuses longer page numbers

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..cache import time_limit
+from ...cache import time_limit
 
 CHUNK = 500  # rows fetched between two looks at the clock
 

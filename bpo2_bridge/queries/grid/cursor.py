@@ -19,7 +19,7 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, and_, f
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from .grid_filters import GridError, bind_value, parse_value
+from .filters import GridError, bind_value, parse_value
 
 MAX_CURSOR = 4000
 

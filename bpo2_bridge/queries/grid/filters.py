@@ -1,5 +1,6 @@
 """What users type into a grid's Filter Row, parsed into SQLAlchemy conditions; the values
-and comparisons the Create Filter builder (:mod:`.filter_builder`) shares.
+and comparisons the Create Filter builder (:mod:`.builder`) shares, and GridError, what any
+bad grid parameter raises.
 
 **Filter Row** (parameter ``f_<column>``; a blank cell filters nothing):
 
@@ -28,17 +29,19 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, and_, cast, func, literal, or_
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, and_, cast, func, literal, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
-from werkzeug.exceptions import BadRequest
+
+from ...cache import time_limit
 
 KINDS = ("text", "number", "date", "datetime", "bool")
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains", "startswith")
 TEXT_ONLY = ("contains", "startswith")
 
 
-# what a page calls the grid's URL parameters (a Filter Row cell: its column's label, grid_state)
+# what a page calls the grid's URL parameters (a Filter Row cell: its column's label, state.label_of)
 LABELS = {
     "page": "Page",
     "page_size": "Rows per page",
@@ -57,15 +60,19 @@ LABELS = {
 }
 
 
-class GridError(BadRequest):
-    """Bad grid input; answered as 400 with a message naming the parameter."""
+class GridError(Exception):
+    """Bad grid input, naming the parameter: ``description`` is the one line a user reads
+    (the web answers it as a 400 page or JSON error, web/grid.py)."""
+
+    code = 400  # the HTTP status a web answer gives it: the request's fault
 
     def __init__(self, param: str, message: str) -> None:
         self.param = param
         self.message = message
         # what the page calls the parameter; a Filter Row cell's column label set by GridState.parse
         self.label = LABELS.get(param, param)
-        super().__init__(description=f"{param}: {message}")
+        self.description = f"{param}: {message}"
+        super().__init__(self.description)
 
 
 # -- single values
@@ -283,11 +290,6 @@ def value_counts(
     count where counting would take longer than ``seconds``: the values are still listed); None
     when the column has more than MAX_CHOICES values, or listing them too would take longer
     (SQLite; a list that long keeps its Filter Row cell)."""
-    from sqlalchemy import select
-    from sqlalchemy.exc import DBAPIError
-
-    from ..cache import time_limit
-
     counted = select(column, func.count()).select_from(source).where(*where).group_by(column).order_by(column)
     # the count gets half of ``seconds``; past it, the values are listed in what is left
     deadline = time_limit.clock() + seconds

@@ -1,22 +1,22 @@
-"""What one grid URL asks for: every parameter checked (GridError names a bad one), and the
-SQL conditions its search, Filter Row and filter make."""
+"""What one grid URL asks for, read from a plain mapping of parameter -> its values: every
+parameter checked (GridError names a bad one), and the SQL conditions its search, Filter Row
+and filter make."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement, False_
-from werkzeug.datastructures import MultiDict
 
-from .filter_builder import Junction, Node, condition, filter_sql, junction, parse_filter, render_filter
-from .grid_filters import LABELS, GridError, cell_conditions, compare
+from .builder import Junction, Node, condition, filter_sql, junction, parse_filter, render_filter
+from .filters import LABELS, GridError, cell_conditions, compare
 
 if TYPE_CHECKING:
-    from ..cache.search import TextSearch
-    from .grid import Grid
+    from ...cache.search import TextSearch
+    from .engine import Grid
 
 PAGE_SIZES = (10, 20, 50, 100, 200)
 MAX_PARAM_LENGTH = 2000
@@ -26,6 +26,10 @@ MAX_SEARCH_TERMS = 10
 MAX_WHOLE = 10**9  # a page or page size past this is taken as this (the last page, the largest size)
 # text tests whose matches hold the value itself: a search index over the column narrows them
 NARROWED = ("contains", "startswith", "=")
+
+# a URL's parameters: each name with its values in the order given (a Flask request's
+# ``request.args.to_dict(flat=False)``)
+Params = Mapping[str, Sequence[str]]
 
 # per computed column: (operator, typed value) -> the same condition on stored columns, or
 # None where the computed column itself must be compared
@@ -58,20 +62,23 @@ class GridState:
 
     @classmethod
     def parse(
-        cls, grid: Grid, args: MultiDict[str, str], max_page_size: int, default_sort: str | None = None
+        cls, grid: Grid, params: Params, max_page_size: int, default_sort: str | None = None
     ) -> GridState:
         try:
-            return cls._parse(grid, args, max_page_size, default_sort)
+            return cls._parse(grid, params, max_page_size, default_sort)
         except GridError as exc:
             exc.label = label_of(grid, exc.param)
             raise
 
     @classmethod
-    def _parse(
-        cls, grid: Grid, args: MultiDict[str, str], max_page_size: int, default_sort: str | None
-    ) -> GridState:
+    def _parse(cls, grid: Grid, params: Params, max_page_size: int, default_sort: str | None) -> GridState:
+        if any(isinstance(values, str) for values in params.values()):
+            # a name -> first value mapping (a MultiDict read as a Mapping) would read "20" as "2"
+            raise TypeError("grid params map each name to a list of its values")
+
         def arg(name: str) -> str:
-            value = args.get(name, "") or ""
+            values = params.get(name) or ("",)
+            value = values[0]
             if len(value) > MAX_PARAM_LENGTH:
                 raise GridError(name, f"too long (at most {MAX_PARAM_LENGTH} characters)")
             if "\x00" in value:
@@ -99,7 +106,7 @@ class GridState:
             raise GridError("q", "this grid has no text columns to search")
         if len(state.q.split()) > MAX_SEARCH_TERMS:
             raise GridError("q", f"at most {MAX_SEARCH_TERMS} words")
-        for name in args:
+        for name in params:
             if name.startswith("f_"):
                 key = name[2:]
                 if key not in grid.kinds:
@@ -108,17 +115,17 @@ class GridState:
                     cell_conditions(grid.kinds[key], arg(name), name)  # checks the syntax now
                     state.cells[key] = arg(name).strip()
         state.filter = parse_filter(arg("filter"), grid.kinds)
-        for name in args:
+        for name in params:
             if name.startswith("in_"):
                 column = grid.by_key.get(name[3:])
                 if column is None or not column.choices:
                     offered = ", ".join(f"in_{c.key}" for c in grid.columns if c.choices) or "none"
                     raise GridError(name, f"no column with values to tick {name[3:]!r} (offered: {offered})")
-                values = args.getlist(name)
+                values = list(params[name])
                 if len(values) > 100 or any(len(v) > MAX_PARAM_LENGTH or "\x00" in v for v in values):
                     raise GridError(name, "too many or too long values")
                 state.picked[column.key] = list(dict.fromkeys(values))
-        state.shown = _shown(grid, args.getlist("cols"))
+        state.shown = _shown(grid, list(params.get("cols", ())))
         state.after, state.before = arg("after").strip() or None, arg("before").strip() or None
         if state.after and state.before:
             raise GridError("after", "give after or before, not both")
@@ -160,7 +167,7 @@ class GridState:
     ) -> list[ColumnElement[bool]]:
         """The SQL conditions of the Filter Row, the filter and the search box. With ``search``,
         a search word is tested on the stored search text of the columns its index covers
-        (search_index.TextSearch), narrowed through that index; any other text column (one
+        (cache.search.TextSearch), narrowed through that index; any other text column (one
         worked out at read time, as the window) on its own."""
         covered = search.searched.columns if search is not None else frozenset()
 

@@ -5,7 +5,7 @@
 ``status = "Active" AND (months_remaining < 0 OR contract_type = "Rental")``. Operators
 ``= != < <= > >= contains startswith``; values are "quoted text" (``\\"`` and ``\\\\`` escape),
 numbers, dates (``2026-01-01``) or yes/no.
-Conditions are checked as the Filter Row's are (:mod:`.grid_filters`).
+Conditions are checked as the Filter Row's are (:mod:`.filters`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from .grid_filters import OPERATORS, TEXT_ONLY, GridError, parse_value, render_value
+from .filters import OPERATORS, TEXT_ONLY, GridError, parse_value, render_value
 
 MAX_CONDITIONS = 40
 MAX_DEPTH = 12

@@ -1,0 +1,377 @@
+"""The one grid every screen uses: a ``Grid`` declares its columns, default sort and row key
+once; ``Grid.fetch`` answers one URL with one page, sorted, filtered and searched on the server::
+
+    page = CONTRACTS.fetch(conn, base, params, max_page_size=200)   # GridError names a bad parameter
+
+``params`` is the URL's parameters as a plain mapping (name -> its values). ``base`` is any
+selectable (a Table, a ``select()``, a ``text(...).columns(...).subquery()``); WHERE, ORDER BY
+and LIMIT are built with SQLAlchemy Core on its columns, so user input only ever travels as
+bound parameters. All state lives in the URL: ``page``, ``page_size``, ``sort`` (``col`` /
+``-col``), ``q``, ``f_<col>`` (syntax in :mod:`.filters`), ``filter``, and the keyset cursors
+``after`` / ``before`` the Next / Previous links carry so deep pages stay as fast as the first.
+
+Counts are capped (``count_limit``, as Datasette's): past it the pager says "10,000+ rows" and
+only ``page=last`` counts every row. The search box of a grid over derived rows reads one stored
+search text per row through its trigram index (``cache.search.TextSearch``).
+
+The URL is read and checked in :mod:`.state`; the page's links, HTML and the response in the
+format the URL asks for are the web's (``web/grid.py``, ``web/grid_page.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Boolean, Connection, Select, literal_column, select, true, union_all
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import FromClause, operators, visitors
+from sqlalchemy.sql.elements import BooleanClauseList, ColumnClause, ColumnElement, UnaryExpression
+
+from ...cache import time_limit
+from ...cache.search import TextSearch
+from . import cursor as grid_cursor
+from .columns import GridColumn
+from .counts import RowCount, count_rows
+from .filters import OPERATORS, value_counts
+from .page import GridPage
+from .state import PAGE_SIZES, Equivalents, GridState, Params
+
+EXPORT_CAP = 100_000
+COUNT_LIMIT = 10_000  # rows counted before the pager says "10,000+" (setting grid_count_limit)
+COUNT_SECONDS = 0.015  # time a count may take before the pager says what it found so far, with "+"
+WALK_FROM = 5_000  # rows past which a page walks its sort order's index (see _planned)
+WALK_SECONDS = 0.03  # a walk that finds no page in this time gives way to the planner's plan
+WALK_SECONDS_CAPPED = 0.12  # the same past grid_count_limit rows, whose sort costs far more
+
+PART = "grid_part"  # which of a page's parts a row came from (_parts_page)
+
+
+class Grid:
+    """Columns, default sort and row key of one grid; ``fetch`` answers one request."""
+
+    def __init__(
+        self,
+        name: str,
+        columns: Sequence[GridColumn],
+        default_sort: str,
+        key: Sequence[str] = ("id",),
+        page_size: int = 20,
+        export_cap: int = EXPORT_CAP,
+        sorted_within: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.name = name
+        # column -> sort columns an index holds in its order: a filter on that column keeps its
+        # index when the list is sorted by one of them (see _planned)
+        self.sorted_within = {k: frozenset(v) for k, v in (sorted_within or {}).items()}
+        self.columns = list(columns)
+        self.by_key = {c.key: c for c in self.columns}
+        if len(self.by_key) != len(self.columns):
+            raise ValueError(f"grid {name}: duplicate column keys")
+        self.key = tuple(key)
+        self.page_size = page_size
+        self.export_cap = export_cap
+        self.default_sort = default_sort
+        sort_key = default_sort.removeprefix("-")
+        if sort_key not in self.by_key and sort_key not in self.key:
+            raise ValueError(f"grid {name}: default sort {default_sort!r} is not a column")
+        self.kinds = {c.key: c.type for c in self.columns if c.filterable}
+        # what the search box's placeholder names, the same on every request
+        self.search_labels = ", ".join(c.label for c in self.columns if c.is_searchable)
+
+    @property
+    def filterable(self) -> list[GridColumn]:
+        return [c for c in self.columns if c.filterable]
+
+    @property
+    def operators(self) -> tuple[str, ...]:
+        return OPERATORS
+
+    def fetch(
+        self,
+        conn: Connection,
+        base: Any,
+        params: Params,
+        *,
+        max_page_size: int | None = None,
+        count_limit: int = COUNT_LIMIT,
+        count_seconds: float = COUNT_SECONDS,
+        where: Sequence[ColumnElement[bool]] = (),
+        equivalents: Equivalents | None = None,
+        search: TextSearch | None = None,
+        default_sort: str | None = None,
+    ) -> GridPage:
+        """The rows the URL's ``params`` ask for; GridError naming any bad parameter.
+
+        ``max_page_size``: the largest page size served (the setting grid_max_page_size; None:
+        the largest size the page offers).
+        ``where``: the conditions that make ``base`` this list (a tab, a customer, what the user
+        may see), kept apart from it so the page can be planned as a whole (``_planned``).
+        ``equivalents`` writes the conditions on a computed column as the same conditions on
+        stored, indexed columns: ``{key: lambda op, value: condition}``. ``search`` answers the
+        search box from the base's stored search text instead of testing each text column.
+        ``default_sort``: the order without a ``sort`` parameter where it is not the grid's (a tab's).
+        """
+        source = _as_from(base)
+        state = GridState.parse(self, params, max_page_size or max(PAGE_SIZES), default_sort)
+        page = GridPage(self, state, page=state.page)
+        if state.redirect is not None:
+            page.redirect_params = state.redirect
+            return page
+        columns = source.c
+        missing = [k for k in (*self.by_key, *self.key) if k not in columns]
+        if missing:
+            raise ValueError(f"grid {self.name}: base has no column {', '.join(missing)}")
+        # SQLite's LIKE ignores case already (the cache's other engine, PostgreSQL, needs ILIKE)
+        like_ignores_case = conn.dialect.name == "sqlite"
+        # no WHERE at all when nothing filters: SQLite counts a bare table several times faster
+        filters = [*where, *state.conditions(self, columns, like_ignores_case, equivalents or {}, search)]
+        # a common search word's rows as its index lists them: what a count or a sort of every
+        # match reads, where a walk of the sort order does better testing each row it passes
+        read_all = [*filters, *(search.index_reads if search is not None else ())]
+        limit = None if state.last else count_limit
+        counted = count_rows(conn, source, read_all, limit, count_seconds)
+        page.total, page.capped = counted.rows, counted.more
+        page.pages = max(1, math.ceil(page.total / state.page_size))
+        page.page = page.pages if state.last else state.page if page.capped else min(state.page, page.pages)
+        sorted_column = self.by_key.get(state.sort_key)
+        sort_key = (sorted_column.sort_by if sorted_column else None) or state.sort_key
+        order: list[tuple[ColumnElement[Any], bool]] = [(columns[sort_key], state.desc)] + [
+            (columns[k], state.desc) for k in self.key if k != sort_key
+        ]
+        planned = _planned(conn, filters, order[0][0], counted, self.sorted_within)
+        if state.format in ("csv", "xlsx"):
+            query = select(source).where(*read_all)
+            rows = _read_parts(conn, query, order, _null_parts(order), self.export_cap + 1)
+            page.truncated = len(rows) > self.export_cap
+            page.rows = rows[: self.export_cap]
+            return page
+        if state.format == "html":
+            page.choices = self._choices(conn, source, list(where), count_seconds)
+        if planned is filters:
+            page.rows = self._page_rows(conn, select(source).where(*read_all), order, state, page)
+        else:
+            walking, sorting = select(source).where(*planned), select(source).where(*read_all)
+            # a sort past the count's cap reads more than 10,000 rows, unless the search index
+            # hands it its rows (100,000 of "CPC08" in 35 ms): worth a longer walk only then
+            patient = page.capped and len(read_all) == len(filters)
+            seconds = WALK_SECONDS_CAPPED if patient else WALK_SECONDS
+            page.rows = self._walked_rows(conn, walking, sorting, order, state, page, seconds)
+        page.cursor_of = lambda row: grid_cursor.encode(state.sort_spec, [row[c.name] for c, _ in order])
+        return page
+
+    def _choices(
+        self, conn: Connection, source: FromClause, where: list[ColumnElement[bool]], seconds: float
+    ) -> dict[str, list[tuple[Any, int | None]]]:
+        """The header drop-downs' values and counts over the list (its tab, customer, what the
+        user may see), before the user's own filters; all of them within ``seconds`` (on a
+        million contracts each column's count and listing ran out of time in turn, 60 ms a page
+        for no drop-down at all)."""
+        out = {}
+        deadline = time_limit.clock() + seconds
+        for c in self.columns:
+            left = deadline - time_limit.clock()
+            if c.choices and left > 0:
+                counts = value_counts(conn, source, where, source.c[c.key], left)
+                if counts is not None:
+                    out[c.key] = counts
+        return out
+
+    def _walked_rows(
+        self,
+        conn: Connection,
+        walking: Select[Any],
+        planned: Select[Any],
+        order: list[tuple[ColumnElement[Any], bool]],
+        state: GridState,
+        page: GridPage,
+        seconds: float,
+    ) -> list[dict[str, Any]]:
+        """The page read by walking its sort order (``_planned``), or, when the walk finds too
+        few matches too slowly (rows that pass the filter sit far down the sort order: expired
+        contracts sorted by newest expiry), by the planner's own plan after ``seconds``
+        (WALK_SECONDS; WALK_SECONDS_CAPPED where that plan would sort every row that passes: a
+        second for the 155,000 active rentals sorted by newest start, whose first 20 sit among
+        the 42,000 newest contracts, 75 ms into the walk)."""
+        try:
+            with time_limit.budget(conn, seconds):
+                return self._page_rows(conn, walking, order, state, page)
+        except DBAPIError as exc:
+            if not time_limit.is_time_limit(exc):
+                raise
+        return self._page_rows(conn, planned, order, state, page, sort=True)
+
+    def _page_rows(
+        self,
+        conn: Connection,
+        query: Select[Any],
+        order: list[tuple[ColumnElement[Any], bool]],
+        state: GridState,
+        page: GridPage,
+        sort: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The page's rows; ``sort``: read every row that passes and sort them (the sort
+        order's index not walked)."""
+        size, offset = state.page_size, (page.page - 1) * state.page_size
+        cursor = state.after or state.before
+        if cursor is not None:
+            flip = state.before is not None
+            seek = [(c, d != flip, self._kind(c)) for c, d in order]
+            param = "before" if flip else "after"
+            values = grid_cursor.decode(cursor, state.sort_spec, seek, param)
+            query = query.order_by(*_order_by([(c, d) for c, d, _ in seek], sort))
+            rows: list[dict[str, Any]] = []
+            for part in grid_cursor.seek(seek, values, nulls_last=not flip):
+                if len(rows) < size:
+                    rows += _rows(conn, query.where(part).limit(size - len(rows)))
+            return rows[::-1] if flip else rows
+        if not page.capped and page.total <= WALK_FROM:
+            # a short list (one customer's contracts): its rows sorted in one plain statement,
+            # empty values last; building the two parts' union cost more than reading them
+            ordered = query.order_by(*_order_by(order, sort, nulls_last=True))
+            return _rows(conn, ordered.offset(offset).limit(size))
+        if not page.capped and offset > page.total // 2:
+            # the far half is read backwards, so the last pages cost what the first ones do
+            back = [(c, not d) for c, d in order]
+            limit = max(0, min(size, page.total - offset))
+            parts, start = _null_parts(order, sort)[::-1], max(0, page.total - offset - size)
+            return _parts_page(conn, query, back, parts, start, limit, sort)[::-1]
+        return _parts_page(conn, query, order, _null_parts(order, sort), offset, size, sort)
+
+    def _kind(self, column: ColumnElement[Any]) -> str:
+        grid_column = self.by_key.get(column.name)
+        return grid_column.type if grid_column else grid_cursor.kind_of(column.type)
+
+
+def _planned(
+    conn: Connection,
+    where: list[ColumnElement[bool]],
+    sort: ColumnElement[Any],
+    counted: RowCount,
+    sorted_within: Mapping[str, frozenset[str]],
+) -> list[ColumnElement[bool]]:
+    """The page's conditions as SQLite should read them: a long list is walked along the index
+    of its sort column, testing each row, and stops after one page.
+
+    SQLite's planner does not weigh LIMIT: given an index for a filter (a status, a tab's
+    expiry range) it reads every row that filter passes and sorts them all, 0.2-0.3 s for the
+    160,000 expiring contracts, where walking the sort order finds a page of them within a few
+    hundred rows. So past WALK_FROM counted rows every condition not on the sort column is
+    wrapped in a unary + (SQLite's way to keep a term from choosing the index); one on the sort
+    column still tells the walk where to start, and one on a column whose index continues in the
+    sort order (``Grid(sorted_within=)``) walks that index. A short list keeps the planner's own plan: its
+    few rows read through the filter's index and sorted. PostgreSQL's planner weighs the limit
+    itself."""
+    if conn.dialect.name != "sqlite" or (counted.rows <= WALK_FROM and not counted.more):
+        return where
+
+    def walks(term: ColumnElement[bool]) -> bool:
+        columns = _columns(term)
+        if columns <= {sort.name}:
+            return True
+        (column,) = columns if len(columns) == 1 else (None,)
+        return column is not None and sort.name in sorted_within.get(column, ())
+
+    terms = [term for condition in where for term in _conjuncts(condition)]
+    return [t if walks(t) else _unindexed(t) for t in terms]
+
+
+def _conjuncts(condition: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    """The terms an AND is made of, however nested (a tab's range is one of them)."""
+    if isinstance(condition, BooleanClauseList) and condition.operator is operators.and_:
+        return [term for part in condition.clauses for term in _conjuncts(part)]
+    return [condition]
+
+
+def _columns(condition: ColumnElement[bool]) -> set[str]:
+    return {e.name for e in visitors.iterate(condition) if isinstance(e, ColumnClause)}
+
+
+def _unindexed(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    return UnaryExpression(condition.self_group(), operator=operators.custom_op("+"), type_=Boolean())
+
+
+def _as_from(base: Any) -> FromClause:
+    if isinstance(base, FromClause):
+        return base
+    if isinstance(base, Select) or hasattr(base, "subquery"):
+        subquery: FromClause = base.subquery("grid_base")
+        return subquery
+    raise TypeError(f"a grid base must be a table, select or subquery, not {type(base).__name__}")
+
+
+def _order_by(
+    order: list[tuple[ColumnElement[Any], bool]], sort: bool = False, nulls_last: bool = False
+) -> list[ColumnElement[Any]]:
+    """ORDER BY terms; ``sort``: the first as +column, so no index is walked for the order;
+    ``nulls_last``: empty values of the first after the others, whichever the direction."""
+    terms: list[ColumnElement[Any]] = [
+        _unindexed(c) if sort and i == 0 else c for i, (c, _) in enumerate(order)
+    ]
+    out: list[ColumnElement[Any]] = [t.desc() if d else t.asc() for t, (_, d) in zip(terms, order)]
+    if nulls_last and getattr(order[0][0], "nullable", True):
+        out[0] = out[0].nulls_last()
+    return out
+
+
+def _null_parts(
+    order: list[tuple[ColumnElement[Any], bool]], sort: bool = False
+) -> list[ColumnElement[bool]]:
+    """The rows with a sort value, then those without: empty values last in either direction,
+    whichever end of an index the engine keeps NULLs at. Each part is a range of the sort
+    column's index (or, with ``sort``, kept from choosing it, as ``_order_by`` does)."""
+    column = order[0][0]
+    if not getattr(column, "nullable", True):
+        return [true()]
+    parts: list[ColumnElement[bool]] = [column.is_not(None), column.is_(None)]
+    return [_unindexed(p) for p in parts] if sort else parts
+
+
+def _read_parts(
+    conn: Connection,
+    query: Select[Any],
+    order: list[tuple[ColumnElement[Any], bool]],
+    parts: list[ColumnElement[bool]],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The first ``limit`` rows of ``parts`` read one after the other, each in ``order`` (an export)."""
+    ordered = query.order_by(*_order_by(order))
+    rows: list[dict[str, Any]] = []
+    for part in parts:
+        if len(rows) < limit:
+            rows += _rows(conn, ordered.where(part).limit(limit - len(rows)))
+    return rows
+
+
+def _parts_page(
+    conn: Connection,
+    query: Select[Any],
+    order: list[tuple[ColumnElement[Any], bool]],
+    parts: list[ColumnElement[bool]],
+    offset: int,
+    limit: int,
+    sort: bool = False,
+) -> list[dict[str, Any]]:
+    """``limit`` rows from ``offset`` of ``parts`` taken one after the other, each in ``order``,
+    in one statement: each part is read along its index for at most ``offset + limit`` rows
+    (what OFFSET reads anyway) and only those few rows are put in order."""
+    ordered = query.order_by(*_order_by(order, sort))
+    if len(parts) == 1:
+        return _rows(conn, ordered.where(parts[0]).offset(offset).limit(limit))
+    members = [
+        select(
+            ordered.where(p).add_columns(literal_column(str(i)).label(PART)).limit(offset + limit).subquery()
+        )
+        for i, p in enumerate(parts)
+    ]
+    both = union_all(*members).subquery("grid_parts")
+    outer = select(both).order_by(both.c[PART], *_order_by([(both.c[c.name], d) for c, d in order]))
+    rows = _rows(conn, outer.offset(offset).limit(limit))
+    for row in rows:
+        del row[PART]
+    return rows
+
+
+def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(query).mappings()]
