@@ -111,12 +111,11 @@ def build(conn: Connection, settings: Settings, today: dt.date) -> None:
 
 # The temporary tables of touched keys a scoped derivation reads (sql/derive_*.sql), per set of
 # ``Touched``: set-wise statements over them instead of one statement per batch of keys.
-TOUCHED_TABLES = {
-    "customers": "touched_customer",
-    "contracts": "touched_contract",
-    "profits": "touched_profit",
-}
-_TOUCHED_KEYS = {"customers": "customer_id", "contracts": "contract_id", "profits": "contract_id"}
+TOUCHED_TABLES = (
+    ("customers", "touched_customer", "customer_id"),
+    ("contracts", "touched_contract", "contract_id"),
+    ("profits", "touched_profit", "contract_id"),
+)
 # Past this share of the contract rows to derive again, deriving both tables wholesale (as a full
 # sync does: filled before they are indexed) costs less than writing the rows one by one through
 # their indexes and search indexes. Measured on the large demo (1.05 M contracts, SQLite, a busy
@@ -225,19 +224,18 @@ def _rebuild_all(conn: Connection, settings: Settings, today: dt.date) -> None:
 
 def _fill_touched(conn: Connection, touched: Touched) -> None:
     _drop_touched(conn)
-    for attr, table in TOUCHED_TABLES.items():
-        key = _TOUCHED_KEYS[attr]
+    for attr, table, key in TOUCHED_TABLES:
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {table} ({key} INTEGER PRIMARY KEY)")
         ids = sorted(getattr(touched, attr))
         if ids:
             conn.execute(text(f"INSERT INTO {table} ({key}) VALUES (:id)"), [{"id": i} for i in ids])
     if conn.dialect.name == "postgresql":
-        for table in TOUCHED_TABLES.values():
+        for _, table, _ in TOUCHED_TABLES:
             conn.exec_driver_sql(f"ANALYZE {table}")  # the planner knows nothing of a new temporary table
 
 
 def _drop_touched(conn: Connection) -> None:
-    for table in [*TOUCHED_TABLES.values(), *(f"fresh_{name}" for name in DERIVED)]:
+    for table in [*(table for _, table, _ in TOUCHED_TABLES), *(f"fresh_{name}" for name in DERIVED)]:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -247,7 +245,7 @@ def _merge(conn: Connection, name: str, values: dict[str, Any], keep: Sequence[s
     deleted, those that differ updated (all but the ``keep`` columns) and the new ones inserted."""
     table = cache_table(name)
     key = next(iter(table.primary_key.columns)).name
-    touched = TOUCHED_TABLES["customers" if name == "customer_row" else "contracts"]
+    touched = "touched_customer" if name == "customer_row" else "touched_contract"
     fresh = f"fresh_{name}"
     columns = [c.name for c in table.columns]
     changing = [c for c in columns if c != key and c not in keep]
