@@ -1,5 +1,5 @@
 """The registry of everything one running bridge holds: settings, mapping, engines, cache,
-the Refresh runs and the report renderer with its PDF workers.
+the SQL files, the Refresh runs and the report renderer with its PDF workers.
 
 Views, commands and jobs receive a Bridge; nothing hangs off module globals. What lives longer
 than a request is made here (lazily, on first use) and closed in `dispose`.
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from .queries.sqlfiles import SqlFiles
 from .settings import Settings
 from .source.engines import open_source
 from .source.mapping import Mapping, load_mapping
@@ -32,6 +33,8 @@ class Bridge:
         # set when the process is stopping (serve after SIGTERM): a running sync ends at its
         # next batch, leaving nothing half-written
         self.stopping = threading.Event()
+        # the SQL files, each read and compiled once for this bridge's life
+        self.sql_files = SqlFiles()
 
     @cached_property
     def mapping(self) -> Mapping:

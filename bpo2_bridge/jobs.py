@@ -28,6 +28,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -200,7 +201,7 @@ JOBS: tuple[Job, ...] = (
     ),
 )
 
-BY_NAME: dict[str, Job] = {job.name: job for job in JOBS}
+BY_NAME: MappingProxyType[str, Job] = MappingProxyType({job.name: job for job in JOBS})
 
 
 def next_runs(

@@ -12,12 +12,13 @@ import datetime as dt
 import json
 import logging
 import sys
+from types import MappingProxyType
 from typing import Any, TextIO
 
 FORMATS = ("json", "text")
 # attributes every LogRecord has; anything else on a record came from `extra`
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
-_QUIET = {"waitress": logging.WARNING, "apscheduler": logging.WARNING}
+_QUIET = MappingProxyType({"waitress": logging.WARNING, "apscheduler": logging.WARNING})
 
 
 def fields(record: logging.LogRecord) -> dict[str, Any]:

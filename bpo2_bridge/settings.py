@@ -14,6 +14,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .setting_values import (
@@ -345,7 +346,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
-BY_NAME = {s.name: s for s in SETTINGS}
+BY_NAME = MappingProxyType({s.name: s for s in SETTINGS})
 
 
 def package_config_dir() -> Path:

@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import decimal
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 # what a spreadsheet takes for the start of a formula (OWASP's CSV injection list)
@@ -22,9 +22,15 @@ CHUNK_ROWS = 1000  # rows per piece of a streamed CSV
 
 def json_value(value: Any) -> Any:
     """A value JSON carries as itself: dates as ISO 8601, amounts as numbers (whole ones as
-    integers), bytes as their size, anything else JSON does not know as its text."""
+    integers; a JSON number's text is the amount's, so ``parse_float=Decimal`` reads it back
+    exactly), bytes as their size, lists and mappings with their items so converted, anything
+    else JSON does not know as its text."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):

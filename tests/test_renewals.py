@@ -166,7 +166,7 @@ def test_horizon_soonest_first_and_the_default_is_the_expiring_window(
     assert 0 < sizes[3] < sizes[12]
     window = bridge.settings.expiring_window_months
     assert {r["contract_no"] for r in _rows(client)} == _expected(bridge, DEMO_ADMIN_LOGIN, window)
-    for bad in ("7", "x", "-3"):
+    for bad in ("7", "x", "-3", "²", "06", "١٢"):  # digits that are not ASCII ones as well
         response = client.get(f"/renewals?horizon={bad}&format=json")
         assert response.status_code == 400 and "horizon" in response.get_json()["error"], bad
 

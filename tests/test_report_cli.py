@@ -61,7 +61,8 @@ def test_figures_from_cache_and_source_agree(cli) -> None:
     contract_no = a_contract(cli.bridge)
     cached = cli("report", contract_no, "--format", "json")
     assert cached.exit_code == 0, cached.output
-    rows = {r["figure"]: r for r in json.loads(cached.stdout)}
+    # amounts are JSON numbers whose text is the exact amount: read back exactly as Decimals
+    rows = {r["figure"]: r for r in json.loads(cached.stdout, parse_float=Decimal)}
     with cli.bridge.cache.connect() as conn:
         report = load_report(conn, contract_no, cli.bridge.today())
     assert Decimal(rows["revenue total"]["contract_to_date"]) == report.to_date.revenue_total

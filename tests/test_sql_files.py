@@ -91,3 +91,26 @@ def test_planner_statistics_of_the_grids_tables_are_exact(crowded_demo) -> None:
     total, per_status = (int(n) for n in status_index.split()[:2])
     assert total == rows
     assert per_status == -(-rows // statuses)  # rounded up, as ANALYZE does
+
+
+def test_a_bridges_sql_files_render_as_the_one_off_functions(settings):
+    """bridge.sql_files keeps each file compiled; what it renders is what the module functions
+    render, the second time as the first."""
+    from bpo2_bridge.bridge import Bridge
+
+    mapping = load_mapping(settings.mapping_path)
+    bridge = Bridge(settings)
+    try:
+        files = bridge.sql_files
+        for name in SQL_FILES:
+            if name == "contract_windows":
+                continue  # rendered with its tab and scope switches (windows.py)
+            assert files.header(name) == sqlfiles.header(name)
+            for _ in range(2):
+                assert files.render_for_source(name, mssql.dialect(), mapping) == sqlfiles.render_for_source(
+                    name, mssql.dialect(), mapping
+                )
+        with pytest.raises(sqlfiles.SqlFileError, match=r"no SQL file sql/no_such_file\.sql"):
+            files.render("no_such_file", "sqlite")
+    finally:
+        bridge.dispose()

@@ -55,9 +55,10 @@ def _horizon(settings: Any) -> int:
     given = request.args.get("horizon", "").strip()
     if not given:
         return int(settings.expiring_window_months)
-    if not given.isdigit() or int(given) not in allowed:
-        raise GridError("horizon", f"must be one of {', '.join(map(str, allowed))} (months ahead)")
-    return int(given)
+    by_text = {str(months): months for months in allowed}  # the known set, matched as typed
+    if given not in by_text:
+        raise GridError("horizon", f"must be one of {', '.join(by_text)} (months ahead)")
+    return by_text[given]
 
 
 @bp.get("/renewals")

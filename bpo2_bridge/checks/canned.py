@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, Engine, bindparam, desc, func, select, text
@@ -107,9 +108,12 @@ def check_params(today: dt.date) -> dict[str, dt.date]:
     return {"today": today, "since": add_months(today, -2)}
 
 
-def render_check(check: Check, dialect: Dialect, mapping: Mapping) -> str:
-    """The check's SQL for a source of `dialect`, every logical table read through the mapping."""
-    logical = sqlfiles.render(
+def render_check(
+    check: Check, dialect: Dialect, mapping: Mapping, sql_files: sqlfiles.SqlFiles | None = None
+) -> str:
+    """The check's SQL for a source of `dialect`, every logical table read through the mapping
+    (``sql_files``: the Bridge's, which keeps each file compiled)."""
+    logical = (sql_files or sqlfiles.SqlFiles()).render(
         check.sql_name,
         dialect,
         mapped=lambda entity, column: mapping[entity].has(column),
@@ -133,11 +137,12 @@ def run_check(
     share_root: Path,
     timeout: float,
     max_rows: int = SAMPLE_ROWS,
+    sql_files: sqlfiles.SqlFiles | None = None,
 ) -> CheckResult:
     """Run one check on the source; an error is a result (status error), not an exception."""
     started = time.monotonic()
     try:
-        clause, params = check_clause(render_check(check, engine.dialect, mapping), today)
+        clause, params = check_clause(render_check(check, engine.dialect, mapping, sql_files), today)
         keep = _POST_CHECKS[check.post](share_root) if check.post else None
         result = run_statement(
             engine, clause, params=params, max_rows=max_rows, timeout=timeout, keep=keep, count_all=True
@@ -180,6 +185,7 @@ def run_checks(
             share_root=settings.share_path,
             timeout=settings.statement_timeout,
             max_rows=settings.query_max_rows,
+            sql_files=bridge.sql_files,
         )
         result.ran_at = settings.now()
         result.triggered_by = triggered_by
@@ -264,6 +270,8 @@ def _missing_share_file(share_root: Path) -> Callable[[dict[str, Any]], bool]:
     return keep
 
 
-_POST_CHECKS: dict[str, Callable[[Path], Callable[[dict[str, Any]], bool]]] = {
-    "share_file": _missing_share_file,
-}
+_POST_CHECKS: MappingProxyType[str, Callable[[Path], Callable[[dict[str, Any]], bool]]] = MappingProxyType(
+    {
+        "share_file": _missing_share_file,
+    }
+)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from types import MappingProxyType
 from typing import Any
 
 import sqlglot
@@ -153,7 +154,9 @@ TSQL = _names(
     "json_value json_query json_modify json_object json_array openjson string_split generate_series",
 )
 
-ALLOWED: dict[str, frozenset[str]] = {"sqlite": SQLITE, "postgres": POSTGRES, "mysql": MYSQL, "tsql": TSQL}
+ALLOWED: MappingProxyType[str, frozenset[str]] = MappingProxyType(
+    {"sqlite": SQLITE, "postgres": POSTGRES, "mysql": MYSQL, "tsql": TSQL}
+)
 
 
 def allowed_functions(dialect: str, extra: Iterable[str] = ()) -> frozenset[str]:
@@ -168,15 +171,17 @@ def allowed_functions(dialect: str, extra: Iterable[str] = ()) -> frozenset[str]
 
 
 # the words the setting may use for a dialect -> sqlglot dialect
-_DIALECT_WORDS = {
-    "mssql": "tsql",
-    "tsql": "tsql",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-    "sqlite": "sqlite",
-}
+_DIALECT_WORDS = MappingProxyType(
+    {
+        "mssql": "tsql",
+        "tsql": "tsql",
+        "postgresql": "postgres",
+        "postgres": "postgres",
+        "mysql": "mysql",
+        "mariadb": "mysql",
+        "sqlite": "sqlite",
+    }
+)
 
 
 # arguments written as they are when a node is written alone: small, and some generators need them
@@ -305,22 +310,24 @@ class FunctionCalls:
 
 
 # words written before "(" that call nothing
-_STRUCTURE = {
-    "in",
-    "over",
-    "as",
-    "and",
-    "or",
-    "not",
-    "then",
-    "else",
-    "when",
-    "select",
-    "from",
-    "group",
-    "columns",
-    "against",
-}
+_STRUCTURE = frozenset(
+    {
+        "in",
+        "over",
+        "as",
+        "and",
+        "or",
+        "not",
+        "then",
+        "else",
+        "when",
+        "select",
+        "from",
+        "group",
+        "columns",
+        "against",
+    }
+)
 
 
 def _call_words(sql: str, read: str) -> set[str]:
@@ -345,7 +352,7 @@ def _is_type_position(tokens: list[Token], i: int) -> bool:
     return before.token_type is TokenType.L_PAREN and i > 1 and tokens[i - 2].text.lower() in _CONVERTS
 
 
-_CONVERTS = {"convert", "try_convert"}  # T-SQL: the data type comes first
+_CONVERTS = frozenset({"convert", "try_convert"})  # T-SQL: the data type comes first
 
 
 def _qualifier(node: exp.Func, read: str) -> str:

@@ -13,6 +13,7 @@ source session is read-only and time-limited on its own.
 from __future__ import annotations
 
 import logging
+from types import MappingProxyType
 
 import sqlglot
 from sqlglot import exp
@@ -25,32 +26,36 @@ from .policy import Policy, RefusedQuery
 __all__ = ["DIALECTS", "Policy", "RefusedQuery", "check_sql", "sqlglot_dialect"]
 
 # SQLAlchemy dialect names (and sqlglot's own) -> sqlglot dialect
-DIALECTS = {
-    "mssql": "tsql",
-    "tsql": "tsql",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-    "sqlite": "sqlite",
-}
+DIALECTS = MappingProxyType(
+    {
+        "mssql": "tsql",
+        "tsql": "tsql",
+        "postgresql": "postgres",
+        "postgres": "postgres",
+        "mysql": "mysql",
+        "mariadb": "mysql",
+        "sqlite": "sqlite",
+    }
+)
 
 # T-SQL table hints that take no locks (or fewer); every other hint is a locking request.
-_READ_HINTS = {"NOLOCK", "READUNCOMMITTED", "NOEXPAND", "FORCESEEK", "FORCESCAN", "INDEX"}
+_READ_HINTS = frozenset({"NOLOCK", "READUNCOMMITTED", "NOEXPAND", "FORCESEEK", "FORCESCAN", "INDEX"})
 
 # T-SQL lock hints, also in the old `FROM t (HOLDLOCK)` form that parses as a function call.
-_LOCK_HINTS = {
-    "HOLDLOCK",
-    "UPDLOCK",
-    "XLOCK",
-    "TABLOCK",
-    "TABLOCKX",
-    "PAGLOCK",
-    "ROWLOCK",
-    "SERIALIZABLE",
-    "REPEATABLEREAD",
-    "READCOMMITTEDLOCK",
-}
+_LOCK_HINTS = frozenset(
+    {
+        "HOLDLOCK",
+        "UPDLOCK",
+        "XLOCK",
+        "TABLOCK",
+        "TABLOCKX",
+        "PAGLOCK",
+        "ROWLOCK",
+        "SERIALIZABLE",
+        "REPEATABLEREAD",
+        "READCOMMITTEDLOCK",
+    }
+)
 
 # Statements that are not queries, with the words used to refuse them.
 _STATEMENTS: tuple[tuple[type[exp.Expr], str], ...] = (
@@ -87,8 +92,8 @@ _STATEMENTS: tuple[tuple[type[exp.Expr], str], ...] = (
 )
 
 
-_OPENING = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
-_CLOSING = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
+_OPENING = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
+_CLOSING = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
 
 
 class _QuietFallback(logging.Filter):

@@ -10,6 +10,7 @@ import datetime as dt
 import decimal
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -29,12 +30,14 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeEngine
 
 ROW_KEY = "_row"  # the check's own row order, and the grid's row key
-_TYPES: dict[str, TypeEngine[Any]] = {
-    "number": Numeric(),
-    "date": Date(),
-    "datetime": DateTime(),
-    "text": Text(),
-}
+_TYPES: MappingProxyType[str, TypeEngine[Any]] = MappingProxyType(
+    {
+        "number": Numeric(),
+        "date": Date(),
+        "datetime": DateTime(),
+        "text": Text(),
+    }
+)
 
 
 def kind_of(values: Sequence[Any]) -> str:

@@ -16,7 +16,6 @@ from sqlalchemy.dialects import mssql
 
 from ..bridge import Bridge
 from ..cache.snapshots import CacheMissing
-from ..queries import sqlfiles
 from ..report import mailer
 from ..report.figures import Report, ReportNotFound, load_report, source_statements
 from ..report.render import pdf_filename
@@ -101,8 +100,9 @@ def report(
             _check_writable(option, Path(target))
     bridge = open_bridge(app, mapping=from_source or show_sql)
     if show_sql:
-        for name, sql in source_statements(mssql.dialect(), bridge.mapping).items():
-            comment = "\n".join(f"-- {line}" for line in sqlfiles.header(name).splitlines())
+        files = bridge.sql_files
+        for name, sql in source_statements(mssql.dialect(), bridge.mapping, files).items():
+            comment = "\n".join(f"-- {line}" for line in files.header(name).splitlines())
             click.echo(f"-- sql/{name}.sql\n{comment}\n{sql};\n")
         return
     try:

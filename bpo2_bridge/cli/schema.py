@@ -16,7 +16,7 @@ from .common import AppContext, fail, output_options, pass_app, print_rows
 
 UNREACHABLE = "BPO2 source unreachable"
 BY = "schema check command"
-_COLUMNS = ["entity", "table", "column", "problem", "suggestions"]
+_COLUMNS = ("entity", "table", "column", "problem", "suggestions")
 
 
 @click.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,14 @@ class Profile:
     bench_customer: bool  # include the customer with exactly BENCH_CUSTOMER_CONTRACTS contracts
 
 
-PROFILES: dict[str, Profile] = {
-    # the smallest build that still has every category (tests on slow drivers)
-    "tiny": Profile(20, 3, (2, 4), (1, 2), 6, 6, 0.2, (1, 3), (1, 2), 0.5, False),
-    "small": Profile(300, 9, (1, 6), (1, 1, 2, 3), 24, 24, 0.08, (0, 4), (0, 2), 0.3, True),
-    "large": Profile(50_000, 60, (16, 26), (1, 1, 1, 1, 2), 4, 1, 0.05, (0, 2), (0, 1), 0.03, True),
-}
+PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
+    {
+        # the smallest build that still has every category (tests on slow drivers)
+        "tiny": Profile(20, 3, (2, 4), (1, 2), 6, 6, 0.2, (1, 3), (1, 2), 0.5, False),
+        "small": Profile(300, 9, (1, 6), (1, 1, 2, 3), 24, 24, 0.08, (0, 4), (0, 2), 0.3, True),
+        "large": Profile(50_000, 60, (16, 26), (1, 1, 1, 1, 2), 4, 1, 0.05, (0, 2), (0, 1), 0.03, True),
+    }
+)
 SIZES = tuple(PROFILES)
 
 # Demo logins (BPO2 employees): a salesman with customers, cases and today's activities,
@@ -135,33 +138,48 @@ LOCATIONS = (
 )  # fmt: skip
 
 CASE_TYPES = ("Sales Opportunity", "Renewal", "Service Complaint", "Upgrade", "Query")
-CASE_SUBJECTS = {
-    "Sales Opportunity": (
-        "Additional colour device for {place}",
-        "Quote for A4 printers",
-        "Scanning solution",
-    ),
-    "Renewal": ("Renewal of contract {contract}", "Contract renewal discussion", "Early upgrade on renewal"),
-    "Service Complaint": ("Paper jams on {model}", "Poor print quality on {model}", "Slow response times"),
-    "Upgrade": ("Upgrade {model} to a faster model", "Add finisher to {model}", "Move to managed print"),
-    "Query": ("Meter reading query", "Invoice query for {month}", "Minimum billing query"),
-}
+CASE_SUBJECTS = MappingProxyType(
+    {
+        "Sales Opportunity": (
+            "Additional colour device for {place}",
+            "Quote for A4 printers",
+            "Scanning solution",
+        ),
+        "Renewal": (
+            "Renewal of contract {contract}",
+            "Contract renewal discussion",
+            "Early upgrade on renewal",
+        ),
+        "Service Complaint": (
+            "Paper jams on {model}",
+            "Poor print quality on {model}",
+            "Slow response times",
+        ),
+        "Upgrade": ("Upgrade {model} to a faster model", "Add finisher to {model}", "Move to managed print"),
+        "Query": ("Meter reading query", "Invoice query for {month}", "Minimum billing query"),
+    }
+)
 CASE_STATUSES = (("Open", 40), ("Closed", 30), ("Won", 15), ("Lost", 15))
 ACTIVITY_TYPES = ("Meeting", "Email", "Phone Call", "Site Inspection")
-ACTIVITY_SUBJECTS = {
-    "Meeting": ("Meet {contact} about proposal", "Quarterly business review", "Present renewal options"),
-    "Email": ("Send quotation to {contact}", "Email meter history", "Follow up on proposal"),
-    "Phone Call": ("Call {contact} re renewal", "Confirm delivery date", "Check on service satisfaction"),
-    "Site Inspection": ("Site survey for new device", "Inspect print room", "Check machine placement"),
-}
+ACTIVITY_SUBJECTS = MappingProxyType(
+    {
+        "Meeting": ("Meet {contact} about proposal", "Quarterly business review", "Present renewal options"),
+        "Email": ("Send quotation to {contact}", "Email meter history", "Follow up on proposal"),
+        "Phone Call": ("Call {contact} re renewal", "Confirm delivery date", "Check on service satisfaction"),
+        "Site Inspection": ("Site survey for new device", "Inspect print room", "Check machine placement"),
+    }
+)
 CALL_STATUSES_OPEN = ("Open", "In Progress", "Awaiting Parts")
-CALL_COSTS = {  # cost type: (unit cost range in cents, quantity choices)
-    "Labour": ((45_000, 45_000), (0.5, 1.0, 1.5, 2.0, 3.0)),
-    "Travel": ((450, 450), (12, 25, 40, 65, 110)),
-    "Part": ((15_000, 350_000), (1, 1, 2)),
-    "Toner": ((60_000, 240_000), (1, 1, 2)),
-    "Other": ((5_000, 50_000), (1,)),
-}
+# cost type: (unit cost range in cents, quantity choices)
+CALL_COSTS = MappingProxyType(
+    {
+        "Labour": ((45_000, 45_000), (0.5, 1.0, 1.5, 2.0, 3.0)),
+        "Travel": ((450, 450), (12, 25, 40, 65, 110)),
+        "Part": ((15_000, 350_000), (1, 1, 2)),
+        "Toner": ((60_000, 240_000), (1, 1, 2)),
+        "Other": ((5_000, 50_000), (1,)),
+    }
+)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

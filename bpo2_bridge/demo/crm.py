@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from . import content as c
 from . import samples
@@ -159,11 +160,13 @@ def _emit_activity(
     )
 
 
-FILE_TITLES = {
-    "pdf": ("Quotation", "Signed Contract", "Service Report", "Proposal"),
-    "png": ("Meter Photo", "Machine Placement", "Error Screen"),
-    "txt": ("Site Notes", "Call Notes", "Meeting Notes"),
-}
+FILE_TITLES = MappingProxyType(
+    {
+        "pdf": ("Quotation", "Signed Contract", "Service Report", "Proposal"),
+        "png": ("Meter Photo", "Machine Placement", "Error Screen"),
+        "txt": ("Site Notes", "Call Notes", "Meeting Notes"),
+    }
+)
 
 
 def _emit_attachment(

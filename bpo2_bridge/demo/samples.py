@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import struct
 import zlib
+from types import MappingProxyType
 
-CONTENT_TYPES = {"pdf": "application/pdf", "png": "image/png", "txt": "text/plain"}
+CONTENT_TYPES = MappingProxyType({"pdf": "application/pdf", "png": "image/png", "txt": "text/plain"})
 
 
 def _pdf_text(text: str) -> str:

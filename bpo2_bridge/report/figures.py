@@ -28,18 +28,22 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Date, DateTime, bindparam, text
 from sqlalchemy.engine import Dialect
 
 from ..queries import sqlfiles
+from ..queries.statements import statement
 from ..queries.windows import add_months
 from ..source.mapping import Mapping
 
-LINE_TYPES = {"Fee": "Fees", "MinBilling": "Minimum billing", "Meter": "Meter"}
-METER_TYPES = {"Mono": "Mono", "Colour": "Colour"}
-COST_TYPES = {"Part": "Parts", "Toner": "Toner", "Labour": "Labour", "Travel": "Travel", "Other": "Other"}
+LINE_TYPES = MappingProxyType({"Fee": "Fees", "MinBilling": "Minimum billing", "Meter": "Meter"})
+METER_TYPES = MappingProxyType({"Mono": "Mono", "Colour": "Colour"})
+COST_TYPES = MappingProxyType(
+    {"Part": "Parts", "Toner": "Toner", "Labour": "Labour", "Travel": "Travel", "Other": "Other"}
+)
 OTHER = "Other"
 MONTHS_SHOWN = 36
 CENT = Decimal("0.01")
@@ -94,7 +98,9 @@ class Figures:
     def add_revenue(self, line_type: str, meter_type: str | None, amount: Decimal, volume: int) -> None:
         self.revenue[line_type] += amount
         if line_type == "Meter":
-            self.volume[meter_type if meter_type in METER_TYPES else OTHER] += volume
+            self.volume[meter_type if meter_type is not None and meter_type in METER_TYPES else OTHER] += (
+                volume
+            )
 
     @property
     def revenue_total(self) -> Decimal:
@@ -193,12 +199,12 @@ def _bind(name: str, value: Any) -> Any:
 
 def query(conn: Connection, name: str, mapping: Mapping | None = None, **params: Any) -> list[dict[str, Any]]:
     """Rows of sql/<name>.sql on the cache, or on BPO2 when its mapping is given."""
-    if mapping is None:
-        sql = sqlfiles.render(name, conn.dialect)
+    if mapping is None:  # the report page: built once per cache connection
+        sql = statement(conn, ("report", name), lambda: sqlfiles.render(name, conn.dialect))
     else:
         sql = sqlfiles.render_for_source(name, conn.dialect, mapping)
-    statement = text(sql).bindparams(*(_bind(k, v) for k, v in params.items()))
-    return [dict(row) for row in conn.execute(statement).mappings()]
+    clause = text(sql).bindparams(*(_bind(k, v) for k, v in params.items()))
+    return [dict(row) for row in conn.execute(clause).mappings()]
 
 
 STATEMENTS = (
@@ -211,9 +217,12 @@ STATEMENTS = (
 )
 
 
-def source_statements(dialect: Dialect, mapping: Mapping) -> dict[str, str]:
+def source_statements(
+    dialect: Dialect, mapping: Mapping, sql_files: sqlfiles.SqlFiles | None = None
+) -> dict[str, str]:
     """The report's SQL as it runs on BPO2 (e.g. T-SQL for SQL Server Management Studio)."""
-    return {name: sqlfiles.render_for_source(name, dialect, mapping) for name in STATEMENTS}
+    files = sql_files or sqlfiles.SqlFiles()
+    return {name: files.render_for_source(name, dialect, mapping) for name in STATEMENTS}
 
 
 def _cents(value: Any) -> Decimal:
@@ -228,7 +237,7 @@ def _as_date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def _types(known: dict[str, str], *sources: dict[str, Any]) -> list[tuple[str, str]]:
+def _types(known: MappingProxyType[str, str], *sources: dict[str, Any]) -> list[tuple[str, str]]:
     seen = {key for source in sources for key in source}
     extra = sorted(seen - set(known))
     return list(known.items()) + [(key, key) for key in extra]

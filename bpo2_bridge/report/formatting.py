@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
@@ -103,12 +104,14 @@ def _per_copy(context: jinja2.runtime.Context, value: Decimal | None) -> str:
     return numbers.money(value, 4)
 
 
-_KINDS = {
-    "money": ("money", ()),
-    "number": ("number", ()),
-    "percent": ("percent", ()),
-    "per_copy": ("money", (4,)),
-}
+_KINDS = MappingProxyType(
+    {
+        "money": ("money", ()),
+        "number": ("number", ()),
+        "percent": ("percent", ()),
+        "per_copy": ("money", (4,)),
+    }
+)
 
 
 @jinja2.pass_context

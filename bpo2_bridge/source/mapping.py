@@ -11,7 +11,7 @@ from sqlalchemy import Column, MetaData, Table
 from .model import ENTITIES, Entity
 
 # Columns an install may leave unmapped (attachment storage: bytes and/or share path).
-OPTIONAL_COLUMNS = {("case_attachment", "content"), ("case_attachment", "file_path")}
+OPTIONAL_COLUMNS = frozenset({("case_attachment", "content"), ("case_attachment", "file_path")})
 CHANGE_KINDS = ("rowversion", "datetime")
 
 

@@ -7,6 +7,7 @@ entity, and the demo generator builds its BPO2-like source from it through the m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.types import TypeEngine
@@ -268,7 +269,7 @@ ENTITIES: tuple[Entity, ...] = (
     ),
 )
 
-BY_NAME: dict[str, Entity] = {e.name: e for e in ENTITIES}
+BY_NAME: MappingProxyType[str, Entity] = MappingProxyType({e.name: e for e in ENTITIES})
 
 
 def entity(name: str) -> Entity:

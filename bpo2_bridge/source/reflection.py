@@ -14,6 +14,7 @@ import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -97,15 +98,17 @@ def _find(wanted: str, existing: Sequence[str], case_sensitive: bool) -> str | N
 # -- types -------------------------------------------------------------------------------------
 
 # kind of logical column -> (how it is spoken of, kinds of source column that can serve it)
-_SERVES: dict[str, tuple[str, set[str]]] = {
-    "integer": ("a whole number", {"integer"}),
-    "numeric": ("a number", {"integer", "numeric"}),
-    "boolean": ("a yes/no flag", {"boolean", "integer"}),  # BIT, or TINYINT(1) on MariaDB
-    "date": ("a date", {"date", "datetime"}),  # many BPO2 dates are datetime columns
-    "datetime": ("a date and time", {"datetime", "date"}),
-    "text": ("text", {"text"}),
-    "binary": ("binary data", {"binary"}),
-}
+_SERVES: MappingProxyType[str, tuple[str, frozenset[str]]] = MappingProxyType(
+    {
+        "integer": ("a whole number", frozenset({"integer"})),
+        "numeric": ("a number", frozenset({"integer", "numeric"})),
+        "boolean": ("a yes/no flag", frozenset({"boolean", "integer"})),  # BIT, or TINYINT(1) on MariaDB
+        "date": ("a date", frozenset({"date", "datetime"})),  # many BPO2 dates are datetime columns
+        "datetime": ("a date and time", frozenset({"datetime", "date"})),
+        "text": ("text", frozenset({"text"})),
+        "binary": ("binary data", frozenset({"binary"})),
+    }
+)
 # checked in order: Boolean before Integer, DateTime before Date (subclass relations differ per dialect)
 _KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
     (sqltypes.Boolean, "boolean"),

@@ -22,7 +22,7 @@ from .context import current_bridge
 F = TypeVar("F", bound=Callable[..., Any])
 
 # endpoints reachable without signing in (the calendar feed: its secret token is the key)
-PUBLIC_ENDPOINTS = {"static", "auth.login", "health.healthz", "health.metrics", "calendar.feed"}
+PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "health.healthz", "health.metrics", "calendar.feed"})
 
 
 @dataclass(frozen=True)

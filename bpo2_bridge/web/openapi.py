@@ -12,7 +12,7 @@ client may use, the per-customer Refresh, and the Contract Performance report's 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,8 @@ from .openapi_responses import (
     SIGN_IN_REDIRECT,
     UNAVAILABLE_SCHEMA,
     error_response,
+    frozen,
+    plain,
     refresh_operation,
 )
 from .openapi_schemas import HEALTH_SCHEMA, grid_parameters, page_schema
@@ -35,47 +37,59 @@ from .openapi_schemas import HEALTH_SCHEMA, grid_parameters, page_schema
 OPENAPI_VERSION = "3.0.3"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-TAB = {
-    "name": "tab",
-    "in": "query",
-    "description": "Contracts (all), Expired Contracts or Expiring Contracts; anything else shows all.",
-    "schema": {"type": "string", "enum": ["all", "expired", "expiring"], "default": "all"},
-}
+TAB = frozen(
+    {
+        "name": "tab",
+        "in": "query",
+        "description": "Contracts (all), Expired Contracts or Expiring Contracts; anything else shows all.",
+        "schema": {"type": "string", "enum": ["all", "expired", "expiring"], "default": "all"},
+    }
+)
 
-HORIZON = {
-    "name": "horizon",
-    "in": "query",
-    "description": "Months ahead a contract's expiry may be (by default the expiring window); "
-    "the flags are filters: f_unprofitable=yes, f_volume_falling=yes, f_no_recent_billing=yes, "
-    "f_cost_rising=yes.",
-    "schema": {"type": "string", "enum": ["3", "6", "12"]},
-}
+HORIZON = frozen(
+    {
+        "name": "horizon",
+        "in": "query",
+        "description": "Months ahead a contract's expiry may be (by default the expiring window); "
+        "the flags are filters: f_unprofitable=yes, f_volume_falling=yes, f_no_recent_billing=yes, "
+        "f_cost_rising=yes.",
+        "schema": {"type": "string", "enum": ["3", "6", "12"]},
+    }
+)
 
-CASE_TAB = {
-    "name": "tab",
-    "in": "query",
-    "description": "Open Cases (open) or All Cases (all); anything else shows the open ones.",
-    "schema": {"type": "string", "enum": ["open", "all"], "default": "open"},
-}
-ACTIVITY_TAB = {
-    "name": "tab",
-    "in": "query",
-    "description": "Today (scheduled today), Recent (changed in the last 14 days), Open (not done) "
-    "or All; anything else shows the open ones.",
-    "schema": {"type": "string", "enum": ["today", "recent", "open", "all"], "default": "open"},
-}
-WHO = {
-    "name": "who",
-    "in": "query",
-    "description": "mine: only the user's own activities; all (the default): every one the user may see.",
-    "schema": {"type": "string", "enum": ["mine", "all"]},
-}
+CASE_TAB = frozen(
+    {
+        "name": "tab",
+        "in": "query",
+        "description": "Open Cases (open) or All Cases (all); anything else shows the open ones.",
+        "schema": {"type": "string", "enum": ["open", "all"], "default": "open"},
+    }
+)
+ACTIVITY_TAB = frozen(
+    {
+        "name": "tab",
+        "in": "query",
+        "description": "Today (scheduled today), Recent (changed in the last 14 days), Open (not done) "
+        "or All; anything else shows the open ones.",
+        "schema": {"type": "string", "enum": ["today", "recent", "open", "all"], "default": "open"},
+    }
+)
+WHO = frozen(
+    {
+        "name": "who",
+        "in": "query",
+        "description": "mine: only the user's own activities; all (the default): every one the user may see.",
+        "schema": {"type": "string", "enum": ["mine", "all"]},
+    }
+)
 
-PATH_DESCRIPTIONS = {
-    "account_no": "Account No of a customer the user may see (404 for any other, existing or not).",
-    "name": "Name of a canned SQL check.",
-    "contract_no": "Contract No of a contract of a customer the user may see (404 for any other).",
-}
+PATH_DESCRIPTIONS = frozen(
+    {
+        "account_no": "Account No of a customer the user may see (404 for any other, existing or not).",
+        "name": "Name of a canned SQL check.",
+        "contract_no": "Contract No of a contract of a customer the user may see (404 for any other).",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,7 @@ class GridEndpoint:
     endpoint: str
     summary: str
     grid: Callable[[], Grid | None]  # None: columns known only at run time (check results)
-    extra: tuple[dict[str, Any], ...] = ()
+    extra: tuple[Mapping[str, Any], ...] = ()
     path_enums: dict[str, Callable[[], list[str]]] = field(default_factory=dict)
     role: str | None = None
     # keys the JSON rows carry besides the grid's columns, first (the view adds them)
@@ -305,18 +319,21 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         paths[openapi_path(rule)] = {"get": report_operation(path_parameters(rule, {}))}
     for rule in app.url_map.iter_rules("contracts.refresh"):
         paths.setdefault(openapi_path(rule), {})["post"] = refresh_operation(path_parameters(rule, {}))
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": "bpo2-bridge",
-            "version": __version__,
-            "description": "The CRM grids as JSON (read-only). Every grid URL answers JSON with "
-            "`?format=json` or `Accept: application/json`; the same URL gives the page, CSV and XLSX. "
-            'A JSON client gets every error as `{"error": ...}` with its status (401 when not signed in). '
-            "The per-customer Refresh is the one form POST described. The Contract Performance "
-            "report answers JSON the same way (`/contracts/{contract_no}/report?format=json`).",
-        },
-        "paths": dict(sorted(paths.items())),
-        "components": {"securitySchemes": schemes},
-        "security": security,
-    }
+    document: dict[str, Any] = plain(
+        {
+            "openapi": OPENAPI_VERSION,
+            "info": {
+                "title": "bpo2-bridge",
+                "version": __version__,
+                "description": "The CRM grids as JSON (read-only). Every grid URL answers JSON with "
+                "`?format=json` or `Accept: application/json`; the same URL gives the page, CSV and XLSX. "
+                'A JSON client gets every error as `{"error": ...}` with its status (401 when not signed in). '
+                "The per-customer Refresh is the one form POST described. The Contract Performance "
+                "report answers JSON the same way (`/contracts/{contract_no}/report?format=json`).",
+            },
+            "paths": dict(sorted(paths.items())),
+            "components": {"securitySchemes": schemes},
+            "security": security,
+        }
+    )
+    return document

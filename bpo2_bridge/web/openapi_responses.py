@@ -3,64 +3,99 @@ per-customer Refresh, the one form POST a JSON client may use (views/contracts.p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
+
+
+def frozen(fragment: Mapping[str, Any]) -> MappingProxyType[str, Any]:
+    """A fragment of the description made constant: mappings read-only, lists tuples, all the
+    way down (they are shared by every document built)."""
+    return MappingProxyType({key: _frozen(value) for key, value in fragment.items()})
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return frozen(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def plain(value: Any) -> Any:
+    """The description as JSON takes it, dicts and lists (json.dumps refuses a MappingProxyType):
+    a copy, so the constant fragments stay as they are."""
+    if isinstance(value, Mapping):
+        return {key: plain(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
 
 # the cache's local times, ISO 8601; an offset appears only when the value carries one
 DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$"
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "string", "description": "what is wrong (a bad parameter is named)"},
-        "parameter": {"type": "string", "description": "the query parameter at fault, when one is"},
-    },
-    "required": ["error"],
-}
-
-UNAVAILABLE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "string",
-            "description": "BPO2 is unreachable, the cache is being rebuilt, or the query ran past "
-            "the screen query time limit (screen_query_timeout)",
+ERROR_SCHEMA = frozen(
+    {
+        "type": "object",
+        "properties": {
+            "error": {"type": "string", "description": "what is wrong (a bad parameter is named)"},
+            "parameter": {"type": "string", "description": "the query parameter at fault, when one is"},
         },
-        "detail": {"type": "string", "nullable": True, "description": "the reason in one line"},
-        "as_of": {
-            "type": "string",
-            "nullable": True,
-            "pattern": DATETIME_PATTERN,
-            "description": "when the cached data was synced (BPO2 unreachable, or the time limit)",
+        "required": ["error"],
+    }
+)
+
+UNAVAILABLE_SCHEMA = frozen(
+    {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "string",
+                "description": "BPO2 is unreachable, the cache is being rebuilt, or the query ran past "
+                "the screen query time limit (screen_query_timeout)",
+            },
+            "detail": {"type": "string", "nullable": True, "description": "the reason in one line"},
+            "as_of": {
+                "type": "string",
+                "nullable": True,
+                "pattern": DATETIME_PATTERN,
+                "description": "when the cached data was synced (BPO2 unreachable, or the time limit)",
+            },
         },
-    },
-    "required": ["error"],
-}
+        "required": ["error"],
+    }
+)
 
-CHANGE_COUNTS = {
-    "type": "object",
-    "properties": {k: {"type": "integer", "minimum": 0} for k in ("added", "changed", "removed")},
-    "required": ["added", "changed", "removed"],
-}
+CHANGE_COUNTS = frozen(
+    {
+        "type": "object",
+        "properties": {k: {"type": "integer", "minimum": 0} for k in ("added", "changed", "removed")},
+        "required": ["added", "changed", "removed"],
+    }
+)
 
-REFRESH_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "account_no": {"type": "string"},
-        "refreshed_at": {"type": "string", "pattern": DATETIME_PATTERN, "description": "local time"},
-        "changed": {"type": "boolean", "description": "whether any row was added, changed or removed"},
-        "changes": {
-            "type": "object",
-            "description": "per entity with changes (entities without any are left out)",
-            "additionalProperties": CHANGE_COUNTS,
+REFRESH_SCHEMA = frozen(
+    {
+        "type": "object",
+        "properties": {
+            "account_no": {"type": "string"},
+            "refreshed_at": {"type": "string", "pattern": DATETIME_PATTERN, "description": "local time"},
+            "changed": {"type": "boolean", "description": "whether any row was added, changed or removed"},
+            "changes": {
+                "type": "object",
+                "description": "per entity with changes (entities without any are left out)",
+                "additionalProperties": CHANGE_COUNTS,
+            },
+            "as_of": {"type": "string", "nullable": True, "pattern": DATETIME_PATTERN},
         },
-        "as_of": {"type": "string", "nullable": True, "pattern": DATETIME_PATTERN},
-    },
-    "required": ["account_no", "refreshed_at", "changed", "changes", "as_of"],
-    "additionalProperties": False,
-}
+        "required": ["account_no", "refreshed_at", "changed", "changes", "as_of"],
+        "additionalProperties": False,
+    }
+)
 
 
-def error_response(description: str, schema: dict[str, Any] = ERROR_SCHEMA) -> dict[str, Any]:
+def error_response(description: str, schema: Mapping[str, Any] = ERROR_SCHEMA) -> dict[str, Any]:
     """An error answered as JSON to JSON clients, as a page to browsers."""
     return {
         "description": description,
@@ -68,7 +103,7 @@ def error_response(description: str, schema: dict[str, Any] = ERROR_SCHEMA) -> d
     }
 
 
-SIGN_IN_REDIRECT = {"description": "not signed in (browsers): to the sign-in page"}
+SIGN_IN_REDIRECT = frozen({"description": "not signed in (browsers): to the sign-in page"})
 NOT_SIGNED_IN = "not signed in (JSON clients)"
 
 

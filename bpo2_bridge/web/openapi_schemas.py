@@ -10,7 +10,7 @@ from ..queries.grid.cursor import MAX_CURSOR
 from ..queries.grid.engine import Grid
 from ..queries.grid.filters import HELP
 from ..queries.grid.state import FORMATS, MAX_PARAM_LENGTH, MAX_SEARCH_TERMS
-from .openapi_responses import DATETIME_PATTERN
+from .openapi_responses import DATETIME_PATTERN, frozen
 
 LARGEST_WHOLE = 10**12 - 1  # the grid refuses longer page numbers
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -77,15 +77,17 @@ def page_schema(grid: Grid | None, extra: tuple[GridColumn, ...] = ()) -> dict[s
     }
 
 
-HEALTH_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "status": {"type": "string", "enum": ["ok", "unavailable"]},
-        "as_of": {"type": "string", "nullable": True, "pattern": DATETIME_PATTERN},
-        "reason": {"type": "string", "description": "why the host cannot serve (503 only)"},
-    },
-    "required": ["status"],
-}
+HEALTH_SCHEMA = frozen(
+    {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "as_of": {"type": "string", "nullable": True, "pattern": DATETIME_PATTERN},
+            "reason": {"type": "string", "description": "why the host cannot serve (503 only)"},
+        },
+        "required": ["status"],
+    }
+)
 
 
 def grid_parameters(grid: Grid | None) -> list[dict[str, Any]]:

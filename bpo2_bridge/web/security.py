@@ -15,8 +15,6 @@ CSP = (
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
 )
 
-csrf = CSRFProtect()
-
 MAX_NAME = 150
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f"*:<>?|]')
 
@@ -46,7 +44,9 @@ def init_app(app: Flask, cookie_secure: bool = False) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         WTF_CSRF_SSL_STRICT=False,  # intranet hosts behind proxies rewrite Referer
     )
-    csrf.init_app(app)
+    # one per app, kept in app.extensions["csrf"] (init_app puts it there): a view that must
+    # be exempt is named through it (`app.extensions["csrf"].exempt(view)`), not a module global
+    CSRFProtect(app)
 
     @app.after_request
     def _headers(response: Response) -> Response:

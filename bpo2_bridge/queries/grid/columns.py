@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from .filters import HELP, KINDS
@@ -14,13 +15,15 @@ Row = Mapping[str, Any]
 
 EMPTY = "—"  # what a cell without a value shows
 
-PLACEHOLDERS = {
-    "text": "contains…",
-    "number": "e.g. >0, 1..10",
-    "date": "e.g. >2026-01-01",
-    "datetime": "e.g. 2026-01-01",
-    "bool": "",
-}
+PLACEHOLDERS = MappingProxyType(
+    {
+        "text": "contains…",
+        "number": "e.g. >0, 1..10",
+        "date": "e.g. >2026-01-01",
+        "datetime": "e.g. 2026-01-01",
+        "bool": "",
+    }
+)
 
 
 @dataclass(frozen=True)

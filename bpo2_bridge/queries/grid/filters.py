@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, and_, cast, func, literal, or_, select
@@ -42,22 +43,24 @@ TEXT_ONLY = ("contains", "startswith")
 
 
 # what a page calls the grid's URL parameters (a Filter Row cell: its column's label, state.label_of)
-LABELS = {
-    "page": "Page",
-    "page_size": "Rows per page",
-    "sort": "Sort",
-    "q": "Search",
-    "filter": "Filter",
-    "format": "Format",
-    "after": "Next page link",
-    "before": "Previous page link",
-    "fb_column": "Column",
-    "fb_op": "Operator",
-    "fb_value": "Value",
-    "fb_join": "Join",
-    "fb_target": "Add to",
-    "cols": "Columns",
-}
+LABELS = MappingProxyType(
+    {
+        "page": "Page",
+        "page_size": "Rows per page",
+        "sort": "Sort",
+        "q": "Search",
+        "filter": "Filter",
+        "format": "Format",
+        "after": "Next page link",
+        "before": "Previous page link",
+        "fb_column": "Column",
+        "fb_op": "Operator",
+        "fb_value": "Value",
+        "fb_join": "Join",
+        "fb_target": "Add to",
+        "cols": "Columns",
+    }
+)
 
 
 class GridError(Exception):
@@ -81,16 +84,18 @@ class GridError(Exception):
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
-_BOOLS = {
-    "yes": True,
-    "y": True,
-    "true": True,
-    "1": True,
-    "no": False,
-    "n": False,
-    "false": False,
-    "0": False,
-}
+_BOOLS = MappingProxyType(
+    {
+        "yes": True,
+        "y": True,
+        "true": True,
+        "1": True,
+        "no": False,
+        "n": False,
+        "false": False,
+        "0": False,
+    }
+)
 _INT64 = 2**63 - 1
 
 
@@ -231,13 +236,15 @@ def _whole_day(column: ColumnElement[Any], op: str, day: dt.date) -> ColumnEleme
 # -- Filter Row cells
 
 _PREFIX = re.compile(r"(<=|>=|!=|<>|<|>|=)?\s*(.*)", re.DOTALL)
-HELP = {
-    "text": "abc contains · =abc equals · !=abc differs · abc* starts with",
-    "number": "5 · >5 · <=5 · !=5 · 1..10",
-    "date": "2026-01-01 · >2026-01-01 · 2026-01-01..2026-03-31",
-    "datetime": "2026-01-01 · >2026-01-01 · 2026-01-01..2026-03-31",
-    "bool": "yes · no",
-}
+HELP = MappingProxyType(
+    {
+        "text": "abc contains · =abc equals · !=abc differs · abc* starts with",
+        "number": "5 · >5 · <=5 · !=5 · 1..10",
+        "date": "2026-01-01 · >2026-01-01 · 2026-01-01..2026-03-31",
+        "datetime": "2026-01-01 · >2026-01-01 · 2026-01-01..2026-03-31",
+        "bool": "yes · no",
+    }
+)
 
 
 def cell_conditions(kind: str, text: str, param: str) -> list[tuple[str, Any]]:

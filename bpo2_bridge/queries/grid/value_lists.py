@@ -12,6 +12,7 @@ values, not rows.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, false, func, or_, select
@@ -20,12 +21,14 @@ from sqlalchemy.sql.schema import Column
 
 # tests whose answer for a value this module works out as the database would (ASCII case folding:
 # SQLite's LIKE and lower() fold ASCII letters alone)
-_TESTS: dict[str, Callable[[str, str], bool]] = {
-    "=": lambda stored, value: stored == value,
-    "!=": lambda stored, value: stored != value,
-    "contains": lambda stored, value: value in stored,
-    "startswith": lambda stored, value: stored.startswith(value),
-}
+_TESTS: MappingProxyType[str, Callable[[str, str], bool]] = MappingProxyType(
+    {
+        "=": lambda stored, value: stored == value,
+        "!=": lambda stored, value: stored != value,
+        "contains": lambda stored, value: value in stored,
+        "startswith": lambda stored, value: stored.startswith(value),
+    }
+)
 
 
 def distinct_values(conn: Connection, column: Column[Any]) -> list[Any]:
