@@ -1,8 +1,9 @@
 -- Purpose: the derived customer rows (customer_row): what the Customers grid shows, sorts,
 --   filters and searches, worked out once by the sync rather than per request: site, main
 --   salesman, contract counts as of :today, and the search text (the grid's text columns).
--- Parameters: :today, :window_end, :excluded (expanding); :customer_ids (expanding) only when
---   rendered scoped (incremental sync and Refresh rebuild the rows of the customers they touched)
+-- Parameters: :today, :window_end, :excluded (expanding)
+-- Scoped (incremental sync and Refresh): only the customers listed in the temporary table
+--   touched_customer (derived_rows.Touched), which the sync fills in its write transaction.
 -- Indexes: customer_salesman(customer_id, ...) primary key, contract(customer_id, status, expiry_date)
 {% import '_contract_counts' as counts -%}
 SELECT
@@ -27,6 +28,6 @@ FROM (
     FROM customer c
     LEFT JOIN site s ON s.site_id = c.site_id
 {%- if scoped|default(false) %}
-    WHERE c.customer_id IN :customer_ids
+    WHERE c.customer_id IN (SELECT t.customer_id FROM touched_customer t)
 {%- endif %}
 ) d

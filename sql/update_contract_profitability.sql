@@ -1,14 +1,15 @@
 -- Purpose: the stored last-12-months profitability of contract rows (contract_row) computed
 --   again as of :today: of every contract by the job after local midnight (the window moves with
 --   the date) and by a sync that finds the rows computed for another day; of the contracts whose
---   invoice lines or service calls an incremental sync or a Refresh changed (rendered scoped).
+--   invoice lines or service calls an incremental sync or a Refresh changed, and of the contract
+--   rows it added (rendered scoped: the contracts listed in the temporary table touched_profit).
 --   Only rows whose figures differ are written (most nights within a month change few).
 -- Parameters: the profitability window (_profitability.sql): :from_12m, :today, :day_after,
---   :recent_from, :this_month, :prior_from; :contract_ids (expanding) only when rendered scoped
+--   :recent_from, :this_month, :prior_from
 -- Indexes: contract_row primary key; invoice_line(contract_id, invoice_date), service_call(contract_id)
 --   when scoped, else one pass over the window's invoice lines and service calls
 {% import '_profitability' as profit -%}
-{%- set scope = 'IN :contract_ids' if scoped|default(false) else '' %}
+{%- set scope = 'IN (SELECT t.contract_id FROM touched_profit t)' if scoped|default(false) else '' %}
 {%- set differs = 'IS NOT' if dialect == 'sqlite' else 'IS DISTINCT FROM' %}
 UPDATE contract_row SET
     revenue_12m = p.revenue_12m,

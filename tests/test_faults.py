@@ -681,8 +681,9 @@ def test_midnight_without_a_sync_moves_windows_and_months_remaining(copied_demo,
                 update(contract).where(contract.c.contract_id == contract_id).values(expiry_date=expiry)
             )
         # the rows the grids read, derived again as a sync would
-        owners = conn.execute(select(contract.c.customer_id).where(contract.c.contract_id.in_(ids))).scalars()
-        derived_rows.rebuild(conn, list(owners), bridge.settings, day1)
+        touched = derived_rows.Touched()
+        touched.note(conn, "contract", [(i,) for i in ids], ["expiry_date"])
+        derived_rows.rebuild(conn, touched, bridge.settings, day1)
     runs_before = len(_runs(bridge))
 
     seen = {}

@@ -12,7 +12,7 @@ from .results import empty_changes
 from .transfer import delete_keys, insert_rows, update_rows
 
 if TYPE_CHECKING:
-    from .derived import Touched
+    from .touched import Touched
 
 Key = tuple[Any, ...]
 
@@ -96,16 +96,26 @@ class Changes:
         for rows in self._changed.values():
             rows.sort(key=key_of)
         self._added.sort(key=key_of)
-        changed = [key_of(row) for rows in self._changed.values() for row in rows]
-        if self.touched is not None:  # the customers the old rows belonged to
-            self.touched.note(self.conn, self.plan.name, self._removed + changed)
+        if self.touched is not None:  # the customers and contracts the old rows belonged to
+            self._note(self._removed, self._changed)
         delete_keys(self.conn, self.plan, self._removed)
         update_rows(self.conn, self.plan, self._changed)
         insert_rows(self.conn, self.plan, self._added)
         if self.touched is not None:  # and those the new rows belong to
-            self.touched.note(self.conn, self.plan.name, changed + [key_of(row) for row in self._added])
+            self._note([key_of(row) for row in self._added], self._changed)
         self._removed, self._changed, self._added = [], {}, []
         self._pending = 0
+
+    def _note(self, keys: list[Key], changed: dict[tuple[int, ...], list[Row]]) -> None:
+        """Tell ``touched`` the keys of rows added or removed, and of rows changed with the
+        columns that changed (a change to a column no derived row reads touches nothing)."""
+        touched = self.touched
+        if touched is None:
+            return
+        name, key_of, columns = self.plan.name, self.plan.key_of, self.plan.columns
+        touched.note(self.conn, name, keys)
+        for positions, rows in changed.items():
+            touched.note(self.conn, name, [key_of(r) for r in rows], [columns[i] for i in positions])
 
     def _maybe_flush(self) -> None:
         self._pending += 1

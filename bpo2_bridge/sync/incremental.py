@@ -98,7 +98,7 @@ def _run(bridge: Bridge, progress: Progress, beat: Heartbeat) -> SyncResult:
                 seconds[plan.name] = round(time.monotonic() - began, 3)
                 progress.done(plan.name, rows[plan.name], seconds[plan.name])
             # in this transaction: readers never see base and derived rows disagree
-            derived_rows.rebuild(conn, touched.customers, settings, bridge.today(), touched.contracts)
+            derived_rows.rebuild(conn, touched, settings, bridge.today())
             cache.write_meta(conn, {k: v for k, v in meta.items() if v is not None})
             if beat.lost.is_set():
                 raise SyncFailed("the sync lock was lost during the sync")

@@ -139,7 +139,7 @@ def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
                     _apply(src, conn, plan, diff, fresh[name], cached[name])
                     diff.flush()
                     changes[name] = diff.counts
-                derived_rows.rebuild(conn, touched.customers, settings, bridge.today(), touched.contracts)
+                derived_rows.rebuild(conn, touched, settings, bridge.today())
         finished = settings.now()
         with bridge.store.begin() as store_conn:
             run.succeed(store_conn, finished, changes=changes, snapshot=cache.current())
