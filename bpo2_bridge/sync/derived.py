@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -41,6 +42,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 from ..cache import search as search_index
 from ..cache.schema import DERIVED, cache_table
 from ..queries import sqlfiles, windows
+from ..queries.statements import statement
 from ..report.figures import last_12_from, trend_periods
 from ..settings import Settings
 from .touched import Touched  # the sync and Refresh make theirs here (derived_rows.Touched)
@@ -52,7 +54,17 @@ log = logging.getLogger(__name__)
 
 META_TABLE = "_bridge_meta"
 COUNTS_DAY = "derived.counts_day"
-DERIVATIONS = {"customer_row": "derive_customer_rows", "contract_row": "derive_contract_rows"}
+DERIVATIONS = MappingProxyType(
+    {"customer_row": "derive_customer_rows", "contract_row": "derive_contract_rows"}
+)
+
+
+def _statement(conn: Connection, name: str, scoped: bool = False, prefix: str = "") -> TextClause:
+    """The statement of a SQL file on this connection, rendered and typed on its first use
+    (rendering ``derive_contract_rows`` alone costs 20 ms: each Refresh asked for it again)."""
+    return statement(
+        conn, ("derived", name, scoped, prefix), lambda: _sql(name, conn.dialect, scoped, prefix)
+    )
 
 
 def _sql(name: str, dialect: Any, scoped: bool = False, prefix: str = "") -> TextClause:
@@ -98,7 +110,7 @@ def derivation(name: str, dialect: Any, scoped: bool = False) -> TextualSelect:
 
 def _insert(conn: Connection, name: str, settings: Settings, today: dt.date) -> None:
     columns = ", ".join(c.name for c in cache_table(name).columns)
-    insert = _sql(f"derive_{name}s", conn.dialect, prefix=f"INSERT INTO {name} ({columns})\n")
+    insert = _statement(conn, f"derive_{name}s", prefix=f"INSERT INTO {name} ({columns})\n")
     conn.execute(insert, window_values(settings, today))
 
 
@@ -169,7 +181,7 @@ def rebuild(conn: Connection, touched: Touched, settings: Settings, today: dt.da
     if counts_day(conn) != today:
         recount(conn, settings, today)  # every contract's profitability, those noted included
     else:
-        conn.execute(_sql("update_contract_profitability", conn.dialect, scoped=True), values)
+        conn.execute(_statement(conn, "update_contract_profitability", scoped=True), values)
     _drop_touched(conn)
 
 
@@ -251,7 +263,7 @@ def _merge(conn: Connection, name: str, values: dict[str, Any], keep: Sequence[s
     changing = [c for c in columns if c != key and c not in keep]
     differs = "IS NOT" if conn.dialect.name == "sqlite" else "IS DISTINCT FROM"
     prefix = f"CREATE TEMPORARY TABLE {fresh} AS\n"
-    conn.execute(_sql(DERIVATIONS[name], conn.dialect, scoped=True, prefix=prefix), values)
+    conn.execute(_statement(conn, DERIVATIONS[name], scoped=True, prefix=prefix), values)
     # every statement below looks rows up in it by key: without an index, each one reads it whole
     conn.exec_driver_sql(f"CREATE UNIQUE INDEX {fresh}_key ON {fresh} ({key})")
     stored = f"SELECT 1 FROM {name} q WHERE q.{key} = f.{key}"
@@ -281,8 +293,8 @@ def recount(conn: Connection, settings: Settings, today: dt.date) -> None:
     """Every value that depends on the date computed again for ``today``: the customers'
     contract counts and every contract's last-12-months profitability."""
     values = window_values(settings, today)
-    conn.execute(_sql("update_customer_counts", conn.dialect), values)
-    conn.execute(_sql("update_contract_profitability", conn.dialect), values)
+    conn.execute(_statement(conn, "update_customer_counts"), values)
+    conn.execute(_statement(conn, "update_contract_profitability"), values)
     _set_counts_day(conn, today)
 
 
