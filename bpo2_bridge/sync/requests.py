@@ -3,9 +3,8 @@
 A web request never runs a sync: *Run full sync* writes a row here, and the process holding
 the scheduler lease finds the pending rows within seconds (scheduler.py) and runs the full
 sync on its job thread, so it never overlaps another scheduled job; the sync marks them picked
-as it starts. Presses made while one
-request waits are answered with that request; a request is satisfied by one full sync however
-many presses it gathered.
+as it starts. Presses made while one request waits are answered with that request (two at the
+same instant may make two rows: one full sync answers both).
 """
 
 from __future__ import annotations
