@@ -16,9 +16,12 @@ from sqlalchemy import select
 
 from bpo2_bridge.cache.schema import cache_table
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN
-from bpo2_bridge.queries.windows import PROFIT_COLUMNS, window_end
+from bpo2_bridge.queries.windows import window_end
+from bpo2_bridge.web.columns import PROFIT_COLUMNS as PROFIT_GRID_COLUMNS
 
 from .test_browser_walk import walk_customer
+
+PROFIT_COLUMNS = tuple(c.key for c in PROFIT_GRID_COLUMNS)  # the figures every contract grid offers
 
 LABELS = {
     "revenue_12m": "Revenue 12m",

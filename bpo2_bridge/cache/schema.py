@@ -121,6 +121,18 @@ def _customer_row(metadata: MetaData) -> Table:
 
 
 DERIVED = ("customer_row", "contract_row")  # in the order they are derived
+# contract_row's profitability columns, which sql/update_contract_profitability.sql writes
+PROFIT_COLUMNS = (
+    "revenue_12m",
+    "cost_12m",
+    "gross_profit_12m",
+    "margin_12m",
+    "volume_12m",
+    "cost_per_copy_12m",
+    "volume_trend",
+    "last_billed",
+    "cost_per_copy_3m",
+)
 
 
 def cache_metadata() -> MetaData:

@@ -23,7 +23,7 @@ from sqlglot.errors import ErrorLevel
 from sqlglot.parser import Parser
 from sqlglot.tokens import Token, TokenType
 
-from .policy import RefusedQuery
+from .policy import DIALECTS, RefusedQuery
 
 
 def _names(*groups: str) -> frozenset[str]:
@@ -165,23 +165,9 @@ def allowed_functions(dialect: str, extra: Iterable[str] = ()) -> frozenset[str]
     names = set(ALLOWED[dialect])
     for entry in extra:
         where, _, name = entry.strip().lower().rpartition(":")
-        if not where or _DIALECT_WORDS.get(where) == dialect:
+        if not where or DIALECTS.get(where) == dialect:
             names.add(name)
     return frozenset(names)
-
-
-# the words the setting may use for a dialect -> sqlglot dialect
-_DIALECT_WORDS = MappingProxyType(
-    {
-        "mssql": "tsql",
-        "tsql": "tsql",
-        "postgresql": "postgres",
-        "postgres": "postgres",
-        "mysql": "mysql",
-        "mariadb": "mysql",
-        "sqlite": "sqlite",
-    }
-)
 
 
 # arguments written as they are when a node is written alone: small, and some generators need them

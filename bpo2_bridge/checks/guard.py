@@ -13,7 +13,6 @@ source session is read-only and time-limited on its own.
 from __future__ import annotations
 
 import logging
-from types import MappingProxyType
 
 import sqlglot
 from sqlglot import exp
@@ -21,22 +20,9 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from .functions import FunctionCalls, allowed_functions
-from .policy import Policy, RefusedQuery
+from .policy import DIALECTS, Policy, RefusedQuery
 
 __all__ = ["DIALECTS", "Policy", "RefusedQuery", "check_sql", "sqlglot_dialect"]
-
-# SQLAlchemy dialect names (and sqlglot's own) -> sqlglot dialect
-DIALECTS = MappingProxyType(
-    {
-        "mssql": "tsql",
-        "tsql": "tsql",
-        "postgresql": "postgres",
-        "postgres": "postgres",
-        "mysql": "mysql",
-        "mariadb": "mysql",
-        "sqlite": "sqlite",
-    }
-)
 
 # T-SQL table hints that take no locks (or fewer); every other hint is a locking request.
 _READ_HINTS = frozenset({"NOLOCK", "READUNCOMMITTED", "NOEXPAND", "FORCESEEK", "FORCESCAN", "INDEX"})

@@ -1,10 +1,25 @@
-"""What ad-hoc SQL may be beyond one SELECT (the Policy the guard applies), and the error
-the guard raises when it is not."""
+"""What ad-hoc SQL may be beyond one SELECT (the Policy the guard applies), the error the guard
+raises when it is not, and the dialects it knows."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from types import MappingProxyType
+
+# SQLAlchemy dialect names (and sqlglot's own), as the guard and the query_allowed_functions
+# setting name them -> sqlglot dialect
+DIALECTS = MappingProxyType(
+    {
+        "mssql": "tsql",
+        "tsql": "tsql",
+        "postgresql": "postgres",
+        "postgres": "postgres",
+        "mysql": "mysql",
+        "mariadb": "mysql",
+        "sqlite": "sqlite",
+    }
+)
 
 
 @dataclass(frozen=True)

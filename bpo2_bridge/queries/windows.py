@@ -80,15 +80,6 @@ COLUMNS: MappingProxyType[str, Any] = MappingProxyType(
         "cost_per_copy_3m": Numeric(18, 4),
     }
 )
-PROFIT_COLUMNS = (
-    "revenue_12m",
-    "cost_12m",
-    "gross_profit_12m",
-    "margin_12m",
-    "volume_12m",
-    "cost_per_copy_12m",
-    "volume_trend",
-)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -40,7 +40,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from ..cache import search as search_index
-from ..cache.schema import DERIVED, cache_table
+from ..cache.schema import DERIVED, PROFIT_COLUMNS, cache_table
 from ..queries import sqlfiles, windows
 from ..queries.statements import statement
 from ..report.figures import last_12_from, trend_periods
@@ -134,18 +134,6 @@ TOUCHED_TABLES = (
 # 2-core machine): row by row 12 s for 10 %, 21 s for 25 %, 37 s for 50 %, 80 s for all;
 # wholesale 46-70 s whatever the share.
 WHOLESALE_SHARE = 0.7
-# the columns a scoped contract derivation leaves to update_contract_profitability.sql
-PROFIT_COLUMNS = (
-    "revenue_12m",
-    "cost_12m",
-    "gross_profit_12m",
-    "margin_12m",
-    "volume_12m",
-    "cost_per_copy_12m",
-    "volume_trend",
-    "last_billed",
-    "cost_per_copy_3m",
-)
 
 
 def rebuild(conn: Connection, touched: Touched, settings: Settings, today: dt.date) -> None:
@@ -177,7 +165,7 @@ def rebuild(conn: Connection, touched: Touched, settings: Settings, today: dt.da
         _drop_touched(conn)
         _rebuild_all(conn, settings, today)
         return
-    _merge(conn, "contract_row", values, keep=PROFIT_COLUMNS)
+    _merge(conn, "contract_row", values, keep=PROFIT_COLUMNS)  # a scoped derivation leaves them
     if counts_day(conn) != today:
         recount(conn, settings, today)  # every contract's profitability, those noted included
     else:
