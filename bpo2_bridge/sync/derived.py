@@ -148,10 +148,7 @@ def rebuild(conn: Connection, touched: Touched, settings: Settings, today: dt.da
     # customer rows first: contract rows read their names and main salesman
     _merge(conn, "customer_row", values)
     conn.execute(
-        text(
-            "INSERT INTO touched_contract (contract_id)\n"
-            + sqlfiles.render("derive_touched_contracts", conn.dialect)
-        )
+        _statement(conn, "derive_touched_contracts", prefix="INSERT INTO touched_contract (contract_id)\n")
     )
     # the rows about to be added need their profitability computed: they have none yet
     conn.execute(
