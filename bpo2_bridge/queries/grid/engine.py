@@ -189,13 +189,14 @@ class Grid:
         seconds: float,
     ) -> list[dict[str, Any]]:
         """The page read by walking its sort order (``_planned``), or, when the walk finds too
-        few matches too slowly (rows that pass the filter sit far down the sort order: expired
-        contracts sorted by newest expiry), by the planner's own plan after ``seconds``
+        few matches in too much CPU time (rows that pass the filter sit far down the sort
+        order: expired contracts sorted by newest expiry), by the planner's own plan after
+        ``seconds`` of this thread's CPU time
         (WALK_SECONDS; WALK_SECONDS_CAPPED where that plan would sort every row that passes: a
         second for the 155,000 active rentals sorted by newest start, whose first 20 sit among
         the 42,000 newest contracts, 75 ms into the walk)."""
         try:
-            with time_limit.budget(conn, seconds):
+            with time_limit.budget(conn, seconds, work=True):
                 return self._page_rows(conn, walking, order, state, page)
         except DBAPIError as exc:
             if not time_limit.is_time_limit(exc):
