@@ -129,7 +129,10 @@ def _contracts_page(
     counts = {}
     if _wants_html():
         limit = None if customer_id is not None else settings.grid_count_limit
-        counts = crm.contract_tab_counts(conn, bridge, user, customer_id, today, limit=limit)
+        # the shown tab's count is the page's own, unless a customer's tabs count past its cap
+        reused = page.unfiltered and (limit is not None or not page.capped)
+        known = {tab: RowCount(page.total, page.capped)} if reused else {}
+        counts = crm.contract_tab_counts(conn, bridge, user, customer_id, today, limit=limit, known=known)
     return page, counts
 
 

@@ -248,7 +248,15 @@ ENTITIES: tuple[Entity, ...] = (
             Col("modified_date", DateTime()),
         ),
         customer_link="customer_id",
-        indexes=(("scheduled_for",), ("modified_date",), ("customer_id",)),
+        # a salesman's own (Home's Today and Recent "mine"): their few rows, not every one of
+        # the day or fortnight tested for the salesman
+        indexes=(
+            ("scheduled_for",),
+            ("modified_date",),
+            ("customer_id",),
+            ("salesman_id", "scheduled_for"),
+            ("salesman_id", "modified_date"),
+        ),
     ),
     Entity(
         "case_attachment",

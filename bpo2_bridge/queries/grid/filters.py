@@ -36,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
 from ...cache import time_limit
+from .value_lists import distinct_values
 
 KINDS = ("text", "number", "date", "datetime", "bool")
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains", "startswith")
@@ -319,3 +320,16 @@ def value_counts(
                 raise
             return None
     return None if len(pairs) > MAX_CHOICES else pairs
+
+
+def held_values(conn: Any, column: ColumnElement[Any], seconds: float) -> list[tuple[Any, int | None]] | None:
+    """The values ``column`` holds in its whole table, without counts, read through its index
+    (``value_lists.distinct_values``); None past MAX_CHOICES values or ``seconds``."""
+    try:
+        with time_limit.budget(conn, seconds):
+            values = distinct_values(conn, column, MAX_CHOICES + 1)
+    except DBAPIError as exc:
+        if not time_limit.is_time_limit(exc):
+            raise
+        return None
+    return None if len(values) > MAX_CHOICES else [(value, None) for value in values]

@@ -21,6 +21,7 @@ class GridPage:
     rows: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
     capped: bool = False  # more rows match than were counted: total is a lower bound
+    unfiltered: bool = False  # no search or filter of the user's: total counts the list itself
     page: int = 1
     pages: int = 1
     truncated: bool = False  # an export stopped at the grid's export cap

@@ -31,14 +31,18 @@ _TESTS: MappingProxyType[str, Callable[[str, str], bool]] = MappingProxyType(
 )
 
 
-def distinct_values(conn: Connection, column: Column[Any]) -> list[Any]:
-    """Every value of ``column`` (NULL aside), in one statement that seeks through its index
-    from each value to the next."""
+def distinct_values(conn: Connection, column: ColumnElement[Any], limit: int | None = None) -> list[Any]:
+    """Every value of ``column`` (NULL aside; the first ``limit``), in one statement that seeks
+    through its index from each value to the next. ``column`` is a table's, or a subquery's
+    that reads one table's column (a grid's base)."""
     table = column.table
     found = select(func.min(column).label("v")).select_from(table).cte("found", recursive=True)
-    after = select(func.min(column)).where(column > found.c.v).scalar_subquery()
+    after = select(func.min(column)).select_from(table).where(column > found.c.v).scalar_subquery()
     found = found.union_all(select(after).where(found.c.v.is_not(None)))
-    return [v for v in conn.execute(select(found.c.v).where(found.c.v.is_not(None))).scalars()]
+    values = select(found.c.v).where(found.c.v.is_not(None))
+    if limit is not None:
+        values = values.limit(limit)
+    return [v for v in conn.execute(values).scalars()]
 
 
 def listed(
