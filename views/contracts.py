@@ -114,6 +114,10 @@ def _contracts_page(
     and counted exactly. The list across customers is searched through the search index and
     counted up to grid_count_limit."""
     today, settings = bridge.today(), bridge.settings
+    counts = {}
+    if _wants_html():
+        limit = None if customer_id is not None else settings.grid_count_limit
+        counts = crm.contract_tab_counts(conn, bridge, user, customer_id, today, limit=limit)
     listed = crm.contract_list(conn, bridge, user, tab, customer_id, today)
     page = fetch_page(
         grid,
@@ -125,14 +129,8 @@ def _contracts_page(
         equivalents=crm.contract_equivalents(conn, bridge, listed.base, today),
         search=search_index.TextSearch(conn, search_index.CONTRACTS) if customer_id is None else None,
         default_sort=DEFAULT_SORTS[tab],
+        listed=counts.get(tab),  # the tab's rows: neither the page nor its drop-downs count them again
     )
-    counts = {}
-    if _wants_html():
-        limit = None if customer_id is not None else settings.grid_count_limit
-        # the shown tab's count is the page's own, unless a customer's tabs count past its cap
-        reused = page.unfiltered and (limit is not None or not page.capped)
-        known = {tab: RowCount(page.total, page.capped)} if reused else {}
-        counts = crm.contract_tab_counts(conn, bridge, user, customer_id, today, limit=limit, known=known)
     return page, counts
 
 

@@ -369,15 +369,11 @@ def contract_tab_counts(
     customer_id: int | None = None,
     today: dt.date | None = None,
     limit: int | None = None,
-    known: Mapping[str, RowCount] = MappingProxyType({}),
 ) -> dict[str, RowCount]:
-    """Rows of each tab, counted up to ``limit`` (grid.counts); those ``known`` (the shown
-    tab's, counted for its page) are not counted again."""
+    """Rows of each tab, counted up to ``limit`` (grid.counts)."""
     today = today or bridge.today()
-    counts = dict(known)
+    counts = {}
     for tab in windows.TABS:
-        if tab in counts:
-            continue
         listed = contract_list(conn, bridge, user, tab, customer_id, today)
         counts[tab] = count_rows(conn, listed.base, listed.where, limit, bridge.settings.grid_count_seconds)
     return counts

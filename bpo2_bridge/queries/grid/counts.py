@@ -20,7 +20,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ...cache import time_limit
 
-CHUNK = 500  # rows fetched between two looks at the clock
+CHUNK = 500  # rows fetched between two looks at the clock (PostgreSQL)
+FIRST_STEP = 1_000  # rows a SQLite count takes first: past them, it goes on up to its limit
 
 
 def clock() -> float:
@@ -49,9 +50,43 @@ def count_rows(
     if limit is None:
         statement = select(func.count()).select_from(source).where(*where)
         return RowCount(int(conn.execute(statement).scalar_one()), False)
-    # rows are worked out as they are fetched (SQLite): the clock is read between chunks, and
-    # a chunk whose rows sit far apart (a filter matching nothing for 800,000 rows of the table)
-    # is stopped by the statement's own deadline
+    if conn.dialect.name == "sqlite":
+        return _counted_in_steps(conn, source, where, limit, seconds)
+    return _counted_as_fetched(conn, source, where, limit, seconds)
+
+
+def _counted_in_steps(
+    conn: Connection, source: FromClause, where: Sequence[ColumnElement[bool]], limit: int, seconds: float
+) -> RowCount:
+    """SQLite counts in the statement (``count(*)`` of at most ``step + 1`` rows), a few times
+    faster than fetching each row (2 ms instead of 4 for 10,000 expired contracts): first
+    FIRST_STEP rows, then up to ``limit``. A step stopped by its time says what the steps
+    before it found ("1,000+")."""
+    deadline = clock() + seconds
+    found, left = 0, seconds
+    for step in sorted({min(FIRST_STEP, limit), limit}):
+        if found:
+            left = deadline - clock()
+            if left <= 0:
+                return RowCount(found, True)
+        matching = select(literal(1)).select_from(source).where(*where).limit(step + 1).subquery()
+        try:
+            with time_limit.budget(conn, left):
+                rows = int(conn.execute(select(func.count()).select_from(matching)).scalar_one())
+        except DBAPIError as exc:
+            if not time_limit.is_time_limit(exc):
+                raise
+            return RowCount(found, True)
+        if rows <= step:
+            return RowCount(rows, False)
+        found = step
+    return RowCount(limit, True)
+
+
+def _counted_as_fetched(
+    conn: Connection, source: FromClause, where: Sequence[ColumnElement[bool]], limit: int, seconds: float
+) -> RowCount:
+    """PostgreSQL: the matching rows fetched CHUNK at a time, the clock read between chunks."""
     matching = select(literal(1)).select_from(source).where(*where).limit(limit + 1)
     deadline = clock() + seconds
     found = 0

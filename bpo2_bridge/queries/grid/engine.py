@@ -101,6 +101,7 @@ class Grid:
         equivalents: Equivalents | None = None,
         search: TextSearch | None = None,
         default_sort: str | None = None,
+        listed: RowCount | None = None,
     ) -> GridPage:
         """The rows the URL's ``params`` ask for; GridError naming any bad parameter.
 
@@ -112,6 +113,8 @@ class Grid:
         stored, indexed columns: ``{key: lambda op, value: condition}``. ``search`` answers the
         search box from the base's stored search text instead of testing each text column.
         ``default_sort``: the order without a ``sort`` parameter where it is not the grid's (a tab's).
+        ``listed``: the rows of the list before the user's own filters (``where`` alone), when
+        the caller has counted them already (a tab's count): not counted again.
         """
         source = _as_from(base)
         state = GridState.parse(self, params, max_page_size or max(PAGE_SIZES), default_sort)
@@ -131,9 +134,12 @@ class Grid:
         # match reads, where a walk of the sort order does better testing each row it passes
         read_all = [*filters, *(search.index_reads if search is not None else ())]
         limit = None if state.last else count_limit
-        counted = count_rows(conn, source, read_all, limit, count_seconds)
-        page.total, page.capped = counted.rows, counted.more
         page.unfiltered = len(read_all) == len(where)
+        if listed is not None and page.unfiltered and not (state.last and listed.more):
+            counted = listed
+        else:
+            counted = count_rows(conn, source, read_all, limit, count_seconds)
+        page.total, page.capped = counted.rows, counted.more
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = page.pages if state.last else state.page if page.capped else min(state.page, page.pages)
         sorted_column = self.by_key.get(state.sort_key)
@@ -150,7 +156,16 @@ class Grid:
             page.rows = rows[: self.export_cap]
             return page
         if state.format == "html":
-            page.choices = self._choices(conn, source, list(where), count_seconds, counted=not page.capped)
+            # the drop-downs list the values of the list before the user's own filters: as long
+            # as the page's when there are none, else counted for them (a filter that leaves 3
+            # of a million contracts still offers the million's values)
+            if listed is None:
+                listed = (
+                    counted
+                    if page.unfiltered
+                    else count_rows(conn, source, where, count_limit, count_seconds)
+                )
+            page.choices = self._choices(conn, source, list(where), count_seconds, counted=not listed.more)
         if planned is filters:
             page.rows = self._page_rows(
                 conn, select(source).where(*read_all), order, state, page, filled=filled
