@@ -175,8 +175,9 @@ class Grid:
             )
         else:
             walking, sorting = select(source).where(*planned), select(source).where(*read_all)
-            # a sort past the count's cap reads more than 10,000 rows, unless the search index
-            # hands it its rows (100,000 of "CPC08" in 35 ms): worth a longer walk only then
+            # how long the walk may look before the sort takes over: briefly where the search
+            # index hands the sort its rows, longer past the count's cap, where the sort would
+            # read more than 10,000 rows
             indexed = len(read_all) > len(filters)
             seconds = (
                 WALK_SECONDS_INDEXED if indexed else WALK_SECONDS_CAPPED if page.capped else WALK_SECONDS
