@@ -121,6 +121,7 @@ def test_a_count_whose_rows_sit_far_down_the_table_stops_at_its_time_limit(
     assert client.get(url).get_json()["total"] == 100  # in time: exact
     # a second for each look at the clock (every 10,000 SQLite instructions, about 3,000 rows
     # here): the count's 0.5 s end at its first look, the page's 10 s at its tenth
+    monkeypatch.setattr(time_limit, "CHECK_EVERY", 10_000)
     monkeypatch.setattr(time_limit, "clock", itertools.count().__next__)
     found = client.get(url).get_json()
     assert found["capped"] and found["total"] == 0, "nothing counted before the deadline"
@@ -165,6 +166,7 @@ def test_a_busy_machine_walks_the_sort_order_as_a_quiet_one(
     client = make_app(Bridge(settings)).test_client()
     login(client, DEMO_ADMIN_LOGIN)
     monkeypatch.setattr(grid, "WALK_FROM", 10)  # 100 matches are walked for, along start dates
+    monkeypatch.setattr(time_limit, "CHECK_EVERY", 10_000)  # a few looks at the clock in that walk
     monkeypatch.setattr(search_index, "present", lambda _conn, _searched: False)  # each row tested
     url = "/contracts?tab=all&f_contract_no=BULK-059&sort=start_date"
     statements: list[str] = []
