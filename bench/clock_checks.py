@@ -57,7 +57,7 @@ def main() -> None:
     conn = sqlite3.connect(f"{snapshot.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
     default_switch = sys.getswitchinterval()
     print(f"count of 100,000 expired contracts, median of {RUNS} (ms); columns: looks every N instructions")
-    print(f"{'busy threads':>12} {'switch':>7} {'no limit':>9}" + "".join(f"{n:>11,}" for n in CHECKS))
+    print(f"{'busy threads':>12} {'switch':>7} {'no limit':>11}" + "".join(f"{n:>11,}" for n in CHECKS))
     try:
         for busy in BUSY:
             for switch in SWITCHES if busy else SWITCHES[:1]:
