@@ -98,9 +98,8 @@ class Figures:
     def add_revenue(self, line_type: str, meter_type: str | None, amount: Decimal, volume: int) -> None:
         self.revenue[line_type] += amount
         if line_type == "Meter":
-            self.volume[meter_type if meter_type is not None and meter_type in METER_TYPES else OTHER] += (
-                volume
-            )
+            kind = meter_type if meter_type is not None and meter_type in METER_TYPES else OTHER
+            self.volume[kind] += volume
 
     @property
     def revenue_total(self) -> Decimal:
