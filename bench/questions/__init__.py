@@ -20,7 +20,8 @@ Data, reused when present:
   postgresql+psycopg://postgres@127.0.0.1:5432/bpo2_bench_questions (create it first), with
   BPO2_BENCH_SNAPSHOT naming a SQLite snapshot of the same demo for the other two.
 BPO2_BENCH_COLD (300) questions are asked cold, BPO2_BENCH_QUESTIONS (12000) drawn per workload;
-BPO2_BENCH_ONLY=a,c runs only those workloads. Server logs stay in a folder the run names.
+BPO2_BENCH_ONLY=a,c runs only those workloads; BPO2_BENCH_PROCESSES=2 runs the bridge as two
+web processes (see `servers`), the load shared over them; cold questions go to the first. Server logs stay in a folder the run names.
 
 Targets (the issue): the bridge >= 2x Datasette's requests/s on a, b, c and e, >= 1x Datasette's
 SQL endpoint on d; every grid question cold in p50 <= 25 ms and p99 <= 150 ms.
@@ -49,6 +50,7 @@ from bench.questions.servers import (
 
 DATA = Path(os.environ.get("BPO2_BENCH_WEB", "/tmp/bench-questions"))
 COLD = int(os.environ.get("BPO2_BENCH_COLD", "300"))
+PROCESSES = int(os.environ.get("BPO2_BENCH_PROCESSES", "1"))
 QUESTIONS = int(os.environ.get("BPO2_BENCH_QUESTIONS", "12000"))
 RATIO_TARGETS = {"a": 2.0, "b": 2.0, "c": 2.0, "d": 1.0, "e": 2.0, "e-filter": 2.0}
 COLD_P50_MS, COLD_P99_MS = 25.0, 150.0
@@ -68,22 +70,23 @@ def main() -> None:
         _read_through(path)  # every server starts with the files in the OS page cache
     logs = Path(tempfile.mkdtemp(prefix="bpo2-bench-questions-"))
     print(
-        f"bridge {BRIDGE} on {DATA}; bare and Datasette on {snapshot}; {CONNECTIONS} connections,"
+        f"bridge {BRIDGE} ({PROCESSES} process{'es' if PROCESSES > 1 else ''}) on {DATA}; bare and Datasette on {snapshot}; {CONNECTIONS} connections,"
         f" {SECONDS:g} s per load; {COLD} cold questions; logs in {logs}; {_machine()}",
         flush=True,
     )
-    servers: dict[str, Server] = {}
+    servers: dict[str, list[Server]] = {}
     try:
-        servers["bridge"] = start_bridge(DATA, logs)
-        servers["bare"] = start_bare(snapshot, logs)
-        servers["datasette"] = start_datasette(snapshot, logs)
-        cookies = {login: sign_in(servers["bridge"].port, login) for login in ("admin", "sales1")}
+        servers["bridge"] = start_bridge(DATA, logs, PROCESSES)
+        servers["bare"] = [start_bare(snapshot, logs)]
+        servers["datasette"] = [start_datasette(snapshot, logs)]
+        # one session for all the bridge's processes: they share the store and the signing key
+        cookies = {login: sign_in(servers["bridge"][0].port, login) for login in ("admin", "sales1")}
         results = []
         for w in work:
             results.append(_measure(w, servers, cookies))
             _progress(results[-1])
     finally:
-        for server in servers.values():
+        for server in (s for started in servers.values() for s in started):
             server.stop()
     print()
     print(table(results))
@@ -92,7 +95,7 @@ def main() -> None:
     )
 
 
-def _measure(w: Workload, servers: dict[str, Server], cookies: dict[str, str]) -> dict[str, object]:
+def _measure(w: Workload, servers: dict[str, list[Server]], cookies: dict[str, str]) -> dict[str, object]:
     row: dict[str, object] = {
         "workload": w.key,
         "title": w.title,
@@ -104,10 +107,10 @@ def _measure(w: Workload, servers: dict[str, Server], cookies: dict[str, str]) -
         if any(p is None for p in paths):
             continue
         cookie = cookies[w.login] if name == "bridge" else ""
-        port = servers[name].port
+        ports = [s.port for s in servers[name]]
         row[name] = {
-            "cold": cold(port, paths[:COLD], cookie),
-            "load": load(port, paths[COLD:], cookie, IDLE[name]),
+            "cold": cold(ports[0], paths[:COLD], cookie),
+            "load": load(ports, paths[COLD:], cookie, IDLE[name]),
         }
     return row
 

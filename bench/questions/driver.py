@@ -67,34 +67,54 @@ def cold(port: int, paths: list[str], cookie: str) -> dict[str, object]:
     }
 
 
-def load(port: int, paths: list[str], cookie: str, idle: str) -> dict[str, object]:
-    """The paths walked by wrk with CONNECTIONS connections for up to SECONDS."""
+def load(ports: list[int], paths: list[str], cookie: str, idle: str) -> dict[str, object]:
+    """The paths walked by wrk with CONNECTIONS connections for up to SECONDS, the connections
+    and the paths shared out over `ports` (one wrk each, run together) as a load balancer in
+    front of several processes of one server would share them."""
     if not paths:
         return {"questions": 0}
+    share = max(1, CONNECTIONS // len(ports))
     with tempfile.TemporaryDirectory(prefix="bpo2-bench-walk-") as folder:
-        listed = Path(folder) / "paths.txt"
-        listed.write_text("\n".join(paths) + "\n")
-        args = [
-            wrk(),
-            "-t1",
-            f"-c{CONNECTIONS}",
-            f"-d{SECONDS:g}s",
-            "--timeout",
-            "60s",
-            "-s",
-            str(WALK),
-            f"http://127.0.0.1:{port}",
-            "--",
-            str(listed),
-            cookie,
-            idle,
-        ]
-        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    line = next(x for x in out.splitlines() if x.startswith("walk "))
-    result = json.loads(line.removeprefix("walk "))
-    result["rps"] = result["answered"] / result["seconds"] if result["seconds"] > 0 else float("nan")
-    result["errors"] += result.pop("socket_errors")
-    return result
+        runs = []
+        for n, port in enumerate(ports):
+            listed = Path(folder) / f"paths-{n}.txt"
+            listed.write_text("\n".join(paths[n :: len(ports)]) + "\n")
+            args = [
+                wrk(),
+                "-t1",
+                f"-c{share}",
+                f"-d{SECONDS:g}s",
+                "--timeout",
+                "60s",
+                "-s",
+                str(WALK),
+                f"http://127.0.0.1:{port}",
+                "--",
+                str(listed),
+                cookie,
+                idle,
+            ]
+            runs.append(subprocess.Popen(args, stdout=subprocess.PIPE, text=True))
+        outs = [run.communicate()[0] for run in runs]
+        if any(run.returncode for run in runs):
+            raise RuntimeError(f"wrk failed: {outs}")
+    walks = [
+        json.loads(next(x for x in out.splitlines() if x.startswith("walk ")).removeprefix("walk "))
+        for out in outs
+    ]
+    seconds = max(w["seconds"] for w in walks)
+    answered = sum(w["answered"] for w in walks)
+    return {
+        "questions": sum(w["questions"] for w in walks),
+        "answered": answered,
+        "errors": sum(w["errors"] + w["socket_errors"] for w in walks),
+        "seconds": seconds,
+        "exhausted": any(w["exhausted"] for w in walks),
+        # over several processes: the median of their medians, and the worst of their p99s
+        "p50_ms": statistics.median(w["p50_ms"] for w in walks),
+        "p99_ms": max(w["p99_ms"] for w in walks),
+        "rps": answered / seconds if seconds > 0 else float("nan"),
+    }
 
 
 def wrk() -> str:

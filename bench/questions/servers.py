@@ -2,7 +2,8 @@
 
 - the bridge: `bpo2-bridge serve --no-scheduler`, 8 threads, its settings in BPO2_BRIDGE_*
   variables, from this checkout or another one (BPO2_BENCH_BRIDGE names its executable, so an
-  older checkout can be measured with the same questions);
+  older checkout can be measured with the same questions); BPO2_BENCH_PROCESSES of them (1 by
+  default), each on a port of its own, as a host runs one per core behind nginx;
 - the bare endpoint (`bench.questions.bare`) on a snapshot file;
 - Datasette on the same file, in its default (mutable, read-only) mode: the bridge reads a file
   that incremental syncs and Refresh write, so it cannot open it immutable, and neither does
@@ -127,9 +128,12 @@ class Server:
         self._log.close()
 
 
-def start_bridge(data_dir: Path, logs: Path) -> Server:
+def start_bridge(data_dir: Path, logs: Path, processes: int = 1) -> list[Server]:
+    """`processes` web processes on ports of their own, as docs/deploy.md runs one per core
+    behind nginx."""
     args = [str(BRIDGE), "serve", "--no-scheduler", "--host", "127.0.0.1", "--port", "{port}"]
-    return Server("bridge", args, logs / "bridge.log", bridge_environment(data_dir))
+    env = bridge_environment(data_dir)
+    return [Server("bridge", args, logs / f"bridge-{n}.log", env) for n in range(processes)]
 
 
 def start_bare(snapshot: Path, logs: Path) -> Server:
