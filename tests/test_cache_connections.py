@@ -111,3 +111,70 @@ def test_after_a_busy_spell_requests_reuse_one_warm_connection(kind, copied_demo
             conn.execute(text("SELECT count(*) FROM customer")).scalar_one()
             used.add(id(conn.connection.driver_connection))
     assert len(used) == 1
+
+
+def test_a_page_reads_the_cache_on_one_connection(make_app, copied_demo) -> None:
+    """Sign-in's employee, the view and the layout share the request's connection."""
+    from bpo2_bridge.demo.content import DEMO_SALESMAN_LOGIN
+
+    from .helpers import sign_in
+
+    bridge: Bridge = copied_demo()
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
+    account = client.get("/customers?format=json").get_json()["rows"][0]["account_no"]
+    checkouts: list[str] = []
+
+    def checked_out(dbapi_conn, record, proxy) -> None:  # type: ignore[no-untyped-def]
+        checkouts.append(dbapi_conn.execute("PRAGMA database_list").fetchone()[2])
+
+    event.listen(Pool, "checkout", checked_out)
+    try:
+        for path in (f"/customers/{account}/contracts?tab=expiring", "/contracts?tab=expired", "/"):
+            checkouts.clear()
+            assert client.get(path).status_code == 200
+            cache = [f for f in checkouts if "cache-" in f]
+            assert len(cache) == 1, (path, checkouts)
+    finally:
+        event.remove(Pool, "checkout", checked_out)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_failed_statement_leaves_the_rest_of_the_request_a_working_connection(
+    kind, copied_demo, fresh_database
+) -> None:
+    url = fresh_database("postgresql").render_as_string(hide_password=False) if kind == "postgresql" else None
+    bridge: Bridge = copied_demo(**({"cache_url": url} if url else {}))
+    if url:
+        full_sync(bridge)
+    bridge.cache.remember_pointers()
+    try:
+        with bridge.cache.connect() as first:
+            customers = first.execute(text("SELECT count(*) FROM customer")).scalar_one()
+        with pytest.raises(Exception, match="no_such_table"), bridge.cache.connect() as conn:
+            conn.execute(text("SELECT * FROM no_such_table"))
+        with bridge.cache.connect() as after:  # a PostgreSQL transaction ended by an error takes no more
+            assert after is not first
+            assert after.execute(text("SELECT count(*) FROM customer")).scalar_one() == customers
+    finally:
+        bridge.cache.forget_pointers()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_request_reads_its_own_write(kind, copied_demo, fresh_database) -> None:
+    """Refresh writes the snapshot, then lists what changed: it reads after the write."""
+    url = fresh_database("postgresql").render_as_string(hide_password=False) if kind == "postgresql" else None
+    bridge: Bridge = copied_demo(**({"cache_url": url} if url else {}))
+    if url:
+        full_sync(bridge)
+    name = text("SELECT customer_name FROM customer_row ORDER BY customer_id LIMIT 1")
+    bridge.cache.remember_pointers()
+    try:
+        with bridge.cache.connect() as conn:
+            before = conn.execute(name).scalar_one()
+        with bridge.cache.write() as conn:
+            conn.execute(text("UPDATE customer_row SET customer_name = customer_name || ' (renamed)'"))
+        with bridge.cache.connect() as conn:
+            assert conn.execute(name).scalar_one() == before + " (renamed)"
+    finally:
+        bridge.cache.forget_pointers()

@@ -185,7 +185,8 @@ def test_a_busy_machine_walks_the_sort_order_as_a_quiet_one(
         monkeypatch.setattr(time, "monotonic", _MONOTONIC)
     finally:
         event.remove(Engine, "before_cursor_execute", record)
-    assert next(looks) > 10, "the wall clock was read while the page was read"
+    # each look moved it a second: far past any walk's budget, had the walk gone by it
+    assert next(looks) > 5, "the wall clock was read while the page was read"
     assert busy == quiet
     rows_read = [
         [s for s in part if "c.contract_id" in s] for part in (statements[:walked], statements[walked:])

@@ -29,6 +29,7 @@ def _report(contract_no: str) -> Report:
             abort(404)
         if crm.customer(conn, current_user(), report.contract["account_no"]) is None:
             abort(404)
+    bridge.cache.release()  # a PDF may be drawn next, for seconds
     return report
 
 

@@ -16,7 +16,7 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, or_, select, text
@@ -82,15 +82,27 @@ class Cache:
     # -- one unit of work --------------------------------------------------------------------
 
     def remember_pointers(self) -> None:
-        """From now on in this thread, read each snapshot pointer once (until `forget_pointers`).
+        """From now on in this thread, read each snapshot pointer once and share one cache
+        connection (until `forget_pointers`).
 
-        A web request calls it first, so its several `connect()` calls cost one store query and
-        read one snapshot; the next request reads the pointer again and sees a snapshot another
-        process published meanwhile."""
+        A web request calls it first, so its several `connect()` calls (sign-in's employee, the
+        view, the layout) cost one store query and one connection, and read one snapshot; the
+        next request reads the pointer again and sees a snapshot another process published
+        meanwhile."""
         self._unit.pointers = {}
 
     def forget_pointers(self) -> None:
+        """The unit of work is over: its shared connection goes back to the pool."""
         self._unit.pointers = None
+        self.release()
+
+    def release(self) -> None:
+        """Give the unit of work's shared connection back now, before long work that reads no
+        more (a PDF drawn, an email sent): a thread waiting holds no connection or transaction."""
+        held: ExitStack | None = getattr(self._unit, "held", None)
+        self._unit.conn = self._unit.held = None
+        if held is not None:
+            held.close()
 
     def _pointers(self) -> dict[str, str | None] | None:
         memo: dict[str, str | None] | None = getattr(self._unit, "pointers", None)
@@ -122,18 +134,34 @@ class Cache:
     def connect(self) -> Iterator[Connection]:
         """A read-only connection on the current snapshot; tables are named as the entities.
 
-        A request reads one snapshot throughout, even when a sync publishes another meanwhile."""
-        memo = self._pointers()
-        name = memo.get(self._key + ".read") if memo is not None else None
-        if name is None:
-            name = self.current()
+        A request reads one snapshot throughout, even when a sync publishes another meanwhile.
+        Within a unit of work (`remember_pointers`) every call hands out the unit's one
+        connection, opened at the first; a block that raises gives it up, so the next one starts
+        on a fresh connection (a PostgreSQL transaction an error ended takes no more statements)."""
+        shared: Connection | None = getattr(self._unit, "conn", None)
+        if shared is None:
+            memo = self._pointers()
+            name = memo.get(self._key + ".read") if memo is not None else None
             if name is None:
-                raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
-            if memo is not None:
-                memo[self._key + ".read"] = name
-            self._retire_others(name)
-        with self._open(name) as conn, raising_query_timeout(self.settings.screen_query_timeout):
-            yield conn
+                name = self.current()
+                if name is None:
+                    raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
+                if memo is not None:
+                    memo[self._key + ".read"] = name
+                self._retire_others(name)
+            if memo is None:  # no unit of work: a connection for this block alone
+                with self._open(name) as conn, raising_query_timeout(self.settings.screen_query_timeout):
+                    yield conn
+                return
+            held = ExitStack()
+            shared = held.enter_context(self._open(name))
+            self._unit.conn, self._unit.held = shared, held
+        try:
+            with raising_query_timeout(self.settings.screen_query_timeout):
+                yield shared
+        except BaseException:
+            self.release()
+            raise
 
     @contextmanager
     def _open(self, name: str) -> Iterator[Connection]:
@@ -340,21 +368,27 @@ class Cache:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction on the current snapshot (incremental sync, refresh)."""
+        """One write transaction on the current snapshot (incremental sync, refresh).
+
+        The unit of work's shared connection is given up after it: its transaction began before
+        the write, and what the unit reads next (Refresh's list of changes) must include it."""
         name = self.current()
         if name is None or not self._snapshot_exists(name):
             raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
-        if self._pg is not None:
-            with self._pg.begin() as conn:
-                conn.exec_driver_sql(f"SET LOCAL search_path TO {self._quote(name)}")
-                yield conn
-            return
-        engine = self._writer(name)
         try:
-            with engine.begin() as conn:
-                yield conn
+            if self._pg is not None:
+                with self._pg.begin() as conn:
+                    conn.exec_driver_sql(f"SET LOCAL search_path TO {self._quote(name)}")
+                    yield conn
+                return
+            engine = self._writer(name)
+            try:
+                with engine.begin() as conn:
+                    yield conn
+            finally:
+                engine.dispose()
         finally:
-            engine.dispose()
+            self.release()
 
     def read_meta(self, conn: Connection) -> dict[str, str]:
         rows = conn.exec_driver_sql(f"SELECT key, value FROM {META_TABLE}").all()
