@@ -199,6 +199,25 @@ def test_session_cookie_secure_setting(make_app, secure: bool) -> None:
     assert ("; Secure" in cookies[0]) is secure
 
 
+def _session_cookies(response) -> list[str]:  # type: ignore[no-untyped-def]
+    return [c for c in response.headers.getlist("Set-Cookie") if c.startswith("bpo2_session=")]
+
+
+def test_the_session_cookie_is_signed_again_only_when_it_changed_or_has_aged(make_app, monkeypatch) -> None:
+    from bpo2_bridge.web import security
+
+    app = make_app()
+    client = app.test_client()
+    assert _session_cookies(sign_in(client, DEMO_SALESMAN_LOGIN))
+    client.get("/")  # the page's CSRF token is kept in the session: set once
+    assert not _session_cookies(client.get("/customers?format=json"))
+    assert _signed_in(client)
+    monkeypatch.setattr(security, "SESSION_RENEW_SECONDS", 0)
+    renewed = _session_cookies(client.get("/customers?format=json"))
+    assert renewed and "Expires=" in renewed[0]
+    assert _signed_in(client)
+
+
 # -- next with control characters ---------------------------------------------------------------
 
 
