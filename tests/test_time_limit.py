@@ -138,3 +138,20 @@ def test_postgresql_statement_past_the_limit_raises_query_timeout(copied_demo, f
             conn.exec_driver_sql("SELECT pg_sleep(0.4)")
     finally:
         bridge.cache.dispose()
+
+
+@pytest.mark.parametrize("work", [False, True])
+def test_a_budget_looks_at_the_clock_more_often_than_the_screen_limit(copied_demo, work, monkeypatch) -> None:
+    """A budget of a few milliseconds (a walk tried before a sort) is not overrun by the long
+    interval between looks that the 10 s screen limit uses."""
+    fake = Clock()
+    monkeypatch.setattr(time_limit, "clock", fake)
+    bridge: Bridge = copied_demo()
+    with bridge.cache.connect() as conn:
+        conn.exec_driver_sql(BUSY).scalar_one()
+        screen = fake.reads
+        with time_limit.budget(conn, 3600, work=work):
+            fake.reads = 0
+            assert conn.exec_driver_sql(BUSY).scalar_one() == 100_000
+            budgeted = fake.reads
+    assert budgeted >= 5 * max(screen, 1), (screen, budgeted)
