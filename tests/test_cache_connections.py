@@ -40,6 +40,17 @@ class _SqliteConnections:
         self.open -= isinstance(dbapi_conn, sqlite3.Connection)
 
 
+def _bridge_on(kind: str, copied_demo, fresh_database) -> Bridge:  # type: ignore[no-untyped-def]
+    """The demo bridge with its cache on ``kind`` (a PostgreSQL cache synced from the demo)."""
+    if kind == "sqlite":
+        bridge: Bridge = copied_demo()
+        return bridge
+    url = fresh_database("postgresql").render_as_string(hide_password=False)
+    bridge = copied_demo(cache_url=url)
+    full_sync(bridge)
+    return bridge
+
+
 def _pg_backends(url: str) -> int:
     probe = create_engine(url)
     try:
@@ -98,10 +109,7 @@ def test_a_connection_reading_a_retired_snapshot_is_closed_when_released(copied_
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_after_a_busy_spell_requests_reuse_one_warm_connection(kind, copied_demo, fresh_database) -> None:
-    url = fresh_database("postgresql").render_as_string(hide_password=False) if kind == "postgresql" else None
-    bridge: Bridge = copied_demo(**({"cache_url": url} if url else {}))
-    if url:
-        full_sync(bridge)
+    bridge = _bridge_on(kind, copied_demo, fresh_database)
     with ExitStack() as busy:  # four requests at once leave four connections in the pool
         for _ in range(4):
             busy.enter_context(bridge.cache.connect())
@@ -143,10 +151,7 @@ def test_a_page_reads_the_cache_on_one_connection(make_app, copied_demo) -> None
 def test_a_failed_statement_leaves_the_rest_of_the_request_a_working_connection(
     kind, copied_demo, fresh_database
 ) -> None:
-    url = fresh_database("postgresql").render_as_string(hide_password=False) if kind == "postgresql" else None
-    bridge: Bridge = copied_demo(**({"cache_url": url} if url else {}))
-    if url:
-        full_sync(bridge)
+    bridge = _bridge_on(kind, copied_demo, fresh_database)
     bridge.cache.remember_pointers()
     try:
         with bridge.cache.connect() as first:
@@ -163,10 +168,7 @@ def test_a_failed_statement_leaves_the_rest_of_the_request_a_working_connection(
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_request_reads_its_own_write(kind, copied_demo, fresh_database) -> None:
     """Refresh writes the snapshot, then lists what changed: it reads after the write."""
-    url = fresh_database("postgresql").render_as_string(hide_password=False) if kind == "postgresql" else None
-    bridge: Bridge = copied_demo(**({"cache_url": url} if url else {}))
-    if url:
-        full_sync(bridge)
+    bridge = _bridge_on(kind, copied_demo, fresh_database)
     name = text("SELECT customer_name FROM customer_row ORDER BY customer_id LIMIT 1")
     bridge.cache.remember_pointers()
     try:

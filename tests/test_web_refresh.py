@@ -121,3 +121,50 @@ def test_a_number_changed_in_bpo2_is_found_by_search_after_refresh(make_app, cop
     client.post(f"/customers/{account}/refresh", data={"csrf_token": page_token(client, page), "next": page})
     assert found("zqx-") == [new]
     assert old not in found(old)
+
+
+def test_refresh_while_another_write_holds_the_cache_says_so(
+    make_app, change_expiry_in_source, copied_demo, monkeypatch
+) -> None:
+    """A Refresh that cannot get the snapshot's write lock in time changes nothing and says
+    why: a message on the page, 503 for JSON; no error page. The next one goes through."""
+    import sqlite3
+
+    from bpo2_bridge.cache import engines
+
+    monkeypatch.setattr(engines, "WRITE_WAIT_SECONDS", 0.2)
+    bridge = copied_demo()
+    client = make_app(bridge).test_client()
+    sign_in(client, DEMO_SALESMAN_LOGIN)
+    account, row = first_contract(bridge, client)
+    page = f"/customers/{account}/contracts?tab=all&sort=contract_no"
+    change_expiry_in_source(bridge, row["contract_no"], dt.date(2020, 1, 31))
+    token = page_token(client, page)
+    other = sqlite3.connect(bridge.cache.path(bridge.cache.current()), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # an incremental sync writing
+        answer = client.post(f"/customers/{account}/refresh", data={"csrf_token": token, "next": page})
+        assert answer.status_code == 302
+        html = client.get(page).get_data(as_text=True)
+        assert "Not refreshed: Another update is writing the cache; try again in a minute." in html
+        as_json = client.post(
+            f"/customers/{account}/refresh",
+            data={"csrf_token": token},
+            headers={"Accept": "application/json"},
+        )
+        assert as_json.status_code == 503
+        assert as_json.get_json()["error"] == "Another update is writing the cache; try again in a minute."
+        rows = client.get(page + "&format=json").get_json()["rows"]
+        assert (
+            next(r for r in rows if r["contract_no"] == row["contract_no"])["expiry_date"]
+            == row["expiry_date"]
+        )
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (
+        client.post(f"/customers/{account}/refresh", data={"csrf_token": token, "next": page}).status_code
+        == 302
+    )
+    rows = client.get(page + "&format=json").get_json()["rows"]
+    assert next(r for r in rows if r["contract_no"] == row["contract_no"])["expiry_date"] == "2020-01-31"

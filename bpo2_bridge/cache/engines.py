@@ -23,6 +23,8 @@ READER_STATEMENTS = 32
 # cache connections a web process keeps open. A thread waiting for a PDF holds none, so threads
 # beyond these (see pool_sizes) open one only when they need it, and close it after
 KEPT_CONNECTIONS = 16
+# how long an incremental sync or a Refresh waits for another's write on the serving snapshot
+WRITE_WAIT_SECONDS = 30.0
 
 
 def pool_sizes(threads: int) -> dict[str, int]:
@@ -52,10 +54,13 @@ def reader_engine(path: Path, threads: int, *, timeout: float) -> Engine:
 
 def writer_engine(path: Path) -> Engine:
     """One writer on a published snapshot (incremental sync, Refresh)."""
-    # take the write lock up front: readers carry on (WAL), a concurrent writer waits
+    # take the write lock up front: readers carry on (WAL), a concurrent writer waits up to
+    # WRITE_WAIT_SECONDS, then Cache.write raises CacheBusy
     # WAL + synchronous=NORMAL: a commit survives a crash of the process; only a power cut
     # may lose the last commits, which the next sync reads again anyway
-    return _sqlite_engine(path, begin="BEGIN IMMEDIATE", pragmas=("PRAGMA synchronous=NORMAL",))
+    return _sqlite_engine(
+        path, begin="BEGIN IMMEDIATE", pragmas=("PRAGMA synchronous=NORMAL",), wait=WRITE_WAIT_SECONDS
+    )
 
 
 def builder_engine(path: Path) -> Engine:
@@ -77,8 +82,10 @@ def _sqlite_engine(
     create: bool = False,
     pool: dict[str, int] | None = None,
     statements: int = 128,
+    wait: float = 30,
 ) -> Engine:
-    """SQLite engine whose transactions start with `begin` (the driver's own handling is off)."""
+    """SQLite engine whose transactions start with `begin` (the driver's own handling is off);
+    a connection waits up to `wait` seconds for another's lock."""
     uri = path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")  # rw: never create
 
     def connect() -> sqlite3.Connection:
@@ -86,11 +93,11 @@ def _sqlite_engine(
             uri,
             uri=True,
             check_same_thread=False,
-            timeout=30,
+            timeout=wait,
             isolation_level=None,
             cached_statements=statements,
         )
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={round(wait * 1000)}")
         for pragma in pragmas:
             conn.execute(pragma)
         return conn

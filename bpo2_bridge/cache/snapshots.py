@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, or_, select, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from ..settings import Settings
@@ -39,6 +41,13 @@ RUN_KINDS = ("full", "incremental")  # syncs that speak for the whole cache
 
 class CacheMissing(RuntimeError):
     """No snapshot is serving yet (or its file was deleted): a full sync builds one."""
+
+
+class CacheBusy(RuntimeError):
+    """Another writer held the serving snapshot for longer than a write waits (engines.WRITE_WAIT_SECONDS)."""
+
+    def __init__(self) -> None:
+        super().__init__("Another update is writing the cache; try again in a minute.")
 
 
 def schema_fingerprint() -> str:
@@ -383,7 +392,7 @@ class Cache:
                 return
             engine = self._writer(name)
             try:
-                with engine.begin() as conn:
+                with _began(engine) as conn:
                     yield conn
             finally:
                 engine.dispose()
@@ -449,6 +458,20 @@ class Cache:
 
     def _writer(self, name: str) -> Engine:
         return writer_engine(self.path(name))
+
+
+@contextmanager
+def _began(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()``, its write lock not had in time raised as CacheBusy."""
+    with engine.connect() as conn:
+        try:
+            transaction = conn.begin()
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+                raise CacheBusy() from exc
+            raise
+        with transaction:
+            yield conn
 
 
 def _last_failure_query():  # type: ignore[no-untyped-def]

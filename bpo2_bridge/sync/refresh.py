@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, select
 
 from ..cache.schema import cache_table
-from ..cache.snapshots import CacheMissing
+from ..cache.snapshots import CacheBusy, CacheMissing
 from ..source.engines import SourceError, source_session
 from ..source.reflection import SourceSchema, reflect_source
 from ..store.database import sync_runs
@@ -109,6 +109,9 @@ def refresh_customer(bridge: Bridge, account_no: str) -> RefreshResult:
 
 def _refresh(bridge: Bridge, account_no: str) -> RefreshResult:
     settings, cache = bridge.settings, bridge.cache
+    # BPO2 is read, and the write may wait for another, for seconds: the request's read
+    # connection goes back first (its transaction would keep the snapshot's WAL from shrinking)
+    cache.release()
     if not cache.exists():
         raise CacheMissing("the cache is empty: run `bpo2-bridge sync --full`")
     started = settings.now()
@@ -221,6 +224,8 @@ def press_refresh(bridge: Bridge, account_no: str, customer_id: int) -> RefreshO
         as_of = bridge.cache.as_of()
         when = f"{as_of:%Y-%m-%d %H:%M}" if as_of else "the last sync"
         return RefreshOutcome(f"BPO2 is unreachable — showing data as of {when}.", True, {})
+    except CacheBusy as exc:
+        return RefreshOutcome(f"Not refreshed: {exc}", True, {})
     with bridge.cache.connect() as conn:
         named = contract_changes(before, contract_facts(conn, customer_id))
     changes = {name: dict(counts) for name, counts in result.changes.items()}

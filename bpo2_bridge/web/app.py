@@ -35,7 +35,7 @@ from bpo2_bridge.views import (
 from bpo2_bridge.views import auth as sign_in
 
 from ..bridge import Bridge
-from ..cache.snapshots import CacheMissing
+from ..cache.snapshots import CacheBusy, CacheMissing
 from ..cache.time_limit import QueryTimeout
 from ..settings import Settings, load_settings
 from ..source.engines import SourceError
@@ -175,6 +175,18 @@ def _error_pages(app: Flask) -> None:
         if not _cache_exists():  # e.g. its PostgreSQL schema was dropped under a running query
             return _cache_unavailable("the cache snapshot is missing")
         raise exc  # anything else is a real fault: the 500 page, logged
+
+    @app.errorhandler(CacheBusy)
+    def _cache_busy(exc: CacheBusy):  # type: ignore[no-untyped-def]
+        # another Refresh or sync held the write for longer than a write waits: say so, no traceback
+        log.warning("cache write lock not had in time: %s %s", request.method, request.path)
+        if wants_json():
+            as_of = cache_as_of()
+            return jsonify({"error": str(exc), "as_of": as_of.isoformat() if as_of else None}), 503
+        return (
+            render_template("errors/timeout.html", code=503, title="The cache is busy", message=str(exc)),
+            503,
+        )
 
     @app.errorhandler(QueryTimeout)
     def _too_slow(exc: QueryTimeout):  # type: ignore[no-untyped-def]

@@ -54,6 +54,8 @@ def grid_response(
     shown = page if isinstance(page, PageView) else PageView(page)
     if shown.redirect_params is not None:
         return redirect(shown.url(**shown.redirect_params), code=303)  # type: ignore[return-value]
+    if shown.format in ("csv", "xlsx"):
+        current_bridge().cache.release()  # the rows are read: writing 100,000 of them takes seconds
     if shown.format == "csv":
         return grid_export.csv_response(grid, shown, as_of)
     if shown.format == "xlsx":
