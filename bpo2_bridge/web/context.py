@@ -21,6 +21,14 @@ def current_bridge() -> Bridge:
     return bridge
 
 
+def release_cache() -> None:
+    """The request's cache connection goes back now, before long work that reads no more (an
+    app without a Bridge, a grid test's, has none)."""
+    bridge: Bridge | None = current_app.extensions.get(EXTENSION_KEY)
+    if bridge is not None:
+        bridge.cache.release()
+
+
 def _numbers() -> NumberFormat:
     return NumberFormat.from_settings(current_bridge().settings)
 

@@ -23,7 +23,7 @@ from ..queries.grid.filters import GridError
 from ..queries.grid.page import GridPage
 from ..queries.grid.state import BUILDER_PARAMS, FORMATS, Params
 from . import grid_export
-from .context import current_bridge
+from .context import current_bridge, release_cache
 from .grid_page import PageView
 
 
@@ -55,7 +55,7 @@ def grid_response(
     if shown.redirect_params is not None:
         return redirect(shown.url(**shown.redirect_params), code=303)  # type: ignore[return-value]
     if shown.format in ("csv", "xlsx"):
-        current_bridge().cache.release()  # the rows are read: writing 100,000 of them takes seconds
+        release_cache()  # the rows are read: writing 100,000 of them takes seconds
     if shown.format == "csv":
         return grid_export.csv_response(grid, shown, as_of)
     if shown.format == "xlsx":
