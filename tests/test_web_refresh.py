@@ -22,13 +22,20 @@ def first_contract(bridge, client) -> tuple[str, dict]:  # type: ignore[no-untyp
     return account, row
 
 
-def test_refresh_shows_a_change_made_in_bpo2(make_app, change_expiry_in_source, copied_demo) -> None:
+def changed_in_bpo2(make_app, change_expiry_in_source, copied_demo):  # type: ignore[no-untyped-def]
+    """A salesman signed in, his first contract's expiry changed in BPO2 to 2020-01-31 (not yet
+    in the cache): (bridge, client, account no, the contract's cached row, its customer's page)."""
     bridge = copied_demo()
     client = make_app(bridge).test_client()
     sign_in(client, DEMO_SALESMAN_LOGIN)
     account, row = first_contract(bridge, client)
     page = f"/customers/{account}/contracts?tab=all&sort=contract_no"
     change_expiry_in_source(bridge, row["contract_no"], dt.date(2020, 1, 31))
+    return bridge, client, account, row, page
+
+
+def test_refresh_shows_a_change_made_in_bpo2(make_app, change_expiry_in_source, copied_demo) -> None:
+    _, client, account, row, page = changed_in_bpo2(make_app, change_expiry_in_source, copied_demo)
     before = client.get(page + "&format=json").get_json()["rows"]
     assert (
         next(r for r in before if r["contract_no"] == row["contract_no"])["expiry_date"] == row["expiry_date"]
@@ -133,12 +140,7 @@ def test_refresh_while_another_write_holds_the_cache_says_so(
     from bpo2_bridge.cache import engines
 
     monkeypatch.setattr(engines, "WRITE_WAIT_SECONDS", 0.2)
-    bridge = copied_demo()
-    client = make_app(bridge).test_client()
-    sign_in(client, DEMO_SALESMAN_LOGIN)
-    account, row = first_contract(bridge, client)
-    page = f"/customers/{account}/contracts?tab=all&sort=contract_no"
-    change_expiry_in_source(bridge, row["contract_no"], dt.date(2020, 1, 31))
+    bridge, client, account, row, page = changed_in_bpo2(make_app, change_expiry_in_source, copied_demo)
     token = page_token(client, page)
     other = sqlite3.connect(bridge.cache.path(bridge.cache.current()), isolation_level=None)
     try:

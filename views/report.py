@@ -13,7 +13,7 @@ from bpo2_bridge.report.figures import Report, ReportNotFound, load_report
 from bpo2_bridge.report.payload import report_payload
 from bpo2_bridge.report.render import pdf_filename
 from bpo2_bridge.web.auth import current_user, safe_next
-from bpo2_bridge.web.context import current_bridge
+from bpo2_bridge.web.context import current_bridge, release_cache
 from bpo2_bridge.web.grid import wants_json
 
 bp = Blueprint("report", __name__)
@@ -29,7 +29,7 @@ def _report(contract_no: str) -> Report:
             abort(404)
         if crm.customer(conn, current_user(), report.contract["account_no"]) is None:
             abort(404)
-    bridge.cache.release()  # a PDF may be drawn next, for seconds
+    release_cache()  # a PDF may be drawn next, for seconds
     return report
 
 

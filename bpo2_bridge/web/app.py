@@ -176,17 +176,18 @@ def _error_pages(app: Flask) -> None:
             return _cache_unavailable("the cache snapshot is missing")
         raise exc  # anything else is a real fault: the 500 page, logged
 
-    @app.errorhandler(CacheBusy)
-    def _cache_busy(exc: CacheBusy):  # type: ignore[no-untyped-def]
-        # another Refresh or sync held the write for longer than a write waits: say so, no traceback
-        log.warning("cache write lock not had in time: %s %s", request.method, request.path)
+    def _try_again_later(message: str, title: str):  # type: ignore[no-untyped-def]
+        """503 with the message, and the cache's as-of time for JSON clients: no traceback."""
         if wants_json():
             as_of = cache_as_of()
-            return jsonify({"error": str(exc), "as_of": as_of.isoformat() if as_of else None}), 503
-        return (
-            render_template("errors/timeout.html", code=503, title="The cache is busy", message=str(exc)),
-            503,
-        )
+            return jsonify({"error": message, "as_of": as_of.isoformat() if as_of else None}), 503
+        return render_template("errors/timeout.html", code=503, title=title, message=message), 503
+
+    @app.errorhandler(CacheBusy)
+    def _cache_busy(exc: CacheBusy):  # type: ignore[no-untyped-def]
+        # another Refresh or sync held the write for longer than a write waits
+        log.warning("cache write lock not had in time: %s %s", request.method, request.path)
+        return _try_again_later(str(exc), "The cache is busy")
 
     @app.errorhandler(QueryTimeout)
     def _too_slow(exc: QueryTimeout):  # type: ignore[no-untyped-def]
@@ -198,15 +199,7 @@ def _error_pages(app: Flask) -> None:
             request.path,
             extra={"method": request.method, "path": request.path, "limit_s": exc.seconds},
         )
-        if wants_json():
-            as_of = cache_as_of()
-            return jsonify({"error": str(exc), "as_of": as_of.isoformat() if as_of else None}), 503
-        return (
-            render_template(
-                "errors/timeout.html", code=503, title="The query took too long", message=str(exc)
-            ),
-            503,
-        )
+        return _try_again_later(str(exc), "The query took too long")
 
     @app.errorhandler(SourceError)
     def _unreachable(exc: SourceError):  # type: ignore[no-untyped-def]
