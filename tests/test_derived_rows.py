@@ -547,3 +547,32 @@ def test_a_change_reaching_most_contract_rows_derives_them_wholesale(  # type: i
     assert_derived_rows_fresh(bridge)
     assert _searched(client, "ZZQ0000001") == 1
     source.engine.dispose()
+
+
+def test_a_snapshot_built_without_an_index_of_the_schema_is_rebuilt_by_the_next_sync(  # type: ignore[no-untyped-def]
+    copied_demo, monkeypatch
+) -> None:
+    """A snapshot an older version built, before an index a grid's plan counts on was added,
+    is not synced on incrementally: the next sync builds a new snapshot, which has it."""
+    from bpo2_bridge.cache import snapshots
+
+    bridge = copied_demo()
+    table = cache_table("contract_row")
+    (index,) = [
+        i for i in table.indexes if [c.name for c in i.columns] == ["status", "start_date", "contract_id"]
+    ]
+    table.indexes.discard(index)
+    try:
+        older = snapshots.schema_fingerprint()
+    finally:
+        table.indexes.add(index)
+    assert older != snapshots.schema_fingerprint()
+    before = bridge.cache.current()
+    with bridge.cache.write() as conn:
+        conn.exec_driver_sql(f"DROP INDEX {index.name}")
+        bridge.cache.write_meta(conn, {"fingerprint": older})
+    result = incremental_sync(bridge)
+    assert result.kind == "full" and bridge.cache.current() != before
+    with bridge.cache.connect() as conn:
+        names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert index.name in names

@@ -35,6 +35,10 @@ URLS = [
     "/contracts?tab=all&q=BULK&sort=start_date",
     "/contracts?tab=expiring&q=bulk+BULK-0&sort=-machines",
     "/contracts?tab=all&f_months_remaining=>3&sort=customer_name",
+    # every status but one: a branch per status along its (status, expiry or start) index
+    "/contracts?tab=all&f_status=!=Expired&sort=expiry_date",
+    "/contracts?tab=all&f_status=!=New&f_contract_type=!=Rental&sort=-start_date",
+    "/contracts?tab=expired&f_status=!=Cancelled&sort=-start_date",
 ]
 
 
@@ -62,8 +66,10 @@ def test_walked_sorted_and_planned_pages_are_the_same(
     monkeypatch.setattr(search_index, "present", PRESENT)  # searches read through the index
     assert {url: _page(client, url) for url in URLS} == planned
     monkeypatch.setattr(grid, "WALK_FROM", 0)  # walked along the sort order's index
-    for url in URLS:
-        assert _page(client, url) == planned[url], url
+    for few in (0, grid.FEW_ROWS, 10**9):  # each status's branch walked; as shipped; each sorted
+        monkeypatch.setattr(grid, "FEW_ROWS", few)
+        for url in URLS:
+            assert _page(client, url) == planned[url], (url, few)
     monkeypatch.setattr(grid, "WALK_SECONDS", -1.0)  # every walk given up for the sort
     for url in URLS:
         walked_or_sorted = _page(client, url)
@@ -128,6 +134,41 @@ def test_a_count_whose_rows_sit_far_down_the_table_stops_at_its_time_limit(
     assert [r["contract_no"] for r in found["rows"]] == [f"BULK-0590{i}" for i in range(5)]
     monkeypatch.setattr(time_limit, "clock", time.monotonic)
     assert client.get(url).get_json()["total"] == 100  # the next request counts again
+
+
+@pytest.mark.parametrize("count_limit", [100, 10_000])
+def test_a_common_word_the_index_finds_exactly_is_counted_in_the_index_as_row_by_row(
+    make_app, crowded_demo, login, monkeypatch, count_limit: int
+) -> None:  # type: ignore[no-untyped-def]
+    """A list made by search box words alone, each of them common and one the index finds
+    exactly (no letter it folds from another alphabet), is counted from the index without
+    reading a contract: the same total and cap as testing each row."""
+    client = make_app(Bridge(crowded_demo.settings.replace(grid_count_limit=count_limit))).test_client()
+    login(client, DEMO_ADMIN_LOGIN)
+    urls = [f"/contracts?tab=all&format=json&page_size=5&sort=contract_no&q={q}" for q in ("-05", "-05+-059")]
+    monkeypatch.setattr(search_index, "present", lambda _conn, _searched: False)  # each row tested
+    row_by_row = {url: client.get(url).get_json() for url in urls}
+    monkeypatch.setattr(search_index, "present", PRESENT)
+    monkeypatch.setattr(search_index, "DENSE_MATCHES", 10)  # BULK-05000 to -05999: common words
+    counts: list[str] = []
+
+    def keep(_conn, _cursor, statement, _parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT COUNT(*)"):
+            counts.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        for url in urls:
+            counts.clear()
+            indexed = client.get(url).get_json()
+            assert indexed == {**row_by_row[url], "as_of": indexed["as_of"]}, url
+            read = [s.replace(search_index.CONTRACTS.trigrams, "the index") for s in counts]
+            assert len(read) >= 2 and not any("contract_row" in s for s in read), read
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    assert row_by_row[urls[0]]["total"] == min(1000, count_limit)
+    assert row_by_row[urls[0]]["capped"] == (count_limit < 1000)
+    assert row_by_row[urls[1]]["total"] == 100
 
 
 @pytest.mark.parametrize("column", ["status", "contract_type"])

@@ -63,8 +63,9 @@ ALL_CONTRACTS = Grid(
     _columns(with_customer=True),
     default_sort="contract_no",
     key=("contract_id",),
-    # contract_row's (status, expiry_date) index: a status's contracts by expiry, walked in order
-    sorted_within={"status": ("expiry_date",)},
+    # contract_row's (status, expiry_date) and (status, start_date) indexes: a status's
+    # contracts by expiry or start, walked in order
+    sorted_within={"status": ("expiry_date", "start_date")},
 )
 
 

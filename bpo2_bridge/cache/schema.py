@@ -85,6 +85,9 @@ def _contract_row(metadata: MetaData) -> Table:
     # volume trend below a setting), each with the tie-break key
     _index(table, 10, ("margin_12m", "contract_id"))
     _index(table, 11, ("volume_trend", "contract_id"))
+    # a status's contracts by start: the newest starts are the current contracts, so a walk of
+    # the start order for expired ones passed every current contract first
+    _index(table, 12, ("status", "start_date", "contract_id"))
     return table
 
 

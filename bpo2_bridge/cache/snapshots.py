@@ -51,9 +51,10 @@ class CacheBusy(RuntimeError):
 
 
 def schema_fingerprint() -> str:
-    """Changes whenever the cached tables, columns or search indexes change, so old snapshots
-    get rebuilt."""
+    """Changes whenever the cached tables, columns or indexes change, so old snapshots get
+    rebuilt (an index a grid's plan counts on would otherwise be missing until a full sync)."""
     parts = [f"{t.name}:{c.name}:{c.type!r}:{c.primary_key}" for t in CACHE.sorted_tables for c in t.columns]
+    parts += sorted(f"{i.name}:{[c.name for c in i.columns]}" for t in CACHE.sorted_tables for i in t.indexes)
     parts += [statement for searched in search_index.SEARCHED for statement in searched.sqlite_ddl()]
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 

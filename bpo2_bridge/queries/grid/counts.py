@@ -44,27 +44,33 @@ def count_rows(
     where: Sequence[ColumnElement[bool]],
     limit: int | None,
     seconds: float,
+    at_least: int = 0,
 ) -> RowCount:
     """Rows of ``source`` passing ``where``: all of them (``limit`` None), or at most ``limit``
-    counted within ``seconds``."""
+    counted within ``seconds``. ``at_least``: rows known to pass, so no step counts fewer."""
     if limit is None:
         statement = select(func.count()).select_from(source).where(*where)
         return RowCount(int(conn.execute(statement).scalar_one()), False)
     if conn.dialect.name == "sqlite":
-        return _counted_in_steps(conn, source, where, limit, seconds)
+        return _counted_in_steps(conn, source, where, limit, seconds, at_least)
     return _counted_as_fetched(conn, source, where, limit, seconds)
 
 
 def _counted_in_steps(
-    conn: Connection, source: FromClause, where: Sequence[ColumnElement[bool]], limit: int, seconds: float
+    conn: Connection,
+    source: FromClause,
+    where: Sequence[ColumnElement[bool]],
+    limit: int,
+    seconds: float,
+    at_least: int = 0,
 ) -> RowCount:
     """SQLite counts in the statement (``count(*)`` of at most ``step + 1`` rows), a few times
     faster than fetching each row (2 ms instead of 4 for 10,000 expired contracts): first
-    FIRST_STEP rows, then up to ``limit``. A step stopped by its time says what the steps
-    before it found ("1,000+")."""
+    FIRST_STEP rows, then up to ``limit`` (no step that ``at_least`` answers already). A step
+    stopped by its time says what was known before it ("1,000+")."""
     deadline = clock() + seconds
-    found, left = 0, seconds
-    for step in sorted({min(FIRST_STEP, limit), limit}):
+    found, left = min(at_least, limit), seconds
+    for step in [s for s in sorted({min(FIRST_STEP, limit), limit}) if s >= at_least]:
         if found:
             left = deadline - clock()
             if left <= 0:

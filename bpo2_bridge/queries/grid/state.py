@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, false, or_
+from sqlalchemy import false, or_
 from sqlalchemy.sql.elements import ColumnElement, False_
 
 from .builder import Junction, Node, condition, filter_sql, junction, parse_filter, render_filter
@@ -183,8 +183,7 @@ class GridState:
             # a covered column holding the text means the row's search text holds it too
             assert search is not None
             text = columns[search.column] if column else None
-            extra = search.narrowing(term, columns[search.key], text, alone=alone)
-            return condition if extra is None else and_(extra, condition)
+            return search.narrowed(condition, term, columns[search.key], text, alone=alone)
 
         def one(key: str, op: str, value: Any, alone: bool = False) -> ColumnElement[bool]:
             condition = test(key, op, value)
