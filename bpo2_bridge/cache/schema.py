@@ -88,6 +88,10 @@ def _contract_row(metadata: MetaData) -> Table:
     # a status's contracts by start: the newest starts are the current contracts, so a walk of
     # the start order for expired ones passed every current contract first
     _index(table, 12, ("status", "start_date", "contract_id"))
+    # the counts of the Status and Contract Type filters, in any tab, read from the index alone
+    # (through the table, "1,000+" of new prepaid contracts cost 10 ms and 10,000 ran out of
+    # time), and a tab's contracts of a status sorted by start without reading the table
+    _index(table, 13, ("status", "expiry_date", "contract_type", "start_date"))
     return table
 
 
