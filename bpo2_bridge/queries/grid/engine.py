@@ -200,8 +200,11 @@ class Grid:
             seconds = (
                 WALK_SECONDS_INDEXED if indexed else WALK_SECONDS_CAPPED if page.capped else WALK_SECONDS
             )
-            branches = _branches(
-                conn, source, filters, planned, order[0][0], self.sorted_within, count_seconds
+            # a page after a cursor reads the walk itself: no branch counted for it
+            branches = (
+                None
+                if state.after or state.before
+                else _branches(conn, source, filters, planned, order[0][0], self.sorted_within, count_seconds)
             )
             page.rows = self._walked_rows(
                 conn, walking, sorting, order, state, page, seconds, filled, branches
@@ -304,7 +307,8 @@ class Grid:
             # On SQLite the short list's few rows are found through its filters' index and
             # sorted: left to choose, the planner may walk the sort order's index instead, past
             # every row (0.3 s for an empty list of expiring contracts, newest expiry first)
-            ordered = query.order_by(*_order_by(order, sort or _sqlite(conn), nulls_last=True))
+            by = _order_by(order, sort or _sqlite(conn), nulls_last=True)
+            ordered = query.order_by(*by)
             keys = [c for c, _ in order if c.name in self.key]
             if sort and len(keys) == 1:
                 # the page's keys sorted first, read from an index that covers the list's
@@ -312,15 +316,15 @@ class Grid:
                 # newest-started of 147,000 active contracts expiring soon in 25 ms, not 320 ms
                 picked = ordered.with_only_columns(*keys).offset(offset).limit(size).subquery()
                 page_rows = select(*query.selected_columns).where(keys[0].in_(select(picked)))
-                return _rows(conn, page_rows.order_by(*_order_by(order, sort, nulls_last=True)))
+                return _rows(conn, page_rows.order_by(*by))
             return _rows(conn, ordered.offset(offset).limit(size))
         if not page.capped and offset > page.total // 2:
             # the far half is read backwards, so the last pages cost what the first ones do
             back = [(c, not d) for c, d in order]
             limit = max(0, min(size, page.total - offset))
-            parts, start = _null_parts(order, sort, filled)[::-1], max(0, page.total - offset - size)
-            return _parts_page(conn, query, back, parts, start, limit, sort, branches)[::-1]
-        return _parts_page(conn, query, order, _null_parts(order, sort, filled), offset, size, sort, branches)
+            parts, start = _null_parts(order, filled)[::-1], max(0, page.total - offset - size)
+            return _parts_page(conn, query, back, parts, start, limit, branches)[::-1]
+        return _parts_page(conn, query, order, _null_parts(order, filled), offset, size, branches)
 
     def _kind(self, column: ColumnElement[Any]) -> str:
         grid_column = self.by_key.get(column.name)
@@ -494,17 +498,15 @@ def _order_by(
 
 
 def _null_parts(
-    order: list[tuple[ColumnElement[Any], bool]], sort: bool = False, filled: bool = False
+    order: list[tuple[ColumnElement[Any], bool]], filled: bool = False
 ) -> list[ColumnElement[bool]]:
     """The rows with a sort value, then those without: empty values last in either direction,
     whichever end of an index the engine keeps NULLs at. Each part is a range of the sort
-    column's index (or, with ``sort``, kept from choosing it, as ``_order_by`` does).
-    ``filled``: the list has no row without a sort value (``_fills``): one part."""
+    column's index. ``filled``: the list has no row without a sort value (``_fills``): one part."""
     column = order[0][0]
     if filled or not getattr(column, "nullable", True):
         return [true()]
-    parts: list[ColumnElement[bool]] = [column.is_not(None), column.is_(None)]
-    return [_unindexed(p) for p in parts] if sort else parts
+    return [column.is_not(None), column.is_(None)]
 
 
 def _read_parts(
@@ -530,7 +532,6 @@ def _parts_page(
     parts: list[ColumnElement[bool]],
     offset: int,
     limit: int,
-    sort: bool = False,
     branches: list[Branch] | None = None,
 ) -> list[dict[str, Any]]:
     """``limit`` rows from ``offset`` of ``parts`` taken one after the other, each in ``order``,
@@ -538,15 +539,13 @@ def _parts_page(
     (what OFFSET reads anyway) and only those few rows are put in order. With ``branches``,
     each part is read by each branch, and the branches' rows of a part merged in ``order``."""
     if not branches:
-        ordered = query.order_by(*_order_by(order, sort))
+        ordered = query.order_by(*_order_by(order))
         if len(parts) == 1:
             return _rows(conn, ordered.where(parts[0]).offset(offset).limit(limit))
         branches = [Branch(ordered, walked=True)]
     else:
         # a short branch is read and sorted; a long one walks its index in the order
-        branches = [
-            Branch(b.query.order_by(*_order_by(order, sort or not b.walked)), b.walked) for b in branches
-        ]
+        branches = [Branch(b.query.order_by(*_order_by(order, not b.walked)), b.walked) for b in branches]
     members = [
         select(
             b.query.where(p).add_columns(literal_column(str(i)).label(PART)).limit(offset + limit).subquery()
