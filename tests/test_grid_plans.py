@@ -68,8 +68,11 @@ def test_walked_sorted_and_planned_pages_are_the_same(
     monkeypatch.setattr(grid, "WALK_FROM", 0)  # walked along the sort order's index
     for few in (0, grid.FEW_ROWS, 10**9):  # each status's branch walked; as shipped; each sorted
         monkeypatch.setattr(grid, "FEW_ROWS", few)
-        for url in URLS:
-            assert _page(client, url) == planned[url], (url, few)
+        # a common word's matches walked for, or sorted at once (as shipped, up to the cap)
+        for sorted_up_to in (0, 10**9):
+            monkeypatch.setattr(grid, "SORT_INDEXED_UP_TO", sorted_up_to)
+            for url in URLS:
+                assert _page(client, url) == planned[url], (url, few, sorted_up_to)
     monkeypatch.setattr(grid, "WALK_SECONDS", -1.0)  # every walk given up for the sort
     for url in URLS:
         walked_or_sorted = _page(client, url)

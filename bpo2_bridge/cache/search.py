@@ -192,6 +192,11 @@ class TextSearch:
         (key, *_) = self._common.values()
         return [_joined(self.searched, list(self._common), key)]
 
+    @property
+    def common_words(self) -> int:
+        """How many common words ``index_reads`` reads."""
+        return len(self._common)
+
     def narrowed(
         self,
         condition: ColumnElement[bool],
@@ -258,7 +263,9 @@ class TextSearch:
 @dataclass(frozen=True)
 class IndexCount:
     """The rows of ``source`` passing ``where`` are the list's rows; at least ``at_least`` of
-    them are known to be there."""
+    them are known to be there. Counted in one step: the index reads each common word's
+    matches before it finds the first row holding them all, so counting 1,000 of them costs
+    about what counting 10,000 does (5.0 ms and 5.5 for "print andto ltd")."""
 
     source: FromClause
     where: list[ColumnElement[bool]]

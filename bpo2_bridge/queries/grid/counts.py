@@ -45,14 +45,17 @@ def count_rows(
     limit: int | None,
     seconds: float,
     at_least: int = 0,
+    stepped: bool = True,
 ) -> RowCount:
     """Rows of ``source`` passing ``where``: all of them (``limit`` None), or at most ``limit``
-    counted within ``seconds``. ``at_least``: rows known to pass, so no step counts fewer."""
+    counted within ``seconds``. ``at_least``: rows known to pass, so no step counts fewer.
+    ``stepped`` False: SQLite counts up to ``limit`` at once, where a first, smaller step would
+    cost about what the whole count does (a search index's reads of several words)."""
     if limit is None:
         statement = select(func.count()).select_from(source).where(*where)
         return RowCount(int(conn.execute(statement).scalar_one()), False)
     if conn.dialect.name == "sqlite":
-        return _counted_in_steps(conn, source, where, limit, seconds, at_least)
+        return _counted_in_steps(conn, source, where, limit, seconds, at_least, stepped)
     return _counted_as_fetched(conn, source, where, limit, seconds)
 
 
@@ -63,6 +66,7 @@ def _counted_in_steps(
     limit: int,
     seconds: float,
     at_least: int = 0,
+    stepped: bool = True,
 ) -> RowCount:
     """SQLite counts in the statement (``count(*)`` of at most ``step + 1`` rows), a few times
     faster than fetching each row (2 ms instead of 4 for 10,000 expired contracts): first
@@ -70,7 +74,8 @@ def _counted_in_steps(
     stopped by its time says what was known before it ("1,000+")."""
     deadline = clock() + seconds
     found, left = min(at_least, limit), seconds
-    for step in [s for s in sorted({min(FIRST_STEP, limit), limit}) if s >= at_least]:
+    steps = sorted({min(FIRST_STEP, limit), limit}) if stepped else [limit]
+    for step in [s for s in steps if s >= at_least]:
         if found:
             left = deadline - clock()
             if left <= 0:
