@@ -131,6 +131,7 @@ def _contracts_page(
         search=search_index.TextSearch(conn, search_index.CONTRACTS) if customer_id is None else None,
         default_sort=DEFAULT_SORTS[tab],
         listed=counts.get(tab),  # the tab's rows: neither the page nor its drop-downs count them again
+        few=customer_id is not None,
     )
     return page, counts
 

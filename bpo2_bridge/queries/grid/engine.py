@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Select, literal_column, select, true, union_all
+from sqlalchemy import Boolean, Connection, Select, func, literal_column, select, true, union_all
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import FromClause, operators, visitors
 from sqlalchemy.sql.elements import (
@@ -63,6 +63,7 @@ SORT_INDEXED_UP_TO = 10_000
 FEW_ROWS = 1_000
 
 PART = "grid_part"  # which of a page's parts a row came from (_parts_page)
+TOTAL = "grid_total"  # the list's rows, beside each row of its first page (_counted_page)
 
 
 class Grid:
@@ -119,6 +120,7 @@ class Grid:
         search: TextSearch | None = None,
         default_sort: str | None = None,
         listed: RowCount | None = None,
+        few: bool = False,
     ) -> GridPage:
         """The rows the URL's ``params`` ask for; GridError naming any bad parameter.
 
@@ -132,6 +134,8 @@ class Grid:
         ``default_sort``: the order without a ``sort`` parameter where it is not the grid's (a tab's).
         ``listed``: the rows of the list before the user's own filters (``where`` alone), when
         the caller has counted them already (a tab's count): not counted again.
+        ``few``: the list is short whatever the filters (one customer's contracts): its first
+        page is read and counted in one statement, all of it sorted, as a short list is.
         """
         source = _as_from(base)
         state = GridState.parse(self, params, max_page_size or max(PAGE_SIZES), default_sort)
@@ -152,8 +156,18 @@ class Grid:
         read_all = [*filters, *(search.index_reads if search is not None else ())]
         limit = None if state.last else count_limit
         page.unfiltered = len(read_all) == len(where)
+        sorted_column = self.by_key.get(state.sort_key)
+        sort_key = (sorted_column.sort_by if sorted_column else None) or state.sort_key
+        order: list[tuple[ColumnElement[Any], bool]] = [(columns[sort_key], state.desc)] + [
+            (columns[k], state.desc) for k in self.key if k != sort_key
+        ]
+        exporting = state.format in ("csv", "xlsx")
+        first: list[dict[str, Any]] | None = None  # the first page, read with the count
         if listed is not None and page.unfiltered and not (state.last and listed.more):
             counted = listed
+        elif few and state.page == 1 and not (state.last or state.after or state.before or exporting):
+            first, total = _counted_page(conn, select(source).where(*read_all), order, state.page_size)
+            counted = RowCount(total, False)
         else:
             # a list the search box's words alone make, counted in their index where it can be
             in_index = search.counted(filters) if search is not None and limit is not None else None
@@ -172,14 +186,9 @@ class Grid:
         page.total, page.capped = counted.rows, counted.more
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = page.pages if state.last else state.page if page.capped else min(state.page, page.pages)
-        sorted_column = self.by_key.get(state.sort_key)
-        sort_key = (sorted_column.sort_by if sorted_column else None) or state.sort_key
-        order: list[tuple[ColumnElement[Any], bool]] = [(columns[sort_key], state.desc)] + [
-            (columns[k], state.desc) for k in self.key if k != sort_key
-        ]
         planned = _planned(conn, filters, order[0][0], counted, self.sorted_within)
         filled = _fills(filters, order[0][0])
-        if state.format in ("csv", "xlsx"):
+        if exporting:
             query = select(source).where(*read_all)
             rows = _read_parts(conn, query, order, _null_parts(order, filled=filled), self.export_cap + 1)
             page.truncated = len(rows) > self.export_cap
@@ -198,7 +207,9 @@ class Grid:
             page.choices = self._choices(conn, source, list(where), count_seconds, counted=not listed.more)
         # the search index hands a sort its rows
         indexed = len(read_all) > len(filters)
-        if planned is filters:
+        if first is not None:
+            page.rows = first
+        elif planned is filters:
             page.rows = self._page_rows(
                 conn, select(source).where(*read_all), order, state, page, filled=filled
             )
@@ -592,6 +603,20 @@ def _parts_page(
     for row in rows:
         del row[PART]
     return rows
+
+
+def _counted_page(
+    conn: Connection, query: Select[Any], order: list[tuple[ColumnElement[Any], bool]], size: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The first ``size`` rows of a short list, sorted as ``Grid._page_rows`` sorts one, and how
+    many rows it has: one statement where a count and a page were two (a customer's contracts)."""
+    by = _order_by(order, _sqlite(conn), nulls_last=True)
+    counted = query.add_columns(func.count().over().label(TOTAL)).order_by(*by).limit(size)
+    rows = _rows(conn, counted)
+    total = rows[0][TOTAL] if rows else 0
+    for row in rows:
+        del row[TOTAL]
+    return rows, int(total)
 
 
 def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
