@@ -17,8 +17,7 @@ from bpo2_bridge.cache import search as search_index
 from bpo2_bridge.cache import time_limit
 from bpo2_bridge.demo.content import DEMO_ADMIN_LOGIN, DEMO_SALESMAN_LOGIN
 from bpo2_bridge.queries.grid import counts as row_counts
-from bpo2_bridge.queries.grid import engine as grid
-from bpo2_bridge.queries.grid import value_lists
+from bpo2_bridge.queries.grid import plans, value_lists
 
 PRESENT = search_index.present
 _MONOTONIC = time.monotonic
@@ -59,21 +58,21 @@ def test_walked_sorted_and_planned_pages_are_the_same(
 ) -> None:  # type: ignore[no-untyped-def]
     client = make_app(crowded_demo).test_client()  # counts never cut short by time
     login(client, login_name)
-    monkeypatch.setattr(grid, "WALK_FROM", 10**9)  # the planner's own plan, always
+    monkeypatch.setattr(plans, "WALK_FROM", 10**9)  # the planner's own plan, always
     monkeypatch.setattr(search_index, "present", lambda _conn, _searched: False)  # each row tested
     planned = {url: _page(client, url) for url in URLS}
     following = {url: _next(client, planned[url]) for url in URLS if planned[url]["next"]}
     monkeypatch.setattr(search_index, "present", PRESENT)  # searches read through the index
     assert {url: _page(client, url) for url in URLS} == planned
-    monkeypatch.setattr(grid, "WALK_FROM", 0)  # walked along the sort order's index
-    for few in (0, grid.FEW_ROWS, 10**9):  # each status's branch walked; as shipped; each sorted
-        monkeypatch.setattr(grid, "FEW_ROWS", few)
+    monkeypatch.setattr(plans, "WALK_FROM", 0)  # walked along the sort order's index
+    for few in (0, plans.FEW_ROWS, 10**9):  # each status's branch walked; as shipped; each sorted
+        monkeypatch.setattr(plans, "FEW_ROWS", few)
         # a common word's matches walked for, or sorted at once (as shipped, up to the cap)
         for sorted_up_to in (0, 10**9):
-            monkeypatch.setattr(grid, "SORT_INDEXED_UP_TO", sorted_up_to)
+            monkeypatch.setattr(plans, "SORT_INDEXED_UP_TO", sorted_up_to)
             for url in URLS:
                 assert _page(client, url) == planned[url], (url, few, sorted_up_to)
-    monkeypatch.setattr(grid, "WALK_SECONDS", -1.0)  # every walk given up for the sort
+    monkeypatch.setattr(plans, "WALK_SECONDS", -1.0)  # every walk given up for the sort
     for url in URLS:
         walked_or_sorted = _page(client, url)
         assert walked_or_sorted == planned[url], url
@@ -209,7 +208,7 @@ def test_a_busy_machine_walks_the_sort_order_as_a_quiet_one(
     settings = crowded_demo.settings.replace(screen_query_timeout=3600)
     client = make_app(Bridge(settings)).test_client()
     login(client, DEMO_ADMIN_LOGIN)
-    monkeypatch.setattr(grid, "WALK_FROM", 10)  # 100 matches are walked for, along start dates
+    monkeypatch.setattr(plans, "WALK_FROM", 10)  # 100 matches are walked for, along start dates
     monkeypatch.setattr(time_limit, "CHECK_EVERY", 10_000)  # a few looks at the clock in that walk
     monkeypatch.setattr(search_index, "present", lambda _conn, _searched: False)  # each row tested
     url = "/contracts?tab=all&f_contract_no=BULK-059&sort=start_date"
@@ -275,7 +274,7 @@ def test_a_tab_page_reads_what_only_its_tab_can_hold(make_app, crowded_demo, log
     page's own, not counted twice."""
     client = make_app(Bridge(crowded_demo.settings.replace(grid_count_limit=100))).test_client()
     login(client, DEMO_ADMIN_LOGIN)
-    monkeypatch.setattr(grid, "WALK_FROM", 10)  # the demo's expired contracts read as a long list
+    monkeypatch.setattr(plans, "WALK_FROM", 10)  # the demo's expired contracts read as a long list
     client.get("/contracts?tab=expired")  # a connection's first use asks more
     statements: list[str] = []
 

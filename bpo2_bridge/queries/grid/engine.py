@@ -14,31 +14,29 @@ Counts are capped (``count_limit``, as Datasette's): past it the pager says "10,
 only ``page=last`` counts every row. The search box of a grid over derived rows reads one stored
 search text per row through its trigram index (``cache.search.TextSearch``).
 
-The URL is read and checked in :mod:`.state`; the page's links, HTML and the response in the
-format the URL asks for are the web's (``web/grid.py``, ``web/grid_page.py``).
+The URL is read and checked in :mod:`.state`; which way a long list's page is read on SQLite
+(walked along its sort order, one branch per value, or sorted) is :mod:`.plans`'s choice; the
+page's links, HTML and the response in the format the URL asks for are the web's
+(``web/grid.py``, ``web/grid_page.py``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Select, func, literal_column, select, true, union_all
+from sqlalchemy import Connection, Select, func, literal_column, select, true, union_all
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import FromClause, operators, visitors
+from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import (
-    BindParameter,
-    BooleanClauseList,
-    ColumnClause,
     ColumnElement,
-    UnaryExpression,
 )
 
 from ...cache import time_limit
 from ...cache.search import TextSearch
 from . import cursor as grid_cursor
+from . import plans
 from .columns import GridColumn
 from .counts import RowCount, count_rows
 from .filters import OPERATORS, held_values, value_counts
@@ -48,19 +46,6 @@ from .state import PAGE_SIZES, Equivalents, GridState, Params
 EXPORT_CAP = 100_000
 COUNT_LIMIT = 10_000  # rows counted before the pager says "10,000+" (setting grid_count_limit)
 COUNT_SECONDS = 0.015  # time a count may take before the pager says what it found so far, with "+"
-WALK_FROM = 5_000  # rows past which a page walks its sort order's index (see _planned)
-WALK_SECONDS = 0.03  # a walk that finds no page in this time gives way to the planner's plan
-WALK_SECONDS_CAPPED = 0.12  # the same past grid_count_limit rows, whose sort costs far more
-# the same where the search index hands the plan its rows: a sort of them costs little more than
-# the walk (100,000 "CPC09" sorted by contract no in 50 ms, found by no walk before CPC0900000)
-WALK_SECONDS_INDEXED = 0.008
-# the rows of a list made by one common search word, counted exactly, up to which they are
-# sorted as the index lists them, without a walk first (``_sorts_cheaply``)
-SORT_INDEXED_UP_TO = 10_000
-
-# a value's rows in a list (``_branches``) up to which they are read and sorted rather than walked:
-# one count of them, not two (``counts.FIRST_STEP``), and a sort of a millisecond
-FEW_ROWS = 1_000
 
 PART = "grid_part"  # which of a page's parts a row came from (_parts_page)
 TOTAL = "grid_total"  # the list's rows, beside each row of its first page (_counted_page)
@@ -81,7 +66,7 @@ class Grid:
     ) -> None:
         self.name = name
         # column -> sort columns an index holds in its order: a filter on that column keeps its
-        # index when the list is sorted by one of them (see _planned)
+        # index when the list is sorted by one of them (see plans.planned)
         self.sorted_within = {k: frozenset(v) for k, v in (sorted_within or {}).items()}
         self.columns = list(columns)
         self.by_key = {c.key: c for c in self.columns}
@@ -127,7 +112,7 @@ class Grid:
         ``max_page_size``: the largest page size served (the setting grid_max_page_size; None:
         the largest size the page offers).
         ``where``: the conditions that make ``base`` this list (a tab, a customer, what the user
-        may see), kept apart from it so the page can be planned as a whole (``_planned``).
+        may see), kept apart from it so the page can be planned as a whole (``plans.planned``).
         ``equivalents`` writes the conditions on a computed column as the same conditions on
         stored, indexed columns: ``{key: lambda op, value: condition}``. ``search`` answers the
         search box from the base's stored search text instead of testing each text column.
@@ -186,8 +171,8 @@ class Grid:
         page.total, page.capped = counted.rows, counted.more
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = page.pages if state.last else state.page if page.capped else min(state.page, page.pages)
-        planned = _planned(conn, filters, order[0][0], counted, self.sorted_within)
-        filled = _fills(filters, order[0][0])
+        planned = plans.planned(conn, filters, order[0][0], counted, self.sorted_within)
+        filled = plans.fills(filters, order[0][0])
         if exporting:
             query = select(source).where(*read_all)
             rows = _read_parts(conn, query, order, _null_parts(order, filled=filled), self.export_cap + 1)
@@ -213,7 +198,7 @@ class Grid:
             page.rows = self._page_rows(
                 conn, select(source).where(*read_all), order, state, page, filled=filled
             )
-        elif _sorts_cheaply(search, page):
+        elif plans.sorts_cheaply(search, page):
             page.rows = self._page_rows(
                 conn, select(source).where(*read_all), order, state, page, sort=True, filled=filled
             )
@@ -223,13 +208,19 @@ class Grid:
             # index hands the sort its rows, longer past the count's cap, where the sort would
             # read more than 10,000 rows
             seconds = (
-                WALK_SECONDS_INDEXED if indexed else WALK_SECONDS_CAPPED if page.capped else WALK_SECONDS
+                plans.WALK_SECONDS_INDEXED
+                if indexed
+                else plans.WALK_SECONDS_CAPPED
+                if page.capped
+                else plans.WALK_SECONDS
             )
             # a page after a cursor reads the walk itself: no branch counted for it
             branches = (
                 None
                 if state.after or state.before
-                else _branches(conn, source, filters, planned, order[0][0], self.sorted_within, count_seconds)
+                else plans.branches(
+                    conn, source, filters, planned, order[0][0], self.sorted_within, count_seconds
+                )
             )
             page.rows = self._walked_rows(
                 conn, walking, sorting, order, state, page, seconds, filled, branches
@@ -278,16 +269,15 @@ class Grid:
         page: GridPage,
         seconds: float,
         filled: bool,
-        branches: list[Branch] | None = None,
+        branches: list[plans.Branch] | None = None,
     ) -> list[dict[str, Any]]:
-        """The page read by walking its sort order (``_planned``; by ``branches`` where they are
-        given), or, when the walk finds too
-        few matches in too much CPU time (rows that pass the filter sit far down the sort
-        order: expired contracts sorted by newest expiry), by the planner's own plan after
-        ``seconds`` of this thread's CPU time
-        (WALK_SECONDS; WALK_SECONDS_CAPPED where that plan would sort every row that passes: a
-        second for the 155,000 active rentals sorted by newest start, whose first 20 sit among
-        the 42,000 newest contracts, 75 ms into the walk)."""
+        """The page read by walking its sort order (``plans.planned``; by ``branches`` where
+        they are given), or, when the walk finds too few matches in too much CPU time (rows that
+        pass the filter sit far down the sort order: expired contracts sorted by newest expiry),
+        by the planner's own plan after ``seconds`` of this thread's CPU time (WALK_SECONDS;
+        WALK_SECONDS_CAPPED where that plan would sort every row that passes: a second for the
+        155,000 active rentals sorted by newest start, whose first 20 sit among the 42,000
+        newest contracts, 75 ms into the walk)."""
         try:
             with time_limit.budget(conn, seconds, work=True):
                 return self._page_rows(conn, walking, order, state, page, filled=filled, branches=branches)
@@ -305,7 +295,7 @@ class Grid:
         page: GridPage,
         sort: bool = False,
         filled: bool = False,
-        branches: list[Branch] | None = None,
+        branches: list[plans.Branch] | None = None,
     ) -> list[dict[str, Any]]:
         """The page's rows; ``sort``: read every row that passes and sort them (the sort
         order's index not walked); ``filled``: no row without a sort value passes;
@@ -324,7 +314,7 @@ class Grid:
                 if len(rows) < size:
                     rows += _rows(conn, query.where(part).limit(size - len(rows)))
             return rows[::-1] if flip else rows
-        if sort or (not page.capped and page.total <= WALK_FROM):
+        if sort or (not page.capped and page.total <= plans.WALK_FROM):
             # a short list (one customer's contracts): its rows sorted in one plain statement,
             # empty values last; building the two parts' union cost more than reading them.
             # A sort reads every row that passes whatever it does: the union's two parts would
@@ -356,164 +346,6 @@ class Grid:
         return grid_column.type if grid_column else grid_cursor.kind_of(column.type)
 
 
-def _planned(
-    conn: Connection,
-    where: list[ColumnElement[bool]],
-    sort: ColumnElement[Any],
-    counted: RowCount,
-    sorted_within: Mapping[str, frozenset[str]],
-) -> list[ColumnElement[bool]]:
-    """The page's conditions as SQLite should read them: a long list is walked along the index
-    of its sort column, testing each row, and stops after one page.
-
-    SQLite's planner does not weigh LIMIT: given an index for a filter (a status, a tab's
-    expiry range) it reads every row that filter passes and sorts them all, 0.2-0.3 s for the
-    160,000 expiring contracts, where walking the sort order finds a page of them within a few
-    hundred rows. So past WALK_FROM counted rows every condition not on the sort column is
-    wrapped in a unary + (SQLite's way to keep a term from choosing the index); one on the sort
-    column still tells the walk where to start, and one on a column whose index continues in the
-    sort order (``Grid(sorted_within=)``) walks that index. A short list keeps the planner's own plan: its
-    few rows read through the filter's index and sorted. PostgreSQL's planner weighs the limit
-    itself."""
-    if conn.dialect.name != "sqlite" or (counted.rows <= WALK_FROM and not counted.more):
-        return where
-
-    def walks(term: ColumnElement[bool]) -> bool:
-        columns = _columns(term)
-        if columns <= {sort.name}:
-            return True
-        (column,) = columns if len(columns) == 1 else (None,)
-        return column is not None and sort.name in sorted_within.get(column, ())
-
-    terms = [term for condition in where for term in _conjuncts(condition)]
-    return [t if walks(t) else _unindexed(t) for t in terms]
-
-
-@dataclass(frozen=True)
-class Branch:
-    """One value's rows of a list filtered to a few values of a column (``_branches``):
-    ``query`` reads them, ``walked`` along the index of (column, sort) or, where they are few,
-    through the planner's own plan and sorted."""
-
-    query: Select[Any]
-    walked: bool
-
-
-def _branches(
-    conn: Connection,
-    source: FromClause,
-    filters: list[ColumnElement[bool]],
-    planned: list[ColumnElement[bool]],
-    sort: ColumnElement[Any],
-    sorted_within: Mapping[str, frozenset[str]],
-    seconds: float,
-) -> list[Branch] | None:
-    """A walked list filtered to a few values of a column whose index continues in the sort
-    order (every status but Expired, sorted by expiry) read as one branch per value, or None.
-
-    One walk of the sort order passes every row of the values left out first (the 263,000
-    expired contracts come first by expiry: 1.7 s before the sort took over); each value's part
-    of the (column, sort) index holds only its own rows. A value with few rows in the list (no
-    Active contract is in the Expired tab) is read through the planner's own plan instead,
-    which finds them through another index, where its walk would pass every row of the value."""
-    for term in planned:
-        values = _value_list(term)
-        if values is None or sort.name not in sorted_within.get(term.left.name, ()):
-            continue
-        rest = [t for t in planned if t is not term]
-        unplanned = [t for condition in filters for t in _conjuncts(condition) if t is not term]
-        branches = []
-        for value in values:
-            one = term.left == value
-            few = count_rows(conn, source, [*unplanned, one], FEW_ROWS, seconds)
-            if few.more:
-                branches.append(Branch(select(source).where(*rest, one), walked=True))
-            elif few.rows:
-                branches.append(Branch(select(source).where(*unplanned, one), walked=False))
-        return branches or None
-    return None
-
-
-def _value_list(term: ColumnElement[bool]) -> list[Any] | None:
-    """The values of ``column IN (a, b, ...)`` over a column of the list, when more than one."""
-    right = getattr(term, "right", None)
-    if (
-        getattr(term, "operator", None) is operators.in_op
-        and isinstance(getattr(term, "left", None), ColumnClause)
-        and isinstance(right, BindParameter)
-        and right.expanding
-        and isinstance(right.value, list | tuple)
-        and len(right.value) > 1
-    ):
-        return list(right.value)
-    return None
-
-
-# comparisons no row without a value passes (NULL compared is never true)
-_NULL_REJECTING = frozenset(
-    {
-        operators.lt,
-        operators.le,
-        operators.gt,
-        operators.ge,
-        operators.eq,
-        operators.in_op,
-        operators.between_op,
-    }
-)
-
-
-def _fills(where: list[ColumnElement[bool]], column: ColumnElement[Any]) -> bool:
-    """Whether ``where`` holds a comparison of ``column`` itself, so every row it passes has a
-    value there: the expired tab's ``expiry_date < today``. Its empty-values part would read
-    every empty value of the index for nothing (the 105,000 contracts without an expiry date,
-    8 ms a page)."""
-    for term in (t for condition in where for t in _conjuncts(condition)):
-        left = getattr(term, "left", None)
-        if (
-            getattr(term, "operator", None) in _NULL_REJECTING
-            and isinstance(left, ColumnClause)
-            and left.name == column.name
-            and _columns(term) == {column.name}
-        ):
-            return True
-    return False
-
-
-def _conjuncts(condition: ColumnElement[bool]) -> list[ColumnElement[bool]]:
-    """The terms an AND is made of, however nested (a tab's range is one of them)."""
-    if isinstance(condition, BooleanClauseList) and condition.operator is operators.and_:
-        return [term for part in condition.clauses for term in _conjuncts(part)]
-    return [condition]
-
-
-def _columns(condition: ColumnElement[bool]) -> set[str]:
-    return {e.name for e in visitors.iterate(condition) if isinstance(e, ColumnClause)}
-
-
-def _unindexed(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    return UnaryExpression(condition.self_group(), operator=operators.custom_op("+"), type_=Boolean())
-
-
-def _sorts_cheaply(search: TextSearch | None, page: GridPage) -> bool:
-    """Whether the page is better read by sorting the matches of the one common search word the
-    list is read through than by walking its sort order for them.
-
-    Sorting m matches costs about m x 0.5 us, and m is the count when it is exact. A walk
-    testing each row passes about page size x rows / m of them, 2.5 us each, where the matches
-    are spread evenly along the sort order (20 x 1,000,000 / 10,000 rows: 5 ms, as much as the
-    sort), and far more where they bunch up in it: a contract-number word sorted by contract no
-    ("PC058": none before CPC0058000) spent the walk's whole budget before the sort. Several
-    words are left to the walk: the index reads each word's matches, however few the rows
-    holding them all ("ulti lega": 8,000 together, tens of thousands each)."""
-    return (
-        search is not None
-        and search.common_words == 1
-        and not page.capped
-        and page.total <= SORT_INDEXED_UP_TO
-    )
-
-
 def _sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
@@ -533,7 +365,7 @@ def _order_by(
     """ORDER BY terms; ``sort``: the first as +column, so no index is walked for the order;
     ``nulls_last``: empty values of the first after the others, whichever the direction."""
     terms: list[ColumnElement[Any]] = [
-        _unindexed(c) if sort and i == 0 else c for i, (c, _) in enumerate(order)
+        plans.unindexed(c) if sort and i == 0 else c for i, (c, _) in enumerate(order)
     ]
     out: list[ColumnElement[Any]] = [t.desc() if d else t.asc() for t, (_, d) in zip(terms, order)]
     if nulls_last and getattr(order[0][0], "nullable", True):
@@ -546,7 +378,7 @@ def _null_parts(
 ) -> list[ColumnElement[bool]]:
     """The rows with a sort value, then those without: empty values last in either direction,
     whichever end of an index the engine keeps NULLs at. Each part is a range of the sort
-    column's index. ``filled``: the list has no row without a sort value (``_fills``): one part."""
+    column's index. ``filled``: the list has no row without a sort value (``plans.fills``): one part."""
     column = order[0][0]
     if filled or not getattr(column, "nullable", True):
         return [true()]
@@ -576,7 +408,7 @@ def _parts_page(
     parts: list[ColumnElement[bool]],
     offset: int,
     limit: int,
-    branches: list[Branch] | None = None,
+    branches: list[plans.Branch] | None = None,
 ) -> list[dict[str, Any]]:
     """``limit`` rows from ``offset`` of ``parts`` taken one after the other, each in ``order``,
     in one statement: each part is read along its index for at most ``offset + limit`` rows
@@ -586,10 +418,12 @@ def _parts_page(
         ordered = query.order_by(*_order_by(order))
         if len(parts) == 1:
             return _rows(conn, ordered.where(parts[0]).offset(offset).limit(limit))
-        branches = [Branch(ordered, walked=True)]
+        branches = [plans.Branch(ordered, walked=True)]
     else:
         # a short branch is read and sorted; a long one walks its index in the order
-        branches = [Branch(b.query.order_by(*_order_by(order, not b.walked)), b.walked) for b in branches]
+        branches = [
+            plans.Branch(b.query.order_by(*_order_by(order, not b.walked)), b.walked) for b in branches
+        ]
     members = [
         select(
             b.query.where(p).add_columns(literal_column(str(i)).label(PART)).limit(offset + limit).subquery()
