@@ -198,7 +198,7 @@ class Grid:
             page.rows = self._page_rows(
                 conn, select(source).where(*read_all), order, state, page, filled=filled
             )
-        elif plans.sorts_cheaply(search, page):
+        elif plans.sorts_cheaply(search, counted):
             page.rows = self._page_rows(
                 conn, select(source).where(*read_all), order, state, page, sort=True, filled=filled
             )

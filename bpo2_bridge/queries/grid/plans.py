@@ -24,7 +24,6 @@ from sqlalchemy.sql.elements import (
 
 from ...cache.search import TextSearch
 from .counts import RowCount, count_rows
-from .page import GridPage
 
 WALK_FROM = 5_000  # rows past which a page walks its sort order's index (see planned)
 WALK_SECONDS = 0.03  # a walk that finds no page in this time gives way to the planner's plan
@@ -180,7 +179,7 @@ def unindexed(condition: ColumnElement[bool]) -> ColumnElement[bool]:
     return UnaryExpression(condition.self_group(), operator=operators.custom_op("+"), type_=Boolean())
 
 
-def sorts_cheaply(search: TextSearch | None, page: GridPage) -> bool:
+def sorts_cheaply(search: TextSearch | None, counted: RowCount) -> bool:
     """Whether the page is better read by sorting the matches of the one common search word the
     list is read through than by walking its sort order for them.
 
@@ -194,6 +193,6 @@ def sorts_cheaply(search: TextSearch | None, page: GridPage) -> bool:
     return (
         search is not None
         and search.common_words == 1
-        and not page.capped
-        and page.total <= SORT_INDEXED_UP_TO
+        and not counted.more
+        and counted.rows <= SORT_INDEXED_UP_TO
     )
