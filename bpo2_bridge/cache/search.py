@@ -174,6 +174,8 @@ class TextSearch:
     _common: dict[str, ColumnElement[Any]] = field(default_factory=dict, compare=False, repr=False)
     # the search box's common words the index finds exactly, with their tests (``counted``)
     _exact: list[tuple[ColumnElement[bool], str]] = field(default_factory=list, compare=False, repr=False)
+    # rare words every row must hold (``few``)
+    _rare: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -196,6 +198,11 @@ class TextSearch:
     def common_words(self) -> int:
         """How many common words ``index_reads`` reads."""
         return len(self._common)
+
+    @property
+    def few(self) -> bool:
+        """Whether the list holds at most DENSE_MATCHES rows: every row holds a rare word."""
+        return bool(self._rare)
 
     def narrowed(
         self,
@@ -234,6 +241,8 @@ class TextSearch:
         if not matches:
             return false()
         if matches <= DENSE_MATCHES:
+            if alone:
+                self._rare.add(term)
             listed = func.json_each(bindparam(None, keys, type_=String())).table_valued("value")
             return and_(key.in_(select(listed.c.value)), condition)
         if alone:

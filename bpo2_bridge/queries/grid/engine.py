@@ -120,7 +120,8 @@ class Grid:
         ``listed``: the rows of the list before the user's own filters (``where`` alone), when
         the caller has counted them already (a tab's count): not counted again.
         ``few``: the list is short whatever the filters (one customer's contracts): its first
-        page is read and counted in one statement, all of it sorted, as a short list is.
+        page is read and counted in one statement, all of it sorted, as a short list is. So is
+        a list whose rows must hold a word the search index finds in few rows.
         """
         source = _as_from(base)
         state = GridState.parse(self, params, max_page_size or max(PAGE_SIZES), default_sort)
@@ -150,7 +151,11 @@ class Grid:
         first: list[dict[str, Any]] | None = None  # the first page, read with the count
         if listed is not None and page.unfiltered and not (state.last and listed.more):
             counted = listed
-        elif few and state.page == 1 and not (state.last or state.after or state.before or exporting):
+        elif (
+            (few or (search is not None and search.few))
+            and state.page == 1
+            and not (state.last or state.after or state.before or exporting)
+        ):
             first, total = _counted_page(conn, select(source).where(*read_all), order, state.page_size)
             counted = RowCount(total, False)
         else:
