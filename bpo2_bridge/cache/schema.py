@@ -77,8 +77,10 @@ def _contract_row(metadata: MetaData) -> Table:
         )
     ):
         _index(table, i, (key, "contract_id"))
-    # one customer's tabs and counts: a range per customer
-    _index(table, 8, ("customer_id", "expiry_date"))
+    # one customer's tabs and counts: a range per customer; with the status, a tab's count
+    # reads the index alone, for a salesman's customers too (through the table, the 4,000
+    # contracts sales1 has expiring took 9 ms to count)
+    _index(table, 8, ("customer_id", "expiry_date", "status"))
     # the renewal questions: contracts of a status by expiry (Active ones expiring or expired)
     _index(table, 9, ("status", "expiry_date", "contract_id"))
     # profitability: sorting by margin, and the renewal flags' ranges (margin below a setting,
