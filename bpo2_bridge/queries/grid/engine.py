@@ -195,8 +195,6 @@ class Grid:
                     else count_rows(conn, source, where, count_limit, count_seconds)
                 )
             page.choices = self._choices(conn, source, list(where), count_seconds, counted=not listed.more)
-        # the search index hands a sort its rows
-        indexed = len(read_all) > len(filters)
         if first is not None:
             page.rows = first
         elif planned is filters:
@@ -212,6 +210,7 @@ class Grid:
             # how long the walk may look before the sort takes over: briefly where the search
             # index hands the sort its rows, longer past the count's cap, where the sort would
             # read more than 10,000 rows
+            indexed = len(read_all) > len(filters)
             seconds = (
                 plans.WALK_SECONDS_INDEXED
                 if indexed
