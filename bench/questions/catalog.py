@@ -39,7 +39,8 @@ CUSTOMER_SORTS = (
 )
 NO_COUNT = (("_nocount", "1"), ("_nofacet", "1"))
 # the search box as a Datasette user writes it (as Datasette's own _search does): the trigram
-# index finds the rows, LIKE decides (as the bridge's search does), in the grid's default order.
+# index finds the rows, LIKE decides (as the bridge's search does), in the grid's default order
+# (the Contracts tab's: by contract no).
 # :fts holds each word as a phrase (the index keeps positions: detail=full, as the bridge builds
 # it), :w0, :w1... the words themselves for LIKE
 SEARCH_SQL = (
@@ -47,7 +48,7 @@ SEARCH_SQL = (
     " start_date, expiry_date, machines from contract_row"
     " where contract_id in (select rowid from contract_row_search_text_fts"
     " where contract_row_search_text_fts match :fts) and {likes}"
-    f" order by expiry_date, contract_id limit {PAGE_SIZE}"
+    f" order by contract_no, contract_id limit {PAGE_SIZE}"
 )
 
 
