@@ -63,7 +63,11 @@ def test_walked_sorted_and_planned_pages_are_the_same(
     planned = {url: _page(client, url) for url in URLS}
     following = {url: _next(client, planned[url]) for url in URLS if planned[url]["next"]}
     monkeypatch.setattr(search_index, "present", PRESENT)  # searches read through the index
-    assert {url: _page(client, url) for url in URLS} == planned
+    # a salesman's rows each tested for a common word, or the word's matches read in the index
+    for tested_up_to in (0, 10**9):
+        monkeypatch.setattr(plans, "TESTED_UP_TO", tested_up_to)
+        assert {url: _page(client, url) for url in URLS} == planned, tested_up_to
+    monkeypatch.setattr(plans, "TESTED_UP_TO", 0)  # the index's plans below
     monkeypatch.setattr(plans, "WALK_FROM", 0)  # walked along the sort order's index
     for few in (0, plans.FEW_ROWS, 10**9):  # each status's branch walked; as shipped; each sorted
         monkeypatch.setattr(plans, "FEW_ROWS", few)

@@ -200,6 +200,16 @@ class TextSearch:
         return len(self._common)
 
     @property
+    def common_matches(self) -> IndexCount | None:
+        """The rows holding every common word as the index lists them, to be counted (None
+        without a common word): what reading them through the index would read."""
+        if not self._common:
+            return None
+        fts = table(self.searched.trigrams, column(self.searched.trigrams))
+        at_least = DENSE_MATCHES + 1 if len(self._common) == 1 else 0
+        return IndexCount(fts, [_matching(fts.c[self.searched.trigrams], list(self._common))], at_least)
+
+    @property
     def few(self) -> bool:
         """Whether the list holds at most DENSE_MATCHES rows: every row holds a rare word."""
         return bool(self._rare)

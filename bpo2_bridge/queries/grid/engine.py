@@ -48,7 +48,7 @@ COUNT_LIMIT = 10_000  # rows counted before the pager says "10,000+" (setting gr
 COUNT_SECONDS = 0.015  # time a count may take before the pager says what it found so far, with "+"
 
 PART = "grid_part"  # which of a page's parts a row came from (_parts_page)
-TOTAL = "grid_total"  # the list's rows, beside each row of its first page (_counted_page)
+TOTAL = "grid_total"  # the list's rows, beside each row of its page (_counted_page)
 
 
 class Grid:
@@ -119,9 +119,10 @@ class Grid:
         ``default_sort``: the order without a ``sort`` parameter where it is not the grid's (a tab's).
         ``listed``: the rows of the list before the user's own filters (``where`` alone), when
         the caller has counted them already (a tab's count): not counted again.
-        ``few``: the list is short whatever the filters (one customer's contracts): its first
-        page is read and counted in one statement, all of it sorted, as a short list is. So is
-        a list whose rows must hold a word the search index finds in few rows.
+        ``few``: the list is short whatever the filters (one customer's contracts): its page
+        is read and counted in one statement, all of it sorted, as a short list is. So is a list
+        whose rows must hold a word the search index finds in few rows, and one whose rows are
+        each tested for a common word (``plans.tests_each_row``).
         """
         source = _as_from(base)
         state = GridState.parse(self, params, max_page_size or max(PAGE_SIZES), default_sort)
@@ -138,8 +139,10 @@ class Grid:
         # no WHERE at all when nothing filters: SQLite counts a bare table several times faster
         filters = [*where, *state.conditions(self, columns, like_ignores_case, equivalents or {}, search)]
         # a common search word's rows as its index lists them: what a count or a sort of every
-        # match reads, where a walk of the sort order does better testing each row it passes
-        read_all = [*filters, *(search.index_reads if search is not None else ())]
+        # match reads, where a walk of the sort order does better testing each row it passes;
+        # a list with fewer rows than the index holds matches has each row tested instead
+        tested = not few and plans.tests_each_row(conn, source, list(where), search, count_seconds, listed)
+        read_all = [*filters, *(search.index_reads if search is not None and not tested else ())]
         limit = None if state.last else count_limit
         page.unfiltered = len(read_all) == len(where)
         sorted_column = self.by_key.get(state.sort_key)
@@ -148,16 +151,20 @@ class Grid:
             (columns[k], state.desc) for k in self.key if k != sort_key
         ]
         exporting = state.format in ("csv", "xlsx")
-        first: list[dict[str, Any]] | None = None  # the first page, read with the count
-        if listed is not None and page.unfiltered and not (state.last and listed.more):
-            counted = listed
-        elif (
-            (few or (search is not None and search.few))
-            and state.page == 1
-            and not (state.last or state.after or state.before or exporting)
+        # the page read with its count: a list short whatever the filters (``few``), one whose
+        # rows must hold a rare word, one whose rows are each tested for a common word
+        read: list[dict[str, Any]] | None = None
+        if (few or tested or (search is not None and search.few)) and not (
+            state.last or state.after or state.before or exporting
         ):
-            first, total = _counted_page(conn, select(source).where(*read_all), order, state.page_size)
+            offset = (state.page - 1) * state.page_size
+            read, total = _counted_page(conn, select(source).where(*read_all), order, state.page_size, offset)
+            if not read and offset:
+                read = None  # past the last page: counted below, then the last page read
+        if read is not None:
             counted = RowCount(total, False)
+        elif listed is not None and page.unfiltered and not (state.last and listed.more):
+            counted = listed
         else:
             # a list the search box's words alone make, counted in their index where it can be
             in_index = search.counted(filters) if search is not None and limit is not None else None
@@ -172,11 +179,15 @@ class Grid:
                     stepped=False,
                 )
             else:
-                counted = count_rows(conn, source, read_all, limit, count_seconds)
+                # a tested list is read whole anyway: counted in one step
+                counted = count_rows(conn, source, read_all, limit, count_seconds, stepped=not tested)
         page.total, page.capped = counted.rows, counted.more
         page.pages = max(1, math.ceil(page.total / state.page_size))
         page.page = page.pages if state.last else state.page if page.capped else min(state.page, page.pages)
-        planned = plans.planned(conn, filters, order[0][0], counted, self.sorted_within)
+        # a tested list is read through its own filters' index, never walked
+        planned = (
+            filters if tested else plans.planned(conn, filters, order[0][0], counted, self.sorted_within)
+        )
         filled = plans.fills(filters, order[0][0])
         if exporting:
             query = select(source).where(*read_all)
@@ -195,11 +206,11 @@ class Grid:
                     else count_rows(conn, source, where, count_limit, count_seconds)
                 )
             page.choices = self._choices(conn, source, list(where), count_seconds, counted=not listed.more)
-        if first is not None:
-            page.rows = first
+        if read is not None:
+            page.rows = read
         elif planned is filters:
             page.rows = self._page_rows(
-                conn, select(source).where(*read_all), order, state, page, filled=filled
+                conn, select(source).where(*read_all), order, state, page, sort=tested, filled=filled
             )
         elif plans.sorts_cheaply(search, counted):
             page.rows = self._page_rows(
@@ -444,12 +455,17 @@ def _parts_page(
 
 
 def _counted_page(
-    conn: Connection, query: Select[Any], order: list[tuple[ColumnElement[Any], bool]], size: int
+    conn: Connection,
+    query: Select[Any],
+    order: list[tuple[ColumnElement[Any], bool]],
+    size: int,
+    offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The first ``size`` rows of a short list, sorted as ``Grid._page_rows`` sorts one, and how
-    many rows it has: one statement where a count and a page were two (a customer's contracts)."""
+    """``size`` rows from ``offset`` of a short list, sorted as ``Grid._page_rows`` sorts one, and
+    how many rows it has: one statement where a count and a page were two (a customer's
+    contracts). No row past the list's end, and then no count (0)."""
     by = _order_by(order, _sqlite(conn), nulls_last=True)
-    counted = query.add_columns(func.count().over().label(TOTAL)).order_by(*by).limit(size)
+    counted = query.add_columns(func.count().over().label(TOTAL)).order_by(*by).offset(offset).limit(size)
     rows = _rows(conn, counted)
     total = rows[0][TOTAL] if rows else 0
     for row in rows:

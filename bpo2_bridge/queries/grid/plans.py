@@ -35,6 +35,10 @@ WALK_SECONDS_INDEXED = 0.008
 # sorted as the index lists them, without a walk first (``sorts_cheaply``)
 SORT_INDEXED_UP_TO = 10_000
 
+# the rows of a list before its search (a salesman's contracts) up to which a common search
+# word may be tested on each of them rather than read through the index (``tests_each_row``)
+TESTED_UP_TO = 50_000
+
 # a value's rows in a list (``branches``) up to which they are read and sorted rather than walked:
 # one count of them, not two (``counts.FIRST_STEP``), and a sort of a millisecond
 FEW_ROWS = 1_000
@@ -196,3 +200,35 @@ def sorts_cheaply(search: TextSearch | None, counted: RowCount) -> bool:
         and not counted.more
         and counted.rows <= SORT_INDEXED_UP_TO
     )
+
+
+def tests_each_row(
+    conn: Connection,
+    source: FromClause,
+    where: list[ColumnElement[bool]],
+    search: TextSearch | None,
+    seconds: float,
+    listed: RowCount | None = None,
+) -> bool:
+    """Whether the search's common words are better tested on each row of the list (``where``:
+    a salesman's contracts, a tab) than read through the search index: the index holds at least
+    as many matches as the list has rows.
+
+    Each match the index lists is looked up and tested against the list (0.4 us), each row of
+    the list read through its own index and its search text tested (0.55 us): "oluti" is in
+    131,000 contracts, 478 of them among sales1's 4,346 expiring ones, counted in 53 ms through
+    the index and in 8 ms by testing those 4,346 rows. A list past TESTED_UP_TO rows, or an
+    index that holds fewer matches, keeps the index. ``listed``: the list's rows, counted already."""
+    common = search.common_matches if search is not None else None
+    if common is None or not where:
+        return False
+    if listed is None or listed.more:
+        listed = count_rows(conn, source, where, TESTED_UP_TO, seconds, stepped=False)
+        if listed.more:
+            return False
+    if listed.rows <= common.at_least:
+        return True
+    found = count_rows(
+        conn, common.source, common.where, listed.rows, seconds, common.at_least, stepped=False
+    )
+    return found.more or found.rows >= listed.rows
