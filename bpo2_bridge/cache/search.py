@@ -203,11 +203,7 @@ class TextSearch:
     def common_matches(self) -> IndexCount | None:
         """The rows holding every common word as the index lists them, to be counted (None
         without a common word): what reading them through the index would read."""
-        if not self._common:
-            return None
-        fts = table(self.searched.trigrams, column(self.searched.trigrams))
-        at_least = DENSE_MATCHES + 1 if len(self._common) == 1 else 0
-        return IndexCount(fts, [_matching(fts.c[self.searched.trigrams], list(self._common))], at_least)
+        return self._index_count(list(self._common)) if self._common else None
 
     @property
     def few(self) -> bool:
@@ -271,8 +267,10 @@ class TextSearch:
             if word is None:
                 return None
             words.append(word)
-        if not words:
-            return None
+        return self._index_count(words) if words else None
+
+    def _index_count(self, words: list[str]) -> IndexCount:
+        """The index's rows holding every one of ``words``, common words all."""
         fts = table(self.searched.trigrams, column(self.searched.trigrams))
         # one word's read in narrowed() found more than DENSE_MATCHES; several may share fewer
         at_least = DENSE_MATCHES + 1 if len(words) == 1 else 0
