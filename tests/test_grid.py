@@ -251,8 +251,8 @@ def check_sort(url: Any, rows: list[dict[str, Any]], kind: str, key: str) -> Non
 
 
 def test_a_short_list_read_with_its_count_answers_as_one_counted_apart(db) -> None:
-    """A list its caller says is short (one customer's contracts) has its first page and its
-    count read in one statement: the same rows, empty values last, and the same total."""
+    """A list its caller says is short (one customer's contracts) has a page and its count read
+    in one statement: the same rows, empty values last, and the same total."""
     url, _rows, _kind = db
     apart, together = make_client(url), make_client(url, few=True)
 
