@@ -30,6 +30,9 @@ URLS = [
     "/contracts?tab=all&f_status==Expired&sort=-expiry_date",
     "/contracts?tab=all&f_status=activ&sort=months_remaining",
     "/contracts?tab=all&q=BULK-01&sort=-contract_no",
+    # rare words sorted on columns with ties and empty values: the keys sorted, then rows read
+    "/contracts?tab=all&q=BULK-01&sort=machines",
+    "/contracts?tab=all&q=BULK-02&sort=-months_remaining",
     # words in more rows than search_index.DENSE_MATCHES: counted and sorted through the index
     "/contracts?tab=all&q=BULK&sort=start_date",
     "/contracts?tab=expiring&q=bulk+BULK-0&sort=-machines",

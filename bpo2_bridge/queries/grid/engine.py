@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, literal_column, select, true, union_all
+from sqlalchemy import Connection, Select, and_, func, literal_column, select, true, union_all
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import (
@@ -158,7 +158,15 @@ class Grid:
             state.last or state.after or state.before or exporting
         ):
             offset = (state.page - 1) * state.page_size
-            read, total = _counted_page(conn, select(source).where(*read_all), order, state.page_size, offset)
+            read, total = _counted_page(
+                conn,
+                source,
+                read_all,
+                order,
+                None if few else [columns[k] for k in self.key],
+                state.page_size,
+                offset,
+            )
             if not read and offset:
                 read = None  # past the last page: counted below, then the last page read
         if read is not None:
@@ -456,21 +464,53 @@ def _parts_page(
 
 def _counted_page(
     conn: Connection,
-    query: Select[Any],
+    source: FromClause,
+    where: list[ColumnElement[bool]],
     order: list[tuple[ColumnElement[Any], bool]],
+    key: list[ColumnElement[Any]] | None,
     size: int,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     """``size`` rows from ``offset`` of a short list, sorted as ``Grid._page_rows`` sorts one, and
     how many rows it has: one statement where a count and a page were two (a customer's
-    contracts). No row past the list's end, and then no count (0)."""
+    contracts). No row past the list's end, and then no count (0).
+
+    The list is read once, each row tested once (a salesman's 31,435 contracts tested for a
+    word: 30 ms; counted apart, 45 ms). Given its ``key``, only the key and the order columns
+    are sorted and the page's rows read whole after: sorting whole rows, their search text
+    included, cost 2.8 ms for the 1,197 contracts holding "C0047", sorting their keys 1.1 ms.
+    A list of a few dozen rows (a customer's contracts) is sorted whole: the second read costs
+    it more than it saves."""
     by = _order_by(order, _sqlite(conn), nulls_last=True)
-    counted = query.add_columns(func.count().over().label(TOTAL)).order_by(*by).offset(offset).limit(size)
-    rows = _rows(conn, counted)
-    total = rows[0][TOTAL] if rows else 0
+    total = func.count().over().label(TOTAL)
+    if key is None:
+        page = select(source, total).where(*where).order_by(*by).offset(offset).limit(size)
+    else:
+        picked = [c.label(f"grid_order_{i}") for i, (c, _) in enumerate(order)]
+        picked += [k.label(f"grid_key_{i}") for i, k in enumerate(key)]
+        keys = (
+            select(*picked, total)
+            .select_from(source)
+            .where(*where)
+            .order_by(*by)
+            .offset(offset)
+            .limit(size)
+            .subquery("grid_keys")
+        )
+        page = (
+            select(source, keys.c[TOTAL])
+            .join_from(source, keys, and_(*(k == keys.c[f"grid_key_{i}"] for i, k in enumerate(key))))
+            .order_by(
+                *_order_by(
+                    [(keys.c[f"grid_order_{i}"], d) for i, (_, d) in enumerate(order)], nulls_last=True
+                )
+            )
+        )
+    rows = _rows(conn, page)
+    count = rows[0][TOTAL] if rows else 0
     for row in rows:
         del row[TOTAL]
-    return rows, int(total)
+    return rows, int(count)
 
 
 def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
