@@ -132,6 +132,7 @@ def _contracts_page(
         default_sort=DEFAULT_SORTS[tab],
         listed=counts.get(tab),  # the tab's rows: neither the page nor its drop-downs count them again
         few=customer_id is not None,
+        per_user=listed.per_user,
     )
     return page, counts
 

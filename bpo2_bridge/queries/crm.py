@@ -300,10 +300,12 @@ def revenue_history(conn: Connection, customer_id: int, today: dt.date) -> list[
 class ContractList:
     """A contract grid's rows: ``base`` (every contract the cache holds, with its window and
     Months Remaining as of the day it was bound for) and ``where``, what makes it this list
-    (the tab, the customer, what the user may see)."""
+    (the tab, the customer, what the user may see). ``per_user``: ``where`` narrows it to what
+    one user may see (a salesman's list)."""
 
     base: Subquery
     where: tuple[ColumnElement[bool], ...]
+    per_user: bool = False
 
 
 def contract_list(
@@ -330,7 +332,7 @@ def contract_list(
     if scope is not None:
         links = cache_table("customer_salesman")
         where.append(base.c.customer_id.in_(select(links.c.customer_id).where(links.c.employee_id == scope)))
-    return ContractList(base, tuple(where))
+    return ContractList(base, tuple(where), per_user=scope is not None)
 
 
 def contract_equivalents(conn: Connection, bridge: Bridge, base: Subquery, today: dt.date) -> dict[str, Any]:

@@ -106,6 +106,7 @@ class Grid:
         default_sort: str | None = None,
         listed: RowCount | None = None,
         few: bool = False,
+        per_user: bool = False,
     ) -> GridPage:
         """The rows the URL's ``params`` ask for; GridError naming any bad parameter.
 
@@ -123,6 +124,9 @@ class Grid:
         is read and counted in one statement, all of it sorted, as a short list is. So is a list
         whose rows must hold a word the search index finds in few rows, and one whose rows are
         each tested for a common word (``plans.tests_each_row``).
+        ``per_user``: ``where`` holds what one user may see (a salesman's contracts), the lists
+        short enough for their rows to be tested; any other list keeps the search index, uncounted
+        for that choice (an administrator's tab holds hundreds of thousands of contracts).
         """
         source = _as_from(base)
         state = GridState.parse(self, params, max_page_size or max(PAGE_SIZES), default_sort)
@@ -141,7 +145,11 @@ class Grid:
         # a common search word's rows as its index lists them: what a count or a sort of every
         # match reads, where a walk of the sort order does better testing each row it passes;
         # a list with fewer rows than the index holds matches has each row tested instead
-        tested = not few and plans.tests_each_row(conn, source, list(where), search, count_seconds, listed)
+        tested = (
+            per_user
+            and not few
+            and plans.tests_each_row(conn, source, list(where), search, count_seconds, listed)
+        )
         read_all = [*filters, *(search.index_reads if search is not None and not tested else ())]
         limit = None if state.last else count_limit
         page.unfiltered = len(read_all) == len(where)
