@@ -21,11 +21,12 @@ Data, reused when present:
   BPO2_BENCH_SNAPSHOT naming a SQLite snapshot of the same demo for the other two.
 BPO2_BENCH_COLD (300) questions are asked cold, BPO2_BENCH_QUESTIONS (12000) drawn per workload;
 BPO2_BENCH_ONLY=a,c runs only those workloads; BPO2_BENCH_BARE=0 leaves the bare endpoint out (it
-walks a whole table for a rare contract number: minutes per workload); BPO2_BENCH_PROCESSES=2 runs the bridge as two
-web processes (see `servers`), the load shared over them; cold questions go to the first. Server logs stay in a folder the run names.
+walks a whole table for a rare contract number: minutes per workload); BPO2_BENCH_PROCESSES=2
+runs the bridge as two web processes (see `servers`), the load shared over them; cold questions
+go to the first. Server logs stay in a folder the run names.
 
-Targets (the issue): the bridge >= 2x the requests/s of Datasette's table pages (`_nocount=1&_nofacet=1`)
-on one customer's lists (a, b), filtered and sorted lists (c) and contract-number search (e,
+Targets (the issue): the bridge >= 2x the requests/s of Datasette's table pages
+(`_nocount=1&_nofacet=1`) on one customer's lists (a, b), filtered and sorted lists (c) and contract-number search (e,
 e-filter: the same trigram index through `_search`); >= 1x Datasette's SQL endpoint on the search
 box (d); every grid question cold in p50 <= 25 ms and p99 <= 150 ms. e-sql puts e's questions to
 the SQL endpoint too, for reference (no target).

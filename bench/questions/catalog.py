@@ -212,10 +212,7 @@ def search(
         bridge = {f"f_{column}" if column else "q": q, "format": "json"}
         if table:
             ds = [
-                ("_search", fts_query(terms)),
-                ("_searchmode", "raw"),
-                ("_fts_table", "contract_row_search_text_fts"),
-                ("_fts_pk", "contract_id"),
+                *_ds_search("contract_row", "contract_id", terms),
                 *((f"{column}__contains", t) for t in terms if column),
                 ("_sort", "contract_no"),
             ]
@@ -265,13 +262,7 @@ def customers(snap: Snapshot, rng: random.Random, count: int) -> list[Question]:
 
     out = []
     for sort, q in _distinct(asked(), count):
-        ds = [
-            ("_search", fts_query(q.split())),
-            ("_searchmode", "raw"),
-            ("_fts_table", "customer_row_search_text_fts"),
-            ("_fts_pk", "customer_id"),
-            _ds_sort(sort),
-        ]
+        ds = [*_ds_search("customer_row", "customer_id", q.split()), _ds_sort(sort)]
         out.append(
             Question(
                 "/customers?" + urlencode({"sort": sort, "q": q, "format": "json"}),
@@ -336,6 +327,17 @@ def _tab_filters(tab: str) -> list[tuple[str, str]]:
     if tab == "expiring":
         return [("expiry_date__gte", today), ("expiry_date__lte", WINDOW_END), ("status__not", EXCLUDED)]
     return []
+
+
+def _ds_search(table: str, key: str, terms: list[str]) -> list[tuple[str, str]]:
+    """Datasette's table page searching `table`'s search text through its trigram index, as
+    the bridge builds it (cache.search), for rows holding every one of `terms`."""
+    return [
+        ("_search", fts_query(terms)),
+        ("_searchmode", "raw"),
+        ("_fts_table", f"{table}_search_text_fts"),
+        ("_fts_pk", key),
+    ]
 
 
 def _ds_sort(sort: str) -> tuple[str, str]:

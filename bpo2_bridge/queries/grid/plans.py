@@ -211,8 +211,9 @@ def tests_each_row(
     listed: RowCount | None = None,
 ) -> bool:
     """Whether the search's common words are better tested on each row of the list (``where``:
-    a salesman's contracts, a tab) than read through the search index: the index holds at least
-    as many matches as the list has rows.
+    a salesman's contracts, any tab; ``Grid.fetch`` asks only for lists one user's visibility
+    narrows) than read through the search index: the index holds at least as many matches as
+    the list has rows.
 
     Each match the index lists is looked up and tested against the list (0.4 us), each row of
     the list read through its own index and its search text tested (0.55 us): "oluti" is in
